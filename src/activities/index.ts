@@ -1,0 +1,21 @@
+// Worker-side activities, built by factories that close over what only the worker holds: the SDK client (and
+// its API key) and the tool code.
+import type Anthropic from '@anthropic-ai/sdk';
+import type { AgentTool } from '../tools/define-tool';
+import type { ToolRegistry } from '../tools/registry';
+import { createModelActivities, type ModelActivityOptions } from './model';
+import { createToolActivities } from './tools';
+import type { AgentActivities } from './types';
+
+export { createModelActivities, classifyModelError, retryDelayMs, MESSAGE_THREADS_BETA, type ModelActivityOptions } from './model';
+export { createToolActivities } from './tools';
+export type * from './types';
+
+export interface AgentActivitiesOptions extends Omit<ModelActivityOptions, 'anthropic'> {
+  anthropic: Anthropic;
+  tools: ToolRegistry | Iterable<AgentTool>;
+}
+
+export function createAgentActivities({ anthropic, tools, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
+  return { ...createModelActivities({ anthropic, ...modelOptions }), ...createToolActivities(tools) };
+}

@@ -1,0 +1,241 @@
+// The model-call activity: one Messages API request through the real SDK, streamed so it can heartbeat and be
+// cancelled, with Temporal (not the SDK) owning retries. It reads the conversation from the workflow by query, so
+// each turn records only its own messages in history, and sends only new messages while a thread lives.
+import { createHash } from 'node:crypto';
+import Anthropic, { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import type { BetaMessage, BetaMessageParam, MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
+import { modelRequestQuery } from '../workflows/definitions';
+import { workflowOf } from './context';
+import type { CallModelInput, CallModelResult, ModelReply, ModelRequestContext, ModelRequestKind } from './types';
+
+export const MESSAGE_THREADS_BETA = 'message-threads-2026-08-12';
+
+export interface ModelActivityOptions {
+  /** The SDK client. The API key lives here, in the worker; it never enters workflow input or history. */
+  anthropic: Anthropic;
+  /** Abort and retry a stream that sends nothing for this long. Default 60s. */
+  streamIdleTimeoutMs?: number;
+  /** Continue a thread only while its last reply is younger than this (the server keeps it 5 minutes). Default 4.5 min. */
+  threadMaxAgeMs?: number;
+  /** Heartbeat at least this often while waiting for tokens. Default 5s. */
+  heartbeatIntervalMs?: number;
+}
+
+const REPLAY_ERROR_CODES = new Set(['thread_not_found', 'thread_already_continued', 'thread_continue_in_flight', 'thread_fingerprint_mismatch']);
+const RETRYABLE_STATUSES = new Set([408, 409, 429]);
+const RETRYABLE_STREAM_ERRORS = new Set(['overloaded_error', 'api_error', 'rate_limit_error', 'timeout_error']);
+
+/** Hash of what a thread fixes at create time: a change means a continue would be refused. */
+function threadFingerprint(context: ModelRequestContext, model: string): string {
+  return createHash('sha256').update(JSON.stringify([model, context.system ?? null, context.tools])).digest('hex').slice(0, 16);
+}
+
+/** A copy without block-level cache_control: one request may not carry every breakpoint ever set. */
+function withoutCacheControl<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutCacheControl) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const { cache_control: _dropped, ...rest } = value as Record<string, unknown>;
+  for (const key of ['content', 'source']) {
+    if (key in rest) rest[key] = withoutCacheControl(rest[key]);
+  }
+  return rest as T;
+}
+
+function lastAssistantIndex(messages: BetaMessageParam[]): number {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === 'assistant') return i;
+  return -1;
+}
+
+/** The server's retry hint: retry-after-ms, then retry-after in seconds or as an HTTP date. */
+export function retryDelayMs(headers: Headers | undefined): number | undefined {
+  if (!headers) return undefined;
+  const ms = Number(headers.get('retry-after-ms'));
+  if (headers.get('retry-after-ms') !== null && Number.isFinite(ms) && ms >= 0) return ms;
+  const after = headers.get('retry-after');
+  if (after === null) return undefined;
+  const seconds = Number(after);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(after);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/**
+ * Maps an SDK error to the failure Temporal acts on: retryable (with the server's delay) for what a retry can fix,
+ * non-retryable with the API's own message for what it cannot.
+ */
+export function classifyModelError(err: unknown): ApplicationFailure {
+  if (err instanceof APIError) {
+    const status = err.status;
+    const apiType = err.type ?? (status === undefined ? 'connection_error' : 'api_error');
+    const message = `${status ?? 'stream'} ${apiType}: ${err.apiMessage ?? err.message}`;
+    const type = `Anthropic:${apiType}`;
+    const shouldRetry = err.headers?.get('x-should-retry');
+    let retryable: boolean;
+    if (shouldRetry === 'true') retryable = true;
+    else if (shouldRetry === 'false') retryable = false;
+    else if (status === undefined) retryable = err.type === null || RETRYABLE_STREAM_ERRORS.has(err.type);
+    else retryable = RETRYABLE_STATUSES.has(status) || status >= 500;
+    if (!retryable) return ApplicationFailure.create({ message, type, nonRetryable: true, details: [{ status, requestId: err.requestID ?? null }] });
+    const nextRetryDelay = retryDelayMs(err.headers);
+    return ApplicationFailure.create({
+      message,
+      type,
+      nonRetryable: false,
+      ...(nextRetryDelay !== undefined ? { nextRetryDelay } : {}),
+      details: [{ status, requestId: err.requestID ?? null }],
+    });
+  }
+  const error = err instanceof Error ? err : new Error(String(err));
+  return ApplicationFailure.create({ message: error.message, type: error.name, nonRetryable: false });
+}
+
+function replyOf(message: BetaMessage): ModelReply {
+  return {
+    id: message.id,
+    model: message.model,
+    content: message.content,
+    stopReason: message.stop_reason,
+    stopSequence: message.stop_sequence ?? null,
+    usage: {
+      input_tokens: message.usage.input_tokens,
+      output_tokens: message.usage.output_tokens,
+      cache_read_input_tokens: message.usage.cache_read_input_tokens ?? 0,
+      cache_creation_input_tokens: message.usage.cache_creation_input_tokens ?? 0,
+    },
+  };
+}
+
+/** A fallback model's reply is not stored as a thread. */
+function isFallbackReply(message: BetaMessage): boolean {
+  const iterations = (message.usage as { iterations?: Array<{ type?: string }> | null }).iterations;
+  return Array.isArray(iterations) && iterations.some((i) => i?.type === 'fallback_message');
+}
+
+export function createModelActivities(options: ModelActivityOptions) {
+  // Temporal owns retries: a second layer inside the SDK would multiply attempts and hide them from history.
+  const anthropic = options.anthropic.withOptions({ maxRetries: 0 });
+  const idleTimeoutMs = options.streamIdleTimeoutMs ?? 60_000;
+  const threadMaxAgeMs = options.threadMaxAgeMs ?? 270_000;
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
+
+  /** Streams one request; heartbeats on every event and aborts a stream that goes quiet. */
+  async function stream(params: MessageCreateParamsBase): Promise<BetaMessage> {
+    const ctx = Context.current();
+    const abort = new AbortController();
+    let stalled = false;
+    let lastEventAt = Date.now();
+    const onCancel = () => abort.abort();
+    ctx.cancellationSignal.addEventListener('abort', onCancel);
+    const watchdog = setInterval(() => {
+      ctx.heartbeat();
+      if (Date.now() - lastEventAt > idleTimeoutMs) {
+        stalled = true;
+        abort.abort();
+      }
+    }, Math.min(heartbeatIntervalMs, idleTimeoutMs));
+    try {
+      const messageStream = anthropic.beta.messages.stream(params, { signal: abort.signal });
+      for await (const _event of messageStream) {
+        lastEventAt = Date.now();
+        ctx.heartbeat();
+      }
+      return await messageStream.finalMessage();
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('Model call cancelled');
+      if (stalled || err instanceof APIUserAbortError) {
+        throw ApplicationFailure.retryable(`The model stream sent nothing for ${Math.round(idleTimeoutMs / 1000)}s`, 'ModelStreamStalled');
+      }
+      throw err;
+    } finally {
+      clearInterval(watchdog);
+      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    }
+  }
+
+  async function callModel(input: CallModelInput): Promise<CallModelResult> {
+    const ctx = Context.current();
+    const started = Date.now();
+    const { workflowId, runId } = workflowOf(ctx);
+    const context = await ctx.client.workflow.getHandle(workflowId, runId).query(modelRequestQuery);
+    if (context.messages.length !== input.transcriptLength) {
+      throw ApplicationFailure.nonRetryable(
+        `The workflow holds ${context.messages.length} messages but this call was scheduled for ${input.transcriptLength}`,
+        'TranscriptMismatch',
+      );
+    }
+    const fingerprint = threadFingerprint(context, input.model);
+    const base: MessageCreateParamsBase = {
+      model: input.model,
+      max_tokens: input.maxTokens,
+      messages: [],
+      ...(input.toolChoice && context.tools.length > 0 ? { tool_choice: input.toolChoice } : {}),
+      ...(input.temperature !== undefined ? { temperature: input.temperature } : {}),
+      ...(input.stopSequences ? { stop_sequences: input.stopSequences } : {}),
+    };
+    const full = (threaded: boolean): MessageCreateParamsBase => ({
+      ...base,
+      ...(context.system !== undefined ? { system: context.system } : {}),
+      ...(context.tools.length > 0 ? { tools: context.tools } : {}),
+      messages: threaded ? withoutCacheControl(context.messages) : context.messages,
+      ...(threaded ? { thread: { type: 'create' as const }, betas: [MESSAGE_THREADS_BETA] } : {}),
+    });
+
+    const hint = input.thread;
+    const canContinue =
+      input.threads &&
+      hint !== null &&
+      !input.forceCreate &&
+      hint.createdWith === fingerprint &&
+      hint.replyIndex === lastAssistantIndex(context.messages) &&
+      Date.now() - hint.storedAt < threadMaxAgeMs;
+
+    let kind: ModelRequestKind = !input.threads ? 'unthreaded' : canContinue ? 'continue' : 'create';
+    let threadsUnsupported = false;
+    let message: BetaMessage | undefined;
+    for (let sends = 0; message === undefined; sends++) {
+      const params: MessageCreateParamsBase =
+        kind === 'continue'
+          ? {
+              ...base,
+              messages: context.messages.slice(hint!.replyIndex + 1),
+              thread: { type: 'continue', previous_message_id: hint!.previousMessageId },
+              betas: [MESSAGE_THREADS_BETA],
+            }
+          : full(kind !== 'unthreaded');
+      try {
+        message = await stream(params);
+      } catch (err) {
+        if (err instanceof APIError && sends === 0) {
+          if (kind === 'continue' && err.errorCode !== null && REPLAY_ERROR_CODES.has(err.errorCode)) {
+            // The thread is a best-effort cache: the transcript we hold is the record, so send all of it again.
+            log.info('Thread unusable; replaying the full transcript under a new thread', { reason: err.errorCode, turn: input.turn });
+            kind = 'replay';
+            continue;
+          }
+          if (kind !== 'unthreaded' && err.errorCode === 'thread_unsupported_request') {
+            log.warn('Message threads are not supported for this request; sending full transcripts from now on', {
+              unsupported: (err.details as { unsupported?: unknown } | null)?.unsupported,
+            });
+            kind = 'unthreaded';
+            threadsUnsupported = true;
+            continue;
+          }
+        }
+        if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
+        throw classifyModelError(err);
+      }
+    }
+
+    const storesThread = kind !== 'unthreaded' && message.stop_reason !== 'refusal' && !isFallbackReply(message);
+    return {
+      reply: replyOf(message),
+      requestKind: kind,
+      ...(storesThread ? { thread: { previousMessageId: message.id, storedAt: Date.now(), createdWith: fingerprint } } : {}),
+      ...(threadsUnsupported ? { threadsUnsupported } : {}),
+      durationMs: Date.now() - started,
+    };
+  }
+
+  return { callModel };
+}

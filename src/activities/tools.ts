@@ -1,0 +1,119 @@
+// Tool activities: closing over the worker's registry, they describe tools to the workflow, check calls before a
+// person is asked, and run one tool_use each.
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ToolError, ToolFatalError, type AgentTool } from '../tools/define-tool';
+import { normalizeToolOutput } from '../tools/output';
+import { workflowOf } from './context';
+import { ToolRegistry } from '../tools/registry';
+import type {
+  DescribeToolsInput,
+  DescribeToolsResult,
+  ReviewToolCallsInput,
+  ReviewToolCallsResult,
+  RunToolInput,
+  RunToolResult,
+  ToolDescription,
+} from './types';
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return `Error: ${String(err)}`;
+}
+
+export function createToolActivities(registryOrTools: ToolRegistry | Iterable<AgentTool>) {
+  const registry = registryOrTools instanceof ToolRegistry ? registryOrTools : new ToolRegistry(registryOrTools);
+
+  async function describeTools({ names }: DescribeToolsInput): Promise<DescribeToolsResult> {
+    const tools: ToolDescription[] = [];
+    const unknown: string[] = [];
+    for (const name of names) {
+      const description = registry.describe(name);
+      if (description) tools.push(description);
+      else unknown.push(name);
+    }
+    return { tools, unknown, available: registry.names() };
+  }
+
+  async function reviewToolCalls({ calls }: ReviewToolCallsInput): Promise<ReviewToolCallsResult> {
+    const reviews = await Promise.all(
+      calls.map(async (call) => {
+        const tool = registry.get(call.toolName);
+        if (!tool) return { toolUseId: call.toolUseId, valid: false, validationError: `unknown tool ${call.toolName}`, needsApproval: false };
+        const parsed = tool.parse(call.input);
+        if (!parsed.ok) return { toolUseId: call.toolUseId, valid: false, validationError: parsed.error, needsApproval: false };
+        let needsApproval: boolean;
+        try {
+          needsApproval = await tool.needsApproval(parsed.value);
+        } catch (err) {
+          // A rule that cannot decide errs on the side of asking a person.
+          log.warn(`needsApproval of ${tool.name} threw; asking for approval`, { error: errorMessage(err) });
+          needsApproval = true;
+        }
+        return { toolUseId: call.toolUseId, valid: true, needsApproval };
+      }),
+    );
+    return { reviews };
+  }
+
+  async function runTool(input: RunToolInput): Promise<RunToolResult> {
+    const ctx = Context.current();
+    const startedAt = Date.now();
+    const finish = (content: RunToolResult['content'], isError: boolean, truncatedFromBytes?: number): RunToolResult => ({
+      content,
+      isError,
+      ...(truncatedFromBytes !== undefined ? { truncatedFromBytes } : {}),
+      startedAt,
+      endedAt: Date.now(),
+    });
+    const tool = registry.get(input.toolName);
+    if (!tool) {
+      return finish(`Error: unknown tool '${input.toolName}'. Available tools: ${registry.names().join(', ') || 'none'}.`, true);
+    }
+    const parsed = tool.parse(input.input);
+    if (!parsed.ok) return finish(`Error: invalid input for ${tool.name}: ${parsed.error}`, true);
+
+    // The last line of the approval gate: a gated call never runs without the approval record for this exact input.
+    let gated: boolean;
+    try {
+      gated = await tool.needsApproval(parsed.value);
+    } catch {
+      gated = true;
+    }
+    if (gated) {
+      const approval = input.approval;
+      if (!approval || approval.decision !== 'approved' || approval.toolUseId !== input.toolUseId) {
+        log.error('Refused to run a gated tool without an approval record', { tool: tool.name, toolUseId: input.toolUseId });
+        return finish(`Not run: ${tool.name} needs a person's approval and this call has none.`, true);
+      }
+    }
+
+    const { workflowId } = workflowOf(ctx);
+    let output: unknown;
+    try {
+      output = await tool.run(parsed.value, {
+        idempotencyKey: `${workflowId}:${input.toolUseId}`,
+        toolUseId: input.toolUseId,
+        workflowId,
+        turn: input.turn,
+        attempt: ctx.info.attempt,
+        signal: ctx.cancellationSignal,
+        heartbeat: (details) => ctx.heartbeat(details),
+        ...(input.approval ? { approval: input.approval } : {}),
+      });
+    } catch (err) {
+      if (err instanceof ToolError) return finish(err.content ?? `Error: ${err.message}`, true);
+      if (err instanceof ToolFatalError) throw ApplicationFailure.nonRetryable(err.message, 'ToolFatalError');
+      if (ctx.cancellationSignal.aborted) throw err;
+      // Retryable: Temporal runs the tool's short retry policy; the workflow answers is_error once it is spent.
+      throw ApplicationFailure.retryable(err instanceof Error ? err.message : String(err), err instanceof Error ? err.name : 'Error');
+    }
+    const normalized = normalizeToolOutput(output, registry.maxResultBytes);
+    if (!normalized.ok) return finish(`Error: ${normalized.error}`, true);
+    if (normalized.truncatedFromBytes !== undefined) {
+      log.warn(`Result of ${tool.name} truncated`, { bytes: normalized.truncatedFromBytes, limit: registry.maxResultBytes });
+    }
+    return finish(normalized.content, false, normalized.truncatedFromBytes);
+  }
+
+  return { describeTools, reviewToolCalls, runTool };
+}

@@ -1,0 +1,156 @@
+// The argument and result objects of every activity. Types only: workflow code imports this file with
+// `import type`, so history payloads are self-describing and can grow fields without breaking replay.
+import type {
+  BetaContentBlock,
+  BetaMessageParam,
+  BetaStopReason,
+  BetaTool,
+  BetaToolChoice,
+  BetaToolResultBlockParam,
+  BetaUsage,
+} from '@anthropic-ai/sdk/resources/beta/messages/messages';
+
+/** How a tool is gated: never, always, or by a worker-side function of its input. */
+export type ApprovalRule = 'never' | 'always' | 'conditional';
+
+/** What the workflow learns about a registered tool: its name, its JSON schema, and how to run it. No code. */
+export interface ToolDescription {
+  name: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+  strict?: boolean;
+  approval: ApprovalRule;
+  /** Per-tool approval timeout in ms, overriding the conversation's. */
+  approvalTimeoutMs?: number;
+  /** Activity options for runTool on this tool. */
+  startToCloseTimeoutMs: number;
+  maximumAttempts: number;
+  initialRetryIntervalMs: number;
+  heartbeatTimeoutMs?: number;
+}
+
+export interface DescribeToolsInput {
+  names: string[];
+}
+
+export interface DescribeToolsResult {
+  tools: ToolDescription[];
+  /** Names asked for that the worker's registry does not have. */
+  unknown: string[];
+  /** Every name the worker's registry has, for the error message. */
+  available: string[];
+}
+
+export interface ToolCallToReview {
+  toolUseId: string;
+  toolName: string;
+  input: unknown;
+}
+
+export interface ReviewToolCallsInput {
+  calls: ToolCallToReview[];
+}
+
+export interface ToolCallReview {
+  toolUseId: string;
+  /** The schema's verdict; an invalid call is answered with is_error and never shown to an approver. */
+  valid: boolean;
+  validationError?: string;
+  needsApproval: boolean;
+}
+
+export interface ReviewToolCallsResult {
+  reviews: ToolCallReview[];
+}
+
+/** The record of a person's decision that lets a gated tool run. runTool refuses a gated call without one. */
+export interface ApprovalRecord {
+  toolUseId: string;
+  decision: 'approved';
+  by: string;
+  decidedAt: string;
+  reason?: string;
+  /** Set when the approver changed the input; the tool runs with `input` as approved. */
+  edited: boolean;
+}
+
+export interface RunToolInput {
+  toolUseId: string;
+  toolName: string;
+  input: unknown;
+  turn: number;
+  approval?: ApprovalRecord;
+}
+
+export type ToolResultContent = NonNullable<BetaToolResultBlockParam['content']>;
+
+export interface RunToolResult {
+  content: ToolResultContent;
+  isError: boolean;
+  /** The result was cut to fit the payload limit; the original size in bytes. */
+  truncatedFromBytes?: number;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** Best-effort pointer to the server-side copy of the conversation (message threads). The transcript stays the record. */
+export interface ThreadHint {
+  previousMessageId: string;
+  /** Index in the transcript of the assistant message that reply became. */
+  replyIndex: number;
+  /** Worker clock when the server stored the reply; threads lapse 5 minutes after their last request. */
+  storedAt: number;
+  /** Hash of the create-only fields (system, tools) and the model the thread was created with. */
+  createdWith: string;
+}
+
+export type ModelRequestKind = 'create' | 'continue' | 'replay' | 'unthreaded';
+
+export interface CallModelInput {
+  turn: number;
+  model: string;
+  maxTokens: number;
+  toolChoice?: BetaToolChoice;
+  /** How many transcript messages this call sends in all; the activity reads them from the workflow by query. */
+  transcriptLength: number;
+  threads: boolean;
+  thread: ThreadHint | null;
+  /** Skip the continue: the anchor is known to be used up (e.g. a repeat with a higher max_tokens). */
+  forceCreate?: boolean;
+  temperature?: number;
+  stopSequences?: string[];
+}
+
+export interface ModelReply {
+  id: string;
+  model: string;
+  content: BetaContentBlock[];
+  stopReason: BetaStopReason | null;
+  stopSequence: string | null;
+  usage: Pick<BetaUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens'>;
+}
+
+export interface CallModelResult {
+  reply: ModelReply;
+  requestKind: ModelRequestKind;
+  /** Present when the server stored the reply as a thread the next turn can continue. */
+  thread?: Omit<ThreadHint, 'replyIndex'>;
+  /** Threads are unsupported for this conversation (e.g. a zero-data-retention organisation): stop trying. */
+  threadsUnsupported?: boolean;
+  durationMs: number;
+}
+
+/** What the model activity reads from the workflow for a request, by query, so it is never recorded twice. */
+export interface ModelRequestContext {
+  system?: string | Array<{ type: 'text'; text: string }>;
+  tools: BetaTool[];
+  messages: BetaMessageParam[];
+}
+
+/** The activities a conversation schedules, as the worker registers them. */
+export interface AgentActivities {
+  describeTools(input: DescribeToolsInput): Promise<DescribeToolsResult>;
+  reviewToolCalls(input: ReviewToolCallsInput): Promise<ReviewToolCallsResult>;
+  callModel(input: CallModelInput): Promise<CallModelResult>;
+  runTool(input: RunToolInput): Promise<RunToolResult>;
+}

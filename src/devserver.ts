@@ -1,0 +1,197 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Finds (or builds, once per machine) the official Temporal CLI, whose `server start-dev` is the real Temporal
+ * server the tests, the demo and `durable-claude dev` run on. Machines without internet cannot use the SDK's own
+ * download, so the last resort builds the CLI from the Go module proxy.
+ */
+
+export const TEMPORAL_CLI_VERSION = '1.5.1';
+const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
+
+export type TemporalCliSource = 'env' | 'path' | 'cache' | 'sdk-download' | 'go-build';
+
+export interface TemporalCli {
+  path: string;
+  source: TemporalCliSource;
+}
+
+export interface FindTemporalCliOptions {
+  /** Build from the Go module proxy when nothing else is found. Default true. */
+  build?: boolean;
+  /** Progress lines (the build takes minutes). Default: stderr. */
+  log?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Where this machine keeps the CLI it built: shared by every clone and CI run of the project. */
+export function temporalCliCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.DURABLE_CLAUDE_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'durable-claude');
+  return path.join(base, `temporal-cli-${TEMPORAL_CLI_VERSION}`);
+}
+
+export function cachedTemporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(temporalCliCacheDir(env), 'bin', process.platform === 'win32' ? 'temporal.exe' : 'temporal');
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** The Temporal SDK downloads its dev server into the temp dir as `temporal-sdk-typescript-<version>` (or similar). */
+function sdkCachedDownload(): string | undefined {
+  const dir = os.tmpdir();
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  return names
+    .filter((name) => /^temporal-(sdk|cli)/.test(name))
+    .map((name) => path.join(dir, name))
+    .filter(isExecutable)
+    .sort()
+    .pop();
+}
+
+/** Finds the CLI without building it: TEMPORAL_CLI, then PATH, then this machine's cache, then the SDK's download. */
+export function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): TemporalCli | undefined {
+  const fromEnv = env.TEMPORAL_CLI;
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) throw new Error(`TEMPORAL_CLI=${fromEnv} is not an executable file`);
+    return { path: fromEnv, source: 'env' };
+  }
+  const fromPath = onPath('temporal', env);
+  if (fromPath) return { path: fromPath, source: 'path' };
+  const cached = cachedTemporalCliPath(env);
+  if (isExecutable(cached)) return { path: cached, source: 'cache' };
+  const downloaded = sdkCachedDownload();
+  if (downloaded) return { path: downloaded, source: 'sdk-download' };
+  return undefined;
+}
+
+export async function findTemporalCli(options: FindTemporalCliOptions = {}): Promise<TemporalCli> {
+  const env = options.env ?? process.env;
+  const found = locateTemporalCli(env);
+  if (found) return found;
+  if (options.build === false) {
+    throw new Error(
+      'No Temporal CLI found: set TEMPORAL_CLI, put `temporal` on PATH, or run `npm run temporal:ensure` to build it.',
+    );
+  }
+  return { path: await buildTemporalCli(options), source: 'go-build' };
+}
+
+function goBinary(env: NodeJS.ProcessEnv): string {
+  const candidates = [onPath('go', env), '/usr/local/go/bin/go', '/usr/lib/go/bin/go'].filter(
+    (c): c is string => !!c && isExecutable(c),
+  );
+  if (!candidates[0]) {
+    throw new Error(
+      `Cannot build the Temporal CLI: no Go toolchain found. Install Go, or set TEMPORAL_CLI to a temporal binary (v${TEMPORAL_CLI_VERSION} or newer).`,
+    );
+  }
+  return candidates[0];
+}
+
+const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `go install` of the official CLI into this machine's cache. A lock directory keeps two processes (two jest runs,
+ * a CI run and a demo) from building at once; the loser waits for the winner's binary.
+ */
+export async function buildTemporalCli(options: FindTemporalCliOptions = {}): Promise<string> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const target = cachedTemporalCliPath(env);
+  const cacheDir = temporalCliCacheDir(env);
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const lock = path.join(cacheDir, 'build.lock');
+  const started = Date.now();
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      if (isExecutable(target)) return target;
+      const age = Date.now() - fs.statSync(lock).mtimeMs;
+      // A build that died leaves its lock behind; 30 minutes is far past any real build.
+      if (age > 30 * 60_000) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - started > 35 * 60_000) throw new Error(`Timed out waiting for another Temporal CLI build (${lock})`);
+      log('[temporal-cli] another process is building the Temporal CLI; waiting…');
+      await sleepMs(5_000);
+    }
+  }
+  try {
+    if (isExecutable(target)) return target;
+    const go = goBinary(env);
+    const staging = fs.mkdtempSync(path.join(cacheDir, 'staging-'));
+    log(`[temporal-cli] building ${TEMPORAL_CLI_MODULE} with ${go} (first time on this machine; takes a few minutes)`);
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(
+        go,
+        ['install', '-v', '-trimpath', '-ldflags', `-s -w -X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`, TEMPORAL_CLI_MODULE],
+        { env: { ...env, CGO_ENABLED: '0', GOBIN: staging, GOFLAGS: '-mod=mod' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let packages = 0;
+      let lastLine = '';
+      const tail: string[] = [];
+      const onOutput = (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          tail.push(line);
+          if (tail.length > 40) tail.shift();
+          if (!line.startsWith('go: downloading')) packages += 1;
+          lastLine = line;
+        }
+      };
+      child.stdout.on('data', onOutput);
+      child.stderr.on('data', onOutput);
+      const ticker = setInterval(() => {
+        const seconds = Math.round((Date.now() - started) / 1000);
+        log(`[temporal-cli] still building: ${seconds}s, ${packages} packages compiled (last: ${lastLine.slice(0, 80)})`);
+      }, 15_000);
+      child.on('error', (err) => {
+        clearInterval(ticker);
+        reject(err);
+      });
+      child.on('close', (status) => {
+        clearInterval(ticker);
+        if (status !== 0) log(tail.join('\n'));
+        resolve(status ?? 1);
+      });
+    });
+    const built = path.join(staging, path.basename(target));
+    if (code !== 0 || !isExecutable(built)) {
+      throw new Error(`go install ${TEMPORAL_CLI_MODULE} failed with exit code ${code}; see the output above`);
+    }
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.renameSync(built, target);
+    fs.rmSync(staging, { recursive: true, force: true });
+    const version = spawnSync(target, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    log(`[temporal-cli] built ${version} in ${Math.round((Date.now() - started) / 1000)}s → ${target}`);
+    return target;
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,75 @@
+// Built-in example tools for the demo and the runnable worker. They work offline: weather is derived from the
+// city name, and send_email writes to an outbox instead of the network.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { defineTool, type AgentTool } from '../tools/define-tool';
+
+const CONDITIONS = ['sunny', 'partly cloudy', 'overcast', 'light rain', 'windy', 'foggy'];
+
+function seeded(text: string): number {
+  return createHash('sha256').update(text.toLowerCase()).digest().readUInt32BE(0);
+}
+
+export interface SentEmail {
+  to: string;
+  subject: string;
+  body: string;
+  idempotencyKey: string;
+  sentAt: string;
+}
+
+export interface ExampleToolsOptions {
+  /** Where send_email delivers; duplicates of one call (same idempotency key) are dropped. */
+  outbox?: Map<string, SentEmail>;
+}
+
+export function exampleTools(options: ExampleToolsOptions = {}): AgentTool[] {
+  const outbox = options.outbox ?? new Map<string, SentEmail>();
+  return [
+    defineTool({
+      name: 'get_weather',
+      description: 'Get the current weather in a city. Use for questions about weather right now.',
+      input: z.object({
+        location: z.string().min(1).describe('City and region, e.g. "San Francisco, CA"'),
+        unit: z.enum(['celsius', 'fahrenheit']).optional().describe('Temperature unit; default celsius'),
+      }),
+      run: ({ location, unit }) => {
+        const n = seeded(location);
+        const celsius = (n % 30) + 2;
+        const temperature = unit === 'fahrenheit' ? Math.round((celsius * 9) / 5 + 32) : celsius;
+        return { location, temperature, unit: unit ?? 'celsius', conditions: CONDITIONS[n % CONDITIONS.length] };
+      },
+    }),
+    defineTool({
+      name: 'get_time',
+      description: 'Get the current local time in a time zone. Use for questions about the time somewhere.',
+      input: z.object({ timezone: z.string().min(1).describe('IANA time zone, e.g. "America/Los_Angeles"') }),
+      run: ({ timezone }) => {
+        try {
+          const time = new Intl.DateTimeFormat('en-US', { timeZone: timezone, timeStyle: 'short', dateStyle: 'medium' }).format(new Date());
+          return { timezone, time };
+        } catch {
+          throw new Error(`unknown time zone ${timezone}`);
+        }
+      },
+    }),
+    defineTool({
+      name: 'send_email',
+      description: 'Send an email. Has side effects: a person approves every call before it runs.',
+      input: z.object({
+        to: z.email().describe('Recipient address'),
+        subject: z.string().min(1).max(200),
+        body: z.string().min(1),
+      }),
+      needsApproval: true,
+      approvalTimeout: '24h',
+      run: ({ to, subject, body }, { idempotencyKey }) => {
+        const existing = outbox.get(idempotencyKey);
+        if (existing) return { status: 'already sent', to: existing.to, sentAt: existing.sentAt };
+        const sent: SentEmail = { to, subject, body, idempotencyKey, sentAt: new Date().toISOString() };
+        outbox.set(idempotencyKey, sent);
+        return { status: 'sent', to, sentAt: sent.sentAt };
+      },
+    }),
+  ];
+}

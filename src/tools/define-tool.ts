@@ -1,0 +1,172 @@
+// A tool is data plus code: the JSON schema travels to the workflow and the model; parse and run stay in the worker.
+import { msToNumber } from '@temporalio/common/lib/time';
+import { z } from 'zod';
+import type { ApprovalRecord, ToolResultContent } from '../activities/types';
+import { validateJsonSchema } from '../workflows/json-schema';
+import { TOOL_NAME_PATTERN } from '../workflows/options';
+
+export type Duration = string | number;
+
+/** What a tool's run function gets besides its input. */
+export interface ToolContext {
+  /** `<workflowId>:<toolUseId>`: the same on every retry of this call, so a side-effecting tool can drop duplicates. */
+  idempotencyKey: string;
+  toolUseId: string;
+  workflowId: string;
+  turn: number;
+  /** Temporal's attempt number of this call, from 1. */
+  attempt: number;
+  /** Aborted when the conversation is cancelled or the call times out. */
+  signal: AbortSignal;
+  /** Tell Temporal the tool is alive (needed for tools with a heartbeat timeout). */
+  heartbeat(details?: unknown): void;
+  /** The approval this call ran under, for gated tools. */
+  approval?: ApprovalRecord;
+}
+
+/** What a tool may return: text, content blocks, or any JSON value (sent to the model as JSON text). */
+export type ToolOutput = string | ToolResultContent | Record<string, unknown> | unknown[] | number | boolean | null | undefined;
+
+export interface ToolSettings<Input> {
+  name: string;
+  description?: string;
+  /** Passed to the API: the model's tool_use input is guaranteed to match the schema. */
+  strict?: boolean;
+  /** Gate the tool behind a person's approval: always, or when the function says so for this input. */
+  needsApproval?: boolean | ((input: Input) => boolean | Promise<boolean>);
+  /** How long a call waits for approval before it expires; overrides the conversation's setting. */
+  approvalTimeout?: Duration;
+  /** Start-to-close timeout of one attempt. Default '60s'. */
+  timeout?: Duration;
+  /** Tool-side retries: short, as production advice goes (default 3 attempts, 500ms backoff start). */
+  retry?: { maximumAttempts?: number; initialInterval?: Duration };
+  /** Needed for long tools that call ctx.heartbeat(), so a dead worker is noticed. */
+  heartbeatTimeout?: Duration;
+  run(input: Input, context: ToolContext): ToolOutput | Promise<ToolOutput>;
+}
+
+export interface ZodToolSettings<Schema extends z.ZodType> extends ToolSettings<z.output<Schema>> {
+  input: Schema;
+}
+
+export interface JsonSchemaToolSettings<Input = unknown> extends ToolSettings<Input> {
+  inputSchema: Record<string, unknown>;
+  /** Optional extra parsing after the schema check (e.g. to build a typed value). */
+  parse?: (input: unknown) => Input;
+}
+
+export type ParseResult = { ok: true; value: unknown } | { ok: false; error: string };
+
+/** A registered tool: what the workflow may see (name, schema, options) and what only the worker runs. */
+export interface AgentTool {
+  readonly name: string;
+  readonly description?: string;
+  readonly inputSchema: Record<string, unknown>;
+  readonly strict?: boolean;
+  readonly settings: ToolSettings<never>;
+  parse(input: unknown): ParseResult;
+  needsApproval(input: unknown): Promise<boolean>;
+  run(input: unknown, context: ToolContext): Promise<ToolOutput>;
+}
+
+function checkName(name: string): void {
+  if (!TOOL_NAME_PATTERN.test(name)) throw new TypeError(`Tool name ${JSON.stringify(name)} must be 1-128 letters, digits, _ or -`);
+}
+
+function checkDuration(value: Duration | undefined, what: string): void {
+  if (value === undefined) return;
+  const ms = (() => {
+    try {
+      return msToNumber(value as never);
+    } catch {
+      return NaN;
+    }
+  })();
+  if (!Number.isFinite(ms) || ms <= 0) throw new TypeError(`${what} must be a positive duration, got ${JSON.stringify(value)}`);
+}
+
+function checkSettings(settings: ToolSettings<never>): void {
+  checkName(settings.name);
+  if (typeof settings.run !== 'function') throw new TypeError(`Tool ${settings.name} needs a run function`);
+  checkDuration(settings.timeout, `${settings.name}.timeout`);
+  checkDuration(settings.approvalTimeout, `${settings.name}.approvalTimeout`);
+  checkDuration(settings.heartbeatTimeout, `${settings.name}.heartbeatTimeout`);
+  checkDuration(settings.retry?.initialInterval, `${settings.name}.retry.initialInterval`);
+  const attempts = settings.retry?.maximumAttempts;
+  if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1 && attempts <= 20)) {
+    throw new TypeError(`${settings.name}.retry.maximumAttempts must be a whole number from 1 to 20`);
+  }
+}
+
+function makeTool(
+  settings: ToolSettings<never>,
+  inputSchema: Record<string, unknown>,
+  parse: (input: unknown) => ParseResult,
+): AgentTool {
+  checkSettings(settings);
+  const rule = settings.needsApproval;
+  return {
+    name: settings.name,
+    ...(settings.description !== undefined ? { description: settings.description } : {}),
+    inputSchema,
+    ...(settings.strict !== undefined ? { strict: settings.strict } : {}),
+    settings,
+    parse,
+    async needsApproval(input) {
+      if (typeof rule === 'function') return Boolean(await rule(input as never));
+      return rule === true;
+    },
+    async run(input, context) {
+      return settings.run(input as never, context);
+    },
+  };
+}
+
+/** A tool whose input is a zod 4 schema; `z.toJSONSchema` makes the JSON schema the model sees. */
+export function defineTool<Schema extends z.ZodType>(settings: ZodToolSettings<Schema>): AgentTool;
+/** A tool whose input is a plain JSON Schema. */
+export function defineTool<Input = unknown>(settings: JsonSchemaToolSettings<Input>): AgentTool;
+export function defineTool(settings: ZodToolSettings<z.ZodType> | JsonSchemaToolSettings): AgentTool {
+  if ('input' in settings && settings.input !== undefined) {
+    const schema = settings.input;
+    const { $schema: _ignored, ...inputSchema } = z.toJSONSchema(schema) as Record<string, unknown>;
+    if (inputSchema.type !== 'object') throw new TypeError(`Tool ${settings.name}: input must be a z.object(...) schema`);
+    return makeTool(settings as ToolSettings<never>, inputSchema, (input) => {
+      const parsed = schema.safeParse(input);
+      return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: z.prettifyError(parsed.error).replace(/\s*\n\s*/g, ' ') };
+    });
+  }
+  const json = settings as JsonSchemaToolSettings;
+  if (typeof json.inputSchema !== 'object' || json.inputSchema === null || json.inputSchema.type !== 'object') {
+    throw new TypeError(`Tool ${json.name}: inputSchema must be a JSON Schema with type "object"`);
+  }
+  return makeTool(json as ToolSettings<never>, json.inputSchema, (input) => {
+    const problems = validateJsonSchema(input, json.inputSchema);
+    if (problems.length) return { ok: false, error: problems.slice(0, 10).join('; ') };
+    if (!json.parse) return { ok: true, value: input };
+    try {
+      return { ok: true, value: json.parse(input) };
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+  });
+}
+
+/** Thrown by a tool: answered to the model as an is_error result with this content, without retrying. */
+export class ToolError extends Error {
+  constructor(
+    message: string,
+    readonly content?: ToolResultContent,
+  ) {
+    super(message);
+    this.name = 'ToolError';
+  }
+}
+
+/** Thrown by a tool when carrying on is wrong (e.g. credentials revoked): fails the whole conversation. */
+export class ToolFatalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ToolFatalError';
+  }
+}

@@ -1,0 +1,64 @@
+// The worker: hosts the conversation workflow and the activities that touch the world (the model, the tools).
+import Anthropic from '@anthropic-ai/sdk';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createAgentActivities } from './activities';
+import type { ModelActivityOptions } from './activities/model';
+import { loadTemporalConfig } from './config';
+import { exampleTools } from './examples/tools';
+import type { AgentTool } from './tools/define-tool';
+import { ToolRegistry } from './tools/registry';
+import { DEFAULT_TASK_QUEUE } from './workflows/types';
+
+export interface AgentWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  /** Your tools. The workflow sees their names and schemas; their code runs here. */
+  tools?: ToolRegistry | AgentTool[];
+  /** Cut tool results above this size (bytes). Default 256 KiB. */
+  maxResultBytes?: number;
+  /** The SDK client; defaults to `new Anthropic()` (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL from the environment). */
+  anthropic?: Anthropic;
+  model?: Omit<ModelActivityOptions, 'anthropic'>;
+  /** A prebuilt workflow bundle (e.g. from bundleWorkflowCode), to skip bundling at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Any other Temporal worker option (concurrency, cache size, identity, interceptors…). */
+  worker?: Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle'>;
+}
+
+export async function createAgentWorker(options: AgentWorkerOptions): Promise<Worker> {
+  const tools = options.tools instanceof ToolRegistry ? options.tools : new ToolRegistry(options.tools ?? [], { ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}) });
+  const anthropic = options.anthropic ?? new Anthropic();
+  return Worker.create({
+    // Model calls and tool runs mostly wait on I/O; a high slot count keeps parallel tool calls parallel.
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentLocalActivityExecutions: 200,
+    ...options.worker,
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    activities: createAgentActivities({ anthropic, tools, ...options.model }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+  });
+}
+
+/** Runs a worker until SIGINT/SIGTERM, serving the given tools with settings from the environment. */
+export async function runWorker(tools: AgentTool[], taskQueue = process.env.DURABLE_CLAUDE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE): Promise<void> {
+  const config = loadTemporalConfig();
+  const connection = await NativeConnection.connect(config.connectionOptions);
+  try {
+    const worker = await createAgentWorker({ connection, namespace: config.namespace, taskQueue, tools });
+    // Worker.run() shuts down gracefully on SIGINT/SIGTERM: running activities finish, polls stop.
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  // The built-in example tools; a real deployment passes its own to runWorker().
+  runWorker(exampleTools()).catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,33 @@
+// Signals, queries and updates of a conversation: one definition, used by the workflow and the client alike.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ModelRequestContext } from '../activities/types';
+import type {
+  ApprovalDecision,
+  ConversationState,
+  DecideRequest,
+  DecisionRequest,
+  PendingApproval,
+  Transcript,
+  UserMessageReply,
+  UserMessageRequest,
+} from './types';
+
+/** Approve a pending tool call, optionally with edited input. Any Temporal tool can send it (CLI, Web UI). */
+export const approveSignal = defineSignal<[DecisionRequest]>('approve');
+/** Reject a pending tool call; the reason goes back to the model as an is_error tool_result. */
+export const rejectSignal = defineSignal<[DecisionRequest]>('reject');
+/** A user message for a chat; fire-and-forget (signal-with-start works too). */
+export const userMessageSignal = defineSignal<[UserMessageRequest]>('userMessage');
+/** End a chat after the current exchange. */
+export const endConversationSignal = defineSignal<[{ by?: string; reason?: string }?]>('endConversation');
+
+/** Approve or reject with an answer: refused when the id is unknown, already decided or expired, or the edit breaks the schema. */
+export const decideUpdate = defineUpdate<ApprovalDecision, [DecideRequest]>('decide');
+/** Send a user message to a chat and wait for the model's answer. */
+export const sendMessageUpdate = defineUpdate<UserMessageReply, [UserMessageRequest]>('sendMessage');
+
+export const pendingApprovalsQuery = defineQuery<PendingApproval[]>('pendingApprovals');
+export const transcriptQuery = defineQuery<Transcript>('transcript');
+export const stateQuery = defineQuery<ConversationState>('state');
+/** Read by the model activity: the full request context, so it is never recorded in history twice. */
+export const modelRequestQuery = defineQuery<ModelRequestContext>('modelRequest');

@@ -1,0 +1,314 @@
+// Validation of a conversation's start options: plain TypeScript, so the workflow (which must not import zod) and
+// the client run the same checks. The client refuses a bad start; the workflow fails fast on one that got past it.
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { BetaTextBlockParam, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import {
+  DEFAULT_MODEL,
+  type ConversationOptions,
+  type MessageParam,
+  type ToolChoiceScheduleEntry,
+  type ToolChoiceSetting,
+} from './types';
+
+export interface ResolvedOptions {
+  model: string;
+  system?: string | BetaTextBlockParam[];
+  initialMessages: MessageParam[];
+  tools: string[];
+  toolChoice?: BetaToolChoice;
+  toolChoiceSchedule: Array<{ turn: number | 'last'; toolChoice: BetaToolChoice }>;
+  maxTokens: number;
+  maxTokensLadder: number[];
+  temperature?: number;
+  stopSequences?: string[];
+  maxIterations: number;
+  maxToolCallsPerTurn: number;
+  tokenBudget?: number;
+  threads: boolean;
+  approvalTimeoutMs?: number;
+  onApprovalTimeout: 'reject' | 'fail';
+  chat: boolean;
+  chatIdleTimeoutMs: number;
+  modelRetry: { maximumAttempts: number; initialIntervalMs: number; maximumIntervalMs: number };
+  modelTimeoutMs: number;
+  searchAttributes: boolean;
+  includeTranscriptInResult: boolean;
+}
+
+export const MAX_OUTPUT_TOKENS = 128_000;
+export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,128}$/;
+
+const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
+  'model',
+  'system',
+  'prompt',
+  'messages',
+  'tools',
+  'toolChoice',
+  'toolChoiceSchedule',
+  'maxTokens',
+  'maxTokensLadder',
+  'temperature',
+  'stopSequences',
+  'limits',
+  'threads',
+  'approvals',
+  'chat',
+  'modelRetry',
+  'modelTimeout',
+  'searchAttributes',
+  'includeTranscriptInResult',
+];
+
+export type OptionsCheck = { ok: true; options: ResolvedOptions } | { ok: false; errors: string[] };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Like isRecord, without narrowing: for values already typed from the options interface. */
+function isPlainObject(value: unknown): boolean {
+  return isRecord(value);
+}
+
+function isPositiveInt(value: unknown, max = Number.MAX_SAFE_INTEGER): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= max;
+}
+
+/** A Temporal duration ('10m', '1h', 5000) in ms, or an error message. */
+function durationMs(value: unknown, name: string, errors: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    errors.push(`${name} must be a duration such as '30s', '10m' or a number of milliseconds`);
+    return undefined;
+  }
+  let ms: number;
+  try {
+    ms = msToNumber(value as never);
+  } catch {
+    ms = NaN;
+  }
+  if (!Number.isFinite(ms) || ms <= 0) {
+    errors.push(`${name} must be a positive duration such as '30s', '10m' or a number of milliseconds; got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return ms;
+}
+
+function checkContent(content: unknown, where: string, errors: string[]): void {
+  if (typeof content === 'string') {
+    if (content.trim() === '') errors.push(`${where}.content must not be empty`);
+    return;
+  }
+  if (!Array.isArray(content) || content.length === 0) {
+    errors.push(`${where}.content must be a non-empty string or a non-empty list of content blocks`);
+    return;
+  }
+  content.forEach((block, i) => {
+    if (!isRecord(block) || typeof block.type !== 'string') errors.push(`${where}.content[${i}] must be a content block with a type`);
+  });
+}
+
+function checkMessages(messages: unknown, errors: string[]): MessageParam[] {
+  if (!Array.isArray(messages) || messages.length === 0) {
+    errors.push('messages must be a non-empty list of {role, content}');
+    return [];
+  }
+  messages.forEach((message, i) => {
+    const where = `messages[${i}]`;
+    if (!isRecord(message)) {
+      errors.push(`${where} must be an object with role and content`);
+      return;
+    }
+    if (message.role !== 'user' && message.role !== 'assistant') errors.push(`${where}.role must be 'user' or 'assistant'`);
+    if (i === 0 && message.role !== 'user') errors.push(`${where}.role must be 'user': a conversation starts with a user message`);
+    const previous = messages[i - 1] as Record<string, unknown> | undefined;
+    if (previous && isRecord(previous) && previous.role === message.role) {
+      errors.push(`${where} has the same role as the message before it; roles must alternate`);
+    }
+    checkContent(message.content, where, errors);
+  });
+  return messages as MessageParam[];
+}
+
+/** A tool_choice setting in the API's own shape, or an error. */
+export function resolveToolChoice(value: unknown, tools: string[], where: string, errors: string[]): BetaToolChoice | undefined {
+  const choice: unknown = typeof value === 'string' ? { type: value } : value;
+  if (!isRecord(choice) || typeof choice.type !== 'string') {
+    errors.push(`${where} must be 'auto', 'any', 'none' or {type: 'tool', name}`);
+    return undefined;
+  }
+  const { type, name, disable_parallel_tool_use } = choice;
+  if (disable_parallel_tool_use !== undefined && typeof disable_parallel_tool_use !== 'boolean') {
+    errors.push(`${where}.disable_parallel_tool_use must be a boolean`);
+  }
+  const disable = disable_parallel_tool_use === undefined ? {} : { disable_parallel_tool_use: disable_parallel_tool_use as boolean };
+  switch (type) {
+    case 'auto':
+      return { type, ...disable };
+    case 'none':
+      return { type };
+    case 'any':
+      if (tools.length === 0) errors.push(`${where} 'any' needs at least one tool`);
+      return { type, ...disable };
+    case 'tool':
+      if (typeof name !== 'string' || !tools.includes(name)) {
+        errors.push(`${where} {type: 'tool'} must name one of the conversation's tools (${tools.join(', ') || 'none given'}); got ${JSON.stringify(name)}`);
+      }
+      return { type, name: String(name), ...disable };
+    default:
+      errors.push(`${where}.type must be one of auto, any, tool, none; got ${JSON.stringify(type)}`);
+      return undefined;
+  }
+}
+
+/** Checks every option and fills in defaults. Returns every problem at once, each naming its option. */
+export function checkConversationOptions(input: unknown): OptionsCheck {
+  const errors: string[] = [];
+  if (!isRecord(input)) return { ok: false, errors: ['conversation options must be an object'] };
+  const opts = input as ConversationOptions & Record<string, unknown>;
+
+  for (const key of Object.keys(opts)) {
+    if (!(KNOWN_KEYS as readonly string[]).includes(key) && opts[key] !== undefined) errors.push(`unknown option '${key}'`);
+  }
+
+  if (opts.model !== undefined && (typeof opts.model !== 'string' || opts.model.trim() === '')) errors.push('model must be a non-empty string');
+  if (opts.system !== undefined) {
+    const okSystem =
+      typeof opts.system === 'string' ||
+      (Array.isArray(opts.system) && opts.system.every((b: unknown) => isRecord(b) && b.type === 'text' && typeof b.text === 'string'));
+    if (!okSystem) errors.push('system must be a string or a list of {type: "text", text} blocks');
+  }
+
+  const chat = opts.chat === true || isRecord(opts.chat);
+  if (opts.chat !== undefined && typeof opts.chat !== 'boolean' && !isRecord(opts.chat)) errors.push('chat must be a boolean or {idleTimeout}');
+  let initialMessages: MessageParam[] = [];
+  if (opts.prompt !== undefined && opts.messages !== undefined) {
+    errors.push('give either prompt or messages, not both');
+  } else if (opts.prompt !== undefined) {
+    if (typeof opts.prompt !== 'string' || opts.prompt.trim() === '') errors.push('prompt must be a non-empty string');
+    else initialMessages = [{ role: 'user', content: opts.prompt }];
+  } else if (opts.messages !== undefined) {
+    initialMessages = checkMessages(opts.messages, errors);
+    const last = initialMessages[initialMessages.length - 1];
+    if (last && last.role !== 'user') errors.push('the last of messages must be a user message: the model answers it');
+  } else if (!chat) {
+    errors.push('a conversation needs a prompt or messages (only a chat may start empty and wait for its first message)');
+  }
+
+  let tools: string[] = [];
+  if (opts.tools !== undefined) {
+    if (!Array.isArray(opts.tools)) {
+      errors.push('tools must be a list of tool names registered in the worker');
+    } else {
+      tools = opts.tools.filter((name: unknown, i: number): name is string => {
+        if (typeof name !== 'string' || !TOOL_NAME_PATTERN.test(name)) {
+          errors.push(`tools[${i}] must be a tool name (letters, digits, _ and -); got ${JSON.stringify(name)}`);
+          return false;
+        }
+        return true;
+      });
+      const duplicate = tools.find((name, i) => tools.indexOf(name) !== i);
+      if (duplicate) errors.push(`tools lists '${duplicate}' twice`);
+    }
+  }
+
+  const toolChoice = opts.toolChoice === undefined ? undefined : resolveToolChoice(opts.toolChoice, tools, 'toolChoice', errors);
+  const toolChoiceSchedule: ResolvedOptions['toolChoiceSchedule'] = [];
+  if (opts.toolChoiceSchedule !== undefined) {
+    if (!Array.isArray(opts.toolChoiceSchedule)) errors.push('toolChoiceSchedule must be a list of {turn, toolChoice}');
+    else
+      opts.toolChoiceSchedule.forEach((entry: ToolChoiceScheduleEntry, i: number) => {
+        const where = `toolChoiceSchedule[${i}]`;
+        if (!isRecord(entry) || !(entry.turn === 'last' || isPositiveInt(entry.turn))) {
+          errors.push(`${where}.turn must be a turn number (1, 2, …) or 'last'`);
+          return;
+        }
+        const choice = resolveToolChoice(entry.toolChoice as ToolChoiceSetting, tools, `${where}.toolChoice`, errors);
+        if (choice) toolChoiceSchedule.push({ turn: entry.turn, toolChoice: choice });
+      });
+  }
+
+  const maxTokens = opts.maxTokens ?? 4096;
+  if (!isPositiveInt(maxTokens, MAX_OUTPUT_TOKENS)) errors.push(`maxTokens must be a whole number from 1 to ${MAX_OUTPUT_TOKENS}`);
+  let maxTokensLadder = opts.maxTokensLadder ?? [maxTokens * 2, maxTokens * 4].map((n) => Math.min(n, MAX_OUTPUT_TOKENS)).filter((n) => n > maxTokens);
+  if (opts.maxTokensLadder !== undefined) {
+    if (!Array.isArray(opts.maxTokensLadder) || !opts.maxTokensLadder.every((n, i, all) => isPositiveInt(n, MAX_OUTPUT_TOKENS) && n > (i === 0 ? maxTokens : all[i - 1]!))) {
+      errors.push('maxTokensLadder must be increasing whole numbers above maxTokens');
+      maxTokensLadder = [];
+    }
+  }
+  if (opts.temperature !== undefined && (typeof opts.temperature !== 'number' || opts.temperature < 0 || opts.temperature > 1)) {
+    errors.push('temperature must be a number from 0 to 1');
+  }
+  if (opts.stopSequences !== undefined && !(Array.isArray(opts.stopSequences) && opts.stopSequences.every((s) => typeof s === 'string' && s !== ''))) {
+    errors.push('stopSequences must be a list of non-empty strings');
+  }
+
+  const limits: NonNullable<ConversationOptions['limits']> = opts.limits ?? {};
+  if (!isPlainObject(limits)) errors.push('limits must be an object');
+  const maxIterations = limits.maxIterations ?? 25;
+  if (!isPositiveInt(maxIterations, 10_000)) errors.push('limits.maxIterations must be a whole number from 1 to 10000');
+  const maxToolCallsPerTurn = limits.maxToolCallsPerTurn ?? 8;
+  if (!isPositiveInt(maxToolCallsPerTurn, 1_000)) errors.push('limits.maxToolCallsPerTurn must be a whole number from 1 to 1000');
+  if (limits.tokenBudget !== undefined && !isPositiveInt(limits.tokenBudget)) errors.push('limits.tokenBudget must be a positive whole number of tokens');
+
+  for (const flag of ['threads', 'searchAttributes', 'includeTranscriptInResult'] as const) {
+    if (opts[flag] !== undefined && typeof opts[flag] !== 'boolean') errors.push(`${flag} must be true or false`);
+  }
+
+  const approvals: NonNullable<ConversationOptions['approvals']> = opts.approvals ?? {};
+  if (!isPlainObject(approvals)) errors.push('approvals must be an object');
+  const approvalTimeoutMs = durationMs(approvals.timeout, 'approvals.timeout', errors);
+  if (approvals.onTimeout !== undefined && approvals.onTimeout !== 'reject' && approvals.onTimeout !== 'fail') {
+    errors.push("approvals.onTimeout must be 'reject' or 'fail'");
+  }
+
+  const chatIdleTimeoutMs = durationMs(isRecord(opts.chat) ? opts.chat.idleTimeout : undefined, 'chat.idleTimeout', errors) ?? 3_600_000;
+
+  const retry: NonNullable<ConversationOptions['modelRetry']> = opts.modelRetry ?? {};
+  if (!isPlainObject(retry)) errors.push('modelRetry must be an object');
+  const maximumAttempts = retry.maximumAttempts ?? 8;
+  if (!isPositiveInt(maximumAttempts, 100)) errors.push('modelRetry.maximumAttempts must be a whole number from 1 to 100');
+  const initialIntervalMs = durationMs(retry.initialInterval, 'modelRetry.initialInterval', errors) ?? 1_000;
+  const maximumIntervalMs = durationMs(retry.maximumInterval, 'modelRetry.maximumInterval', errors) ?? 30_000;
+  const modelTimeoutMs = durationMs(opts.modelTimeout, 'modelTimeout', errors) ?? 600_000;
+
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    options: {
+      model: opts.model ?? DEFAULT_MODEL,
+      ...(opts.system !== undefined ? { system: opts.system } : {}),
+      initialMessages,
+      tools,
+      ...(toolChoice ? { toolChoice } : {}),
+      toolChoiceSchedule,
+      maxTokens,
+      maxTokensLadder,
+      ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+      ...(opts.stopSequences !== undefined ? { stopSequences: opts.stopSequences } : {}),
+      maxIterations,
+      maxToolCallsPerTurn,
+      ...(limits.tokenBudget !== undefined ? { tokenBudget: limits.tokenBudget } : {}),
+      threads: opts.threads ?? true,
+      ...(approvalTimeoutMs !== undefined ? { approvalTimeoutMs } : {}),
+      onApprovalTimeout: approvals.onTimeout ?? 'reject',
+      chat,
+      chatIdleTimeoutMs,
+      modelRetry: { maximumAttempts, initialIntervalMs, maximumIntervalMs },
+      modelTimeoutMs,
+      searchAttributes: opts.searchAttributes ?? false,
+      includeTranscriptInResult: opts.includeTranscriptInResult ?? true,
+    },
+  };
+}
+
+/** The tool_choice of a turn: the schedule's entry for it, else the conversation's setting. */
+export function toolChoiceForTurn(options: ResolvedOptions, turn: number): BetaToolChoice | undefined {
+  const exact = options.toolChoiceSchedule.find((entry) => entry.turn === turn);
+  if (exact) return exact.toolChoice;
+  const last = options.toolChoiceSchedule.find((entry) => entry.turn === 'last');
+  if (last && turn === options.maxIterations) return last.toolChoice;
+  return options.toolChoice;
+}

@@ -1,0 +1,222 @@
+// Public types of a conversation: what a caller starts it with, what it returns, and what it records.
+// Types only, safe for workflow code and for the client alike.
+import type {
+  BetaContentBlockParam,
+  BetaMessageParam,
+  BetaStopReason,
+  BetaTextBlockParam,
+  BetaToolChoice,
+} from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type { ModelRequestKind, RunToolResult } from '../activities/types';
+
+export type MessageParam = BetaMessageParam;
+export type ContentBlockParam = BetaContentBlockParam;
+
+/** A current model, never a deprecated one. */
+export const DEFAULT_MODEL = 'claude-sonnet-5-5';
+export const DEFAULT_TASK_QUEUE = 'durable-claude';
+export const WORKFLOW_TYPE = 'agentConversation';
+
+/** tool_choice as the Messages API takes it, or its type as a shorthand. */
+export type ToolChoiceSetting = BetaToolChoice | 'auto' | 'any' | 'none';
+
+export interface ToolChoiceScheduleEntry {
+  /** A turn number (1-based), or 'last' for the last turn the iteration limit allows. */
+  turn: number | 'last';
+  toolChoice: ToolChoiceSetting;
+}
+
+export interface ConversationLimits {
+  /** Model calls per user message before the conversation ends with status max_iterations. Default 25. */
+  maxIterations?: number;
+  /** Tool calls run per turn; calls past the cap get an is_error result that explains it. Default 8. */
+  maxToolCallsPerTurn?: number;
+  /** Input plus output tokens over the whole conversation; crossing it ends the conversation. */
+  tokenBudget?: number;
+}
+
+export interface ApprovalOptions {
+  /** How long a gated call waits for a person, e.g. '24h' or 86400000 ms. Default: forever. A tool's own timeout wins. */
+  timeout?: string | number;
+  /** What an expired call does: 'reject' answers the model with an explanation (default), 'fail' fails the conversation. */
+  onTimeout?: 'reject' | 'fail';
+}
+
+export interface ChatOptions {
+  /** End the conversation when no user message arrives for this long, e.g. '30m'. Default '1h'. */
+  idleTimeout?: string | number;
+}
+
+export interface RetryOptions {
+  maximumAttempts?: number;
+  initialInterval?: string | number;
+  maximumInterval?: string | number;
+}
+
+/** The workflow's input. Everything is plain data: the worker holds the API key and the tool code. */
+export interface ConversationOptions {
+  model?: string;
+  system?: string | BetaTextBlockParam[];
+  /** The first user message. Give `prompt` or `messages`; a chat may start with neither and wait for one. */
+  prompt?: string;
+  messages?: MessageParam[];
+  /** Names of tools registered in the worker. */
+  tools?: string[];
+  toolChoice?: ToolChoiceSetting;
+  toolChoiceSchedule?: ToolChoiceScheduleEntry[];
+  maxTokens?: number;
+  /** Higher max_tokens values to repeat a call with when a tool_use was cut off. Default [2×, 4×] of maxTokens. */
+  maxTokensLadder?: number[];
+  temperature?: number;
+  stopSequences?: string[];
+  limits?: ConversationLimits;
+  /** Message threads (default on): send only new messages each turn. Off for zero-data-retention organisations. */
+  threads?: boolean;
+  approvals?: ApprovalOptions;
+  /** Keep the conversation open for more user messages after each answer. */
+  chat?: boolean | ChatOptions;
+  /** Retry policy of the model call activity. */
+  modelRetry?: RetryOptions;
+  /** Start-to-close timeout of one model call, default '10m'. */
+  modelTimeout?: string | number;
+  /** Keep AgentStatus / AgentPendingApprovals search attributes up to date (needs them registered; the client checks). */
+  searchAttributes?: boolean;
+  /** Put the transcript into the workflow's result (default true); without it, read it with the transcript query. */
+  includeTranscriptInResult?: boolean;
+}
+
+export type ConversationStatus =
+  | 'running'
+  | 'awaiting_approval'
+  | 'awaiting_user'
+  | 'completed'
+  | 'truncated'
+  | 'refused'
+  | 'context_window_exceeded'
+  | 'max_iterations'
+  | 'token_budget_exceeded'
+  | 'failed'
+  | 'cancelled';
+
+export type FinalStatus = Exclude<ConversationStatus, 'running' | 'awaiting_approval' | 'awaiting_user' | 'failed' | 'cancelled'>;
+
+export interface UsageTotals {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheCreationInputTokens: number;
+}
+
+export interface PendingApproval {
+  toolUseId: string;
+  toolName: string;
+  input: unknown;
+  turn: number;
+  requestedAt: string;
+  /** null: waits until someone decides. */
+  expiresAt: string | null;
+}
+
+export type DecisionChannel = 'signal' | 'update' | 'timeout';
+
+export interface ApprovalDecision {
+  toolUseId: string;
+  toolName: string;
+  turn: number;
+  decision: 'approved' | 'rejected' | 'expired';
+  by: string;
+  reason?: string;
+  decidedAt: string;
+  via: DecisionChannel;
+  requestedInput: unknown;
+  /** The input that ran (after an edit), when approved. */
+  approvedInput?: unknown;
+  edited: boolean;
+}
+
+export type ToolCallOutcome =
+  | 'ok'
+  | 'error'
+  | 'invalid_input'
+  | 'unknown_tool'
+  | 'over_limit'
+  | 'rejected'
+  | 'expired'
+  | 'timeout';
+
+export interface ToolCallRecord {
+  toolUseId: string;
+  toolName: string;
+  outcome: ToolCallOutcome;
+  gated: boolean;
+  /** Worker clock, for seeing which calls overlapped. */
+  startedAt?: number;
+  endedAt?: number;
+  truncatedFromBytes?: number;
+}
+
+/** Metadata of one model turn; transcript.messages holds the content. */
+export interface TurnRecord {
+  turn: number;
+  model: string;
+  stopReason: BetaStopReason | null;
+  requestKind: ModelRequestKind;
+  /** max_tokens values tried when a tool_use was cut off and the call repeated. */
+  maxTokensTried: number[];
+  usage: UsageTotals;
+  durationMs: number;
+  toolCalls: ToolCallRecord[];
+}
+
+export interface Transcript {
+  messages: MessageParam[];
+  turns: TurnRecord[];
+  /** Audit trail: who decided each gated call, when, why, and what ran. */
+  approvals: ApprovalDecision[];
+}
+
+export interface ConversationResult {
+  status: FinalStatus;
+  /** The text of the last assistant message. */
+  text: string;
+  stopReason: BetaStopReason | null;
+  turns: number;
+  usage: UsageTotals;
+  transcript?: Transcript;
+  /** Why a chat ended: the user ended it, or it sat idle. */
+  endedBy?: 'user' | 'idle_timeout';
+}
+
+export interface ConversationState {
+  status: ConversationStatus;
+  turn: number;
+  pendingApprovals: number;
+  usage: UsageTotals;
+  /** Set once the conversation has a final status. */
+  result?: Omit<ConversationResult, 'transcript'>;
+}
+
+export interface DecisionRequest {
+  toolUseId: string;
+  /** Who decided: a user id, an email, a service name. Required, for the audit trail. */
+  by: string;
+  reason?: string;
+  /** Approve with edit: the input the tool should run with instead. Checked against the tool's schema. */
+  input?: unknown;
+}
+
+export interface DecideRequest extends DecisionRequest {
+  decision: 'approve' | 'reject';
+}
+
+export interface UserMessageRequest {
+  content: string | ContentBlockParam[];
+}
+
+export interface UserMessageReply {
+  status: ConversationStatus | FinalStatus;
+  text: string;
+  turns: number;
+}
+
+export type { RunToolResult };

@@ -1,0 +1,32 @@
+// One real Temporal dev server and one workflow bundle for the whole test run: starting either per test file
+// would cost seconds each on a 2-core machine.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { findTemporalCli } from '../../src/devserver';
+import { AGENT_SEARCH_ATTRIBUTES } from '../../src/search-attributes';
+
+export default async function globalSetup(): Promise<void> {
+  const cli = await findTemporalCli();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: cli.path },
+      searchAttributes: [...AGENT_SEARCH_ATTRIBUTES],
+      extraArgs: ['--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true'],
+    },
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-test-'));
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never,
+  });
+  const bundlePath = path.join(dir, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, bundle.code);
+  (globalThis as { __temporalEnv?: TestWorkflowEnvironment }).__temporalEnv = env;
+  process.env.TEMPORAL_TEST_ADDRESS = env.address;
+  process.env.TEMPORAL_TEST_CLI = cli.path;
+  process.env.DURABLE_CLAUDE_TEST_BUNDLE = bundlePath;
+  process.env.DURABLE_CLAUDE_TEST_DIR = dir;
+}

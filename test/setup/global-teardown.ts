@@ -1,0 +1,8 @@
+import fs from 'node:fs';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+
+export default async function globalTeardown(): Promise<void> {
+  await (globalThis as { __temporalEnv?: TestWorkflowEnvironment }).__temporalEnv?.teardown();
+  const dir = process.env.DURABLE_CLAUDE_TEST_DIR;
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
