@@ -1,0 +1,351 @@
+// The backend-facing API: start conversations, decide approvals, follow progress. A typed layer over
+// @temporalio/client that turns Temporal's errors into ones that say what went wrong.
+import {
+  Client,
+  Connection,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { loadTemporalConfig } from './config';
+import { AgentPendingApprovalsKey, AgentStatusKey } from './search-attributes';
+import {
+  decideUpdate,
+  endConversationSignal,
+  pendingApprovalsQuery,
+  sendMessageUpdate,
+  stateQuery,
+  transcriptQuery,
+  userMessageSignal,
+} from './workflows/definitions';
+import type { agentConversation } from './workflows/conversation';
+import { checkConversationOptions } from './workflows/options';
+import {
+  DEFAULT_TASK_QUEUE,
+  WORKFLOW_TYPE,
+  type ApprovalDecision,
+  type ContentBlockParam,
+  type ConversationOptions,
+  type ConversationResult,
+  type ConversationState,
+  type PendingApproval,
+  type Transcript,
+  type UserMessageReply,
+} from './workflows/types';
+
+export class AgentClientError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+/** The start options break a rule; `problems` lists each. Nothing was started. */
+export class InvalidConversationOptionsError extends AgentClientError {
+  constructor(readonly problems: string[]) {
+    super(`Invalid conversation options: ${problems.join('; ')}`);
+  }
+}
+export class ConversationNotFoundError extends AgentClientError {
+  constructor(readonly conversationId: string, options?: ErrorOptions) {
+    super(`No conversation with id ${conversationId}`, options);
+  }
+}
+export class ConversationAlreadyExistsError extends AgentClientError {
+  constructor(readonly conversationId: string, options?: ErrorOptions) {
+    super(`A conversation with id ${conversationId} already exists; choose another id or use onConflict: 'use-existing'`, options);
+  }
+}
+export class ConversationFinishedError extends AgentClientError {
+  constructor(readonly conversationId: string, readonly status: string, options?: ErrorOptions) {
+    super(`Conversation ${conversationId} has finished (${status}); it takes no more decisions or messages`, options);
+  }
+}
+/** The workflow refused an approval decision (unknown, already decided or expired id; edit breaking the schema). */
+export class DecisionRefusedError extends AgentClientError {
+  constructor(readonly toolUseId: string, reason: string, options?: ErrorOptions) {
+    super(`Decision on ${toolUseId} refused: ${reason}`, options);
+  }
+}
+export class MessageRefusedError extends AgentClientError {}
+/** The conversation failed (model error, fatal tool error, approval timeout with onTimeout: 'fail'…). */
+export class ConversationFailedError extends AgentClientError {
+  constructor(
+    readonly conversationId: string,
+    message: string,
+    readonly failureType: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(`Conversation ${conversationId} failed: ${message}`, options);
+  }
+}
+
+export interface StartConversationOptions extends ConversationOptions {
+  /** Your id for the conversation (the workflow id). Default: a random one. */
+  conversationId?: string;
+  taskQueue?: string;
+  /** Starting under an id already in use: return that conversation (default), or throw ConversationAlreadyExistsError. */
+  onConflict?: 'use-existing' | 'fail';
+}
+
+export interface ConversationSummary {
+  conversationId: string;
+  runId: string;
+  status: string;
+  pendingApprovals: number;
+  startTime: Date;
+  summary?: string;
+}
+
+export interface AgentClientOptions {
+  client?: Client;
+  connection?: Connection;
+  namespace?: string;
+  taskQueue?: string;
+}
+
+function summaryOf(options: ConversationOptions): string {
+  const first = options.prompt ?? (typeof options.messages?.[0]?.content === 'string' ? options.messages[0].content : 'conversation');
+  const words = first.replace(/\s+/g, ' ').trim();
+  return words.length > 80 ? `${words.slice(0, 77)}…` : words;
+}
+
+function causeChain(err: unknown): Error[] {
+  const chain: Error[] = [];
+  let current: unknown = err;
+  while (current instanceof Error && chain.length < 10) {
+    chain.push(current);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
+}
+
+function innermostMessage(err: unknown): string {
+  const chain = causeChain(err);
+  const app = chain.find((e): e is ApplicationFailure => e instanceof ApplicationFailure);
+  return app?.message ?? chain[chain.length - 1]?.message ?? String(err);
+}
+
+export class ConversationHandle {
+  constructor(
+    private readonly agent: AgentClient,
+    readonly workflow: WorkflowHandle<typeof agentConversation>,
+  ) {}
+
+  get conversationId(): string {
+    return this.workflow.workflowId;
+  }
+
+  /** Waits for the conversation to end. Throws ConversationFailedError when it failed. */
+  async result(): Promise<ConversationResult> {
+    try {
+      return await this.workflow.result();
+    } catch (err) {
+      throw this.agent.translate(err, this.conversationId);
+    }
+  }
+
+  transcript(): Promise<Transcript> {
+    return this.#query(() => this.workflow.query(transcriptQuery));
+  }
+
+  pending(): Promise<PendingApproval[]> {
+    return this.#query(() => this.workflow.query(pendingApprovalsQuery));
+  }
+
+  state(): Promise<ConversationState> {
+    return this.#query(() => this.workflow.query(stateQuery));
+  }
+
+  async describe(): Promise<WorkflowExecutionDescription> {
+    return this.#query(() => this.workflow.describe());
+  }
+
+  /** Approves a pending tool call (optionally with edited input) and returns the recorded decision. */
+  approve(toolUseId: string, decision: { by: string; input?: unknown; reason?: string }): Promise<ApprovalDecision> {
+    return this.#decide({ toolUseId, decision: 'approve', ...decision });
+  }
+
+  reject(toolUseId: string, decision: { by: string; reason: string }): Promise<ApprovalDecision> {
+    return this.#decide({ toolUseId, decision: 'reject', ...decision });
+  }
+
+  /** Sends the next user message of a chat and waits for the model's answer. */
+  async sendMessage(content: string | ContentBlockParam[]): Promise<UserMessageReply> {
+    try {
+      return await this.workflow.executeUpdate(sendMessageUpdate, { args: [{ content }] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new MessageRefusedError(`Message refused: ${innermostMessage(err)}`, { cause: err });
+      throw await this.#finishedOr(err);
+    }
+  }
+
+  /** Queues a user message without waiting (a signal). */
+  async postMessage(content: string | ContentBlockParam[]): Promise<void> {
+    await this.#query(() => this.workflow.signal(userMessageSignal, { content }));
+  }
+
+  /** Ends a chat after the current exchange. */
+  async end(by?: string): Promise<void> {
+    await this.#query(() => this.workflow.signal(endConversationSignal, by ? { by } : undefined));
+  }
+
+  /** Cancels the conversation: in-flight model calls and tools are cancelled, approval waits end. */
+  async cancel(): Promise<void> {
+    await this.#query(() => this.workflow.cancel());
+  }
+
+  async #decide(request: { toolUseId: string; decision: 'approve' | 'reject'; by: string; reason?: string; input?: unknown }): Promise<ApprovalDecision> {
+    try {
+      return await this.workflow.executeUpdate(decideUpdate, { args: [request] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new DecisionRefusedError(request.toolUseId, innermostMessage(err), { cause: err });
+      throw await this.#finishedOr(err);
+    }
+  }
+
+  async #finishedOr(err: unknown): Promise<Error> {
+    const translated = this.agent.translate(err, this.conversationId);
+    if (translated instanceof ConversationNotFoundError) {
+      // Updates and signals to a closed workflow fail as "not found"; say it finished when it exists.
+      try {
+        const description = await this.workflow.describe();
+        if (description.status.name !== 'RUNNING') return new ConversationFinishedError(this.conversationId, description.status.name.toLowerCase(), { cause: err });
+      } catch {
+        return translated;
+      }
+    }
+    return translated;
+  }
+
+  async #query<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw this.agent.translate(err, this.conversationId);
+    }
+  }
+}
+
+export class AgentClient {
+  readonly client: Client;
+  readonly taskQueue: string;
+  #searchAttributesRegistered: Promise<boolean> | undefined;
+
+  constructor(options: AgentClientOptions = {}) {
+    this.client = options.client ?? new Client({ ...(options.connection ? { connection: options.connection } : {}), namespace: options.namespace ?? 'default' });
+    this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+  }
+
+  /** Connects with the standard Temporal environment settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key). */
+  static async connect(options: { taskQueue?: string } = {}): Promise<AgentClient> {
+    const config = loadTemporalConfig();
+    const connection = await Connection.connect(config.connectionOptions as Parameters<typeof Connection.connect>[0]);
+    return new AgentClient({ connection, namespace: config.namespace, ...options });
+  }
+
+  /** Whether the namespace has the AgentStatus search attributes (registered by `durable-claude dev` and the tests). */
+  searchAttributesRegistered(): Promise<boolean> {
+    this.#searchAttributesRegistered ??= this.client.connection.operatorService
+      .listSearchAttributes({ namespace: this.client.options.namespace })
+      .then(({ customAttributes }) => AgentStatusKey.name in (customAttributes ?? {}) && AgentPendingApprovalsKey.name in (customAttributes ?? {}))
+      .catch(() => false);
+    return this.#searchAttributesRegistered;
+  }
+
+  async #prepare(options: StartConversationOptions) {
+    const { conversationId, taskQueue, onConflict, ...conversation } = options;
+    const indexed = conversation.searchAttributes ?? (await this.searchAttributesRegistered());
+    const input: ConversationOptions = { ...conversation, searchAttributes: indexed };
+    const check = checkConversationOptions(input);
+    if (!check.ok) throw new InvalidConversationOptionsError(check.errors);
+    if (conversationId !== undefined && (typeof conversationId !== 'string' || conversationId.trim() === '' || conversationId.length > 255)) {
+      throw new InvalidConversationOptionsError(['conversationId must be a non-empty string of at most 255 characters']);
+    }
+    const workflowOptions = {
+      taskQueue: taskQueue ?? this.taskQueue,
+      workflowId: conversationId ?? `conversation-${crypto.randomUUID()}`,
+      args: [input] as [ConversationOptions],
+      staticSummary: summaryOf(conversation),
+      staticDetails: `model ${check.options.model} · tools: ${check.options.tools.join(', ') || 'none'}`,
+      ...(indexed ? { typedSearchAttributes: new TypedSearchAttributes([{ key: AgentStatusKey, value: 'running' }, { key: AgentPendingApprovalsKey, value: 0 }]) } : {}),
+    };
+    return { workflowOptions, onConflict: onConflict ?? 'use-existing' };
+  }
+
+  /** Starts a conversation (or, under an id already in use, returns it unless onConflict is 'fail'). */
+  async start(options: StartConversationOptions): Promise<ConversationHandle> {
+    const { workflowOptions, onConflict } = await this.#prepare(options);
+    try {
+      const handle = await this.client.workflow.start<typeof agentConversation>(WORKFLOW_TYPE, {
+        ...workflowOptions,
+        workflowIdConflictPolicy: onConflict === 'fail' ? 'FAIL' : 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+      return new ConversationHandle(this, handle);
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        if (onConflict === 'fail') throw new ConversationAlreadyExistsError(workflowOptions.workflowId, { cause: err });
+        return this.getHandle(workflowOptions.workflowId);
+      }
+      throw this.translate(err, workflowOptions.workflowId);
+    }
+  }
+
+  /** Starts a chat with its first message in one call (update-with-start) and returns the answer. */
+  async startChat(options: StartConversationOptions & { message: string | ContentBlockParam[] }): Promise<{ handle: ConversationHandle; reply: UserMessageReply }> {
+    const { message, ...rest } = options;
+    const { workflowOptions } = await this.#prepare({ ...rest, chat: rest.chat ?? true });
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof agentConversation>(WORKFLOW_TYPE, { ...workflowOptions, workflowIdConflictPolicy: 'USE_EXISTING' });
+    try {
+      const reply = await this.client.workflow.executeUpdateWithStart(sendMessageUpdate, { args: [{ content: message }], startWorkflowOperation });
+      return { handle: new ConversationHandle(this, await startWorkflowOperation.workflowHandle()), reply };
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new MessageRefusedError(`Message refused: ${innermostMessage(err)}`, { cause: err });
+      throw this.translate(err, workflowOptions.workflowId);
+    }
+  }
+
+  getHandle(conversationId: string): ConversationHandle {
+    return new ConversationHandle(this, this.client.workflow.getHandle<typeof agentConversation>(conversationId));
+  }
+
+  /** Conversations matching a visibility query (default: all of this project's conversations). */
+  async list(query = `WorkflowType = '${WORKFLOW_TYPE}'`, limit = 100): Promise<ConversationSummary[]> {
+    const found: ConversationSummary[] = [];
+    for await (const execution of this.client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+      const status = execution.typedSearchAttributes.get(AgentStatusKey) ?? execution.status.name.toLowerCase();
+      found.push({
+        conversationId: execution.workflowId,
+        runId: execution.runId,
+        status,
+        pendingApprovals: execution.typedSearchAttributes.get(AgentPendingApprovalsKey) ?? 0,
+        startTime: execution.startTime,
+      });
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+
+  /** Every running conversation waiting for a person, with one visibility query. */
+  listAwaitingApproval(limit = 100): Promise<ConversationSummary[]> {
+    return this.list(`WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ${AgentStatusKey.name} = 'awaiting_approval'`, limit);
+  }
+
+  /** @internal Temporal's errors, as this API's. */
+  translate(err: unknown, conversationId: string): Error {
+    if (err instanceof AgentClientError) return err;
+    if (err instanceof WorkflowNotFoundError) return new ConversationNotFoundError(conversationId, { cause: err });
+    if (err instanceof WorkflowFailedError) {
+      const app = causeChain(err).find((e): e is ApplicationFailure => e instanceof ApplicationFailure);
+      return new ConversationFailedError(conversationId, innermostMessage(err), app?.type ?? err.cause?.name, { cause: err });
+    }
+    const chain = causeChain(err);
+    if (chain.some((e) => /not found/i.test(e.message) && /workflow/i.test(e.message))) return new ConversationNotFoundError(conversationId, { cause: err });
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
