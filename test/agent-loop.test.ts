@@ -1,0 +1,175 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import { defineTool } from '../src/tools/define-tool';
+import { reply, text, toolUse } from '../src/testing';
+import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { requestsOf } from './helpers/requests';
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startHarness();
+});
+afterAll(() => harness.close());
+
+const runs: string[] = [];
+const weather = defineTool({
+  name: 'get_weather',
+  description: 'Get the current weather in a given location',
+  input: z.object({ location: z.string().min(1), unit: z.enum(['celsius', 'fahrenheit']).optional() }),
+  run: async ({ location }) => {
+    runs.push(`get_weather:${location}`);
+    await sleep(300);
+    return { location, temperature: 18, conditions: 'sunny' };
+  },
+});
+const time = defineTool({
+  name: 'get_time',
+  description: 'Get the current time in a given time zone',
+  input: z.object({ timezone: z.string() }),
+  run: async ({ timezone }) => {
+    runs.push(`get_time:${timezone}`);
+    await sleep(300);
+    return `It is 14:05 in ${timezone}`;
+  },
+});
+const flaky = defineTool({
+  name: 'lookup_order',
+  description: 'Look up an order by id',
+  input: z.object({ orderId: z.string() }),
+  retry: { maximumAttempts: 2, initialInterval: '50ms' },
+  run: () => {
+    runs.push('lookup_order');
+    throw new Error('upstream returned 503');
+  },
+});
+
+function toolResultsOf(content: unknown): BetaToolResultBlockParam[] {
+  return (Array.isArray(content) ? content : []).filter((b): b is BetaToolResultBlockParam => b?.type === 'tool_result');
+}
+
+describe('the durable agent loop', () => {
+  test('a single tool call: the model asks, the tool runs as an activity, the model answers', async () => {
+    const prompt = uniquePrompt('What is the weather in Paris?');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(toolUse('get_weather', { location: 'Paris' })), reply(text('It is sunny and 18°C in Paris.'))],
+    });
+    const result = await withWorker(harness, { tools: [weather] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['get_weather'] });
+      return handle.result();
+    });
+    expect(result.status).toBe('completed');
+    expect(result.text).toBe('It is sunny and 18°C in Paris.');
+    expect(result.turns).toBe(2);
+    expect(result.usage.inputTokens).toBeGreaterThan(0);
+    expect(result.usage.outputTokens).toBeGreaterThan(0);
+    const messages = result.transcript!.messages;
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    const [toolResult] = toolResultsOf(messages[2]!.content);
+    expect(toolResult!.is_error).toBeUndefined();
+    expect(JSON.parse(toolResult!.content as string)).toEqual({ location: 'Paris', temperature: 18, conditions: 'sunny' });
+  });
+
+  test('parallel tool calls run concurrently and their results go back in one user message, in block order', async () => {
+    const prompt = uniquePrompt("What's the weather like in San Francisco? Also, what time is it there?");
+    harness.fake.addScript({
+      match: prompt,
+      steps: [
+        reply(
+          text("I'll check the current weather and time in San Francisco for you."),
+          toolUse('get_weather', { location: 'San Francisco, CA' }),
+          toolUse('get_time', { timezone: 'America/Los_Angeles' }),
+        ),
+        reply(text("It's 18°C and sunny in San Francisco, and it's 2:05 PM.")),
+      ],
+    });
+    const result = await withWorker(harness, { tools: [weather, time] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['get_weather', 'get_time'] });
+      return handle.result();
+    });
+    expect(result.status).toBe('completed');
+    const messages = result.transcript!.messages;
+    const toolUses = (messages[1]!.content as Array<{ type: string; id?: string }>).filter((b) => b.type === 'tool_use');
+    const results = toolResultsOf(messages[2]!.content);
+    expect(results.map((r) => r.tool_use_id)).toEqual(toolUses.map((b) => b.id));
+    expect((messages[2]!.content as unknown[]).length).toBe(2);
+
+    const [a, b] = result.transcript!.turns[0]!.toolCalls;
+    // Both tools overlapped in time: each started before the other ended.
+    expect(a!.startedAt!).toBeLessThan(b!.endedAt!);
+    expect(b!.startedAt!).toBeLessThan(a!.endedAt!);
+
+    // The API received both results in one user message.
+    const [, second] = requestsOf(harness.fake, prompt);
+    const sent = (second!.body as { messages: Array<{ role: string; content: unknown }> }).messages;
+    expect(sent).toHaveLength(1);
+    expect(toolResultsOf(sent[0]!.content).map((r) => r.tool_use_id)).toEqual(toolUses.map((b) => b.id));
+  });
+
+  test('a tool error outliving its retries goes back as is_error and the model recovers', async () => {
+    const prompt = uniquePrompt('Where is order 42?');
+    runs.length = 0;
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(toolUse('lookup_order', { orderId: '42' })), reply(text('The order system is down right now; please try again later.'))],
+    });
+    const result = await withWorker(harness, { tools: [flaky] }, async (agent) => (await agent.start({ prompt, tools: ['lookup_order'] })).result());
+    expect(result.status).toBe('completed');
+    expect(runs.filter((r) => r === 'lookup_order')).toHaveLength(2);
+    const [toolResult] = toolResultsOf(result.transcript!.messages[2]!.content);
+    expect(toolResult).toMatchObject({ is_error: true, content: 'Error: Error: upstream returned 503' });
+    expect(result.transcript!.turns[0]!.toolCalls[0]!.outcome).toBe('error');
+    expect(result.text).toContain('down');
+  });
+
+  test('input that fails the schema is answered with is_error and the tool never runs', async () => {
+    const prompt = uniquePrompt('Weather for nowhere');
+    runs.length = 0;
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(toolUse('get_weather', { location: 42 })), reply(text('I need a valid city.'))],
+    });
+    const result = await withWorker(harness, { tools: [weather] }, async (agent) => (await agent.start({ prompt, tools: ['get_weather'] })).result());
+    const [toolResult] = toolResultsOf(result.transcript!.messages[2]!.content);
+    expect(toolResult!.is_error).toBe(true);
+    expect(toolResult!.content).toMatch(/^Error: invalid input for get_weather: .*location/);
+    expect(runs).toEqual([]);
+  });
+
+  test('a call to a tool that does not exist is answered with is_error naming the available tools', async () => {
+    const prompt = uniquePrompt('Launch the rockets');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(toolUse('launch_rockets', { count: 3 })), reply(text('I cannot do that.'))],
+    });
+    const result = await withWorker(harness, { tools: [weather] }, async (agent) => (await agent.start({ prompt, tools: ['get_weather'] })).result());
+    const [toolResult] = toolResultsOf(result.transcript!.messages[2]!.content);
+    expect(toolResult).toMatchObject({ is_error: true, content: "Error: unknown tool 'launch_rockets'. Available tools: get_weather." });
+    expect(result.transcript!.turns[0]!.toolCalls[0]!.outcome).toBe('unknown_tool');
+    expect(result.status).toBe('completed');
+  });
+
+  test('requests after the first carry only the new messages and the previous reply id', async () => {
+    const prompt = uniquePrompt('Weather in Oslo, then Bergen');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [
+        reply(toolUse('get_weather', { location: 'Oslo' })),
+        reply(toolUse('get_weather', { location: 'Bergen' })),
+        reply(text('Both are sunny.')),
+      ],
+    });
+    await withWorker(harness, { tools: [weather] }, async (agent) => (await agent.start({ prompt, tools: ['get_weather'] })).result());
+    const requests = requestsOf(harness.fake, prompt);
+    expect(requests.map((r) => r.threadKind)).toEqual(['create', 'continue', 'continue']);
+    for (const request of requests.slice(1)) {
+      const body = request.body as { messages: Array<{ role: string; content: unknown }>; system?: unknown; tools?: unknown };
+      expect(body.messages).toHaveLength(1);
+      expect(body.messages[0]!.role).toBe('user');
+      expect(toolResultsOf(body.messages[0]!.content)).toHaveLength(1);
+      expect(body.tools).toBeUndefined();
+      expect(request.previousMessageId).toMatch(/^msg_/);
+    }
+  });
+});

@@ -1,0 +1,58 @@
+// One fake Messages API and one Temporal connection per test file; a worker per test on its own task queue.
+import type { Worker } from '@temporalio/worker';
+import { AgentClient } from '../../src/client';
+import type { AgentTool } from '../../src/tools/define-tool';
+import { FakeMessagesApi } from '../../src/testing';
+import type { AgentWorkerOptions } from '../../src/worker';
+import { connectTestTemporal, createTestWorker, fakeAnthropic, uniqueTaskQueue, type TestTemporal } from './temporal';
+
+export interface Harness {
+  temporal: TestTemporal;
+  fake: FakeMessagesApi;
+  close(): Promise<void>;
+}
+
+export async function startHarness(fakeOptions: Parameters<typeof FakeMessagesApi.start>[0] = {}): Promise<Harness> {
+  const temporal = await connectTestTemporal();
+  const fake = await FakeMessagesApi.start(fakeOptions);
+  return {
+    temporal,
+    fake,
+    async close() {
+      await fake.close();
+      await temporal.close();
+    },
+  };
+}
+
+export interface WorkerSetup extends Partial<Omit<AgentWorkerOptions, 'connection' | 'tools'>> {
+  tools?: AgentTool[];
+}
+
+/** Runs `fn` while a worker serves a fresh task queue; the worker shuts down after. */
+export async function withWorker<T>(
+  harness: Harness,
+  setup: WorkerSetup,
+  fn: (agent: AgentClient, worker: Worker) => Promise<T>,
+): Promise<T> {
+  const taskQueue = setup.taskQueue ?? uniqueTaskQueue();
+  const worker = await createTestWorker(harness.temporal, {
+    ...setup,
+    taskQueue,
+    tools: setup.tools ?? [],
+    anthropic: setup.anthropic ?? fakeAnthropic(harness.fake.baseURL),
+  });
+  const agent = new AgentClient({ client: harness.temporal.client, taskQueue });
+  return worker.runUntil(fn(agent, worker));
+}
+
+/** A unique prompt, so each test's conversation matches only its own script in the shared fake. */
+export function uniquePrompt(text: string): string {
+  return `${text} [${Math.random().toString(36).slice(2, 10)}]`;
+}
+
+/** Serialized bytes of a conversation's full Temporal history. */
+export async function historyBytes(harness: Harness, workflowId: string): Promise<number> {
+  const history = await harness.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  return Buffer.byteLength(JSON.stringify(history));
+}

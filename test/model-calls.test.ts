@@ -1,0 +1,190 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { ConversationFailedError } from '../src/client';
+import { defineTool } from '../src/tools/define-tool';
+import { reply, text, toolUse } from '../src/testing';
+import { historyBytes, startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { requestsOf } from './helpers/requests';
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startHarness();
+});
+afterAll(() => harness.close());
+
+const fastRetry = { maximumAttempts: 5, initialInterval: '100ms', maximumInterval: '1s' };
+const echo = defineTool({
+  name: 'echo',
+  description: 'Echo the text back',
+  input: z.object({ text: z.string() }),
+  run: ({ text: value }) => value,
+});
+
+describe('model errors', () => {
+  test.each([['429'], ['529'], ['500'], ['connection-reset'], ['stream-error']] as const)(
+    'a %s is retried by Temporal until the conversation completes',
+    async (fault) => {
+      const prompt = uniquePrompt(`Survive a ${fault}`);
+      harness.fake.addScript({
+        match: prompt,
+        steps: [{ faults: [fault, fault], then: reply(toolUse('echo', { text: 'hi' })) }, reply(text('done'))],
+      });
+      const result = await withWorker(harness, { tools: [echo] }, async (agent) =>
+        (await agent.start({ prompt, tools: ['echo'], modelRetry: fastRetry })).result(),
+      );
+      expect(result.status).toBe('completed');
+      const requests = requestsOf(harness.fake, prompt);
+      expect(requests.filter((r) => r.fault === fault)).toHaveLength(2);
+      expect(requests.filter((r) => r.status === 200)).toHaveLength(2);
+    },
+  );
+
+  test("a 429's retry-after sets the next attempt's delay", async () => {
+    const prompt = uniquePrompt('Rate limited');
+    harness.fake.addScript({ match: prompt, steps: [{ fault: '429', retryAfterSeconds: 1, then: reply(text('ok')) }] });
+    const result = await withWorker(harness, {}, async (agent) => (await agent.start({ prompt, modelRetry: fastRetry })).result());
+    expect(result.status).toBe('completed');
+    const [limited, retried] = requestsOf(harness.fake, prompt);
+    // The retry waited for the server's retry-after (1s), not the 100ms backoff.
+    expect(retried!.receivedAt - limited!.receivedAt).toBeGreaterThanOrEqual(900);
+  });
+
+  test.each([
+    ['400', /invalid_request_error/],
+    ['401', /authentication_error/],
+  ] as const)('a %s fails the conversation after one attempt, with the API message', async (fault, type) => {
+    const prompt = uniquePrompt(`Fail on ${fault}`);
+    harness.fake.addScript({ match: prompt, steps: [{ faults: [fault, fault, fault], then: reply(text('never')) }] });
+    const error = await withWorker(harness, {}, async (agent) =>
+      (await agent.start({ prompt, modelRetry: fastRetry })).result().catch((err: unknown) => err),
+    );
+    expect(error).toBeInstanceOf(ConversationFailedError);
+    expect((error as Error).message).toMatch(type);
+    expect((error as Error).message).toMatch(/Model call failed on turn 1/);
+    expect(requestsOf(harness.fake, prompt)).toHaveLength(1);
+  });
+});
+
+describe('cancellation', () => {
+  test('cancelling a conversation cancels its in-flight model call', async () => {
+    const prompt = uniquePrompt('A slow answer');
+    harness.fake.addScript({ match: prompt, steps: [{ ...reply(text('slow')), latency: { firstTokenMs: 60_000 } }] });
+    const outcome = await withWorker(harness, {}, async (agent) => {
+      const handle = await agent.start({ prompt });
+      await waitFor(() => requestsOf(harness.fake, prompt).length === 1);
+      await handle.cancel();
+      return handle.result().catch((err: unknown) => err);
+    });
+    expect(outcome).toBeInstanceOf(ConversationFailedError);
+    // The worker aborted the HTTP request instead of waiting a minute for the first token.
+    await waitFor(() => requestsOf(harness.fake, prompt)[0]!.endedAt !== undefined);
+  });
+
+  test('cancelling a conversation cancels its running tools', async () => {
+    const prompt = uniquePrompt('Run a long tool');
+    const seen: string[] = [];
+    const slow = defineTool({
+      name: 'slow_job',
+      description: 'A long job that heartbeats',
+      input: z.object({}),
+      heartbeatTimeout: '2s',
+      run: async (_input, { signal, heartbeat }) => {
+        seen.push('started');
+        while (!signal.aborted) {
+          heartbeat();
+          await sleep(100);
+        }
+        seen.push('aborted');
+        throw new Error('aborted');
+      },
+    });
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('slow_job', {})), reply(text('done'))] });
+    await withWorker(harness, { tools: [slow] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['slow_job'] });
+      await waitFor(() => seen.includes('started'));
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      await waitFor(() => seen.includes('aborted'));
+    });
+    expect(seen).toEqual(['started', 'aborted']);
+  });
+});
+
+describe('message threads', () => {
+  test('a thread that expires mid-run is replayed from the transcript and the conversation completes', async () => {
+    const prompt = uniquePrompt('Two lookups with a lost thread');
+    harness.fake.addScript({
+      match: prompt,
+      steps: ({ turnIndex }) => {
+        // The server loses every thread after the first reply (eviction, or the 5-minute expiry).
+        if (turnIndex === 1) harness.fake.evictAllThreads();
+        return turnIndex < 2 ? reply(toolUse('echo', { text: `t${turnIndex}` })) : reply(text('finished'));
+      },
+    });
+    const result = await withWorker(harness, { tools: [echo] }, async (agent) => (await agent.start({ prompt, tools: ['echo'] })).result());
+    expect(result.status).toBe('completed');
+    const requests = requestsOf(harness.fake, prompt);
+    expect(requests.map((r) => `${r.threadKind}:${r.status}`)).toEqual(['create:200', 'continue:200', 'continue:404', 'create:200']);
+    expect(requests[2]!.errorCode).toBe('thread_not_found');
+    const replay = requests[3]!.body as { messages: unknown[]; tools?: unknown[] };
+    expect(replay.messages).toHaveLength(5);
+    expect(replay.tools).toHaveLength(1);
+    expect(result.transcript!.turns.map((t) => t.requestKind)).toEqual(['create', 'continue', 'replay']);
+  });
+
+  test('a thread older than the expiry window is not continued: the full transcript goes as a create', async () => {
+    const prompt = uniquePrompt('Slow turns');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('echo', { text: 'a' })), reply(text('done'))] });
+    await withWorker(harness, { tools: [echo], model: { threadMaxAgeMs: 1 } }, async (agent) => (await agent.start({ prompt, tools: ['echo'] })).result());
+    expect(requestsOf(harness.fake, prompt).map((r) => r.threadKind)).toEqual(['create', 'create']);
+  });
+
+  test('threads: false sends the full transcript every turn, without the beta', async () => {
+    const prompt = uniquePrompt('No threads please');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(toolUse('echo', { text: 'a' })), reply(toolUse('echo', { text: 'b' })), reply(text('done'))],
+    });
+    const result = await withWorker(harness, { tools: [echo] }, async (agent) =>
+      (await agent.start({ prompt, tools: ['echo'], threads: false })).result(),
+    );
+    expect(result.status).toBe('completed');
+    const requests = requestsOf(harness.fake, prompt);
+    expect(requests.map((r) => r.threadKind)).toEqual(['unthreaded', 'unthreaded', 'unthreaded']);
+    expect(requests.map((r) => (r.body as { messages: unknown[] }).messages.length)).toEqual([1, 3, 5]);
+    expect(requests.every((r) => !String(r.headers['anthropic-beta'] ?? '').includes('message-threads'))).toBe(true);
+  });
+
+  test('history grows linearly: a 40-turn conversation records under 3× its transcript bytes', async () => {
+    const prompt = uniquePrompt('Forty turns');
+    const payload = 'x'.repeat(1000);
+    const bulky = defineTool({
+      name: 'fetch_page',
+      description: 'Fetch a page',
+      input: z.object({ page: z.number() }),
+      run: ({ page }) => `page ${page}: ${payload}`,
+    });
+    harness.fake.addScript({
+      match: prompt,
+      steps: ({ turnIndex }) => (turnIndex < 39 ? reply(text(`Reading page ${turnIndex}.`), toolUse('fetch_page', { page: turnIndex })) : reply(text('All read.'))),
+    });
+    const { id, result } = await withWorker(harness, { tools: [bulky] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['fetch_page'], limits: { maxIterations: 50 } });
+      return { id: handle.conversationId, result: await handle.result() };
+    });
+    expect(result.turns).toBe(40);
+    const transcriptBytes = Buffer.byteLength(JSON.stringify(result.transcript!.messages));
+    const bytes = await historyBytes(harness, id);
+    const ratio = bytes / transcriptBytes;
+    console.log(`history ${bytes} B / transcript ${transcriptBytes} B = ${ratio.toFixed(2)}× over 40 turns`);
+    expect(ratio).toBeLessThan(3);
+  });
+});
+
+async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(50);
+  }
+}
