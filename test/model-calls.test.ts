@@ -35,7 +35,7 @@ describe('model errors', () => {
       expect(result.status).toBe('completed');
       const requests = requestsOf(harness.fake, prompt);
       expect(requests.filter((r) => r.fault === fault)).toHaveLength(2);
-      expect(requests.filter((r) => r.status === 200)).toHaveLength(2);
+      expect(requests.filter((r) => r.fault === undefined && r.responseId !== undefined)).toHaveLength(2);
     },
   );
 
@@ -113,15 +113,21 @@ describe('cancellation', () => {
 describe('message threads', () => {
   test('a thread that expires mid-run is replayed from the transcript and the conversation completes', async () => {
     const prompt = uniquePrompt('Two lookups with a lost thread');
-    harness.fake.addScript({
-      match: prompt,
-      steps: ({ turnIndex }) => {
-        // The server loses every thread after the first reply (eviction, or the 5-minute expiry).
-        if (turnIndex === 1) harness.fake.evictAllThreads();
-        return turnIndex < 2 ? reply(toolUse('echo', { text: `t${turnIndex}` })) : reply(text('finished'));
+    // The server loses the thread while the second turn's tool runs (eviction, or the 5-minute expiry).
+    const evicting = defineTool({
+      name: 'echo',
+      description: 'Echo the text back',
+      input: z.object({ text: z.string() }),
+      run: ({ text: value }) => {
+        if (value === 't1') harness.fake.evictAllThreads();
+        return value;
       },
     });
-    const result = await withWorker(harness, { tools: [echo] }, async (agent) => (await agent.start({ prompt, tools: ['echo'] })).result());
+    harness.fake.addScript({
+      match: prompt,
+      steps: ({ turnIndex }) => (turnIndex < 2 ? reply(toolUse('echo', { text: `t${turnIndex}` })) : reply(text('finished'))),
+    });
+    const result = await withWorker(harness, { tools: [evicting] }, async (agent) => (await agent.start({ prompt, tools: ['echo'] })).result());
     expect(result.status).toBe('completed');
     const requests = requestsOf(harness.fake, prompt);
     expect(requests.map((r) => `${r.threadKind}:${r.status}`)).toEqual(['create:200', 'continue:200', 'continue:404', 'create:200']);
@@ -155,9 +161,11 @@ describe('message threads', () => {
     expect(requests.every((r) => !String(r.headers['anthropic-beta'] ?? '').includes('message-threads'))).toBe(true);
   });
 
+  // Tool results of 4 KB, as in the benchmark's history_growth scenario: with tiny messages the fixed ~2.9 KB of
+  // event metadata per turn (two activities, two workflow tasks) would dominate any ratio.
   test('history grows linearly: a 40-turn conversation records under 3× its transcript bytes', async () => {
     const prompt = uniquePrompt('Forty turns');
-    const payload = 'x'.repeat(1000);
+    const payload = 'x'.repeat(4096);
     const bulky = defineTool({
       name: 'fetch_page',
       description: 'Fetch a page',
@@ -175,8 +183,11 @@ describe('message threads', () => {
     expect(result.turns).toBe(40);
     const transcriptBytes = Buffer.byteLength(JSON.stringify(result.transcript!.messages));
     const bytes = await historyBytes(harness, id);
-    const ratio = bytes / transcriptBytes;
-    console.log(`history ${bytes} B / transcript ${transcriptBytes} B = ${ratio.toFixed(2)}× over 40 turns`);
+    const ratio = bytes.proto / transcriptBytes;
+    console.log(
+      `40 turns: history ${bytes.proto} B (protobuf; ${bytes.json} B as JSON) / transcript ${transcriptBytes} B = ${ratio.toFixed(2)}× ` +
+        `(${(bytes.json / transcriptBytes).toFixed(2)}× as JSON)`,
+    );
     expect(ratio).toBeLessThan(3);
   });
 });

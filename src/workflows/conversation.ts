@@ -84,6 +84,8 @@ interface ExchangeOutcome {
   status: FinalStatus;
 }
 
+const MAX_TRANSCRIPT_IN_RESULT_CHARS = 1_000_000;
+
 const CHAT_CONTINUES_AFTER: ReadonlyArray<FinalStatus> = ['completed', 'truncated'];
 
 function emptyUsage(): UsageTotals {
@@ -596,12 +598,10 @@ export class Conversation {
     const final: UserMessageReply = { status: outcome.status, text: this.#result.text, turns: this.#turns.length };
     for (const { ticket } of this.#inbox.splice(0)) if (ticket !== undefined) this.#replies.set(ticket, final);
     this.#setStatus(outcome.status);
-    return {
-      ...this.#result,
-      ...(this.#options.includeTranscriptInResult
-        ? { transcript: { messages: this.#messages, turns: this.#turns, approvals: this.#approvals.audit } }
-        : {}),
-    };
+    const transcript = { messages: this.#messages, turns: this.#turns, approvals: this.#approvals.audit };
+    // A result is one payload, limited to 2 MB: a long transcript is left to the transcript query instead.
+    const fits = this.#options.includeTranscriptInResult && JSON.stringify(transcript).length <= MAX_TRANSCRIPT_IN_RESULT_CHARS;
+    return { ...this.#result, ...(fits ? { transcript } : { transcriptOmitted: true }) };
   }
 
   #setStatus(status: ConversationStatus): void {

@@ -183,6 +183,8 @@ export interface ConversationResult {
   turns: number;
   usage: UsageTotals;
   transcript?: Transcript;
+  /** The transcript was too large for the result (or includeTranscriptInResult was false): read it with the transcript query. */
+  transcriptOmitted?: boolean;
   /** Why a chat ended: the user ended it, or it sat idle. */
   endedBy?: 'user' | 'idle_timeout';
 }

@@ -1,4 +1,5 @@
 // One fake Messages API and one Temporal connection per test file; a worker per test on its own task queue.
+import { temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
 import { AgentClient } from '../../src/client';
 import type { AgentTool } from '../../src/tools/define-tool';
@@ -51,8 +52,11 @@ export function uniquePrompt(text: string): string {
   return `${text} [${Math.random().toString(36).slice(2, 10)}]`;
 }
 
-/** Serialized bytes of a conversation's full Temporal history. */
-export async function historyBytes(harness: Harness, workflowId: string): Promise<number> {
+/**
+ * Bytes of a conversation's Temporal history: protobuf-encoded, as the server stores and counts it against its
+ * 50 MB limit, and as JSON (what `temporal workflow show --output json` prints, payloads in base64).
+ */
+export async function historyBytes(harness: Harness, workflowId: string): Promise<{ proto: number; json: number }> {
   const history = await harness.temporal.client.workflow.getHandle(workflowId).fetchHistory();
-  return Buffer.byteLength(JSON.stringify(history));
+  return { proto: temporal.api.history.v1.History.encode(history).finish().length, json: Buffer.byteLength(JSON.stringify(history)) };
 }
