@@ -2,7 +2,7 @@
 // cancelled, with Temporal (not the SDK) owning retries. It reads the conversation from the workflow by query, so
 // each turn records only its own messages in history, and sends only new messages while a thread lives.
 import { createHash } from 'node:crypto';
-import Anthropic, { APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import { APIError, APIUserAbortError, type Anthropic } from '@anthropic-ai/sdk';
 import type { BetaMessage, BetaMessageParam, MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
 import { modelRequestQuery } from '../workflows/definitions';

@@ -3,7 +3,7 @@
 // benchmarks point `baseURL` at it.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { BetaContentBlock, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { writeMessageStream, type StreamWriter } from './sse';
 import { MESSAGE_THREADS_BETA, ThreadStore, fingerprintOf, type ThreadError } from './threads';
@@ -87,7 +87,7 @@ export class FakeMessagesApi {
   readonly #conversationOfReply = new Map<string, string>();
   readonly #attempts = new Map<string, number>();
   readonly #consecutiveFaults = new Map<string, number>();
-  readonly #sockets = new Set<import('node:net').Socket>();
+  readonly #sockets = new Set<Socket>();
   #faults: RandomFaultOptions | null;
   #random: () => number;
   #unsupported: string[] | null = null;
