@@ -31,6 +31,8 @@ export class ApprovalBook {
   /** Tool calls of the turn in flight that have no outcome yet: a fast approver may decide one before it is pending. */
   readonly #expected = new Map<string, ExpectedCall>();
   readonly #early = new Map<string, EarlyDecision>();
+  /** At most this many decisions for ids not seen yet are held (a signal can overtake the reply it refers to). */
+  static readonly MAX_HELD = 100;
   /** Early decisions for calls that turned out not to need one. */
   readonly #dropped = new Set<string>();
   /** Every decision in order: the audit trail. */
@@ -63,13 +65,15 @@ export class ApprovalBook {
     for (const call of calls) this.#expected.set(call.toolUseId, call);
   }
 
-  /** The turn's calls all have outcomes: decisions held for calls that never needed one are dropped. */
+  /** The turn's calls all have outcomes: decisions held for its calls that never needed one are dropped. */
   closeTurn(): void {
-    for (const [toolUseId, early] of this.#early) {
+    for (const toolUseId of this.#expected.keys()) {
+      const early = this.#early.get(toolUseId);
+      if (!early) continue;
       log.warn('Dropped a decision for a tool call that did not wait for approval', { toolUseId, by: early.request.by });
+      this.#early.delete(toolUseId);
       this.#dropped.add(toolUseId);
     }
-    this.#early.clear();
     this.#expected.clear();
   }
 
@@ -86,7 +90,12 @@ export class ApprovalBook {
     this.#pending.set(call.toolUseId, pending);
     const early = this.#early.get(call.toolUseId);
     this.#early.delete(call.toolUseId);
-    if (early) this.decide(early.request, early.approve, early.via, now);
+    if (early) {
+      // A held decision is checked now that the call (and its schema) is known.
+      const refusal = this.refusal(early.request, early.approve, now);
+      if (refusal) log.warn(`Dropped a held decision: ${refusal}`, { toolUseId: call.toolUseId });
+      else this.decide(early.request, early.approve, early.via, now);
+    }
     this.onChange();
     return pending;
   }
@@ -95,7 +104,7 @@ export class ApprovalBook {
    * Why a decision must be refused, or undefined when it can be taken. The update's validator refuses with this
    * message; a signal with a refused decision is logged and ignored.
    */
-  refusal(request: unknown, approve: boolean, now: number): string | undefined {
+  refusal(request: unknown, approve: boolean, now: number, options: { holdUnknown?: boolean } = {}): string | undefined {
     if (!isRecord(request)) return 'a decision must be an object {toolUseId, by, reason?, input?}';
     const { toolUseId, by, reason, input } = request;
     if (typeof toolUseId !== 'string' || toolUseId === '') return 'toolUseId must name the tool call (the tool_use id)';
@@ -106,6 +115,11 @@ export class ApprovalBook {
     if (this.#early.has(toolUseId)) return `tool call ${toolUseId} already has a decision waiting to be applied`;
     const pending = this.#pending.get(toolUseId);
     const call = pending ?? this.#expected.get(toolUseId);
+    if (!call && options.holdUnknown) {
+      // A signal may overtake the model reply it refers to (both can land in one workflow activation, signals
+      // first): hold it until that call appears, rather than lose a real approval.
+      return this.#early.size >= ApprovalBook.MAX_HELD ? `too many decisions for unknown tool calls are held; ${toolUseId} ignored` : undefined;
+    }
     if (!call) {
       const waiting = this.list().map((p) => `${p.toolUseId} (${p.toolName})`);
       return `unknown tool call id ${toolUseId}; ${waiting.length ? `waiting for a decision: ${waiting.join(', ')}` : 'no tool call is waiting for a decision'}`;
@@ -113,9 +127,9 @@ export class ApprovalBook {
     if (pending?.expiresAt && now >= Date.parse(pending.expiresAt)) return `tool call ${toolUseId} expired at ${pending.expiresAt}`;
     if (input !== undefined) {
       if (!approve) return 'input can only be given with approve (approve with edit)';
-      const schema = this.schemaOf(call.toolName);
+      const schema = call ? this.schemaOf(call.toolName) : undefined;
       const problems = schema ? validateJsonSchema(input, schema) : [];
-      if (problems.length) return `edited input does not match the schema of ${call.toolName}: ${problems.slice(0, 5).join('; ')}`;
+      if (problems.length) return `edited input does not match the schema of ${call!.toolName}: ${problems.slice(0, 5).join('; ')}`;
     }
     return undefined;
   }
@@ -135,6 +149,7 @@ export class ApprovalBook {
       decision: approve ? 'approved' : 'rejected',
       by: request.by,
       ...(request.reason !== undefined ? { reason: request.reason } : {}),
+      requestedAt: pending.requestedAt,
       decidedAt: new Date(now).toISOString(),
       via,
       requestedInput: pending.input,
@@ -155,6 +170,7 @@ export class ApprovalBook {
       decision: 'expired',
       by: 'system:approval-timeout',
       reason: explanation,
+      requestedAt: pending.requestedAt,
       decidedAt: new Date(now).toISOString(),
       via: 'timeout',
       requestedInput: pending.input,

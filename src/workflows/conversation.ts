@@ -184,7 +184,7 @@ export class Conversation {
       [rejectSignal, false],
     ] as const) {
       setHandler(signal, (request) => {
-        const refusal = this.#approvals.refusal(request, approve, Date.now());
+        const refusal = this.#approvals.refusal(request, approve, Date.now(), { holdUnknown: true });
         if (refusal) {
           log.warn(`Ignored ${approve ? 'approve' : 'reject'} signal: ${refusal}`, { request });
           return;

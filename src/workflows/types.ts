@@ -126,6 +126,7 @@ export interface ApprovalDecision {
   decision: 'approved' | 'rejected' | 'expired';
   by: string;
   reason?: string;
+  requestedAt: string;
   decidedAt: string;
   via: DecisionChannel;
   requestedInput: unknown;

@@ -302,6 +302,7 @@ export class FakeMessagesApi {
     try {
       message = this.#buildMessage(resolved.step, full);
       record.responseId = message.id;
+      record.response = message;
       this.#conversationOfReply.set(message.id, conversationKey);
       const latency: Latency = { ...this.#options.latency, ...resolved.step.latency };
       const completed = record.stream

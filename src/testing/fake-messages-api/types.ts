@@ -120,6 +120,8 @@ export interface RecordedRequest {
   errorCode?: string;
   fault?: FaultKind;
   responseId?: string;
+  /** The reply the fake produced (sent in full, or cut short if `aborted`). */
+  response?: FakeMessage;
   /** The client went away before the response ended (a cancelled or aborted call). */
   aborted?: boolean;
 }
