@@ -11,8 +11,13 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import Long from 'long';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
 import { loadTemporalConfig } from './config';
+import { transcriptLines } from './format';
 import { AgentPendingApprovalsKey, AgentStatusKey } from './search-attributes';
 import {
   decideUpdate,
@@ -99,6 +104,55 @@ export interface ConversationSummary {
   pendingApprovals: number;
   startTime: Date;
   summary?: string;
+}
+
+type History = temporal.api.history.v1.IHistory;
+
+export interface RetryOutcome {
+  handle: ConversationHandle;
+  /** The run that carries on. */
+  runId: string;
+  failedRunId: string;
+  /** The WorkflowTaskCompleted event the new run starts from. */
+  resetToEventId: number;
+}
+
+export interface ConversationExport {
+  conversationId: string;
+  runId: string;
+  status: string;
+  exportedAt: string;
+  transcript?: Transcript;
+  /** The transcript as plain text, one line per block. */
+  readable?: string[];
+  /** The history as `temporal workflow show --output json` prints it; `durable-claude replay --file` reads it. */
+  history: unknown;
+}
+
+export interface ForkOptions extends Omit<StartConversationOptions, 'prompt' | 'messages'> {
+  /** Keep the transcript through this turn (its reply, and its tool results when it called tools). */
+  turn: number;
+  /** A new user message after the kept part (required when turn N ended the exchange). */
+  prompt?: string;
+}
+
+const EventType = temporal.api.enums.v1.EventType;
+
+/** Where `retry` goes back to: the workflow task that scheduled the last failing activity, else the one before the last. */
+export function resetPointOf(history: History): number | undefined {
+  const events = history.events ?? [];
+  const idOf = (event: temporal.api.history.v1.IHistoryEvent) => Number(event.eventId);
+  const byId = new Map(events.map((event) => [idOf(event), event]));
+  for (let i = events.length - 1; i >= 0; i--) {
+    const event = events[i]!;
+    const scheduledEventId = event.activityTaskFailedEventAttributes?.scheduledEventId ?? event.activityTaskTimedOutEventAttributes?.scheduledEventId;
+    if (scheduledEventId === undefined || scheduledEventId === null) continue;
+    const scheduled = byId.get(Number(scheduledEventId));
+    const completedTask = scheduled?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
+    if (completedTask !== undefined && completedTask !== null) return Number(completedTask);
+  }
+  const completed = events.filter((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).map(idOf);
+  return completed.length >= 2 ? completed[completed.length - 2] : completed[0];
 }
 
 export interface AgentClientOptions {
@@ -199,6 +253,57 @@ export class ConversationHandle {
     await this.#query(() => this.workflow.cancel());
   }
 
+  /** The conversation's full Temporal history (of its latest run). */
+  fetchHistory(): Promise<History> {
+    return this.#query(() => this.workflow.fetchHistory());
+  }
+
+  /**
+   * Carries on a conversation that failed, once the cause is fixed: Temporal's reset, to the last workflow task that
+   * completed before the failing call was scheduled. Its transcript is kept and tools that already ran do not run again.
+   */
+  async retry(reason = 'durable-claude retry: carry on after the cause was fixed'): Promise<RetryOutcome> {
+    const description = await this.describe();
+    const status = description.status.name;
+    if (status === 'RUNNING') throw new AgentClientError(`Conversation ${this.conversationId} is still running; only a failed conversation can be retried`);
+    if (status === 'COMPLETED') {
+      throw new AgentClientError(`Conversation ${this.conversationId} completed; nothing to retry (fork it to try something else)`);
+    }
+    const history = await this.fetchHistory();
+    const resetTo = resetPointOf(history);
+    if (resetTo === undefined) throw new AgentClientError(`Conversation ${this.conversationId} has no completed workflow task to go back to`);
+    const response: temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse = await this.agent.client.workflowService.resetWorkflowExecution({
+      namespace: this.agent.client.options.namespace,
+      workflowExecution: { workflowId: this.conversationId, runId: description.runId },
+      reason,
+      workflowTaskFinishEventId: Long.fromNumber(resetTo),
+      requestId: randomUUID(),
+      resetReapplyType: temporal.api.enums.v1.ResetReapplyType.RESET_REAPPLY_TYPE_SIGNAL,
+    });
+    return { handle: this.agent.getHandle(this.conversationId), runId: response.runId ?? '', resetToEventId: resetTo, failedRunId: description.runId };
+  }
+
+  /** One file's worth for a bug report: state, the transcript and the full history (as `temporal workflow show` prints it). */
+  async export(): Promise<ConversationExport> {
+    const description = await this.describe();
+    const history = await this.fetchHistory();
+    let transcript: Transcript | undefined;
+    try {
+      transcript = await this.transcript();
+    } catch {
+      // Without a worker the query cannot run; a completed conversation's result still holds the transcript.
+      transcript = description.status.name === 'COMPLETED' ? (await this.result()).transcript : undefined;
+    }
+    return {
+      conversationId: this.conversationId,
+      runId: description.runId,
+      status: description.status.name.toLowerCase(),
+      exportedAt: new Date().toISOString(),
+      ...(transcript ? { transcript, readable: transcriptLines(transcript) } : {}),
+      history: JSON.parse(historyToJSON(history)) as unknown,
+    };
+  }
+
   async #decide(request: { toolUseId: string; decision: 'approve' | 'reject'; by: string; reason?: string; input?: unknown }): Promise<ApprovalDecision> {
     try {
       return await this.workflow.executeUpdate(decideUpdate, { args: [request] });
@@ -268,7 +373,7 @@ export class AgentClient {
     }
     const workflowOptions = {
       taskQueue: taskQueue ?? this.taskQueue,
-      workflowId: conversationId ?? `conversation-${crypto.randomUUID()}`,
+      workflowId: conversationId ?? `conversation-${randomUUID()}`,
       args: [input] as [ConversationOptions],
       staticSummary: summaryOf(conversation),
       staticDetails: `model ${check.options.model} · tools: ${check.options.tools.join(', ') || 'none'}`,
@@ -308,6 +413,43 @@ export class AgentClient {
       if (err instanceof WorkflowUpdateFailedError) throw new MessageRefusedError(`Message refused: ${innermostMessage(err)}`, { cause: err });
       throw this.translate(err, workflowOptions.workflowId);
     }
+  }
+
+  /** A new conversation that starts from another's transcript through turn N, e.g. to try a different prompt or tool. */
+  async fork(sourceConversationId: string, options: ForkOptions): Promise<ConversationHandle> {
+    const { turn, prompt, ...rest } = options;
+    const source = this.getHandle(sourceConversationId);
+    const transcript = await source.transcript();
+    const record = transcript.turns.find((t) => t.turn === turn);
+    if (!Number.isInteger(turn) || turn < 1 || !record) {
+      throw new InvalidConversationOptionsError([`turn must be one of the source's turns (1 to ${transcript.turns.length}); got ${turn}`]);
+    }
+    // Through the turn's reply, plus the tool results that answered it.
+    let end = record.messageIndex + 1;
+    if (transcript.messages[end]?.role === 'user' && record.toolCalls.length > 0) end += 1;
+    const messages = transcript.messages.slice(0, end).map((m) => ({ ...m }));
+    const last = messages[messages.length - 1]!;
+    if (prompt !== undefined) {
+      if (last.role === 'user') {
+        const content = typeof last.content === 'string' ? [{ type: 'text' as const, text: last.content }] : [...last.content];
+        last.content = [...content, { type: 'text', text: prompt }];
+      } else {
+        messages.push({ role: 'user', content: prompt });
+      }
+    } else if (last.role !== 'user') {
+      throw new InvalidConversationOptionsError([`turn ${turn} ended the exchange with an answer; give a prompt for the next user message`]);
+    }
+    const description = await source.describe();
+    const sourceInput = (await source.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input;
+    const original = sourceInput?.payloads?.[0] ? (JSON.parse(Buffer.from(sourceInput.payloads[0].data ?? []).toString('utf8')) as ConversationOptions) : {};
+    const { prompt: _p, messages: _m, ...inherited } = original;
+    return this.start({
+      ...inherited,
+      ...rest,
+      messages,
+      conversationId: rest.conversationId ?? `${sourceConversationId}-fork-t${turn}-${randomUUID().slice(0, 8)}`,
+      taskQueue: rest.taskQueue ?? description.taskQueue,
+    });
   }
 
   getHandle(conversationId: string): ConversationHandle {

@@ -1,7 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { devServerSearchAttributeArgs } from './search-attributes';
 
 /**
  * Finds (or builds, once per machine) the official Temporal CLI, whose `server start-dev` is the real Temporal
@@ -194,4 +196,98 @@ export async function buildTemporalCli(options: FindTemporalCliOptions = {}): Pr
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
   }
+}
+
+export interface DevServerOptions {
+  /** Keep workflows in this SQLite file, so they survive restarts. Default: in memory. */
+  dbFilename?: string;
+  ip?: string;
+  /** gRPC port; default a free one. */
+  port?: number;
+  /** Web UI port (default port + 1000); `ui: false` runs headless. */
+  uiPort?: number;
+  ui?: boolean;
+  namespace?: string;
+  /** Where the server's own log goes; default discarded. */
+  logFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  namespace: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on this machine (the OS picks it). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** `temporal server start-dev` with the agent search attributes registered; resolves once it accepts connections. */
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const cli = await findTemporalCli(options.log ? { log: options.log } : {});
+  const ip = options.ip ?? '127.0.0.1';
+  const port = options.port ?? (await freePort(ip));
+  const ui = options.ui ?? true;
+  const uiPort = options.uiPort ?? (options.port === undefined ? await freePort(ip) : port + 1000);
+  const namespace = options.namespace ?? 'default';
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
+  args.push(...devServerSearchAttributeArgs());
+  if (ui) args.push('--ui-port', String(uiPort));
+  else args.push('--headless');
+  if (options.dbFilename) {
+    fs.mkdirSync(path.dirname(path.resolve(options.dbFilename)), { recursive: true });
+    args.push('--db-filename', options.dbFilename);
+  }
+  const out = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
+  const child = spawn(cli.path, args, { stdio: ['ignore', out, out] });
+  let exited: number | null | undefined;
+  child.on('exit', (code) => {
+    exited = code;
+  });
+  const deadline = Date.now() + 60_000;
+  while (!(await canConnect(ip, port))) {
+    if (exited !== undefined) throw new Error(`temporal server start-dev exited with code ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`temporal server start-dev did not listen on ${ip}:${port} within 60s`);
+    }
+    await sleepMs(100);
+  }
+  return {
+    address: `${ip}:${port}`,
+    ...(ui ? { uiUrl: `http://${ip}:${uiPort}` } : {}),
+    namespace,
+    pid: child.pid!,
+    async stop() {
+      if (exited !== undefined) return;
+      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -426,6 +426,7 @@ export class Conversation {
         stopReason: result.reply.stopReason,
         requestKind: result.requestKind,
         maxTokensTried: ladder.slice(0, rung + 1),
+        messageIndex: -1,
         usage,
         durationMs,
         toolCalls: [],
@@ -446,6 +447,7 @@ export class Conversation {
       this.#messages.push({ role: 'assistant', content: content as ContentBlockParam[] });
       replyIndex = this.#messages.length - 1;
     }
+    this.#turns[this.#turns.length - 1]!.messageIndex = replyIndex;
     this.#thread = result.thread && content === result.reply.content ? { ...result.thread, replyIndex } : null;
   }
 

@@ -159,6 +159,8 @@ export interface ToolCallRecord {
 /** Metadata of one model turn; transcript.messages holds the content. */
 export interface TurnRecord {
   turn: number;
+  /** Index in transcript.messages of the assistant message this turn's reply went into. */
+  messageIndex: number;
   model: string;
   stopReason: BetaStopReason | null;
   requestKind: ModelRequestKind;

@@ -16,14 +16,19 @@ export function chunk(text: string, parts = 3): string[] {
   return chunks;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when the client goes away. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (ms <= 0 || signal.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -42,7 +47,7 @@ export async function writeMessageStream(
   });
   writer.onHeaders();
   const send = async (type: string, data: Record<string, unknown>, delayMs = latency.chunkMs ?? 0): Promise<boolean> => {
-    await sleep(delayMs, signal);
+    await abortableSleep(delayMs, signal);
     if (signal.aborted || res.destroyed) return false;
     res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
     return true;

@@ -1,0 +1,355 @@
+// The CLI's commands: each declares its options and usage, and returns an exit code.
+import readline from 'node:readline';
+import type { ParseArgsConfig } from 'node:util';
+import type { ConversationHandle } from '../client';
+import { startDevServer, type DevServer } from '../devserver';
+import { DEMO_PROMPT } from '../demo/scripted-model';
+import { exampleTools } from '../examples/tools';
+import { createAgentWorker } from '../worker';
+import type { ConversationResult } from '../workflows/types';
+import { connectAgent, connectModel, connectWorkerConnection, taskQueueOf, type CliValues } from './connect';
+import { CliError, ExitCode } from './errors';
+import { transcriptLines } from '../format';
+import { followConversation, summaryLine, type ApprovalMode } from './follow';
+import { historyCommands } from './history-commands';
+
+export interface Command {
+  usage: string;
+  options: ParseArgsConfig['options'];
+  run(positionals: string[], values: CliValues): Promise<number>;
+}
+
+export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
+const write = (line = '') => process.stdout.write(`${line}\n`);
+
+function str(values: CliValues, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function positiveInt(values: CliValues, name: string): number | undefined {
+  const value = str(values, name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw CliError.usage(`--${name} must be a positive whole number, got '${value}'`);
+  return n;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw CliError.usage(`${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function toolsOf(values: CliValues): string[] {
+  const given = str(values, 'tools');
+  if (given === undefined) return EXAMPLE_TOOL_NAMES;
+  return given.split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+function decider(values: CliValues): string {
+  return str(values, 'by') ?? process.env.DURABLE_CLAUDE_USER ?? `${process.env.USER ?? 'cli'}@cli`;
+}
+
+function approvalMode(values: CliValues): ApprovalMode {
+  if (values.yes) return 'yes';
+  if (values.wait) return 'wait';
+  return process.stdin.isTTY ? 'ask' : 'wait';
+}
+
+/** Stays up until SIGINT/SIGTERM. */
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+async function uiLink(uiUrl: string | undefined, handle: ConversationHandle, namespace = 'default'): Promise<string | undefined> {
+  if (!uiUrl) return undefined;
+  const { runId } = await handle.describe();
+  return `${uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(handle.conversationId)}/${runId}/history`;
+}
+
+const run: Command = {
+  usage: 'usage: durable-claude run "<prompt>" [--tools a,b] [--yes | --wait] [--id ID] [--model M] [--system S] [--max-tokens N] [--max-iterations N] [--by WHO]',
+  options: {
+    tools: { type: 'string' },
+    yes: { type: 'boolean' },
+    wait: { type: 'boolean' },
+    id: { type: 'string' },
+    model: { type: 'string' },
+    system: { type: 'string' },
+    'max-tokens': { type: 'string' },
+    'max-iterations': { type: 'string' },
+    by: { type: 'string' },
+  },
+  async run(positionals, values) {
+    const prompt = positionals.join(' ').trim();
+    if (!prompt) throw CliError.usage('give the prompt to send, e.g. durable-claude run "What is the weather in Paris?"');
+    const { agent, close } = await connectAgent(values);
+    try {
+      const started = Date.now();
+      const maxTokens = positiveInt(values, 'max-tokens');
+      const maxIterations = positiveInt(values, 'max-iterations');
+      const handle = await agent.start({
+        prompt,
+        tools: toolsOf(values),
+        ...(str(values, 'id') ? { conversationId: str(values, 'id')! } : {}),
+        ...(str(values, 'model') ? { model: str(values, 'model')! } : {}),
+        ...(str(values, 'system') ? { system: str(values, 'system')! } : {}),
+        ...(maxTokens ? { maxTokens } : {}),
+        ...(maxIterations ? { limits: { maxIterations } } : {}),
+      });
+      write(`conversation ${handle.conversationId}`);
+      const result = await followConversation(handle, { approvals: approvalMode(values), by: decider(values) });
+      write(summaryLine(result, handle.conversationId, Date.now() - started));
+      return result.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
+    } finally {
+      await close();
+    }
+  },
+};
+
+const chat: Command = {
+  usage: 'usage: durable-claude chat [--id ID] [--tools a,b] [--model M] [--system S] [--yes]   (type /end to finish)',
+  options: { id: { type: 'string' }, tools: { type: 'string' }, model: { type: 'string' }, system: { type: 'string' }, yes: { type: 'boolean' }, by: { type: 'string' } },
+  async run(_positionals, values) {
+    const { agent, close } = await connectAgent(values);
+    const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+    const lines = rl[Symbol.asyncIterator]();
+    try {
+      let handle: ConversationHandle | undefined;
+      if (process.stdin.isTTY) write('chat: type a message, /end to finish');
+      for (;;) {
+        if (process.stdin.isTTY) process.stdout.write('you › ');
+        const next = await lines.next();
+        const text = next.done ? '/end' : next.value.trim();
+        if (!text) continue;
+        if (text === '/end') {
+          if (handle) {
+            await handle.end(decider(values));
+            const result = await handle.result();
+            write(summaryLine(result, handle.conversationId, 0).replace(' · 0.0s', ''));
+          }
+          return ExitCode.ok;
+        }
+        let replyText: string;
+        if (!handle) {
+          const started = await agent.startChat({
+            message: text,
+            tools: toolsOf(values),
+            ...(str(values, 'id') ? { conversationId: str(values, 'id')! } : {}),
+            ...(str(values, 'model') ? { model: str(values, 'model')! } : {}),
+            ...(str(values, 'system') ? { system: str(values, 'system')! } : {}),
+          });
+          handle = started.handle;
+          replyText = started.reply.text;
+        } else {
+          replyText = (await handle.sendMessage(text)).text;
+        }
+        write(`claude › ${replyText}`);
+      }
+    } finally {
+      rl.close();
+      await close();
+    }
+  },
+};
+
+const pending: Command = {
+  usage: 'usage: durable-claude pending [<conversationId>] [--json]',
+  options: { json: { type: 'boolean' } },
+  async run([conversationId], values) {
+    const { agent, close } = await connectAgent(values);
+    try {
+      const ids = conversationId ? [conversationId] : (await agent.listAwaitingApproval()).map((c) => c.conversationId);
+      const rows = [];
+      for (const id of ids) for (const p of await agent.getHandle(id).pending()) rows.push({ conversationId: id, ...p });
+      if (values.json) write(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0) write('nothing is waiting for approval');
+      else for (const r of rows) write(`${r.conversationId}  ${r.toolUseId}  ${r.toolName} ${JSON.stringify(r.input)}  since ${r.requestedAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`);
+      return ExitCode.ok;
+    } finally {
+      await close();
+    }
+  },
+};
+
+function decisionCommand(approve: boolean): Command {
+  const verb = approve ? 'approve' : 'reject';
+  return {
+    usage: approve
+      ? 'usage: durable-claude approve <conversationId> <toolUseId> [--by WHO] [--input JSON] [--reason R]'
+      : 'usage: durable-claude reject <conversationId> <toolUseId> --reason R [--by WHO]',
+    options: { by: { type: 'string' }, reason: { type: 'string' }, ...(approve ? { input: { type: 'string' } } : {}) },
+    async run(positionals, values) {
+      const [conversationId, toolUseId, extra] = positionals;
+      if (!conversationId || !toolUseId || extra) throw CliError.usage(`give the conversation id and the tool_use id to ${verb}`);
+      const reason = str(values, 'reason');
+      if (!approve && !reason) throw CliError.usage('--reason is required: it goes back to the model');
+      const input = str(values, 'input') === undefined ? undefined : parseJson(str(values, 'input')!, '--input');
+      const { agent, close } = await connectAgent(values);
+      try {
+        const handle = agent.getHandle(conversationId);
+        const by = decider(values);
+        const decision = approve
+          ? await handle.approve(toolUseId, { by, ...(input !== undefined ? { input } : {}), ...(reason ? { reason } : {}) })
+          : await handle.reject(toolUseId, { by, reason: reason! });
+        write(`${decision.decision} ${decision.toolName} (${decision.toolUseId}) by ${decision.by}${decision.edited ? ' with edited input' : ''}`);
+        return ExitCode.ok;
+      } finally {
+        await close();
+      }
+    },
+  };
+}
+
+const show: Command = {
+  usage: 'usage: durable-claude show <conversationId> [--json]',
+  options: { json: { type: 'boolean' } },
+  async run([conversationId], values) {
+    if (!conversationId) throw CliError.usage('give the conversation id');
+    const { agent, close } = await connectAgent(values);
+    try {
+      const handle = agent.getHandle(conversationId);
+      const [transcript, state] = [await handle.transcript(), await handle.state()];
+      if (values.json) {
+        write(JSON.stringify({ state, transcript }, null, 2));
+        return ExitCode.ok;
+      }
+      write(`conversation ${conversationId} · ${state.status} · ${state.turn} turns · ${state.usage.inputTokens} input / ${state.usage.outputTokens} output tokens`);
+      for (const line of transcriptLines(transcript)) write(line);
+      return ExitCode.ok;
+    } finally {
+      await close();
+    }
+  },
+};
+
+const list: Command = {
+  usage: 'usage: durable-claude list [--status S] [--limit N] [--json]',
+  options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+  async run(_positionals, values) {
+    const { agent, close } = await connectAgent(values);
+    try {
+      const status = str(values, 'status');
+      if (status !== undefined && !/^[a-z_]+$/.test(status)) throw CliError.usage(`--status must be a status such as awaiting_approval, got '${status}'`);
+      const query = `WorkflowType = 'agentConversation'${status ? ` AND AgentStatus = '${status}'` : ''}`;
+      const rows = await agent.list(query, positiveInt(values, 'limit') ?? 50);
+      if (values.json) write(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0) write('no conversations');
+      else for (const r of rows) write(`${r.startTime.toISOString()}  ${r.status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${r.conversationId}`);
+      return ExitCode.ok;
+    } finally {
+      await close();
+    }
+  },
+};
+
+const worker: Command = {
+  usage: 'usage: durable-claude worker [--task-queue Q]   (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ANTHROPIC_API_KEY from the environment)',
+  options: {},
+  async run(_positionals, values) {
+    const model = await connectModel({ allowSimulated: false });
+    const { connection, namespace } = await connectWorkerConnection(values);
+    try {
+      const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic });
+      write(`worker on task queue ${taskQueueOf(values)} (namespace ${namespace}); Ctrl+C to stop`);
+      await w.run();
+      return ExitCode.ok;
+    } finally {
+      await connection.close();
+    }
+  },
+};
+
+const dev: Command = {
+  usage: 'usage: durable-claude dev [--db-file FILE] [--port 7233] [--ui-port 8233]',
+  options: { 'db-file': { type: 'string' }, port: { type: 'string' }, 'ui-port': { type: 'string' } },
+  async run(_positionals, values) {
+    const port = positiveInt(values, 'port') ?? 7233;
+    const uiPort = positiveInt(values, 'ui-port') ?? port + 1000;
+    const dbFilename = str(values, 'db-file') ?? '.temporal/dev.db';
+    const model = await connectModel({ allowSimulated: true });
+    const server = await startDevServer({ port, uiPort, dbFilename, log: (line) => process.stderr.write(`${line}\n`) });
+    const { connection, namespace } = await connectWorkerConnection({ ...values, address: server.address });
+    try {
+      const taskQueue = taskQueueOf(values);
+      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic });
+      write(`Temporal dev server  ${server.address}   (data: ${dbFilename})`);
+      write(`Temporal Web UI      ${server.uiUrl}`);
+      write(`worker               task queue ${taskQueue}, tools: ${EXAMPLE_TOOL_NAMES.join(', ')}`);
+      write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
+      write(`try:                 TEMPORAL_ADDRESS=${server.address} npx durable-claude run "${DEMO_PROMPT}"`);
+      await Promise.race([w.run(), untilSignal().then(() => w.shutdown())]);
+      return ExitCode.ok;
+    } finally {
+      await connection.close();
+      await server.stop();
+      await model.close();
+    }
+  },
+};
+
+const demo: Command = {
+  usage: 'usage: durable-claude demo [--yes] [--keep-ui]',
+  options: { yes: { type: 'boolean' }, 'keep-ui': { type: 'boolean' }, by: { type: 'string' } },
+  async run(_positionals, values) {
+    const model = await connectModel({ allowSimulated: true });
+    let server: DevServer | undefined;
+    try {
+      write('durable-claude demo: a Claude tool-use conversation as a durable Temporal workflow');
+      write(model.simulated ? 'model: SIMULATED — no ANTHROPIC_API_KEY, so an offline scripted model answers (set the key to use Claude)' : 'model: Claude via the Anthropic API');
+      write('starting a Temporal dev server (with the Web UI)…');
+      server = await startDevServer({ ui: true, log: (line) => process.stderr.write(`${line}\n`) });
+      const { connection, namespace } = await connectWorkerConnection({ ...values, address: server.address });
+      const taskQueue = 'durable-claude-demo';
+      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic });
+      const { agent, close } = await connectAgent({ ...values, address: server.address, 'task-queue': taskQueue });
+      let result: ConversationResult | undefined;
+      let link: string | undefined;
+      try {
+        await w.runUntil(async () => {
+          const started = Date.now();
+          const handle = await agent.start({ prompt: DEMO_PROMPT, tools: EXAMPLE_TOOL_NAMES, conversationId: `demo-${Date.now()}` });
+          link = await uiLink(server!.uiUrl, handle, namespace);
+          write(`conversation ${handle.conversationId} — Web UI: ${link}`);
+          const mode: ApprovalMode = values.yes || !process.stdin.isTTY ? 'yes' : 'ask';
+          if (!values.yes && mode === 'yes') write('(no terminal attached: approving automatically, as with --yes)');
+          result = await followConversation(handle, { approvals: mode, by: decider(values) });
+          write(summaryLine(result, handle.conversationId, Date.now() - started));
+        });
+      } finally {
+        await close();
+        await connection.close();
+      }
+      write(`See the whole history in the Temporal Web UI: ${link}`);
+      write('(model calls and each tool are activities; the approval is a signal/update in the history)');
+      if (values['keep-ui'] || (process.stdin.isTTY && !values.yes)) {
+        write('The dev server and its Web UI stay up until you press Ctrl+C.');
+        await untilSignal();
+      }
+      return result?.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
+    } finally {
+      await server?.stop();
+      await model.close();
+    }
+  },
+};
+
+export const commands: Record<string, Command> = {
+  demo,
+  dev,
+  worker,
+  run,
+  chat,
+  pending,
+  approve: decisionCommand(true),
+  reject: decisionCommand(false),
+  show,
+  list,
+  ...historyCommands,
+};

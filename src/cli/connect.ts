@@ -1,0 +1,75 @@
+// Connections for the CLI: Temporal from flags or the standard environment, Anthropic from ANTHROPIC_* or the
+// offline simulated model.
+import Anthropic from '@anthropic-ai/sdk';
+import { Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { AgentClient } from '../client';
+import { loadTemporalConfig, type TemporalConfig } from '../config';
+import { simulatedModelScript } from '../demo/scripted-model';
+import { FakeMessagesApi } from '../testing/fake-messages-api/server';
+import { DEFAULT_TASK_QUEUE } from '../workflows/types';
+import { CliError, ExitCode } from './errors';
+
+export type CliValues = Record<string, string | boolean | undefined>;
+
+export function temporalSettings(values: CliValues): TemporalConfig {
+  const config = loadTemporalConfig();
+  const address = typeof values.address === 'string' ? values.address : config.connectionOptions.address;
+  const namespace = typeof values.namespace === 'string' ? values.namespace : config.namespace;
+  return { connectionOptions: { ...config.connectionOptions, address }, namespace };
+}
+
+export function taskQueueOf(values: CliValues): string {
+  return typeof values['task-queue'] === 'string' ? values['task-queue'] : (process.env.DURABLE_CLAUDE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE);
+}
+
+function unreachable(address: string, err: unknown): CliError {
+  const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return new CliError(
+    `cannot reach Temporal at ${address} (${reason}). Start one with \`durable-claude dev\`, or point TEMPORAL_ADDRESS / --address at your cluster.`,
+    ExitCode.unreachable,
+  );
+}
+
+export async function connectAgent(values: CliValues): Promise<{ agent: AgentClient; close(): Promise<void> }> {
+  const { connectionOptions, namespace } = temporalSettings(values);
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...(connectionOptions as Parameters<typeof Connection.connect>[0]), connectTimeout: '5s' });
+    await connection.workflowService.getSystemInfo({});
+  } catch (err) {
+    throw unreachable(connectionOptions.address, err);
+  }
+  return { agent: new AgentClient({ connection, namespace, taskQueue: taskQueueOf(values) }), close: () => connection.close() };
+}
+
+export async function connectWorkerConnection(values: CliValues): Promise<{ connection: NativeConnection; namespace: string }> {
+  const { connectionOptions, namespace } = temporalSettings(values);
+  try {
+    return { connection: await NativeConnection.connect(connectionOptions), namespace };
+  } catch (err) {
+    throw unreachable(connectionOptions.address, err);
+  }
+}
+
+export interface ModelConnection {
+  anthropic: Anthropic;
+  simulated: boolean;
+  close(): Promise<void>;
+}
+
+/** Claude when ANTHROPIC_API_KEY is set; else, when allowed, the offline simulated model on a local fake API. */
+export async function connectModel(options: { allowSimulated: boolean }): Promise<ModelConnection> {
+  if (process.env.ANTHROPIC_API_KEY || process.env.ANTHROPIC_AUTH_TOKEN) {
+    return { anthropic: new Anthropic(), simulated: false, close: async () => undefined };
+  }
+  if (!options.allowSimulated) {
+    throw new CliError('ANTHROPIC_API_KEY is not set: the worker needs it to call Claude (ANTHROPIC_BASE_URL points at another endpoint).', ExitCode.missingApiKey);
+  }
+  const fake = await FakeMessagesApi.start({ defaultScript: simulatedModelScript(), latency: { firstTokenMs: 250, chunkMs: 20 } });
+  return {
+    anthropic: new Anthropic({ apiKey: 'simulated-offline-model', baseURL: fake.baseURL }),
+    simulated: true,
+    close: () => fake.close(),
+  };
+}

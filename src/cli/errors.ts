@@ -1,0 +1,51 @@
+// Exit codes scripts can rely on, and the errors that carry them.
+import {
+  AgentClientError,
+  ConversationAlreadyExistsError,
+  ConversationFailedError,
+  ConversationFinishedError,
+  ConversationNotFoundError,
+  DecisionRefusedError,
+  InvalidConversationOptionsError,
+  MessageRefusedError,
+} from '../client';
+
+export const ExitCode = {
+  ok: 0,
+  notCompleted: 1,
+  usage: 2,
+  notFound: 3,
+  unreachable: 4,
+  failed: 5,
+  refused: 6,
+  missingApiKey: 7,
+  replayDiverged: 8,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code: ExitCodeValue,
+  ) {
+    super(message);
+  }
+
+  static usage(message: string): CliError {
+    return new CliError(message, ExitCode.usage);
+  }
+
+  static from(err: unknown): CliError {
+    if (err instanceof CliError) return err;
+    if (err instanceof InvalidConversationOptionsError) return new CliError(err.message, ExitCode.usage);
+    if (err instanceof ConversationNotFoundError) return new CliError(err.message, ExitCode.notFound);
+    if (err instanceof ConversationFinishedError) return new CliError(err.message, ExitCode.refused);
+    if (err instanceof DecisionRefusedError || err instanceof MessageRefusedError || err instanceof ConversationAlreadyExistsError) {
+      return new CliError(err.message, ExitCode.refused);
+    }
+    if (err instanceof ConversationFailedError) return new CliError(err.message, ExitCode.failed);
+    if (err instanceof AgentClientError) return new CliError(err.message, ExitCode.notCompleted);
+    return new CliError(err instanceof Error ? err.message : String(err), ExitCode.notCompleted);
+  }
+}

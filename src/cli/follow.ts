@@ -1,0 +1,83 @@
+// Follows a running conversation and prints each turn as it happens: model text, tool calls and their inputs,
+// results, and the approvals it waits for (deciding them itself with --yes, or asking at the terminal).
+import readline from 'node:readline/promises';
+import type { ConversationHandle } from '../client';
+import { describeMessage } from '../format';
+import type { ConversationResult, MessageParam, PendingApproval } from '../workflows/types';
+
+export type ApprovalMode = 'ask' | 'yes' | 'wait';
+
+export interface FollowOptions {
+  approvals: ApprovalMode;
+  /** Who the CLI decides as, for the audit trail. */
+  by: string;
+  write?: (line: string) => void;
+  pollMs?: number;
+}
+
+export function summaryLine(result: ConversationResult, conversationId: string, elapsedMs: number): string {
+  const { usage } = result;
+  return (
+    `${result.status === 'completed' ? '✔' : '■'} ${result.status} · ${result.turns} turn${result.turns === 1 ? '' : 's'} · ` +
+    `${usage.inputTokens.toLocaleString('en-US')} input / ${usage.outputTokens.toLocaleString('en-US')} output tokens · ` +
+    `${(elapsedMs / 1000).toFixed(1)}s · conversation ${conversationId}`
+  );
+}
+
+async function askApproval(pending: PendingApproval): Promise<{ approve: boolean; reason?: string }> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = (await rl.question(`  approve ${pending.toolName} ${JSON.stringify(pending.input)}? [y/N] `)).trim().toLowerCase();
+    if (answer === 'y' || answer === 'yes') return { approve: true };
+    const reason = (await rl.question('  reason for rejecting (sent to the model): ')).trim();
+    return { approve: false, reason: reason || 'rejected at the terminal' };
+  } finally {
+    rl.close();
+  }
+}
+
+export async function followConversation(handle: ConversationHandle, options: FollowOptions): Promise<ConversationResult> {
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const pollMs = options.pollMs ?? 250;
+  const toolNames = new Map<string, string>();
+  const announced = new Set<string>();
+  let printed = 0;
+  let settled: { result?: ConversationResult; error?: unknown } | undefined;
+  const finished = handle.result().then(
+    (result) => (settled = { result }),
+    (error: unknown) => (settled = { error }),
+  );
+
+  const printNew = (messages: MessageParam[]) => {
+    for (; printed < messages.length; printed++) for (const line of describeMessage(messages[printed]!, toolNames)) write(line);
+  };
+
+  let failures = 0;
+  while (!settled) {
+    try {
+      printNew((await handle.transcript()).messages);
+      for (const pending of await handle.pending()) {
+        if (announced.has(pending.toolUseId)) continue;
+        announced.add(pending.toolUseId);
+        write(`  ⏸ ${pending.toolName} waits for approval (${pending.toolUseId})${pending.expiresAt ? `, expires ${pending.expiresAt}` : ''}`);
+        if (options.approvals === 'wait') {
+          write(`    decide with: durable-claude approve ${handle.conversationId} ${pending.toolUseId}   (or reject … --reason "…")`);
+          continue;
+        }
+        const decision = options.approvals === 'yes' ? { approve: true } : await askApproval(pending);
+        if (decision.approve) await handle.approve(pending.toolUseId, { by: options.by, ...(options.approvals === 'yes' ? { reason: 'approved with --yes' } : {}) });
+        else await handle.reject(pending.toolUseId, { by: options.by, reason: decision.reason ?? 'rejected' });
+        write(`  ${decision.approve ? '✔ approved' : '✗ rejected'} by ${options.by}`);
+      }
+      failures = 0;
+    } catch (err) {
+      // The conversation may end between two polls, or a query may time out once; ten in a row is real.
+      if (!settled && ++failures >= 10) throw err;
+    }
+    await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, pollMs))]);
+  }
+  if (settled.error !== undefined) throw settled.error;
+  const result = settled.result!;
+  printNew(result.transcript?.messages ?? (await handle.transcript().catch(() => ({ messages: [] }))).messages);
+  return result;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// durable-claude: start and follow conversations, decide approvals, inspect transcripts, run a dev stack.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { AgentClientError } from '../client';
+import { CliError, ExitCode } from './errors';
+import { commands } from './commands';
+
+const USAGE = `durable-claude — Claude tool-use conversations as durable Temporal workflows
+
+Usage: durable-claude <command> [options]
+
+Commands:
+  demo [--yes]                       offline demo: parallel tools, an approval, the Web UI
+  dev [--db-file F] [--port P]       Temporal dev server (with Web UI) plus a worker; data kept in a file
+  worker                             a worker serving the example tools (TEMPORAL_*, ANTHROPIC_* settings)
+  run "<prompt>" [--tools a,b] [--yes] [--wait] [--id ID] [--model M] [--system S] [--max-tokens N]
+                                     start a conversation and print each turn as it happens
+  chat [--id ID] [--tools a,b]       an interactive chat (type /end to finish)
+  pending [<id>]                     tool calls waiting for approval (all conversations without an id)
+  approve <id> <toolUseId> [--by WHO] [--input JSON] [--reason R]
+  reject <id> <toolUseId> --reason R [--by WHO]
+  show <id>                          a readable transcript
+  list [--status S] [--limit N]      conversations, newest first
+  replay <id> | --file history.json  replay a history against the current workflow code
+  retry <id>                         reset a failed conversation to before its failure and carry on
+  fork <id> --turn N [--prompt P]    a new conversation from the transcript up to turn N
+  export <id> [--out FILE]           transcript and history in one file, for a bug report
+
+Global options: --address HOST:PORT, --namespace NS, --task-queue Q (or TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)
+
+Exit codes: 0 ok · 1 conversation did not complete · 2 bad arguments · 3 unknown conversation
+            4 Temporal unreachable · 5 conversation failed · 6 decision refused · 7 missing API key · 8 replay diverged`;
+
+export const GLOBAL_OPTIONS: ParseArgsConfig['options'] = {
+  address: { type: 'string' },
+  namespace: { type: 'string' },
+  'task-queue': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? ExitCode.ok : ExitCode.usage;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`Unknown command '${name}'.\n\n${USAGE}\n`);
+    return ExitCode.usage;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`durable-claude ${name}: ${(err as Error).message}\n${command.usage}\n`);
+    return ExitCode.usage;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${command.usage}\n`);
+    return ExitCode.ok;
+  }
+  // Workers log every state change at INFO; a terminal user wants warnings only.
+  if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger(process.env.DURABLE_CLAUDE_DEBUG ? 'INFO' : 'WARN') });
+  try {
+    return await command.run(parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
+  } catch (err) {
+    const cliError = CliError.from(err);
+    process.stderr.write(`durable-claude ${name}: ${cliError.message}\n`);
+    if (cliError.code === ExitCode.usage) process.stderr.write(`${command.usage}\n`);
+    if (process.env.DURABLE_CLAUDE_DEBUG && !(err instanceof CliError) && !(err instanceof AgentClientError)) console.error(err);
+    return cliError.code;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
