@@ -13,7 +13,7 @@ import {
 } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import Long from 'long';
-import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, TypedSearchAttributes } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { loadTemporalConfig } from './config';
@@ -77,6 +77,12 @@ export class DecisionRefusedError extends AgentClientError {
   }
 }
 export class MessageRefusedError extends AgentClientError {}
+/** The conversation was cancelled (handle.cancel(), or the Temporal UI/CLI). */
+export class ConversationCancelledError extends AgentClientError {
+  constructor(readonly conversationId: string, options?: ErrorOptions) {
+    super(`Conversation ${conversationId} was cancelled`, options);
+  }
+}
 /** The conversation failed (model error, fatal tool error, approval timeout with onTimeout: 'fail'…). */
 export class ConversationFailedError extends AgentClientError {
   constructor(
@@ -482,6 +488,7 @@ export class AgentClient {
   translate(err: unknown, conversationId: string): Error {
     if (err instanceof AgentClientError) return err;
     if (err instanceof WorkflowNotFoundError) return new ConversationNotFoundError(conversationId, { cause: err });
+    if (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure) return new ConversationCancelledError(conversationId, { cause: err });
     if (err instanceof WorkflowFailedError) {
       const app = causeChain(err).find((e): e is ApplicationFailure => e instanceof ApplicationFailure);
       return new ConversationFailedError(conversationId, innermostMessage(err), app?.type ?? err.cause?.name, { cause: err });

@@ -5,6 +5,7 @@ import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
+import { recordHistoryFixture } from './helpers/fixtures';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -86,7 +87,9 @@ describe('the durable agent loop', () => {
     });
     const result = await withWorker(harness, { tools: [weather, time] }, async (agent) => {
       const handle = await agent.start({ prompt, tools: ['get_weather', 'get_time'] });
-      return handle.result();
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'parallel-tools', handle.conversationId);
+      return result;
     });
     expect(result.status).toBe('completed');
     const messages = result.transcript!.messages;
@@ -114,7 +117,12 @@ describe('the durable agent loop', () => {
       match: prompt,
       steps: [reply(toolUse('lookup_order', { orderId: '42' })), reply(text('The order system is down right now; please try again later.'))],
     });
-    const result = await withWorker(harness, { tools: [flaky] }, async (agent) => (await agent.start({ prompt, tools: ['lookup_order'] })).result());
+    const result = await withWorker(harness, { tools: [flaky] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['lookup_order'] });
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'tool-error-recovered', handle.conversationId);
+      return result;
+    });
     expect(result.status).toBe('completed');
     expect(runs.filter((r) => r === 'lookup_order')).toHaveLength(2);
     const [toolResult] = toolResultsOf(result.transcript!.messages[2]!.content);

@@ -8,6 +8,7 @@ import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { approveSignal, rejectSignal } from '../src/workflows/definitions';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { recordHistoryFixture } from './helpers/fixtures';
 import { createTestWorker, fakeAnthropic, uniqueTaskQueue } from './helpers/temporal';
 import { AgentClient } from '../src/client';
 import { AgentPendingApprovalsKey, AgentStatusKey } from '../src/search-attributes';
@@ -85,7 +86,9 @@ describe('approval gates', () => {
       expect(ledger.some((l) => l.key.endsWith(pending[0]!.toolUseId))).toBe(false);
       const decision = await handle.approve(pending[0]!.toolUseId, { by: 'alice@example.com', reason: 'looks right' });
       expect(decision).toMatchObject({ decision: 'approved', by: 'alice@example.com', via: 'update', edited: false });
-      return { result: await handle.result(), id: handle.conversationId, pending };
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'approval-approved', handle.conversationId);
+      return { result, id: handle.conversationId, pending };
     });
     expect(pending[0]).toMatchObject({ toolName: 'send_email', input: { to: 'ada@example.com', subject: 'Hello' }, expiresAt: null });
     expect(Date.parse(pending[0]!.requestedAt)).not.toBeNaN();
@@ -112,7 +115,9 @@ describe('approval gates', () => {
       expect(await handle.pending()).toHaveLength(1);
       const decision = await handle.approve(pending!.toolUseId, { by: 'carol', input: { to: 'robert@example.com', subject: 'Hello' } });
       expect(decision.edited).toBe(true);
-      return handle.result();
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'approval-edited', handle.conversationId);
+      return result;
     });
     const [toolResult] = toolResultsOf(result.transcript!.messages[2]!.content);
     expect(toolResult!.content).toMatch(/^Note: a person \(carol\) changed the input before approving; the tool ran with \{"to":"robert@example.com","subject":"Hello"\}\./);
@@ -127,7 +132,9 @@ describe('approval gates', () => {
       const handle = await agent.start({ prompt, tools: toolNames });
       const [pending] = await waitForPending(handle);
       await handle.reject(pending!.toolUseId, { by: 'erin', reason: 'Dave asked not to be emailed' });
-      return handle.result();
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'approval-rejected', handle.conversationId);
+      return result;
     });
     const [toolResult] = toolResultsOf(result.transcript!.messages[2]!.content);
     expect(toolResult).toMatchObject({ is_error: true, content: 'The user rejected this tool call (decided by erin): Dave asked not to be emailed' });
@@ -147,7 +154,9 @@ describe('approval gates', () => {
       expect(late).toBeInstanceOf(DecisionRefusedError);
       expect((late as Error).message).toMatch(/was already expired by system:approval-timeout/);
       await handle.end('test');
-      return handle.result();
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'approval-timeout', handle.conversationId);
+      return result;
     });
     const [toolResult] = toolResultsOf(result.transcript!.messages[2]!.content);
     expect(toolResult).toMatchObject({ is_error: true });
@@ -182,7 +191,9 @@ describe('approval gates', () => {
       await sleep(600);
       approvedAt = Date.now();
       await handle.approve(pending!.toolUseId, { by: 'ivan' });
-      return handle.result();
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'approval-mixed-turn', handle.conversationId);
+      return result;
     });
     const calls = result.transcript!.turns[0]!.toolCalls;
     expect(calls.map((c) => [c.toolName, c.gated, c.outcome])).toEqual([
@@ -218,7 +229,9 @@ describe('approval gates', () => {
       const twice = await handle.approve(pending!.toolUseId, { by: 'kim' }).catch((err: unknown) => err);
       expect(twice).toBeInstanceOf(DecisionRefusedError);
       expect((twice as Error).message).toMatch(/was already approved by kim/);
-      return { result: await handle.result(), id: handle.conversationId };
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'approval-duplicate-decisions', handle.conversationId);
+      return { result, id: handle.conversationId };
     });
     expect(result.transcript!.approvals).toHaveLength(1);
     expect(result.transcript!.approvals[0]).toMatchObject({ decision: 'approved', by: 'kim', via: 'signal' });
@@ -240,7 +253,9 @@ describe('approval gates', () => {
       }
       await handle.workflow.signal(approveSignal, { toolUseId: toolUseId!, by: 'quick' });
       expect((await handle.transcript()).messages).toHaveLength(1);
-      return handle.result();
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'approval-early-decision', handle.conversationId);
+      return result;
     });
     expect(result.status).toBe('completed');
     expect(toolResultsOf(result.transcript!.messages[2]!.content)[0]!.content).toBe('refunded 500');

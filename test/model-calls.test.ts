@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { ConversationFailedError } from '../src/client';
+import { ConversationCancelledError, ConversationFailedError } from '../src/client';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { historyBytes, startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
+import { recordHistoryFixture } from './helpers/fixtures';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -29,9 +30,12 @@ describe('model errors', () => {
         match: prompt,
         steps: [{ faults: [fault, fault], then: reply(toolUse('echo', { text: 'hi' })) }, reply(text('done'))],
       });
-      const result = await withWorker(harness, { tools: [echo] }, async (agent) =>
-        (await agent.start({ prompt, tools: ['echo'], modelRetry: fastRetry })).result(),
-      );
+      const result = await withWorker(harness, { tools: [echo] }, async (agent) => {
+        const handle = await agent.start({ prompt, tools: ['echo'], modelRetry: fastRetry });
+        const result = await handle.result();
+        await recordHistoryFixture(harness.temporal.client, `model-retried-${fault}`, handle.conversationId);
+        return result;
+      });
       expect(result.status).toBe('completed');
       const requests = requestsOf(harness.fake, prompt);
       expect(requests.filter((r) => r.fault === fault)).toHaveLength(2);
@@ -55,9 +59,12 @@ describe('model errors', () => {
   ] as const)('a %s fails the conversation after one attempt, with the API message', async (fault, type) => {
     const prompt = uniquePrompt(`Fail on ${fault}`);
     harness.fake.addScript({ match: prompt, steps: [{ faults: [fault, fault, fault], then: reply(text('never')) }] });
-    const error = await withWorker(harness, {}, async (agent) =>
-      (await agent.start({ prompt, modelRetry: fastRetry })).result().catch((err: unknown) => err),
-    );
+    const error = await withWorker(harness, {}, async (agent) => {
+      const handle = await agent.start({ prompt, modelRetry: fastRetry });
+      const error = await handle.result().catch((err: unknown) => err);
+      await recordHistoryFixture(harness.temporal.client, `model-failed-${fault}`, handle.conversationId);
+      return error;
+    });
     expect(error).toBeInstanceOf(ConversationFailedError);
     expect((error as Error).message).toMatch(type);
     expect((error as Error).message).toMatch(/Model call failed on turn 1/);
@@ -75,7 +82,7 @@ describe('cancellation', () => {
       await handle.cancel();
       return handle.result().catch((err: unknown) => err);
     });
-    expect(outcome).toBeInstanceOf(ConversationFailedError);
+    expect(outcome).toBeInstanceOf(ConversationCancelledError);
     // The worker aborted the HTTP request instead of waiting a minute for the first token.
     await waitFor(() => requestsOf(harness.fake, prompt)[0]!.endedAt !== undefined);
   });
@@ -127,7 +134,12 @@ describe('message threads', () => {
       match: prompt,
       steps: ({ turnIndex }) => (turnIndex < 2 ? reply(toolUse('echo', { text: `t${turnIndex}` })) : reply(text('finished'))),
     });
-    const result = await withWorker(harness, { tools: [evicting] }, async (agent) => (await agent.start({ prompt, tools: ['echo'] })).result());
+    const result = await withWorker(harness, { tools: [evicting] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['echo'] });
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'thread-replayed', handle.conversationId);
+      return result;
+    });
     expect(result.status).toBe('completed');
     const requests = requestsOf(harness.fake, prompt);
     expect(requests.map((r) => `${r.threadKind}:${r.status}`)).toEqual(['create:200', 'continue:200', 'continue:404', 'create:200']);

@@ -4,6 +4,7 @@ import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
+import { recordHistoryFixture } from './helpers/fixtures';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -22,8 +23,13 @@ const lookup = defineTool({
   },
 });
 
-async function converse(prompt: string, options: Record<string, unknown> = {}) {
-  return withWorker(harness, { tools: [lookup] }, async (agent) => (await agent.start({ prompt, tools: ['lookup'], ...options })).result());
+async function converse(prompt: string, options: Record<string, unknown> = {}, fixture?: string) {
+  return withWorker(harness, { tools: [lookup] }, async (agent) => {
+    const handle = await agent.start({ prompt, tools: ['lookup'], ...options });
+    const result = await handle.result();
+    if (fixture) await recordHistoryFixture(harness.temporal.client, fixture, handle.conversationId);
+    return result;
+  });
 }
 
 function toolResultsOf(content: unknown): BetaToolResultBlockParam[] {
@@ -51,7 +57,7 @@ describe('stop reasons', () => {
         return reply(text('Found it.'));
       },
     });
-    const result = await converse(prompt, { maxTokens: 1000 });
+    const result = await converse(prompt, { maxTokens: 1000 }, 'max-tokens-ladder');
     expect(result.status).toBe('completed');
     expect(result.transcript!.turns[0]!.maxTokensTried).toEqual([1000, 2000, 4000]);
     const sent = requestsOf(harness.fake, prompt).map((r) => (r.body as { max_tokens: number }).max_tokens);
@@ -69,7 +75,7 @@ describe('stop reasons', () => {
   test('refusal finishes with status refused and is not retried', async () => {
     const prompt = uniquePrompt('Something the model refuses');
     harness.fake.addScript({ match: prompt, steps: [{ content: [text('I can’t help with that.')], stop_reason: 'refusal' }] });
-    const result = await converse(prompt);
+    const result = await converse(prompt, {}, 'refusal');
     expect(result.status).toBe('refused');
     expect(requestsOf(harness.fake, prompt)).toHaveLength(1);
   });
@@ -80,7 +86,7 @@ describe('stop reasons', () => {
       match: prompt,
       steps: [{ content: [text('Searching… ')], stop_reason: 'pause_turn' }, reply(text('Here is what I found.'))],
     });
-    const result = await converse(prompt);
+    const result = await converse(prompt, {}, 'pause-turn');
     expect(result.status).toBe('completed');
     const messages = result.transcript!.messages;
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
@@ -102,7 +108,7 @@ describe('limits', () => {
   test('max iterations ends the conversation with status max_iterations, not a crash', async () => {
     const prompt = uniquePrompt('Never stop looking things up');
     harness.fake.addScript({ match: prompt, steps: ({ turnIndex }) => reply(toolUse('lookup', { query: `q${turnIndex}` })) });
-    const result = await converse(prompt, { limits: { maxIterations: 3 } });
+    const result = await converse(prompt, { limits: { maxIterations: 3 } }, 'limit-max-iterations');
     expect(result.status).toBe('max_iterations');
     expect(result.turns).toBe(3);
     // The third reply's calls are not run: no model call is left to read their results.
@@ -118,7 +124,7 @@ describe('limits', () => {
         reply(text('done')),
       ],
     });
-    const result = await converse(prompt, { limits: { maxToolCallsPerTurn: 2 } });
+    const result = await converse(prompt, { limits: { maxToolCallsPerTurn: 2 } }, 'limit-tool-calls-per-turn');
     const results = toolResultsOf(result.transcript!.messages[2]!.content);
     expect(results).toHaveLength(3);
     expect(results[0]!.is_error).toBeUndefined();
@@ -134,7 +140,7 @@ describe('limits', () => {
       match: prompt,
       steps: ({ turnIndex }) => ({ content: [toolUse('lookup', { query: `t${turnIndex}` })], usage: { input_tokens: 600, output_tokens: 100 } }),
     });
-    const result = await converse(prompt, { limits: { tokenBudget: 1500 } });
+    const result = await converse(prompt, { limits: { tokenBudget: 1500 } }, 'limit-token-budget');
     expect(result.status).toBe('token_budget_exceeded');
     expect(result.turns).toBe(3);
     expect(result.usage.inputTokens + result.usage.outputTokens).toBeGreaterThanOrEqual(1500);
@@ -151,7 +157,7 @@ describe('limits', () => {
       toolChoice: { type: 'auto', disable_parallel_tool_use: true },
       limits: { maxIterations: 3 },
       toolChoiceSchedule: [{ turn: 'last', toolChoice: 'none' }],
-    });
+    }, 'tool-choice-schedule');
     expect(result).toMatchObject({ status: 'completed', text: 'Final answer.', turns: 3 });
     const choices = requestsOf(harness.fake, prompt).map((r) => (r.body as { tool_choice?: unknown }).tool_choice);
     expect(choices).toEqual([

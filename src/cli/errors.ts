@@ -1,6 +1,7 @@
 // Exit codes scripts can rely on, and the errors that carry them.
 import {
   AgentClientError,
+  ConversationCancelledError,
   ConversationAlreadyExistsError,
   ConversationFailedError,
   ConversationFinishedError,
@@ -44,7 +45,7 @@ export class CliError extends Error {
     if (err instanceof DecisionRefusedError || err instanceof MessageRefusedError || err instanceof ConversationAlreadyExistsError) {
       return new CliError(err.message, ExitCode.refused);
     }
-    if (err instanceof ConversationFailedError) return new CliError(err.message, ExitCode.failed);
+    if (err instanceof ConversationFailedError || err instanceof ConversationCancelledError) return new CliError(err.message, ExitCode.failed);
     if (err instanceof AgentClientError) return new CliError(err.message, ExitCode.notCompleted);
     return new CliError(err instanceof Error ? err.message : String(err), ExitCode.notCompleted);
   }

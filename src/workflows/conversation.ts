@@ -401,7 +401,7 @@ export class Conversation {
       } catch (err) {
         if (err instanceof ActivityFailure && !isCancellation(err)) {
           throw ApplicationFailure.create({
-            message: `Model call failed on turn ${turn}: ${describeFailure(err)}`,
+            message: `Model call failed on turn ${turn}: ${err.cause?.message ?? err.message}`,
             type: FailureTypes.modelCallFailed,
             nonRetryable: true,
             cause: err,

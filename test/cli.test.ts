@@ -1,0 +1,221 @@
+// The CLI as users run it: the built `durable-claude` binary as a child process, against the real dev server.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { exampleTools } from '../src/examples/tools';
+import { reply, text, toolUse } from '../src/testing';
+import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { uniqueTaskQueue } from './helpers/temporal';
+
+const BIN = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI; `input` is written to its stdin (no terminal attached, as in scripts and CI). */
+function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+    for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+let harness: Harness;
+let taskQueue: string;
+let common: string[];
+beforeAll(async () => {
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: npm test builds it first (npm run build)`);
+  harness = await startHarness();
+  taskQueue = uniqueTaskQueue('cli');
+  common = ['--address', harness.temporal.address, '--task-queue', taskQueue];
+});
+afterAll(() => harness.close());
+
+const tools = exampleTools();
+const serve = <T>(fn: () => Promise<T>) => withWorker(harness, { tools, taskQueue }, () => fn());
+
+function weatherScript(prompt: string, lastReplyMs = 0) {
+  harness.fake.addScript({
+    match: prompt,
+    steps: [
+      reply(text('Checking both.'), toolUse('get_weather', { location: 'Paris' }), toolUse('get_time', { timezone: 'Europe/Paris' })),
+      reply(toolUse('send_email', { to: 'team@example.com', subject: 'Paris', body: 'Sunny.' })),
+      { ...reply(text('Emailed the team.')), latency: { firstTokenMs: lastReplyMs } },
+    ],
+  });
+}
+
+describe('durable-claude CLI', () => {
+  test('run --yes prints each turn as it happens and a summary, and approves the gated call', async () => {
+    const prompt = uniquePrompt('Weather and time in Paris, then email');
+    weatherScript(prompt);
+    const out = await serve(() => cli(['run', prompt, '--yes', '--by', 'ci-bot', '--id', `cli-run-${Date.now()}`, ...common]));
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    const lines = out.stdout.split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'claude › Checking both.',
+        '  → get_weather {"location":"Paris"}',
+        '  → get_time {"timezone":"Europe/Paris"}',
+        expect.stringMatching(/^ {2}← get_weather: \{"location":"Paris","temperature":\d+/),
+        expect.stringMatching(/^ {2}⏸ send_email waits for approval \(toolu_/),
+        '  ✔ approved by ci-bot',
+        'claude › Emailed the team.',
+      ]),
+    );
+    expect(out.stdout).toMatch(/✔ completed · 3 turns · [\d,]+ input \/ [\d,]+ output tokens · [\d.]+s · conversation cli-run-/);
+  });
+
+  test('run --wait, then pending, approve and show from other processes', async () => {
+    const prompt = uniquePrompt('Weather, time and email, decided elsewhere');
+    // The last answer takes a while, so a second click arrives while the conversation still runs.
+    weatherScript(prompt, 3000);
+    const id = `cli-wait-${Date.now()}`;
+    await serve(async () => {
+      const running = cli(['run', prompt, '--wait', '--id', id, ...common]);
+      let listed: { toolUseId: string; toolName: string }[] = [];
+      for (let i = 0; i < 100 && listed.length === 0; i++) {
+        await sleep(200);
+        const pending = await cli(['pending', id, '--json', ...common]);
+        expect(pending.code).toBe(0);
+        listed = JSON.parse(pending.stdout) as typeof listed;
+      }
+      expect(listed[0]!.toolName).toBe('send_email');
+      const everyone = await cli(['pending', ...common]);
+      expect(everyone.stdout).toContain(id);
+      const bad = await cli(['approve', id, listed[0]!.toolUseId, '--input', '{not json', ...common]);
+      expect(bad.code).toBe(2);
+      const approved = await cli(['approve', id, listed[0]!.toolUseId, '--by', 'ops@example.com', ...common]);
+      expect(approved).toMatchObject({ code: 0, stdout: expect.stringContaining('approved send_email') });
+      const again = await cli(['approve', id, listed[0]!.toolUseId, '--by', 'ops@example.com', ...common]);
+      expect(again.code).toBe(6);
+      expect(again.stderr).toMatch(/already approved by ops@example.com/);
+      const finished = await running;
+      expect(finished.code).toBe(0);
+      expect(finished.stdout).toContain('decide with: durable-claude approve');
+    });
+    const shown = await serve(() => cli(['show', id, ...common]));
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^conversation cli-wait-\d+ · completed · 3 turns/);
+    expect(shown.stdout).toMatch(/approval: .* approved send_email \(toolu_.*\) by ops@example.com via update/);
+    const listed = await cli(['list', '--limit', '5', ...common]);
+    expect(listed.stdout).toContain(id);
+  });
+
+  test('reject needs a reason; the reason reaches the model', async () => {
+    const prompt = uniquePrompt('Email to be rejected');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('send_email', { to: 'x@example.com', subject: 's', body: 'b' })), reply(text('Understood, not sent.'))] });
+    const id = `cli-reject-${Date.now()}`;
+    await serve(async () => {
+      const running = cli(['run', prompt, '--wait', '--id', id, ...common]);
+      let toolUseId: string | undefined;
+      for (let i = 0; i < 100 && !toolUseId; i++) {
+        await sleep(200);
+        toolUseId = (JSON.parse((await cli(['pending', id, '--json', ...common])).stdout) as Array<{ toolUseId: string }>)[0]?.toolUseId;
+      }
+      expect((await cli(['reject', id, toolUseId!, ...common])).code).toBe(2);
+      expect((await cli(['reject', id, toolUseId!, '--reason', 'wrong recipient', ...common])).code).toBe(0);
+      const finished = await running;
+      expect(finished.stdout).toContain('✗ send_email: The user rejected this tool call (decided by');
+      expect(finished.stdout).toContain('wrong recipient');
+    });
+  });
+
+  test('chat reads messages from stdin until /end', async () => {
+    const prompt = uniquePrompt('Hello chat');
+    harness.fake.addScript({ match: prompt, steps: [reply(text('Hi! What can I do?')), reply(text('Goodbye.'))] });
+    const out = await serve(() => cli(['chat', '--tools', '', ...common], { input: `${prompt}\nThat is all\n/end\n` }));
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('claude › Hi! What can I do?');
+    expect(out.stdout).toContain('claude › Goodbye.');
+    expect(out.stdout).toMatch(/completed · 2 turns/);
+  });
+
+  test('replay <id> and replay --file (a `temporal workflow show --output json` file)', async () => {
+    const prompt = uniquePrompt('Replay me');
+    harness.fake.addScript({ match: prompt, steps: [reply(text('fine'))] });
+    const id = `cli-replay-${Date.now()}`;
+    await serve(() => cli(['run', prompt, '--yes', '--id', id, ...common]));
+    const byId = await cli(['replay', id, ...common]);
+    expect(byId.code).toBe(0);
+    expect(byId.stdout).toMatch(/replays cleanly against the current workflow code \(\d+ events\)/);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'replay-')), 'history.json');
+    const shown = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.env.TEMPORAL_TEST_CLI!, ['workflow', 'show', '--address', harness.temporal.address, '--workflow-id', id, '--output', 'json']);
+      let json = '';
+      child.stdout.on('data', (d: Buffer) => (json += d.toString()));
+      child.on('close', (code) => (code === 0 ? resolve(json) : reject(new Error(`temporal workflow show exited ${code}`))));
+    });
+    fs.writeFileSync(file, shown);
+    const byFile = await cli(['replay', '--file', file]);
+    expect(byFile.code).toBe(0);
+    fs.writeFileSync(file, '{"nope": true}');
+    const notHistory = await cli(['replay', '--file', file]);
+    expect(notHistory.code).toBe(2);
+    expect(notHistory.stderr).toMatch(/not a Temporal history/);
+  });
+
+  test('export writes one file with the transcript and the history', async () => {
+    const prompt = uniquePrompt('Export via CLI');
+    harness.fake.addScript({ match: prompt, steps: [reply(text('exported'))] });
+    const id = `cli-export-${Date.now()}`;
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'export-')), 'bug.json');
+    await serve(async () => {
+      await cli(['run', prompt, '--yes', '--id', id, ...common]);
+      const exported = await cli(['export', id, '--out', out, ...common]);
+      expect(exported.code).toBe(0);
+    });
+    const file = JSON.parse(fs.readFileSync(out, 'utf8')) as { readable: string[]; history: { events: unknown[] }; status: string };
+    expect(file.status).toBe('completed');
+    expect(file.readable).toContain('claude › exported');
+    expect(file.history.events.length).toBeGreaterThan(5);
+  });
+
+  test('clear errors and exit codes: unknown id, unreachable server, missing API key, bad arguments', async () => {
+    const unknown = await cli(['show', 'no-such-conversation', ...common]);
+    expect(unknown).toMatchObject({ code: 3, stderr: expect.stringContaining('No conversation with id no-such-conversation') });
+    const unreachable = await cli(['list', '--address', '127.0.0.1:1']);
+    expect(unreachable.code).toBe(4);
+    expect(unreachable.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
+    const noKey = await cli(['worker', ...common], { env: { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined } });
+    expect(noKey.code).toBe(7);
+    expect(noKey.stderr).toMatch(/ANTHROPIC_API_KEY is not set/);
+    expect((await cli(['run'])).code).toBe(2);
+    expect((await cli(['run', 'x', '--max-tokens', 'many', ...common])).code).toBe(2);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    const badOption = await cli(['list', '--colour', 'red']);
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toMatch(/Unknown option '--colour'/);
+    const badStart = await cli(['run', 'x', '--tools', 'bad name!', ...common]);
+    expect(badStart.code).toBe(2);
+    expect(badStart.stderr).toMatch(/tools\[0\] must be a tool name/);
+  });
+
+  test('the demo runs to completion non-interactively with --yes, on its own dev server and the simulated model', async () => {
+    const out = await cli(['demo', '--yes'], { env: { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined, TEMPORAL_ADDRESS: undefined }, timeoutMs: 120_000 });
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('model: SIMULATED');
+    expect(out.stdout).toMatch(/→ get_weather .*\n {2}→ get_time/);
+    expect(out.stdout).toContain('⏸ send_email waits for approval');
+    expect(out.stdout).toMatch(/✔ completed · 3 turns/);
+    expect(out.stdout).toMatch(/See the whole history in the Temporal Web UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/demo-\d+\/[\w-]+\/history/);
+  }, 150_000);
+});
