@@ -219,6 +219,8 @@ export interface DevServer {
   namespace: string;
   pid: number;
   stop(): Promise<void>;
+  /** Kills the server at once (SIGKILL), as a crash would. */
+  kill(): Promise<void>;
 }
 
 /** A free TCP port on this machine (the OS picks it). */
@@ -281,6 +283,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     ...(ui ? { uiUrl: `http://${ip}:${uiPort}` } : {}),
     namespace,
     pid: child.pid!,
+    async kill() {
+      if (exited !== undefined) return;
+      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await done;
+    },
     async stop() {
       if (exited !== undefined) return;
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));

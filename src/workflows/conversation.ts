@@ -370,7 +370,7 @@ export class Conversation {
     const model = this.#options.model;
     const activities = proxyActivities<Pick<AgentActivities, 'callModel'>>({
       startToCloseTimeout: this.#options.modelTimeoutMs,
-      heartbeatTimeout: '30s',
+      heartbeatTimeout: this.#options.modelHeartbeatTimeoutMs,
       retry: {
         maximumAttempts: this.#options.modelRetry.maximumAttempts,
         initialInterval: this.#options.modelRetry.initialIntervalMs,

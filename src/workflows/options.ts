@@ -31,6 +31,7 @@ export interface ResolvedOptions {
   chatIdleTimeoutMs: number;
   modelRetry: { maximumAttempts: number; initialIntervalMs: number; maximumIntervalMs: number };
   modelTimeoutMs: number;
+  modelHeartbeatTimeoutMs: number;
   searchAttributes: boolean;
   includeTranscriptInResult: boolean;
 }
@@ -56,6 +57,7 @@ const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
   'chat',
   'modelRetry',
   'modelTimeout',
+  'modelHeartbeatTimeout',
   'searchAttributes',
   'includeTranscriptInResult',
 ];
@@ -273,6 +275,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   const initialIntervalMs = durationMs(retry.initialInterval, 'modelRetry.initialInterval', errors) ?? 1_000;
   const maximumIntervalMs = durationMs(retry.maximumInterval, 'modelRetry.maximumInterval', errors) ?? 30_000;
   const modelTimeoutMs = durationMs(opts.modelTimeout, 'modelTimeout', errors) ?? 600_000;
+  const modelHeartbeatTimeoutMs = durationMs(opts.modelHeartbeatTimeout, 'modelHeartbeatTimeout', errors) ?? 30_000;
 
   if (errors.length > 0) return { ok: false, errors };
   return {
@@ -298,6 +301,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       chatIdleTimeoutMs,
       modelRetry: { maximumAttempts, initialIntervalMs, maximumIntervalMs },
       modelTimeoutMs,
+      modelHeartbeatTimeoutMs,
       searchAttributes: opts.searchAttributes ?? false,
       includeTranscriptInResult: opts.includeTranscriptInResult ?? true,
     },

@@ -79,6 +79,8 @@ export interface ConversationOptions {
   modelRetry?: RetryOptions;
   /** Start-to-close timeout of one model call, default '10m'. */
   modelTimeout?: string | number;
+  /** A model call whose worker stops heartbeating for this long is retried elsewhere (a crashed worker). Default '30s'. */
+  modelHeartbeatTimeout?: string | number;
   /** Keep AgentStatus / AgentPendingApprovals search attributes up to date (needs them registered; the client checks). */
   searchAttributes?: boolean;
   /** Put the transcript into the workflow's result (default true); without it, read it with the transcript query. */

@@ -1,0 +1,84 @@
+// Model faults on 30% of calls: 429 with retry-after, 500, 529, connection resets, mid-stream error events and
+// stalled streams. Every conversation completes, within the retry budget, with one layer of retries (Temporal's).
+import { z } from 'zod';
+import { defineTool } from '../../src/tools/define-tool';
+import { reply, text, toolUse } from '../../src/testing';
+import { startHarness, withWorker, type Harness } from '../helpers/harness';
+import { uniqueTaskQueue } from '../helpers/temporal';
+import { writeFigures } from './figures';
+
+const CONVERSATIONS = process.env.DURABLE_CLAUDE_SOAK ? 100 : 20;
+const MAX_CONSECUTIVE_FAULTS = 2;
+const MAXIMUM_ATTEMPTS = 4;
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startHarness({ latency: { firstTokenMs: 20, chunkMs: 2 } });
+});
+afterAll(() => harness.close());
+
+const echo = defineTool({ name: 'echo', description: 'Echo', input: z.object({ text: z.string() }), run: ({ text: t }) => t });
+
+test(`model faults on 30% of calls: ${CONVERSATIONS} conversations complete within the retry budget`, async () => {
+  const tag = uniqueTaskQueue('faults');
+  harness.fake.setFaults({
+    rate: 0.3,
+    kinds: ['429', '500', '529', 'connection-reset', 'stream-error', 'stall'],
+    seed: 7,
+    maxConsecutivePerTurn: MAX_CONSECUTIVE_FAULTS,
+    retryAfterSeconds: 1,
+  });
+  try {
+    const results = await withWorker(harness, { tools: [echo], model: { streamIdleTimeoutMs: 1000 } }, async (agent) => {
+      const handles = [];
+      for (let i = 0; i < CONVERSATIONS; i++) {
+        const prompt = `Fault test ${i} ${tag}`;
+        harness.fake.addScript({
+          match: prompt,
+          steps: [reply(toolUse('echo', { text: `a${i}` }), toolUse('echo', { text: `b${i}` })), reply(toolUse('echo', { text: `c${i}` })), reply(text(`done ${i}`))],
+        });
+        handles.push(
+          await agent.start({
+            prompt,
+            tools: ['echo'],
+            modelRetry: { maximumAttempts: MAXIMUM_ATTEMPTS, initialInterval: '100ms', maximumInterval: '1s' },
+          }),
+        );
+      }
+      return Promise.all(handles.map((h) => h.result()));
+    });
+    expect(results.map((r) => r.status)).toEqual(Array(CONVERSATIONS).fill('completed'));
+
+    const requests = harness.fake.requests.filter((r) => r.conversationKey?.includes(tag));
+    const faults = requests.filter((r) => r.fault !== undefined);
+    const byKind = Object.fromEntries(['429', '500', '529', 'connection-reset', 'stream-error', 'stall'].map((k) => [k, faults.filter((f) => f.fault === k).length]));
+    // Every kind was injected, on roughly 30% of calls.
+    for (const count of Object.values(byKind)) expect(count).toBeGreaterThan(0);
+    expect(faults.length / requests.length).toBeGreaterThan(0.15);
+
+    // The retry budget: per model call, at most the faults the server sent plus the one success; never more
+    // attempts than the activity's maximumAttempts.
+    const attemptsPerCall = new Map<string, number>();
+    for (const r of requests) {
+      const key = `${r.conversationKey}#${r.turnIndex}`;
+      attemptsPerCall.set(key, (attemptsPerCall.get(key) ?? 0) + 1);
+    }
+    expect(attemptsPerCall.size).toBe(CONVERSATIONS * 3);
+    expect(Math.max(...attemptsPerCall.values())).toBeLessThanOrEqual(Math.min(MAX_CONSECUTIVE_FAULTS + 1, MAXIMUM_ATTEMPTS));
+    expect(requests.length).toBe(CONVERSATIONS * 3 + faults.length);
+    // One layer of retries: the SDK never retried on its own (its retry counter header stays 0).
+    expect(requests.every((r) => r.headers['x-stainless-retry-count'] === '0')).toBe(true);
+
+    writeFigures('model-faults', {
+      conversations: CONVERSATIONS,
+      completed: results.length,
+      modelRequests: requests.length,
+      faultsInjected: faults.length,
+      ...Object.fromEntries(Object.entries(byKind).map(([k, v]) => [`faults_${k}`, v])),
+      maxAttemptsPerCall: Math.max(...attemptsPerCall.values()),
+      sdkRetries: requests.filter((r) => r.headers['x-stainless-retry-count'] !== '0').length,
+    });
+  } finally {
+    harness.fake.setFaults(null);
+  }
+}, 300_000);
