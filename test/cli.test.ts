@@ -116,8 +116,8 @@ describe('durable-claude CLI', () => {
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^conversation cli-wait-\d+ · completed · 3 turns/);
     expect(shown.stdout).toMatch(/approval: .* approved send_email \(toolu_.*\) by ops@example.com via update/);
-    const listed = await cli(['list', '--limit', '5', ...common]);
-    expect(listed.stdout).toContain(id);
+    const listed = await cli(['list', '--status', 'completed', '--query', `WorkflowId = '${id}'`, ...common]);
+    expect(listed.stdout).toMatch(new RegExp(`completed +0 pending  ${id}`));
   });
 
   test('reject needs a reason; the reason reaches the model', async () => {

@@ -230,14 +230,15 @@ const show: Command = {
 };
 
 const list: Command = {
-  usage: 'usage: durable-claude list [--status S] [--limit N] [--json]',
-  options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'usage: durable-claude list [--status S] [--query VISIBILITY_QUERY] [--limit N] [--json]',
+  options: { status: { type: 'string' }, query: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
   async run(_positionals, values) {
     const { agent, close } = await connectAgent(values);
     try {
       const status = str(values, 'status');
       if (status !== undefined && !/^[a-z_]+$/.test(status)) throw CliError.usage(`--status must be a status such as awaiting_approval, got '${status}'`);
-      const query = `WorkflowType = 'agentConversation'${status ? ` AND AgentStatus = '${status}'` : ''}`;
+      const extra = str(values, 'query');
+      const query = `WorkflowType = 'agentConversation'${status ? ` AND AgentStatus = '${status}'` : ''}${extra ? ` AND (${extra})` : ''}`;
       const rows = await agent.list(query, positiveInt(values, 'limit') ?? 50);
       if (values.json) write(JSON.stringify(rows, null, 2));
       else if (rows.length === 0) write('no conversations');
