@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import { defineTool } from '../src/tools/define-tool';
+import { ConversationFailedError } from '../src/client';
+import { defineTool, ToolError, ToolFatalError } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
@@ -129,6 +130,46 @@ describe('the durable agent loop', () => {
     expect(toolResult).toMatchObject({ is_error: true, content: 'Error: Error: upstream returned 503' });
     expect(result.transcript!.turns[0]!.toolCalls[0]!.outcome).toBe('error');
     expect(result.text).toContain('down');
+  });
+
+  test('a ToolError goes back to the model as is_error with its own content, without retries', async () => {
+    const prompt = uniquePrompt('Find customer 9');
+    let attempts = 0;
+    const find = defineTool({
+      name: 'find_customer',
+      description: 'Find a customer',
+      inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+      run: () => {
+        attempts += 1;
+        throw new ToolError('no such customer', [{ type: 'text', text: 'No customer has id 9. Ask the user to check it.' }]);
+      },
+    });
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('find_customer', { id: '9' })), reply(text('Please check the id.'))] });
+    const result = await withWorker(harness, { tools: [find] }, async (agent) => (await agent.start({ prompt, tools: ['find_customer'] })).result());
+    expect(attempts).toBe(1);
+    expect(toolResultsOf(result.transcript!.messages[2]!.content)[0]).toMatchObject({
+      is_error: true,
+      content: [{ type: 'text', text: 'No customer has id 9. Ask the user to check it.' }],
+    });
+  });
+
+  test('a ToolFatalError fails the whole conversation instead of going back to the model', async () => {
+    const prompt = uniquePrompt('Use the revoked credentials');
+    const revoked = defineTool({
+      name: 'call_crm',
+      description: 'Call the CRM',
+      input: z.object({}),
+      run: () => {
+        throw new ToolFatalError('CRM credentials were revoked');
+      },
+    });
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('call_crm', {})), reply(text('never'))] });
+    const error = await withWorker(harness, { tools: [revoked] }, async (agent) =>
+      (await agent.start({ prompt, tools: ['call_crm'] })).result().catch((err: unknown) => err),
+    );
+    expect(error).toBeInstanceOf(ConversationFailedError);
+    expect((error as ConversationFailedError).failureType).toBe('ToolFatalError');
+    expect((error as Error).message).toMatch(/Tool call_crm failed fatally: CRM credentials were revoked/);
   });
 
   test('input that fails the schema is answered with is_error and the tool never runs', async () => {

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ConversationCancelledError, ConversationFailedError } from '../src/client';
 import { defineTool } from '../src/tools/define-tool';
-import { reply, text, toolUse } from '../src/testing';
+import { FakeMessagesApi, reply, text, toolUse } from '../src/testing';
+import { fakeAnthropic } from './helpers/temporal';
 import { historyBytes, startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
 import { recordHistoryFixture } from './helpers/fixtures';
@@ -148,6 +149,23 @@ describe('message threads', () => {
     expect(replay.messages).toHaveLength(5);
     expect(replay.tools).toHaveLength(1);
     expect(result.transcript!.turns.map((t) => t.requestKind)).toEqual(['create', 'continue', 'replay']);
+  });
+
+  test('with a short server-side expiry every continue finds its thread gone, replays, and the conversation completes', async () => {
+    const shortLived = await FakeMessagesApi.start({ threadTtlMs: 1 });
+    try {
+      const prompt = uniquePrompt('Threads expire at once');
+      shortLived.addScript({ match: prompt, steps: [reply(toolUse('echo', { text: 'a' })), { ...reply(toolUse('echo', { text: 'b' })), latency: { firstTokenMs: 20 } }, reply(text('done'))] });
+      const result = await withWorker(harness, { tools: [echo], anthropic: fakeAnthropic(shortLived.baseURL) }, async (agent) =>
+        (await agent.start({ prompt, tools: ['echo'] })).result(),
+      );
+      expect(result.status).toBe('completed');
+      const kinds = shortLived.requestsFor(prompt).map((r) => `${r.threadKind}:${r.status}`);
+      expect(kinds).toEqual(['create:200', 'continue:404', 'create:200', 'continue:404', 'create:200']);
+      expect(result.transcript!.turns.map((t) => t.requestKind)).toEqual(['create', 'replay', 'replay']);
+    } finally {
+      await shortLived.close();
+    }
   });
 
   test('a thread older than the expiry window is not continued: the full transcript goes as a create', async () => {
