@@ -7,7 +7,7 @@ import { DEMO_PROMPT } from '../demo/scripted-model';
 import { exampleTools } from '../examples/tools';
 import { createAgentWorker } from '../worker';
 import type { ConversationResult } from '../workflows/types';
-import { connectAgent, connectModel, connectWorkerConnection, taskQueueOf, type CliValues } from './connect';
+import { connectAgent, connectModel, connectWorkerConnection, taskQueueOf, withAgent, type CliValues } from './connect';
 import { CliError, ExitCode } from './errors';
 import { transcriptLines } from '../format';
 import { followConversation, summaryLine, type ApprovalMode } from './follow';
@@ -89,27 +89,24 @@ const run: Command = {
   async run(positionals, values) {
     const prompt = positionals.join(' ').trim();
     if (!prompt) throw CliError.usage('give the prompt to send, e.g. durable-claude run "What is the weather in Paris?"');
-    const { agent, close } = await connectAgent(values);
-    try {
-      const started = Date.now();
-      const maxTokens = positiveInt(values, 'max-tokens');
-      const maxIterations = positiveInt(values, 'max-iterations');
-      const handle = await agent.start({
-        prompt,
-        tools: toolsOf(values),
-        ...(str(values, 'id') ? { conversationId: str(values, 'id')! } : {}),
-        ...(str(values, 'model') ? { model: str(values, 'model')! } : {}),
-        ...(str(values, 'system') ? { system: str(values, 'system')! } : {}),
-        ...(maxTokens ? { maxTokens } : {}),
-        ...(maxIterations ? { limits: { maxIterations } } : {}),
-      });
-      write(`conversation ${handle.conversationId}`);
-      const result = await followConversation(handle, { approvals: approvalMode(values), by: decider(values) });
-      write(summaryLine(result, handle.conversationId, Date.now() - started));
-      return result.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
-    } finally {
-      await close();
-    }
+    return withAgent(values, async (agent) => {
+    const started = Date.now();
+    const maxTokens = positiveInt(values, 'max-tokens');
+    const maxIterations = positiveInt(values, 'max-iterations');
+    const handle = await agent.start({
+      prompt,
+      tools: toolsOf(values),
+      ...(str(values, 'id') ? { conversationId: str(values, 'id')! } : {}),
+      ...(str(values, 'model') ? { model: str(values, 'model')! } : {}),
+      ...(str(values, 'system') ? { system: str(values, 'system')! } : {}),
+      ...(maxTokens ? { maxTokens } : {}),
+      ...(maxIterations ? { limits: { maxIterations } } : {}),
+    });
+    write(`conversation ${handle.conversationId}`);
+    const result = await followConversation(handle, { approvals: approvalMode(values), by: decider(values) });
+    write(summaryLine(result, handle.conversationId, Date.now() - started));
+    return result.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
+    });
   },
 };
 
@@ -163,18 +160,15 @@ const pending: Command = {
   usage: 'usage: durable-claude pending [<conversationId>] [--json]',
   options: { json: { type: 'boolean' } },
   async run([conversationId], values) {
-    const { agent, close } = await connectAgent(values);
-    try {
-      const ids = conversationId ? [conversationId] : (await agent.listAwaitingApproval()).map((c) => c.conversationId);
-      const rows = [];
-      for (const id of ids) for (const p of await agent.getHandle(id).pending()) rows.push({ conversationId: id, ...p });
-      if (values.json) write(JSON.stringify(rows, null, 2));
-      else if (rows.length === 0) write('nothing is waiting for approval');
-      else for (const r of rows) write(`${r.conversationId}  ${r.toolUseId}  ${r.toolName} ${JSON.stringify(r.input)}  since ${r.requestedAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`);
-      return ExitCode.ok;
-    } finally {
-      await close();
-    }
+    return withAgent(values, async (agent) => {
+    const ids = conversationId ? [conversationId] : (await agent.listAwaitingApproval()).map((c) => c.conversationId);
+    const rows = [];
+    for (const id of ids) for (const p of await agent.getHandle(id).pending()) rows.push({ conversationId: id, ...p });
+    if (values.json) write(JSON.stringify(rows, null, 2));
+    else if (rows.length === 0) write('nothing is waiting for approval');
+    else for (const r of rows) write(`${r.conversationId}  ${r.toolUseId}  ${r.toolName} ${JSON.stringify(r.input)}  since ${r.requestedAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`);
+    return ExitCode.ok;
+    });
   },
 };
 
@@ -191,18 +185,15 @@ function decisionCommand(approve: boolean): Command {
       const reason = str(values, 'reason');
       if (!approve && !reason) throw CliError.usage('--reason is required: it goes back to the model');
       const input = str(values, 'input') === undefined ? undefined : parseJson(str(values, 'input')!, '--input');
-      const { agent, close } = await connectAgent(values);
-      try {
-        const handle = agent.getHandle(conversationId);
-        const by = decider(values);
-        const decision = approve
-          ? await handle.approve(toolUseId, { by, ...(input !== undefined ? { input } : {}), ...(reason ? { reason } : {}) })
-          : await handle.reject(toolUseId, { by, reason: reason! });
-        write(`${decision.decision} ${decision.toolName} (${decision.toolUseId}) by ${decision.by}${decision.edited ? ' with edited input' : ''}`);
-        return ExitCode.ok;
-      } finally {
-        await close();
-      }
+      return withAgent(values, async (agent) => {
+      const handle = agent.getHandle(conversationId);
+      const by = decider(values);
+      const decision = approve
+        ? await handle.approve(toolUseId, { by, ...(input !== undefined ? { input } : {}), ...(reason ? { reason } : {}) })
+        : await handle.reject(toolUseId, { by, reason: reason! });
+      write(`${decision.decision} ${decision.toolName} (${decision.toolUseId}) by ${decision.by}${decision.edited ? ' with edited input' : ''}`);
+      return ExitCode.ok;
+      });
     },
   };
 }
@@ -212,20 +203,17 @@ const show: Command = {
   options: { json: { type: 'boolean' } },
   async run([conversationId], values) {
     if (!conversationId) throw CliError.usage('give the conversation id');
-    const { agent, close } = await connectAgent(values);
-    try {
-      const handle = agent.getHandle(conversationId);
-      const [transcript, state] = [await handle.transcript(), await handle.state()];
-      if (values.json) {
-        write(JSON.stringify({ state, transcript }, null, 2));
-        return ExitCode.ok;
-      }
-      write(`conversation ${conversationId} · ${state.status} · ${state.turn} turns · ${state.usage.inputTokens} input / ${state.usage.outputTokens} output tokens`);
-      for (const line of transcriptLines(transcript)) write(line);
+    return withAgent(values, async (agent) => {
+    const handle = agent.getHandle(conversationId);
+    const [transcript, state] = [await handle.transcript(), await handle.state()];
+    if (values.json) {
+      write(JSON.stringify({ state, transcript }, null, 2));
       return ExitCode.ok;
-    } finally {
-      await close();
     }
+    write(`conversation ${conversationId} · ${state.status} · ${state.turn} turns · ${state.usage.inputTokens} input / ${state.usage.outputTokens} output tokens`);
+    for (const line of transcriptLines(transcript)) write(line);
+    return ExitCode.ok;
+    });
   },
 };
 
@@ -233,20 +221,17 @@ const list: Command = {
   usage: 'usage: durable-claude list [--status S] [--query VISIBILITY_QUERY] [--limit N] [--json]',
   options: { status: { type: 'string' }, query: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
   async run(_positionals, values) {
-    const { agent, close } = await connectAgent(values);
-    try {
-      const status = str(values, 'status');
-      if (status !== undefined && !/^[a-z_]+$/.test(status)) throw CliError.usage(`--status must be a status such as awaiting_approval, got '${status}'`);
-      const extra = str(values, 'query');
-      const query = `WorkflowType = 'agentConversation'${status ? ` AND AgentStatus = '${status}'` : ''}${extra ? ` AND (${extra})` : ''}`;
-      const rows = await agent.list(query, positiveInt(values, 'limit') ?? 50);
-      if (values.json) write(JSON.stringify(rows, null, 2));
-      else if (rows.length === 0) write('no conversations');
-      else for (const r of rows) write(`${r.startTime.toISOString()}  ${r.status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${r.conversationId}`);
-      return ExitCode.ok;
-    } finally {
-      await close();
-    }
+    return withAgent(values, async (agent) => {
+    const status = str(values, 'status');
+    if (status !== undefined && !/^[a-z_]+$/.test(status)) throw CliError.usage(`--status must be a status such as awaiting_approval, got '${status}'`);
+    const extra = str(values, 'query');
+    const query = `WorkflowType = 'agentConversation'${status ? ` AND AgentStatus = '${status}'` : ''}${extra ? ` AND (${extra})` : ''}`;
+    const rows = await agent.list(query, positiveInt(values, 'limit') ?? 50);
+    if (values.json) write(JSON.stringify(rows, null, 2));
+    else if (rows.length === 0) write('no conversations');
+    else for (const r of rows) write(`${r.startTime.toISOString()}  ${r.status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${r.conversationId}`);
+    return ExitCode.ok;
+    });
   },
 };
 

@@ -43,6 +43,16 @@ export async function connectAgent(values: CliValues): Promise<{ agent: AgentCli
   return { agent: new AgentClient({ connection, namespace, taskQueue: taskQueueOf(values) }), close: () => connection.close() };
 }
 
+/** Runs `fn` with a connected client and closes the connection after. */
+export async function withAgent<T>(values: CliValues, fn: (agent: AgentClient) => Promise<T>): Promise<T> {
+  const { agent, close } = await connectAgent(values);
+  try {
+    return await fn(agent);
+  } finally {
+    await close();
+  }
+}
+
 export async function connectWorkerConnection(values: CliValues): Promise<{ connection: NativeConnection; namespace: string }> {
   const { connectionOptions, namespace } = temporalSettings(values);
   try {

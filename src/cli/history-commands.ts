@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { parseHistory, replayHistory } from '../replay';
 import type { Command } from './commands';
-import { connectAgent, type CliValues } from './connect';
+import { withAgent, type CliValues } from './connect';
 import { CliError, ExitCode } from './errors';
 
 const write = (line = '') => process.stdout.write(`${line}\n`);
@@ -30,12 +30,7 @@ const replay: Command = {
       }
       source = file;
     } else {
-      const { agent, close } = await connectAgent(values);
-      try {
-        history = await agent.getHandle(conversationId!).fetchHistory();
-      } finally {
-        await close();
-      }
+      history = await withAgent(values, (agent) => agent.getHandle(conversationId!).fetchHistory());
       source = conversationId!;
     }
     const outcome = await replayHistory(history);
@@ -54,14 +49,11 @@ const retry: Command = {
   options: { reason: { type: 'string' } },
   async run([conversationId], values) {
     if (!conversationId) throw CliError.usage('give the id of the failed conversation');
-    const { agent, close } = await connectAgent(values);
-    try {
-      const outcome = await agent.getHandle(conversationId).retry(str(values, 'reason'));
-      write(`reset ${conversationId} to event ${outcome.resetToEventId}: run ${outcome.runId} carries on (failed run ${outcome.failedRunId})`);
-      return ExitCode.ok;
-    } finally {
-      await close();
-    }
+    return withAgent(values, async (agent) => {
+    const outcome = await agent.getHandle(conversationId).retry(str(values, 'reason'));
+    write(`reset ${conversationId} to event ${outcome.resetToEventId}: run ${outcome.runId} carries on (failed run ${outcome.failedRunId})`);
+    return ExitCode.ok;
+    });
   },
 };
 
@@ -71,20 +63,17 @@ const fork: Command = {
   async run([conversationId], values) {
     const turn = Number(str(values, 'turn'));
     if (!conversationId || !Number.isInteger(turn) || turn < 1) throw CliError.usage('give the conversation id and --turn N (a turn number from 1)');
-    const { agent, close } = await connectAgent(values);
-    try {
-      const tools = str(values, 'tools');
-      const handle = await agent.fork(conversationId, {
-        turn,
-        ...(str(values, 'prompt') !== undefined ? { prompt: str(values, 'prompt')! } : {}),
-        ...(str(values, 'id') ? { conversationId: str(values, 'id')! } : {}),
-        ...(tools !== undefined ? { tools: tools.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
-      });
-      write(`forked ${conversationId} at turn ${turn}: new conversation ${handle.conversationId}`);
-      return ExitCode.ok;
-    } finally {
-      await close();
-    }
+    return withAgent(values, async (agent) => {
+    const tools = str(values, 'tools');
+    const handle = await agent.fork(conversationId, {
+      turn,
+      ...(str(values, 'prompt') !== undefined ? { prompt: str(values, 'prompt')! } : {}),
+      ...(str(values, 'id') ? { conversationId: str(values, 'id')! } : {}),
+      ...(tools !== undefined ? { tools: tools.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
+    });
+    write(`forked ${conversationId} at turn ${turn}: new conversation ${handle.conversationId}`);
+    return ExitCode.ok;
+    });
   },
 };
 
@@ -93,16 +82,13 @@ const exportCommand: Command = {
   options: { out: { type: 'string' } },
   async run([conversationId], values) {
     if (!conversationId) throw CliError.usage('give the conversation id');
-    const { agent, close } = await connectAgent(values);
-    try {
-      const exported = await agent.getHandle(conversationId).export();
-      const out = str(values, 'out') ?? `${conversationId.replace(/[^\w.-]+/g, '_')}.durable-claude.json`;
-      fs.writeFileSync(out, `${JSON.stringify(exported, null, 2)}\n`);
-      write(`wrote ${out}: transcript (${exported.transcript?.messages.length ?? 0} messages) and history (${(exported.history as { events?: unknown[] }).events?.length ?? 0} events)`);
-      return ExitCode.ok;
-    } finally {
-      await close();
-    }
+    return withAgent(values, async (agent) => {
+    const exported = await agent.getHandle(conversationId).export();
+    const out = str(values, 'out') ?? `${conversationId.replace(/[^\w.-]+/g, '_')}.durable-claude.json`;
+    fs.writeFileSync(out, `${JSON.stringify(exported, null, 2)}\n`);
+    write(`wrote ${out}: transcript (${exported.transcript?.messages.length ?? 0} messages) and history (${(exported.history as { events?: unknown[] }).events?.length ?? 0} events)`);
+    return ExitCode.ok;
+    });
   },
 };
 
