@@ -290,7 +290,9 @@ export class Conversation {
 
   /** Chat: waits for the next user message(s) and appends them as one user message. False on end or idle timeout. */
   async #takeUserMessages(): Promise<boolean> {
-    const arrived = await condition(() => this.#inbox.length > 0 || this.#endRequested, this.#options.chatIdleTimeoutMs);
+    const arrived = await condition(() => this.#inbox.length > 0 || this.#endRequested, this.#options.chatIdleTimeoutMs, {
+      summary: 'waiting for the next user message',
+    });
     if (!arrived || this.#inbox.length === 0) return false;
     const queued = this.#inbox.splice(0);
     const content: ContentBlockParam[] = queued.flatMap((m) =>
@@ -497,7 +499,10 @@ export class Conversation {
     const timeoutMs = tool.approvalTimeoutMs ?? this.#options.approvalTimeoutMs;
     this.#approvals.request(call, turn, Date.now(), timeoutMs);
     const isDecided = () => this.#approvals.decisionFor(call.toolUseId) !== undefined;
-    const decidedInTime = timeoutMs === undefined ? (await condition(isDecided), true) : await condition(isDecided, timeoutMs);
+    const decidedInTime =
+      timeoutMs === undefined
+        ? (await condition(isDecided), true)
+        : await condition(isDecided, timeoutMs, { summary: `approval of ${call.toolName} (${call.toolUseId})` });
     if (!decidedInTime) {
       const explanation = `Not run: no one approved this ${call.toolName} call within ${Math.round(timeoutMs! / 1000)}s, so it expired.`;
       this.#approvals.expire(call.toolUseId, Date.now(), explanation);
