@@ -48,6 +48,7 @@ export async function runWorker(tools: AgentTool[], taskQueue = process.env.DURA
   const connection = await NativeConnection.connect(config.connectionOptions);
   try {
     const worker = await createAgentWorker({ connection, namespace: config.namespace, taskQueue, tools });
+    console.log(`durable-claude worker: ${config.connectionOptions.address}, namespace ${config.namespace}, task queue ${taskQueue}, tools: ${tools.map((t) => t.name).join(', ')}`);
     // Worker.run() shuts down gracefully on SIGINT/SIGTERM: running activities finish, polls stop.
     await worker.run();
   } finally {

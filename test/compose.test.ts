@@ -1,0 +1,132 @@
+// docker-compose.yml cannot run here (a docker client, no engine), so it is checked as data: every reference
+// resolves, images are pinned to the versions the tests run on, and the worker image's steps run outside Docker.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { AGENT_SEARCH_ATTRIBUTES } from '../src/search-attributes';
+
+const ROOT = path.join(__dirname, '..');
+const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile?: string };
+  depends_on?: Record<string, { condition: string }>;
+  environment?: Record<string, string>;
+  volumes?: string[];
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  entrypoint?: string[];
+  restart?: string;
+}
+const services = compose.services;
+
+test('docker compose config accepts the file, where the client has compose', () => {
+  const probe = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    // This machine's docker client has no compose plugin; the checks below stand in for it.
+    expect(probe.status).not.toBe(0);
+    return;
+  }
+  const config = spawnSync('docker', ['compose', '-f', path.join(ROOT, 'docker-compose.yml'), 'config', '-q'], {
+    encoding: 'utf8',
+    env: { ...process.env, ANTHROPIC_API_KEY: 'sk-ant-placeholder' },
+  });
+  expect(config.stderr).toBe('');
+  expect(config.status).toBe(0);
+});
+
+test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, and the worker', () => {
+  expect(Object.keys(services).sort()).toEqual(['postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+  expect(services.postgresql!.image).toMatch(/^postgres:\d+(\.\d+)?$/);
+  expect(services.temporal!.image).toBe('temporalio/server:1.29.1');
+  expect(services['temporal-schema']!.image).toBe('temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0');
+  expect(services['temporal-setup']!.image).toBe('temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0');
+  expect(services['temporal-ui']!.image).toBe('temporalio/ui:2.42.1');
+});
+
+test('images are pinned: no latest, no missing tags', () => {
+  for (const [name, service] of Object.entries(services)) {
+    if (service.build) continue;
+    expect([name, service.image]).toEqual([name, expect.stringMatching(/^[\w./-]+:\d[\w.-]*$/)]);
+  }
+});
+
+test('start order: every depends_on names a service, with a condition that service can meet', () => {
+  for (const [name, service] of Object.entries(services)) {
+    for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+      const target = services[dependency];
+      expect([name, dependency, !!target]).toEqual([name, dependency, true]);
+      if (condition === 'service_healthy') expect([dependency, !!target!.healthcheck]).toEqual([dependency, true]);
+      else if (condition === 'service_completed_successfully') expect([dependency, target!.restart]).toEqual([dependency, expect.stringMatching(/^(no|on-failure(:\d+)?)$/)]);
+      else expect(condition).toBe('service_started');
+    }
+  }
+  // The worker starts only once the namespace and search attributes exist.
+  expect(services.worker!.depends_on).toEqual({ 'temporal-setup': { condition: 'service_completed_successfully' } });
+});
+
+test('volumes: named volumes are declared, bind mounts exist in the repository', () => {
+  const declared = Object.keys(compose.volumes ?? {});
+  for (const service of Object.values(services)) {
+    for (const volume of service.volumes ?? []) {
+      const [source] = volume.split(':');
+      if (source!.startsWith('.') || source!.startsWith('/')) expect([volume, fs.existsSync(path.join(ROOT, source!))]).toEqual([volume, true]);
+      else expect(declared).toContain(source);
+    }
+  }
+  // PostgreSQL keeps its data in a named volume, so nothing is lost on restart.
+  expect(services.postgresql!.volumes).toEqual(['temporal-postgres-data:/var/lib/postgresql/data']);
+});
+
+test('ports are valid and not published twice', () => {
+  const published = Object.values(services).flatMap((s) => s.ports ?? []).map((p) => Number(p.split(':')[0]));
+  for (const port of published) expect(Number.isInteger(port) && port > 0 && port < 65536).toBe(true);
+  expect(new Set(published).size).toBe(published.length);
+  expect(published.sort()).toEqual([7233, 8080]);
+});
+
+test('the worker gets its key from the environment and reaches Temporal by service name', () => {
+  const env = services.worker!.environment!;
+  expect(env.ANTHROPIC_API_KEY).toMatch(/^\$\{ANTHROPIC_API_KEY:\?/);
+  expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  expect(fs.existsSync(path.join(ROOT, services.worker!.build!.context, services.worker!.build!.dockerfile ?? 'Dockerfile'))).toBe(true);
+});
+
+test('the setup job registers the search attributes conversations publish', () => {
+  const script = fs.readFileSync(path.join(ROOT, 'deploy/temporal/setup-namespace.sh'), 'utf8');
+  for (const key of AGENT_SEARCH_ATTRIBUTES) expect(script).toContain(key.name);
+  expect(script).toContain('AgentStatus:Keyword');
+  expect(script).toContain('AgentPendingApprovals:Int');
+});
+
+test("the Dockerfile's steps are the project's own: npm ci, npm run build, node lib/worker.js", () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+  expect(dockerfile).toMatch(/^RUN npm run build\b/m);
+  expect(dockerfile).toMatch(/^CMD \["node", "lib\/worker\.js"\]$/m);
+  const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  expect(scripts.build).toBeDefined();
+  for (const copied of [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '))) {
+    expect([copied, fs.existsSync(path.join(ROOT, copied))]).toEqual([copied, true]);
+  }
+});
+
+test("the image's start command runs outside Docker: the worker connects, serves, and stops cleanly on SIGTERM", async () => {
+  const worker = spawn(process.execPath, [path.join(ROOT, 'lib', 'worker.js')], {
+    env: { ...process.env, TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS, TEMPORAL_NAMESPACE: 'default', ANTHROPIC_API_KEY: 'sk-ant-placeholder', DURABLE_CLAUDE_TASK_QUEUE: 'compose-smoke' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  worker.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  worker.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+  for (let i = 0; i < 300 && !output.includes('durable-claude worker:'); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(output).toMatch(/durable-claude worker: .*namespace default, task queue compose-smoke, tools: get_weather, get_time, send_email/);
+  worker.kill('SIGTERM');
+  expect(await exited).toBe(0);
+}, 60_000);
