@@ -95,6 +95,8 @@ describe('durable-claude CLI', () => {
       for (let i = 0; i < 100 && listed.length === 0; i++) {
         await sleep(200);
         const pending = await cli(['pending', id, '--json', ...common]);
+        // 3 (not found) until the other process has started the conversation; anything else is a failure.
+        if (pending.code === 3) continue;
         expect(pending.code).toBe(0);
         listed = JSON.parse(pending.stdout) as typeof listed;
       }
@@ -129,7 +131,9 @@ describe('durable-claude CLI', () => {
       let toolUseId: string | undefined;
       for (let i = 0; i < 100 && !toolUseId; i++) {
         await sleep(200);
-        toolUseId = (JSON.parse((await cli(['pending', id, '--json', ...common])).stdout) as Array<{ toolUseId: string }>)[0]?.toolUseId;
+        const pending = await cli(['pending', id, '--json', ...common]);
+        if (pending.code === 3) continue; // not started yet
+        toolUseId = (JSON.parse(pending.stdout) as Array<{ toolUseId: string }>)[0]?.toolUseId;
       }
       expect((await cli(['reject', id, toolUseId!, ...common])).code).toBe(2);
       expect((await cli(['reject', id, toolUseId!, '--reason', 'wrong recipient', ...common])).code).toBe(0);

@@ -1,6 +1,7 @@
 // The model-call activity: one Messages API request through the real SDK, streamed so it can heartbeat and be
-// cancelled, with Temporal (not the SDK) owning retries. It reads the conversation from the workflow by query, so
-// each turn records only its own messages in history, and sends only new messages while a thread lives.
+// cancelled, with Temporal (not the SDK) owning retries. While a thread lives, the workflow hands it only the new
+// messages (each turn records only its own messages in history) and it sends just those; to create or replay a
+// thread it reads the whole conversation from the workflow by query, so the transcript is never recorded twice.
 import { createHash } from 'node:crypto';
 import { APIError, APIUserAbortError, type Anthropic } from '@anthropic-ai/sdk';
 import type { BetaMessage, BetaMessageParam, MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';
@@ -157,38 +158,45 @@ export function createModelActivities(options: ModelActivityOptions) {
     const ctx = Context.current();
     const started = Date.now();
     const { workflowId, runId } = workflowOf(ctx);
-    const context = await ctx.client.workflow.getHandle(workflowId, runId).query(modelRequestQuery);
-    if (context.messages.length !== input.transcriptLength) {
-      throw ApplicationFailure.nonRetryable(
-        `The workflow holds ${context.messages.length} messages but this call was scheduled for ${input.transcriptLength}`,
-        'TranscriptMismatch',
-      );
-    }
-    const fingerprint = threadFingerprint(context, input.model);
+    let context: ModelRequestContext | undefined;
+    /** The whole request context, read from the workflow (once) when a create or a replay needs it. */
+    const readContext = async (): Promise<ModelRequestContext> => {
+      if (context) return context;
+      const read = await ctx.client.workflow.getHandle(workflowId, runId).query(modelRequestQuery);
+      if (read.messages.length !== input.transcriptLength) {
+        throw ApplicationFailure.nonRetryable(
+          `The workflow holds ${read.messages.length} messages but this call was scheduled for ${input.transcriptLength}`,
+          'TranscriptMismatch',
+        );
+      }
+      return (context = read);
+    };
     const base: MessageCreateParamsBase = {
       model: input.model,
       max_tokens: input.maxTokens,
       messages: [],
-      ...(input.toolChoice && context.tools.length > 0 ? { tool_choice: input.toolChoice } : {}),
       ...(input.temperature !== undefined ? { temperature: input.temperature } : {}),
       ...(input.stopSequences ? { stop_sequences: input.stopSequences } : {}),
     };
-    const full = (threaded: boolean): MessageCreateParamsBase => ({
+    // The workflow sends a tool_choice only when the conversation has tools; a context read says so too.
+    const toolChoice = (request: ModelRequestContext | undefined) =>
+      input.toolChoice && (request === undefined || request.tools.length > 0) ? { tool_choice: input.toolChoice } : {};
+    const full = (request: ModelRequestContext, threaded: boolean): MessageCreateParamsBase => ({
       ...base,
-      ...(context.system !== undefined ? { system: context.system } : {}),
-      ...(context.tools.length > 0 ? { tools: context.tools } : {}),
-      messages: threaded ? withoutCacheControl(context.messages) : context.messages,
+      ...toolChoice(request),
+      ...(request.system !== undefined ? { system: request.system } : {}),
+      ...(request.tools.length > 0 ? { tools: request.tools } : {}),
+      messages: threaded ? withoutCacheControl(request.messages) : request.messages,
       ...(threaded ? { thread: { type: 'create' as const }, betas: [MESSAGE_THREADS_BETA] } : {}),
     });
 
     const hint = input.thread;
-    const canContinue =
-      input.threads &&
-      hint !== null &&
-      !input.forceCreate &&
-      hint.createdWith === fingerprint &&
-      hint.replyIndex === lastAssistantIndex(context.messages) &&
-      Date.now() - hint.storedAt < threadMaxAgeMs;
+    const fresh = input.threads && hint !== null && !input.forceCreate && Date.now() - hint.storedAt < threadMaxAgeMs;
+    // With the new messages in the input, a continue needs nothing else from the workflow: the thread's create-only
+    // fields cannot change within a run (the model, system prompt and tool schemas are fixed at its start).
+    const continueFromInput = fresh && input.newMessages !== undefined && hint!.replyIndex + 1 + input.newMessages.length === input.transcriptLength;
+    let fingerprint = continueFromInput ? hint!.createdWith : threadFingerprint(await readContext(), input.model);
+    const canContinue = continueFromInput || (fresh && hint!.createdWith === fingerprint && hint!.replyIndex === lastAssistantIndex(context!.messages));
 
     let kind: ModelRequestKind = !input.threads ? 'unthreaded' : canContinue ? 'continue' : 'create';
     let threadsUnsupported = false;
@@ -198,11 +206,13 @@ export function createModelActivities(options: ModelActivityOptions) {
         kind === 'continue'
           ? {
               ...base,
-              messages: context.messages.slice(hint!.replyIndex + 1),
+              ...toolChoice(context),
+              messages: input.newMessages ?? context!.messages.slice(hint!.replyIndex + 1),
               thread: { type: 'continue', previous_message_id: hint!.previousMessageId },
               betas: [MESSAGE_THREADS_BETA],
             }
-          : full(kind !== 'unthreaded');
+          : full(await readContext(), kind !== 'unthreaded');
+      if (kind !== 'continue') fingerprint = threadFingerprint(await readContext(), input.model);
       try {
         message = await stream(params);
       } catch (err) {

