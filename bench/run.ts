@@ -23,6 +23,7 @@ class Peer {
   #pending = new Map<number, (response: RunResponse) => void>();
   #ready: Promise<void>;
   #nextId = 1;
+  #stderr = '';
   unavailable?: string;
 
   constructor(
@@ -32,11 +33,10 @@ class Peer {
     env: NodeJS.ProcessEnv,
   ) {
     this.#child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    this.#child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    this.#child.stderr!.on('data', (d: Buffer) => (this.#stderr = (this.#stderr + d.toString()).slice(-4000)));
     const lines = readline.createInterface({ input: this.#child.stdout! });
     this.#ready = new Promise((resolve, reject) => {
-      this.#child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`)));
+      this.#child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${this.#stderr.trim().split('\n').slice(-5).join(' | ')}`)));
       lines.on('line', (line) => {
         let message: RunResponse & { ready?: boolean };
         try {
@@ -58,14 +58,26 @@ class Peer {
 
   run(conversations: ConversationSpec[], historyBytes = false): Promise<RunResponse> {
     const request: RunRequest = { id: this.#nextId++, conversations, historyBytes };
-    return new Promise((resolve) => {
-      this.#pending.set(request.id, resolve);
+    return new Promise((resolve, reject) => {
+      // A peer that dies mid-run fails the bench with its last words, never a hang.
+      const onExit = (code: number | null) => reject(new Error(`${this.name} exited with ${code} during a run: ${this.#stderr.trim().split('\n').slice(-5).join(' | ')}`));
+      this.#child.once('exit', onExit);
+      this.#pending.set(request.id, (response) => {
+        this.#child.off('exit', onExit);
+        resolve(response);
+      });
       this.#child.stdin!.write(`${JSON.stringify(request)}\n`);
     });
   }
 
-  stop(): void {
-    this.#child.kill('SIGTERM');
+  /** Closes the peer's stdin (it shuts its worker down and exits); kills it if it has not exited in 15 s. */
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
+    this.#child.stdin!.end();
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
@@ -232,7 +244,7 @@ async function main(): Promise<void> {
     results.history_growth_detail = detail;
   }
 
-  for (const peer of peers) peer.stop();
+  await Promise.all(peers.map((peer) => peer.stop()));
   await server.stop();
   await fake.close();
   results.meta.seconds = Math.round((Date.now() - started) / 1000);

@@ -16,6 +16,8 @@ export async function servePeer(runConversation: RunConversation, shutdown: () =
     process.stdout.write(`${JSON.stringify(response)}\n`);
   }
   await shutdown();
+  // Idle keep-alive sockets must not keep a finished peer alive.
+  process.exit(0);
 }
 
 /** The innermost message of an error and its causes. */

@@ -120,7 +120,7 @@ export function createModelActivities(options: ModelActivityOptions) {
   const threadMaxAgeMs = options.threadMaxAgeMs ?? 270_000;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
 
-  /** Streams one request; heartbeats on every event and aborts a stream that goes quiet. */
+  /** Streams one request; heartbeats on an interval while it runs and aborts a stream that goes quiet. */
   async function stream(params: MessageCreateParamsBase): Promise<BetaMessage> {
     const ctx = Context.current();
     const abort = new AbortController();
@@ -138,8 +138,8 @@ export function createModelActivities(options: ModelActivityOptions) {
     try {
       const messageStream = anthropic.beta.messages.stream(params, { signal: abort.signal });
       for await (const _event of messageStream) {
+        // No heartbeat per event: the watchdog above heartbeats on its interval, which is all liveness needs.
         lastEventAt = Date.now();
-        ctx.heartbeat();
       }
       return await messageStream.finalMessage();
     } catch (err) {

@@ -85,3 +85,4 @@ worker.shutdown();
 await running;
 await connection.close();
 await nativeConnection.close();
+process.exit(0);
