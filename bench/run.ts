@@ -120,6 +120,21 @@ function ensureAiSdkPeer(): { node: string } | { unavailable: string } {
   return fs.existsSync(node) ? { node } : { unavailable: `no Node 22 binary at ${node}` };
 }
 
+/** The README's Performance section shows latest.md between these markers; a full run refreshes it. */
+function updateReadme(markdown: string): void {
+  const readme = path.join(ROOT, 'README.md');
+  const text = fs.readFileSync(readme, 'utf8');
+  const start = '<!-- bench:latest:start -->';
+  const end = '<!-- bench:latest:end -->';
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) {
+    log(`README.md has no ${start} … ${end} block; left as it is`);
+    return;
+  }
+  fs.writeFileSync(readme, `${text.slice(0, from + start.length)}\n${markdown}${text.slice(to)}`);
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const runs = quick ? 1 : 5;
@@ -253,6 +268,7 @@ async function main(): Promise<void> {
   const name = quick ? 'quick' : 'latest';
   fs.writeFileSync(path.join(out, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
   fs.writeFileSync(path.join(out, `${name}.md`), renderMarkdown(results));
+  if (!quick) updateReadme(renderMarkdown(results));
   process.stdout.write(renderMarkdown(results));
   log(`done in ${results.meta.seconds}s → bench/results/${name}.json, ${name}.md`);
 }
