@@ -4,7 +4,7 @@ import { ConversationCancelledError, ConversationFailedError } from '../src/clie
 import { defineTool } from '../src/tools/define-tool';
 import { FakeMessagesApi, reply, text, toolUse } from '../src/testing';
 import { fakeAnthropic } from './helpers/temporal';
-import { historyBytes, startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { historyBytes, modelCallInputs, startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
 import { recordHistoryFixture } from './helpers/fixtures';
 
@@ -192,10 +192,10 @@ describe('message threads', () => {
   });
 
   // Tool results of 4 KB, as in the benchmark's history_growth scenario: with tiny messages the fixed ~2.9 KB of
-  // event metadata per turn (two activities, two workflow tasks) would dominate any ratio. What is recorded: each
-  // reply once (the model call's result), each tool result twice (the tool's result, then the next model call's
-  // new messages), and the transcript once more in the workflow's result — never the growing prefix per turn.
-  test('history grows linearly: a 40-turn conversation records under 4× its transcript bytes', async () => {
+  // event metadata per turn (two activities, two workflow tasks) would dominate any ratio. Results this large are
+  // read by query, so each is recorded once (the tool's result); the transcript is recorded once more in the
+  // workflow's result.
+  test('history grows linearly: a 40-turn conversation records under 3× its transcript bytes', async () => {
     const prompt = uniquePrompt('Forty turns');
     const payload = 'x'.repeat(4096);
     const bulky = defineTool({
@@ -220,9 +220,33 @@ describe('message threads', () => {
       `40 turns: history ${bytes.proto} B (protobuf; ${bytes.json} B as JSON) / transcript ${transcriptBytes} B = ${ratio.toFixed(2)}× ` +
         `(${(bytes.json / transcriptBytes).toFixed(2)}× as JSON)`,
     );
-    expect(ratio).toBeLessThan(4);
-    // Only the first call read the transcript; every later one continued the thread with its own messages.
+    expect(ratio).toBeLessThan(3);
     expect(requestsOf(harness.fake, prompt).map((r) => r.threadKind)).toEqual(['create', ...Array.from({ length: 39 }, () => 'continue')]);
+    // Every continue read its 4 KB tool result by query: none rode in a model call's input.
+    expect((await modelCallInputs(harness, id)).filter((input) => input.newMessages !== undefined)).toEqual([]);
+  });
+
+  test('small new messages ride in the model call input; the continue sends exactly them', async () => {
+    const prompt = uniquePrompt('Small results inline');
+    const echo = defineTool({ name: 'echo', description: 'Echo', input: z.object({ text: z.string() }), run: ({ text }) => text });
+    const big = 'y'.repeat(3000);
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(toolUse('echo', { text: 'a' }), toolUse('echo', { text: 'b' })), reply(toolUse('echo', { text: big })), reply(text('done'))],
+    });
+    const { id, result } = await withWorker(harness, { tools: [echo] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['echo'] });
+      return { id: handle.conversationId, result: await handle.result() };
+    });
+    expect(result.status).toBe('completed');
+    const inputs = await modelCallInputs(harness, id);
+    // Turn 1 creates the thread (nothing to continue); turn 2 carries the two small results; turn 3's 3 KB result
+    // is over the inline limit and is read by query instead.
+    expect(inputs.map((input) => input.newMessages?.length)).toEqual([undefined, 1, undefined]);
+    const requests = requestsOf(harness.fake, prompt);
+    expect(requests.map((r) => r.threadKind)).toEqual(['create', 'continue', 'continue']);
+    expect((requests[1]!.body as { messages: unknown[] }).messages).toEqual(inputs[1]!.newMessages);
+    expect(JSON.stringify((requests[2]!.body as { messages: unknown[] }).messages)).toContain(big);
   });
 });
 

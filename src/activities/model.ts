@@ -1,7 +1,7 @@
 // The model-call activity: one Messages API request through the real SDK, streamed so it can heartbeat and be
-// cancelled, with Temporal (not the SDK) owning retries. While a thread lives, the workflow hands it only the new
-// messages (each turn records only its own messages in history) and it sends just those; to create or replay a
-// thread it reads the whole conversation from the workflow by query, so the transcript is never recorded twice.
+// cancelled, with Temporal (not the SDK) owning retries. While a thread lives it sends only the new messages: small
+// ones come in its input, otherwise it reads the conversation from the workflow by query (queries are not
+// recorded), as it does to create or replay a thread — so history never records the transcript again per turn.
 import { createHash } from 'node:crypto';
 import { APIError, APIUserAbortError, type Anthropic } from '@anthropic-ai/sdk';
 import type { BetaMessage, BetaMessageParam, MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';

@@ -116,9 +116,9 @@ export interface CallModelInput {
   threads: boolean;
   thread: ThreadHint | null;
   /**
-   * The messages after the thread's last reply (e.g. the tool results), when the workflow expects a continue: the
-   * activity then sends them without reading the transcript. It reads the whole transcript only for a create or
-   * a replay. Absent in histories recorded before this field existed: those calls query.
+   * The messages after the thread's last reply (e.g. the tool results), when the workflow expects a continue and
+   * they are small: the activity then sends them without reading the transcript. Otherwise (large messages, a
+   * create, a replay, histories recorded before this field existed) it reads the transcript by query.
    */
   newMessages?: BetaMessageParam[];
   /** Skip the continue: the anchor is known to be used up (e.g. a repeat with a higher max_tokens). */

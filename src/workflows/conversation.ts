@@ -85,6 +85,13 @@ interface ExchangeOutcome {
 }
 
 const MAX_TRANSCRIPT_IN_RESULT_CHARS = 1_000_000;
+/**
+ * A continued thread's new messages ride in the model call's input up to this size (JSON characters): that saves
+ * the activity a query per turn, at the price of recording them twice (a tool's result, then the model call's
+ * input) — no more than the ~3 KB of event metadata a turn records anyway. Larger ones are read by query, so big
+ * tool results are recorded once.
+ */
+const MAX_INLINE_NEW_MESSAGES_CHARS = 2_048;
 
 const CHAT_CONTINUES_AFTER: ReadonlyArray<FinalStatus> = ['completed', 'truncated'];
 
@@ -387,6 +394,9 @@ export class Conversation {
     const toolChoice = toolChoiceForTurn(this.#options, iteration);
     for (let rung = 0; ; rung++) {
       this.#setDetails(`turn ${turn}: calling ${model}`);
+      // A continue sends only what came after the thread's last reply: this turn's own messages.
+      const pending = this.#threads && this.#thread && rung === 0 ? this.#messages.slice(this.#thread.replyIndex + 1) : undefined;
+      const newMessages = pending && JSON.stringify(pending).length <= MAX_INLINE_NEW_MESSAGES_CHARS ? pending : undefined;
       let result: CallModelResult;
       try {
         result = await activities.callModel({
@@ -397,8 +407,7 @@ export class Conversation {
           transcriptLength: this.#messages.length,
           threads: this.#threads,
           thread: this.#threads ? this.#thread : null,
-          // A continue sends only what came after the thread's last reply: this turn's own messages.
-          ...(this.#threads && this.#thread && rung === 0 ? { newMessages: this.#messages.slice(this.#thread.replyIndex + 1) } : {}),
+          ...(newMessages ? { newMessages } : {}),
           ...(rung > 0 ? { forceCreate: true } : {}),
           ...(this.#options.temperature !== undefined ? { temperature: this.#options.temperature } : {}),
           ...(this.#options.stopSequences ? { stopSequences: this.#options.stopSequences } : {}),

@@ -1,6 +1,8 @@
 // One fake Messages API and one Temporal connection per test file; a worker per test on its own task queue.
+import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
+import type { CallModelInput } from '../../src/activities/types';
 import { AgentClient } from '../../src/client';
 import type { AgentTool } from '../../src/tools/define-tool';
 import { FakeMessagesApi } from '../../src/testing';
@@ -59,4 +61,13 @@ export function uniquePrompt(text: string): string {
 export async function historyBytes(harness: Harness, workflowId: string): Promise<{ proto: number; json: number }> {
   const history = await harness.temporal.client.workflow.getHandle(workflowId).fetchHistory();
   return { proto: temporal.api.history.v1.History.encode(history).finish().length, json: Buffer.byteLength(JSON.stringify(history)) };
+}
+
+/** The inputs of a conversation's model calls, decoded from the ActivityTaskScheduled events of its history. */
+export async function modelCallInputs(harness: Harness, workflowId: string): Promise<CallModelInput[]> {
+  const history = await harness.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? [])
+    .map((event) => event.activityTaskScheduledEventAttributes)
+    .filter((scheduled) => scheduled?.activityType?.name === 'callModel')
+    .map((scheduled) => defaultPayloadConverter.fromPayload<CallModelInput>(scheduled!.input!.payloads![0]!));
 }
