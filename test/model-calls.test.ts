@@ -247,6 +247,7 @@ describe('message threads', () => {
     expect(requests.map((r) => r.threadKind)).toEqual(['create', 'continue', 'continue']);
     expect((requests[1]!.body as { messages: unknown[] }).messages).toEqual(inputs[1]!.newMessages);
     expect(JSON.stringify((requests[2]!.body as { messages: unknown[] }).messages)).toContain(big);
+    await recordHistoryFixture(harness.temporal.client, 'inline-new-messages', id);
   });
 });
 
