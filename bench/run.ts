@@ -17,6 +17,8 @@ const quick = process.argv.includes('--quick');
 const ROOT = path.join(__dirname, '..');
 const AI_SDK_DIR = path.join(__dirname, 'peers', 'temporal-ai-sdk');
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+/** The longest a peer may take to answer one request (the full run's 200 concurrent conversations take ~15 s). */
+const RUN_TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? 180_000);
 
 class Peer {
   #child: ChildProcess;
@@ -33,6 +35,8 @@ class Peer {
     env: NodeJS.ProcessEnv,
   ) {
     this.#child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Writing to a peer that died must fail its run (below), not crash the harness.
+    this.#child.stdin!.on('error', () => undefined);
     this.#child.stderr!.on('data', (d: Buffer) => (this.#stderr = (this.#stderr + d.toString()).slice(-4000)));
     const lines = readline.createInterface({ input: this.#child.stdout! });
     this.#ready = new Promise((resolve, reject) => {
@@ -58,11 +62,23 @@ class Peer {
 
   run(conversations: ConversationSpec[], historyBytes = false): Promise<RunResponse> {
     const request: RunRequest = { id: this.#nextId++, conversations, historyBytes };
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return Promise.reject(new Error(`${this.name} is no longer running`));
     return new Promise((resolve, reject) => {
-      // A peer that dies mid-run fails the bench with its last words, never a hang.
-      const onExit = (code: number | null) => reject(new Error(`${this.name} exited with ${code} during a run: ${this.#stderr.trim().split('\n').slice(-5).join(' | ')}`));
+      // A peer that dies mid-run fails that run with its last words; one that stops answering is killed after
+      // RUN_TIMEOUT_MS. Either way the harness goes on, never hangs.
+      const onExit = (code: number | null) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited with ${code} during a run: ${this.#stderr.trim().split('\n').slice(-5).join(' | ')}`));
+      };
+      const timer = setTimeout(() => {
+        this.#child.off('exit', onExit);
+        this.#pending.delete(request.id);
+        this.#child.kill('SIGKILL');
+        reject(new Error(`${this.name} gave no answer within ${RUN_TIMEOUT_MS / 1000}s; killed`));
+      }, RUN_TIMEOUT_MS);
       this.#child.once('exit', onExit);
       this.#pending.set(request.id, (response) => {
+        clearTimeout(timer);
         this.#child.off('exit', onExit);
         resolve(response);
       });
@@ -163,18 +179,48 @@ async function main(): Promise<void> {
   }
   const results: BenchResults = { meta: { quick, date: new Date().toISOString(), cpus: os.cpus().length, node: process.version, model: BENCH_MODEL, runs, unavailable }, scenarios: {} };
 
+  // A peer that fails a scenario is recorded (its figures say why) and left out of the rest of that scenario, so one
+  // peer's trouble never hides the others' figures; only a durable_claude failure fails the bench (exit 1).
+  const failures: Array<{ scenario: string; peer: PeerName; error: string }> = [];
+  async function attempt<T>(scenario: string, peer: Peer, work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      failures.push({ scenario, peer: peer.name, error });
+      log(`${scenario}: ${peer.name} failed: ${error}`);
+      return undefined;
+    }
+  }
+  const failedFigures = (scenario: string) =>
+    Object.fromEntries(failures.filter((f) => f.scenario === scenario).map((f) => [f.peer, { failed: f.error.slice(0, 200) }]));
+
   /** Runs `shape` on every peer `runs` times after a warm-up, alternating which peer goes first. */
-  async function timed(peerList: Peer[], shape: Omit<ConversationSpec, 'prompt'> & { modelMs: number }, count = runs) {
-    const samples = new Map<PeerName, { wall: number[]; prompts: string[] }>(peerList.map((p) => [p.name, { wall: [], prompts: [] }]));
-    for (const peer of peerList) await peer.run([conversation(fake, peer.name, { ...shape, turns: Math.min(shape.turns, 2) })]);
+  async function timed(scenario: string, shape: Omit<ConversationSpec, 'prompt'> & { modelMs: number }, count = runs) {
+    const samples = new Map<PeerName, { wall: number[]; prompts: string[] }>();
+    const runOnce = async (peer: Peer, spec: ConversationSpec): Promise<number> => {
+      const outcome = (await peer.run([spec])).conversations[0]!;
+      if (!outcome.ok) throw new Error(outcome.error ?? 'failed');
+      return outcome.wallMs;
+    };
+    const live: Peer[] = [];
+    for (const peer of peers) {
+      const warm = await attempt(scenario, peer, () => runOnce(peer, conversation(fake, peer.name, { ...shape, turns: Math.min(shape.turns, 2) })));
+      if (warm === undefined) continue;
+      live.push(peer);
+      samples.set(peer.name, { wall: [], prompts: [] });
+    }
     for (let run = 0; run < count; run++) {
-      for (let k = 0; k < peerList.length; k++) {
-        const peer = peerList[(run + k) % peerList.length]!;
+      for (let k = 0; k < live.length; k++) {
+        const peer = live[(run + k) % live.length]!;
+        if (!samples.has(peer.name)) continue;
         const spec = conversation(fake, peer.name, shape);
-        const response = await peer.run([spec]);
-        const outcome = response.conversations[0]!;
-        if (!outcome.ok) throw new Error(`${peer.name}: ${outcome.error}`);
-        samples.get(peer.name)!.wall.push(outcome.wallMs);
+        const wall = await attempt(scenario, peer, () => runOnce(peer, spec));
+        if (wall === undefined) {
+          samples.delete(peer.name);
+          continue;
+        }
+        samples.get(peer.name)!.wall.push(wall);
         samples.get(peer.name)!.prompts.push(spec.prompt);
       }
     }
@@ -183,35 +229,44 @@ async function main(): Promise<void> {
 
   log('turn_overhead: 10 turns × 3 parallel tools, zero latency');
   {
-    const samples = await timed(peers, { turns: 10, toolsPerTurn: 3, toolMs: 0, resultBytes: 0, modelMs: 0 });
-    const base = median(samples.get('sdk_tool_runner')!.wall);
-    results.scenarios.turn_overhead = Object.fromEntries(
-      [...samples].map(([name, { wall }]) => [
-        name,
-        { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ms_per_turn: round(median(wall) / 10), overhead_ms_per_turn_vs_sdk_tool_runner: round((median(wall) - base) / 10) },
-      ]),
-    );
+    const samples = await timed('turn_overhead', { turns: 10, toolsPerTurn: 3, toolMs: 0, resultBytes: 0, modelMs: 0 });
+    const base = median(samples.get('sdk_tool_runner')?.wall ?? []);
+    results.scenarios.turn_overhead = {
+      ...Object.fromEntries(
+        [...samples].map(([name, { wall }]) => [
+          name,
+          { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ms_per_turn: round(median(wall) / 10), overhead_ms_per_turn_vs_sdk_tool_runner: round((median(wall) - base) / 10) },
+        ]),
+      ),
+      ...failedFigures('turn_overhead'),
+    };
   }
 
   log('realistic: model 300 ms, tools 200 ms, 5 turns × 4 parallel tools');
   {
-    const samples = await timed(peers, { turns: 5, toolsPerTurn: 4, toolMs: 200, resultBytes: 200, modelMs: 300 });
-    const base = median(samples.get('sdk_tool_runner')!.wall);
-    results.scenarios.realistic = Object.fromEntries(
-      [...samples].map(([name, { wall }]) => [name, { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ratio_to_sdk_tool_runner: round(median(wall) / base, 3) }]),
-    );
+    const samples = await timed('realistic', { turns: 5, toolsPerTurn: 4, toolMs: 200, resultBytes: 200, modelMs: 300 });
+    const base = median(samples.get('sdk_tool_runner')?.wall ?? []);
+    results.scenarios.realistic = {
+      ...Object.fromEntries(
+        [...samples].map(([name, { wall }]) => [name, { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ratio_to_sdk_tool_runner: round(median(wall) / base, 3) }]),
+      ),
+      ...failedFigures('realistic'),
+    };
   }
 
   log('fanout: one turn of 8 tools × 800 ms');
   {
-    const samples = await timed(peers, { turns: 1, toolsPerTurn: 8, toolMs: 800, resultBytes: 100, modelMs: 0 });
-    results.scenarios.fanout = Object.fromEntries(
-      [...samples].map(([name, { prompts, wall }]) => {
-        // The turn: from the reply that asked for the tools to the request that carries their results.
-        const turns = requestsByConversation(fake, prompts).map(([first, second]) => second!.receivedAt - first!.endedAt!);
-        return [name, { turn_ms_median: round(median(turns)), turn_ms_p95: round(percentile(turns, 95)), conversation_wall_ms_median: round(median(wall)) }];
-      }),
-    );
+    const samples = await timed('fanout', { turns: 1, toolsPerTurn: 8, toolMs: 800, resultBytes: 100, modelMs: 0 });
+    results.scenarios.fanout = {
+      ...Object.fromEntries(
+        [...samples].map(([name, { prompts, wall }]) => {
+          // The turn: from the reply that asked for the tools to the request that carries their results.
+          const turns = requestsByConversation(fake, prompts).map(([first, second]) => second!.receivedAt - first!.endedAt!);
+          return [name, { turn_ms_median: round(median(turns)), turn_ms_p95: round(percentile(turns, 95)), conversation_wall_ms_median: round(median(wall)) }];
+        }),
+      ),
+      ...failedFigures('fanout'),
+    };
   }
 
   const concurrent = quick ? 20 : 200;
@@ -220,24 +275,28 @@ async function main(): Promise<void> {
   {
     const figures: Record<string, Record<string, number>> = {};
     for (const peer of peers) {
-      await peer.run(Array.from({ length: 5 }, () => conversation(fake, peer.name, { turns: 2, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 })));
-      const perRun: Array<{ rate: number; p50: number; p99: number; rss: number }> = [];
-      for (let run = 0; run < (quick ? 1 : 3); run++) {
-        const specs = Array.from({ length: concurrent }, () => conversation(fake, peer.name, { turns: 5, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 }));
-        const response = await peer.run(specs);
-        const failed = response.conversations.filter((c) => !c.ok);
-        if (failed.length) throw new Error(`${peer.name}: ${failed.length} conversations failed: ${failed[0]!.error}`);
-        const latencies = turnLatencies(fake, specs.map((s) => s.prompt));
-        perRun.push({ rate: concurrent / (response.totalMs / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), rss: response.rssBytes });
-      }
+      const measured = await attempt('throughput', peer, async () => {
+        await peer.run(Array.from({ length: 5 }, () => conversation(fake, peer.name, { turns: 2, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 })));
+        const perRun: Array<{ rate: number; p50: number; p99: number; rss: number }> = [];
+        for (let run = 0; run < (quick ? 1 : 3); run++) {
+          const specs = Array.from({ length: concurrent }, () => conversation(fake, peer.name, { turns: 5, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 }));
+          const response = await peer.run(specs);
+          const failed = response.conversations.filter((c) => !c.ok);
+          if (failed.length) throw new Error(`${failed.length} conversations failed: ${failed[0]!.error}`);
+          const latencies = turnLatencies(fake, specs.map((s) => s.prompt));
+          perRun.push({ rate: concurrent / (response.totalMs / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), rss: response.rssBytes });
+        }
+        return perRun;
+      });
+      if (!measured) continue;
       figures[peer.name] = {
-        conversations_per_second: round(median(perRun.map((r) => r.rate)), 2),
-        turn_latency_ms_p50: round(median(perRun.map((r) => r.p50))),
-        turn_latency_ms_p99: round(median(perRun.map((r) => r.p99))),
-        worker_rss_mb: round(perRun[perRun.length - 1]!.rss / 1024 / 1024),
+        conversations_per_second: round(median(measured.map((r) => r.rate)), 2),
+        turn_latency_ms_p50: round(median(measured.map((r) => r.p50))),
+        turn_latency_ms_p99: round(median(measured.map((r) => r.p99))),
+        worker_rss_mb: round(measured[measured.length - 1]!.rss / 1024 / 1024),
       };
     }
-    results.scenarios.throughput = figures;
+    results.scenarios.throughput = { ...figures, ...failedFigures('throughput') };
   }
 
   const sizes = quick ? [10, 50] : [10, 50, 200];
@@ -249,8 +308,11 @@ async function main(): Promise<void> {
       growth[peer.name] = {};
       detail[peer.name] = {};
       for (const turns of sizes) {
-        const response = await peer.run([conversation(fake, peer.name, { turns, toolsPerTurn: 1, toolMs: 0, resultBytes: 4096, modelMs: 0 })], true);
+        const response = await attempt('history_growth', peer, () => peer.run([conversation(fake, peer.name, { turns, toolsPerTurn: 1, toolMs: 0, resultBytes: 4096, modelMs: 0 })], true));
+        if (!response) break;
         const outcome = response.conversations[0]!;
+        // A peer whose history outgrows Temporal's limits is a finding; ours failing is a bug.
+        if (!outcome.ok && peer.name === 'durable_claude') failures.push({ scenario: 'history_growth', peer: peer.name, error: outcome.error ?? 'failed' });
         growth[peer.name]![String(turns)] = outcome.ok && outcome.historyProtoBytes !== undefined ? outcome.historyProtoBytes : `failed: ${outcome.error}`;
         detail[peer.name]![String(turns)] = { protobuf_bytes: outcome.historyProtoBytes, json_bytes: outcome.historyJsonBytes, completed: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error }) };
       }
@@ -263,6 +325,7 @@ async function main(): Promise<void> {
   await server.stop();
   await fake.close();
   results.meta.seconds = Math.round((Date.now() - started) / 1000);
+  if (failures.length) results.failures = failures;
   const out = path.join(__dirname, 'results');
   fs.mkdirSync(out, { recursive: true });
   const name = quick ? 'quick' : 'latest';
@@ -271,6 +334,11 @@ async function main(): Promise<void> {
   if (!quick) updateReadme(renderMarkdown(results));
   process.stdout.write(renderMarkdown(results));
   log(`done in ${results.meta.seconds}s → bench/results/${name}.json, ${name}.md`);
+  const ours = failures.filter((f) => f.peer === 'durable_claude');
+  if (ours.length) {
+    log(`durable_claude failed in ${ours.map((f) => f.scenario).join(', ')}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {

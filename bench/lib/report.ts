@@ -27,6 +27,8 @@ export interface BenchResults {
     history_growth?: ScenarioFigures;
   };
   history_growth_detail?: Partial<Record<PeerName, Record<string, unknown>>>;
+  /** Runs that failed, per scenario and peer (their figures say `failed`). */
+  failures?: Array<{ scenario: string; peer: PeerName; error: string }>;
 }
 
 const TITLES: Record<keyof BenchResults['scenarios'], (meta: BenchResults['meta']) => string> = {
