@@ -86,6 +86,10 @@ class Peer {
     });
   }
 
+  kill(): void {
+    this.#child.kill('SIGKILL');
+  }
+
   /** Closes the peer's stdin (it shuts its worker down and exits); kills it if it has not exited in 15 s. */
   async stop(): Promise<void> {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
@@ -156,14 +160,22 @@ async function main(): Promise<void> {
   const runs = quick ? 1 : 5;
   log(`${quick ? 'quick' : 'full'} run on ${os.cpus().length} cores, Node ${process.version}`);
   const fake = await FakeMessagesApi.start();
+  const peers: Peer[] = [];
   const server: DevServer = await startDevServer({ ui: false });
+  // Interrupted (Ctrl-C, a CI timeout): leave no dev server or peer behind.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const peer of peers) peer.kill();
+      void server.kill().finally(() => process.exit(130));
+    });
+  }
   const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'src', 'workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never })).code);
   const env = { FAKE_URL: fake.baseURL, TEMPORAL_ADDRESS: server.address, BUNDLE: bundlePath };
   const tsxPeer = (file: string): [string, string[]] => [process.execPath, ['--import', 'tsx', path.join(__dirname, 'peers', file)]];
 
-  const peers: Peer[] = [new Peer('sdk_tool_runner', ...tsxPeer('sdk-tool-runner.ts'), env), new Peer('durable_claude', ...tsxPeer('durable-claude.ts'), env)];
+  peers.push(new Peer('sdk_tool_runner', ...tsxPeer('sdk-tool-runner.ts'), env), new Peer('durable_claude', ...tsxPeer('durable-claude.ts'), env));
   const aiSdk = ensureAiSdkPeer();
   const unavailable: Partial<Record<PeerName, string>> = {};
   if ('node' in aiSdk) peers.push(new Peer('temporal_ai_sdk', aiSdk.node, [path.join(AI_SDK_DIR, 'peer.js')], env));
