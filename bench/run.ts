@@ -286,26 +286,34 @@ async function main(): Promise<void> {
   log(`throughput: ${concurrent} concurrent conversations × 5 turns × 2 tools on one worker`);
   {
     const figures: Record<string, Record<string, number>> = {};
+    const perRun = new Map<PeerName, Array<{ rate: number; p50: number; p99: number; rss: number }>>();
+    const warm = (peer: Peer) => conversation(fake, peer.name, { turns: 2, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 });
     for (const peer of peers) {
-      const measured = await attempt('throughput', peer, async () => {
-        await peer.run(Array.from({ length: 5 }, () => conversation(fake, peer.name, { turns: 2, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 })));
-        const perRun: Array<{ rate: number; p50: number; p99: number; rss: number }> = [];
-        for (let run = 0; run < (quick ? 1 : 3); run++) {
+      if (await attempt('throughput', peer, () => peer.run(Array.from({ length: 5 }, () => warm(peer))))) perRun.set(peer.name, []);
+    }
+    const live = peers.filter((peer) => perRun.has(peer.name));
+    for (let run = 0; run < (quick ? 1 : 3); run++) {
+      for (let k = 0; k < live.length; k++) {
+        const peer = live[(run + k) % live.length]!;
+        if (!perRun.has(peer.name)) continue;
+        const measured = await attempt('throughput', peer, async () => {
           const specs = Array.from({ length: concurrent }, () => conversation(fake, peer.name, { turns: 5, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 }));
           const response = await peer.run(specs);
           const failed = response.conversations.filter((c) => !c.ok);
           if (failed.length) throw new Error(`${failed.length} conversations failed: ${failed[0]!.error}`);
-          const latencies = turnLatencies(fake, specs.map((s) => s.prompt));
-          perRun.push({ rate: concurrent / (response.totalMs / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), rss: response.rssBytes });
-        }
-        return perRun;
-      });
-      if (!measured) continue;
-      figures[peer.name] = {
-        conversations_per_second: round(median(measured.map((r) => r.rate)), 2),
-        turn_latency_ms_p50: round(median(measured.map((r) => r.p50))),
-        turn_latency_ms_p99: round(median(measured.map((r) => r.p99))),
-        worker_rss_mb: round(measured[measured.length - 1]!.rss / 1024 / 1024),
+          const latencies = turnLatencies(fake, specs.map((spec) => spec.prompt));
+          return { rate: concurrent / (response.totalMs / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), rss: response.rssBytes };
+        });
+        if (measured) perRun.get(peer.name)!.push(measured);
+        else perRun.delete(peer.name);
+      }
+    }
+    for (const [name, runsOfPeer] of perRun) {
+      figures[name] = {
+        conversations_per_second: round(median(runsOfPeer.map((r) => r.rate)), 2),
+        turn_latency_ms_p50: round(median(runsOfPeer.map((r) => r.p50))),
+        turn_latency_ms_p99: round(median(runsOfPeer.map((r) => r.p99))),
+        worker_rss_mb: round(runsOfPeer[runsOfPeer.length - 1]!.rss / 1024 / 1024),
       };
     }
     results.scenarios.throughput = { ...figures, ...failedFigures('throughput') };
