@@ -10,8 +10,9 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../src/devserver';
 import { FakeMessagesApi, reply, text, toolUse, type RecordedRequest } from '../src/testing';
 import { median, percentile, round } from './lib/stats';
-import { BENCH_MODEL, TOOL_NAME, type ConversationSpec, type RunRequest, type RunResponse } from './lib/protocol';
+import { BENCH_MODEL, type ConversationSpec, type RunRequest, type RunResponse } from './lib/protocol';
 import { renderMarkdown, type BenchResults, type PeerName } from './lib/report';
+import { TOOL_NAME } from './lib/work-tool';
 
 const quick = process.argv.includes('--quick');
 const ROOT = path.join(__dirname, '..');

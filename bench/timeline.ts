@@ -6,10 +6,10 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { z } from 'zod';
 import { AgentClient, createAgentWorker, defineTool, startDevServer } from '../src';
 import { FakeMessagesApi, reply, text, toolUse } from '../src/testing';
-import { BENCH_MODEL, TOOL_NAME, workResult } from './lib/protocol';
+import { BENCH_MODEL } from './lib/protocol';
+import { doWork, TOOL_DESCRIPTION, TOOL_NAME, workInput } from './lib/work-tool';
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -31,15 +31,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const fake = await FakeMessagesApi.start();
   const server = await startDevServer({ ui: false });
-  const work = defineTool({
-    name: TOOL_NAME,
-    description: 'Do a unit of work and return its result.',
-    input: z.object({ turn: z.number(), call: z.number(), ms: z.number(), bytes: z.number() }),
-    run: async (input) => {
-      if (input.ms > 0) await new Promise((resolve) => setTimeout(resolve, input.ms));
-      return workResult(input);
-    },
-  });
+  const work = defineTool({ name: TOOL_NAME, description: TOOL_DESCRIPTION, input: workInput, run: doWork });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const worker = await createAgentWorker({
     connection: nativeConnection,

@@ -5,16 +5,6 @@
 /** The model name every peer asks for; the fake API answers any name. */
 export const BENCH_MODEL = 'claude-sonnet-5-5';
 
-/** The one tool of the bench: waits `ms`, then returns a text of `bytes` bytes. */
-export const TOOL_NAME = 'work';
-
-export interface WorkInput {
-  turn: number;
-  call: number;
-  ms: number;
-  bytes: number;
-}
-
 export interface ConversationSpec {
   /** The first user message; the fake API picks the conversation's script by it. */
   prompt: string;
@@ -48,10 +38,4 @@ export interface RunResponse {
   conversations: ConversationOutcome[];
   /** The peer process's resident set size after the run (worker and client share the process). */
   rssBytes: number;
-}
-
-/** What the `work` tool returns: a short head padded to `bytes`. Every peer's tool uses this. */
-export function workResult({ turn, call, bytes }: WorkInput): string {
-  const head = `result of turn ${turn} call ${call}`;
-  return bytes > head.length ? head + 'x'.repeat(bytes - head.length) : head;
 }

@@ -4,24 +4,16 @@ import Anthropic from '@anthropic-ai/sdk';
 import { temporal } from '@temporalio/proto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
-import { z } from 'zod';
 import { AgentClient, createAgentWorker, defineTool } from '../../src';
 import { errorMessage, servePeer } from '../lib/peer-loop';
-import { BENCH_MODEL, TOOL_NAME, workResult } from '../lib/protocol';
+import { BENCH_MODEL } from '../lib/protocol';
+import { doWork, TOOL_DESCRIPTION, TOOL_NAME, workInput } from '../lib/work-tool';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const address = process.env.TEMPORAL_ADDRESS!;
   const taskQueue = `bench-durable-claude-${process.pid}`;
-  const work = defineTool({
-    name: TOOL_NAME,
-    description: 'Do a unit of work and return its result.',
-    input: z.object({ turn: z.number(), call: z.number(), ms: z.number(), bytes: z.number() }),
-    run: async (input) => {
-      if (input.ms > 0) await new Promise((resolve) => setTimeout(resolve, input.ms));
-      return workResult(input);
-    },
-  });
+  const work = defineTool({ name: TOOL_NAME, description: TOOL_DESCRIPTION, input: workInput, run: doWork });
   const nativeConnection = await NativeConnection.connect({ address });
   const workerOptions = process.env.BENCH_WORKER_OPTIONS ? (JSON.parse(process.env.BENCH_WORKER_OPTIONS) as Partial<WorkerOptions>) : {};
   const worker = await createAgentWorker({

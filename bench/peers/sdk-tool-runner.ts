@@ -2,21 +2,13 @@
 // the lower bound on what a tool-use loop costs. Its tool calls of one reply run concurrently, as ours do.
 import Anthropic from '@anthropic-ai/sdk';
 import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
-import { z } from 'zod';
 import { errorMessage, servePeer } from '../lib/peer-loop';
-import { BENCH_MODEL, TOOL_NAME, workResult } from '../lib/protocol';
+import { BENCH_MODEL } from '../lib/protocol';
+import { doWork, TOOL_DESCRIPTION, TOOL_NAME, workInput } from '../lib/work-tool';
 
 const anthropic = new Anthropic({ apiKey: 'sk-ant-bench', baseURL: process.env.FAKE_URL, maxRetries: 0 });
 
-const work = betaZodTool({
-  name: TOOL_NAME,
-  description: 'Do a unit of work and return its result.',
-  inputSchema: z.object({ turn: z.number(), call: z.number(), ms: z.number(), bytes: z.number() }),
-  run: async (input) => {
-    if (input.ms > 0) await new Promise((resolve) => setTimeout(resolve, input.ms));
-    return workResult(input);
-  },
-});
+const work = betaZodTool({ name: TOOL_NAME, description: TOOL_DESCRIPTION, inputSchema: workInput, run: doWork });
 
 void servePeer(
   async (spec) => {

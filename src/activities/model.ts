@@ -195,8 +195,11 @@ export function createModelActivities(options: ModelActivityOptions) {
     // With the new messages in the input, a continue needs nothing else from the workflow: the thread's create-only
     // fields cannot change within a run (the model, system prompt and tool schemas are fixed at its start).
     const continueFromInput = fresh && input.newMessages !== undefined && hint!.replyIndex + 1 + input.newMessages.length === input.transcriptLength;
-    let fingerprint = continueFromInput ? hint!.createdWith : threadFingerprint(await readContext(), input.model);
-    const canContinue = continueFromInput || (fresh && hint!.createdWith === fingerprint && hint!.replyIndex === lastAssistantIndex(context!.messages));
+    const canContinue =
+      continueFromInput ||
+      (fresh &&
+        hint!.createdWith === threadFingerprint(await readContext(), input.model) &&
+        hint!.replyIndex === lastAssistantIndex(context!.messages));
 
     let kind: ModelRequestKind = !input.threads ? 'unthreaded' : canContinue ? 'continue' : 'create';
     let threadsUnsupported = false;
@@ -207,12 +210,11 @@ export function createModelActivities(options: ModelActivityOptions) {
           ? {
               ...base,
               ...toolChoice(context),
-              messages: input.newMessages ?? context!.messages.slice(hint!.replyIndex + 1),
+              messages: continueFromInput ? input.newMessages! : context!.messages.slice(hint!.replyIndex + 1),
               thread: { type: 'continue', previous_message_id: hint!.previousMessageId },
               betas: [MESSAGE_THREADS_BETA],
             }
           : full(await readContext(), kind !== 'unthreaded');
-      if (kind !== 'continue') fingerprint = threadFingerprint(await readContext(), input.model);
       try {
         message = await stream(params);
       } catch (err) {
@@ -237,6 +239,8 @@ export function createModelActivities(options: ModelActivityOptions) {
       }
     }
 
+    // A continue keeps its thread's create-time fingerprint; anything else just read the context to build its request.
+    const fingerprint = kind === 'continue' ? hint!.createdWith : threadFingerprint(context!, input.model);
     const storesThread = kind !== 'unthreaded' && message.stop_reason !== 'refusal' && !isFallbackReply(message);
     return {
       reply: replyOf(message),

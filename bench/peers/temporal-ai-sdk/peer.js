@@ -13,7 +13,7 @@ const address = process.env.TEMPORAL_ADDRESS;
 const taskQueue = `bench-temporal-ai-sdk-${process.pid}`;
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-// The same tool as the other peers (bench/lib/protocol.ts: workResult).
+// The same tool as the other peers (bench/lib/work-tool.ts).
 async function work({ ms, bytes, turn, call }) {
   if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
   const head = `result of turn ${turn} call ${call}`;
