@@ -8,6 +8,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  isGrpcDeadlineError,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -53,6 +54,12 @@ export class AgentClientError extends Error {
 export class InvalidConversationOptionsError extends AgentClientError {
   constructor(readonly problems: string[]) {
     super(`Invalid conversation options: ${problems.join('; ')}`);
+  }
+}
+/** A query got no answer in time: queries run on a worker, and none served the conversation's task queue. */
+export class NoWorkerAnsweredError extends AgentClientError {
+  constructor(readonly conversationId: string, readonly timeoutMs: number, options?: ErrorOptions) {
+    super(`No worker answered a query on conversation ${conversationId} within ${timeoutMs / 1000}s; is a worker running on its task queue?`, options);
   }
 }
 export class ConversationNotFoundError extends AgentClientError {
@@ -101,6 +108,22 @@ export interface StartConversationOptions extends ConversationOptions {
   taskQueue?: string;
   /** Starting under an id already in use: return that conversation (default), or throw ConversationAlreadyExistsError. */
   onConflict?: 'use-existing' | 'fail';
+}
+
+export interface QueryOptions {
+  /** Give up after this long (NoWorkerAnsweredError) instead of waiting for the server's own deadline. */
+  timeoutMs?: number;
+}
+
+/** One conversation waiting for a person, as `listPendingApprovals` finds it. */
+export interface ConversationApprovals {
+  conversationId: string;
+  /** The count its AgentPendingApprovals search attribute holds (known without a worker). */
+  pendingApprovals: number;
+  /** The calls waiting, from the pendingApprovals query; absent when no worker answered it. */
+  approvals?: PendingApproval[];
+  /** Why `approvals` is absent (no worker answered in time, the conversation ended meanwhile, …). */
+  unanswered?: string;
 }
 
 export interface ConversationSummary {
@@ -209,16 +232,18 @@ export class ConversationHandle {
     }
   }
 
-  transcript(): Promise<Transcript> {
-    return this.#query(() => this.workflow.query(transcriptQuery));
+  // Queries run on a worker: with no worker on the task queue the server holds them until its own deadline, so
+  // callers that must not hang pass `timeoutMs` and get NoWorkerAnsweredError instead.
+  transcript(options: QueryOptions = {}): Promise<Transcript> {
+    return this.#query(() => this.workflow.query(transcriptQuery), options);
   }
 
-  pending(): Promise<PendingApproval[]> {
-    return this.#query(() => this.workflow.query(pendingApprovalsQuery));
+  pending(options: QueryOptions = {}): Promise<PendingApproval[]> {
+    return this.#query(() => this.workflow.query(pendingApprovalsQuery), options);
   }
 
-  state(): Promise<ConversationState> {
-    return this.#query(() => this.workflow.query(stateQuery));
+  state(options: QueryOptions = {}): Promise<ConversationState> {
+    return this.#query(() => this.workflow.query(stateQuery), options);
   }
 
   async describe(): Promise<WorkflowExecutionDescription> {
@@ -333,10 +358,12 @@ export class ConversationHandle {
     return translated;
   }
 
-  async #query<T>(call: () => Promise<T>): Promise<T> {
+  async #query<T>(call: () => Promise<T>, options: QueryOptions = {}): Promise<T> {
+    const { timeoutMs } = options;
     try {
-      return await call();
+      return await (timeoutMs === undefined ? call() : this.agent.client.withDeadline(Date.now() + timeoutMs, call));
     } catch (err) {
+      if (timeoutMs !== undefined && isGrpcDeadlineError(err)) throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, { cause: err });
       throw this.agent.translate(err, this.conversationId);
     }
   }
@@ -482,6 +509,30 @@ export class AgentClient {
   /** Every running conversation waiting for a person, with one visibility query. */
   listAwaitingApproval(limit = 100): Promise<ConversationSummary[]> {
     return this.list(`WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ${AgentStatusKey.name} = 'awaiting_approval'`, limit);
+  }
+
+  /**
+   * Every call waiting for approval across conversations: one visibility query, then the pendingApprovals query of
+   * each conversation found, a few at a time and each bounded by `queryTimeoutMs`, so one conversation whose task
+   * queue has no worker costs that long once and is reported as unanswered, not waited on.
+   */
+  async listPendingApprovals(options: { limit?: number; queryTimeoutMs?: number; concurrency?: number } = {}): Promise<ConversationApprovals[]> {
+    const { limit = 100, queryTimeoutMs = 5_000, concurrency = 8 } = options;
+    const waiting = await this.listAwaitingApproval(limit);
+    const found: ConversationApprovals[] = new Array(waiting.length);
+    let next = 0;
+    const queryNext = async (): Promise<void> => {
+      for (let i = next++; i < waiting.length; i = next++) {
+        const { conversationId, pendingApprovals } = waiting[i]!;
+        try {
+          found[i] = { conversationId, pendingApprovals, approvals: await this.getHandle(conversationId).pending({ timeoutMs: queryTimeoutMs }) };
+        } catch (err) {
+          found[i] = { conversationId, pendingApprovals, unanswered: err instanceof Error ? err.message : String(err) };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, waiting.length) }, queryNext));
+    return found;
   }
 
   /** @internal Temporal's errors, as this API's. */

@@ -10,7 +10,7 @@ import { approveSignal, rejectSignal } from '../src/workflows/definitions';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { recordHistoryFixture } from './helpers/fixtures';
 import { createTestWorker, fakeAnthropic, uniqueTaskQueue } from './helpers/temporal';
-import { AgentClient } from '../src/client';
+import { AgentClient, NoWorkerAnsweredError } from '../src/client';
 import { AgentPendingApprovalsKey, AgentStatusKey } from '../src/search-attributes';
 
 const run = promisify(execFile);
@@ -330,6 +330,45 @@ describe('approval gates', () => {
       expect(description.typedSearchAttributes.get(AgentStatusKey)).toBe('completed');
       expect(description.typedSearchAttributes.get(AgentPendingApprovalsKey)).toBe(0);
     });
+  });
+
+  test('listing pending calls across conversations: one whose worker is gone is reported, not waited on', async () => {
+    const served = uniquePrompt('Email Quinn, worker up');
+    const orphaned = uniquePrompt('Email Rosa, worker gone');
+    emailScript(served, 'quinn@example.com');
+    emailScript(orphaned, 'rosa@example.com');
+    const goneQueue = uniqueTaskQueue();
+    const goneAgent = new AgentClient({ client: harness.temporal.client, taskQueue: goneQueue });
+    const gone = await createTestWorker(harness.temporal, { taskQueue: goneQueue, tools, anthropic: fakeAnthropic(harness.fake.baseURL) });
+    const orphan = await gone.runUntil(async () => {
+      const handle = await goneAgent.start({ prompt: orphaned, tools: toolNames });
+      await waitForPending(handle);
+      return handle;
+    });
+    try {
+      // No worker polls goneQueue now: its query cannot be answered, only bounded.
+      await expect(orphan.pending({ timeoutMs: 1000 })).rejects.toBeInstanceOf(NoWorkerAnsweredError);
+      await withWorker(harness, { tools }, async (agent) => {
+        const handle = await agent.start({ prompt: served, tools: toolNames });
+        await waitForPending(handle);
+        const ids = [handle.conversationId, orphan.conversationId];
+        let listed = await agent.listPendingApprovals({ queryTimeoutMs: 1500 });
+        for (let i = 0; i < 100 && !ids.every((id) => listed.some((c) => c.conversationId === id)); i++) {
+          await sleep(100);
+          listed = await agent.listPendingApprovals({ queryTimeoutMs: 1500 });
+        }
+        expect(listed.find((c) => c.conversationId === handle.conversationId)).toMatchObject({
+          pendingApprovals: 1,
+          approvals: [expect.objectContaining({ toolName: 'send_email', input: { to: 'quinn@example.com', subject: 'Hello' } })],
+        });
+        const unanswered = listed.find((c) => c.conversationId === orphan.conversationId);
+        expect(unanswered).toMatchObject({ pendingApprovals: 1, unanswered: expect.stringMatching(/No worker answered .* within 1.5s/) });
+        expect(unanswered?.approvals).toBeUndefined();
+        await handle.cancel();
+      });
+    } finally {
+      await orphan.workflow.terminate('test cleanup: its worker is gone');
+    }
   });
 
   test("approving through the official CLI: temporal workflow signal --name approve", async () => {

@@ -21,6 +21,7 @@ export interface Command {
 
 export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
 const write = (line = '') => process.stdout.write(`${line}\n`);
+const warn = (line: string) => process.stderr.write(`${line}\n`);
 
 function str(values: CliValues, name: string): string | undefined {
   const value = values[name];
@@ -156,18 +157,26 @@ const chat: Command = {
   },
 };
 
+/** How long a listing waits for a worker to answer one conversation's query. */
+const PENDING_QUERY_TIMEOUT_MS = 10_000;
+
 const pending: Command = {
   usage: 'usage: durable-claude pending [<conversationId>] [--json]',
   options: { json: { type: 'boolean' } },
   async run([conversationId], values) {
     return withAgent(values, async (agent) => {
-    const ids = conversationId ? [conversationId] : (await agent.listAwaitingApproval()).map((c) => c.conversationId);
-    const rows = [];
-    for (const id of ids) for (const p of await agent.getHandle(id).pending()) rows.push({ conversationId: id, ...p });
-    if (values.json) write(JSON.stringify(rows, null, 2));
-    else if (rows.length === 0) write('nothing is waiting for approval');
-    else for (const r of rows) write(`${r.conversationId}  ${r.toolUseId}  ${r.toolName} ${JSON.stringify(r.input)}  since ${r.requestedAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`);
-    return ExitCode.ok;
+      const found = conversationId
+        ? [{ conversationId, approvals: await agent.getHandle(conversationId).pending({ timeoutMs: PENDING_QUERY_TIMEOUT_MS }) }]
+        : await agent.listPendingApprovals({ queryTimeoutMs: PENDING_QUERY_TIMEOUT_MS });
+      const rows = found.flatMap((c) => (c.approvals ?? []).map((p) => ({ conversationId: c.conversationId, ...p })));
+      if (values.json) write(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0 && found.every((c) => c.approvals)) write('nothing is waiting for approval');
+      else for (const r of rows) write(`${r.conversationId}  ${r.toolUseId}  ${r.toolName} ${JSON.stringify(r.input)}  since ${r.requestedAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`);
+      // A conversation whose worker is down still counts: say it waits, and why its calls are not listed.
+      for (const c of found) {
+        if ('unanswered' in c && c.unanswered) warn(`${c.conversationId}  ${c.pendingApprovals} waiting, not listed: ${c.unanswered}`);
+      }
+      return ExitCode.ok;
     });
   },
 };

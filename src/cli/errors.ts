@@ -9,6 +9,7 @@ import {
   DecisionRefusedError,
   InvalidConversationOptionsError,
   MessageRefusedError,
+  NoWorkerAnsweredError,
 } from '../client';
 
 export const ExitCode = {
@@ -21,6 +22,7 @@ export const ExitCode = {
   refused: 6,
   missingApiKey: 7,
   replayDiverged: 8,
+  noWorker: 9,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -40,6 +42,7 @@ export class CliError extends Error {
   static from(err: unknown): CliError {
     if (err instanceof CliError) return err;
     if (err instanceof InvalidConversationOptionsError) return new CliError(err.message, ExitCode.usage);
+    if (err instanceof NoWorkerAnsweredError) return new CliError(err.message, ExitCode.noWorker);
     if (err instanceof ConversationNotFoundError) return new CliError(err.message, ExitCode.notFound);
     if (err instanceof ConversationFinishedError) return new CliError(err.message, ExitCode.refused);
     if (err instanceof DecisionRefusedError || err instanceof MessageRefusedError || err instanceof ConversationAlreadyExistsError) {

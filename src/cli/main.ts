@@ -30,7 +30,8 @@ Commands:
 Global options: --address HOST:PORT, --namespace NS, --task-queue Q (or TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)
 
 Exit codes: 0 ok · 1 conversation did not complete · 2 bad arguments · 3 unknown conversation
-            4 Temporal unreachable · 5 conversation failed · 6 decision refused · 7 missing API key · 8 replay diverged`;
+            4 Temporal unreachable · 5 conversation failed · 6 decision refused · 7 missing API key · 8 replay diverged
+            9 no worker answered a query`;
 
 export const GLOBAL_OPTIONS: ParseArgsConfig['options'] = {
   address: { type: 'string' },

@@ -151,7 +151,8 @@ test(
       while (approving) {
         for (const handle of handles) {
           if (results.has(handle.conversationId)) continue;
-          const pending = await handle.pending().catch(() => []);
+          // Bounded: while the worker is down nobody answers, and the server would hold the query for 30 s.
+          const pending = await handle.pending({ timeoutMs: 2000 }).catch(() => []);
           for (const call of pending) {
             if (approved.has(call.toolUseId)) continue;
             await handle.workflow.signal(approveSignal, { toolUseId: call.toolUseId, by: 'crash-test-approver' });
