@@ -8,6 +8,8 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  ServiceError,
+  isGrpcCancelledError,
   isGrpcDeadlineError,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
@@ -360,10 +362,14 @@ export class ConversationHandle {
 
   async #query<T>(call: () => Promise<T>, options: QueryOptions = {}): Promise<T> {
     const { timeoutMs } = options;
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     try {
-      return await (timeoutMs === undefined ? call() : this.agent.client.withDeadline(Date.now() + timeoutMs, call));
+      return await (deadline === undefined ? call() : this.agent.client.withDeadline(deadline, call));
     } catch (err) {
-      if (timeoutMs !== undefined && isGrpcDeadlineError(err)) throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, { cause: err });
+      // Past the deadline, a server error is the deadline in another form (grpc-js reports some as CANCELLED, the
+      // server as its own timeout); nothing else cancels these calls.
+      const timedOut = deadline !== undefined && (isGrpcDeadlineError(err) || isGrpcCancelledError(err) || (err instanceof ServiceError && Date.now() >= deadline));
+      if (timeoutMs !== undefined && timedOut) throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, { cause: err });
       throw this.agent.translate(err, this.conversationId);
     }
   }

@@ -347,7 +347,7 @@ describe('approval gates', () => {
     });
     try {
       // No worker polls goneQueue now: its query cannot be answered, only bounded.
-      await expect(orphan.pending({ timeoutMs: 1000 })).rejects.toBeInstanceOf(NoWorkerAnsweredError);
+      await expect(orphan.pending({ timeoutMs: 1000 })).rejects.toThrow(NoWorkerAnsweredError);
       await withWorker(harness, { tools }, async (agent) => {
         const handle = await agent.start({ prompt: served, tools: toolNames });
         await waitForPending(handle);
