@@ -8,6 +8,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   ServiceError,
   isGrpcCancelledError,
   isGrpcDeadlineError,
@@ -23,14 +24,17 @@ import { loadTemporalConfig } from './config';
 import { transcriptLines } from './format';
 import { AgentPendingApprovalsKey, AgentStatusKey } from './search-attributes';
 import {
+  approveSignal,
   decideUpdate,
   endConversationSignal,
   pendingApprovalsQuery,
+  rejectSignal,
   sendMessageUpdate,
   stateQuery,
   transcriptQuery,
   userMessageSignal,
 } from './workflows/definitions';
+import { decisionShapeProblem } from './workflows/approvals';
 import type { agentConversation } from './workflows/conversation';
 import { checkConversationOptions } from './workflows/options';
 import {
@@ -41,6 +45,7 @@ import {
   type ConversationOptions,
   type ConversationResult,
   type ConversationState,
+  type DecideRequest,
   type PendingApproval,
   type Transcript,
   type UserMessageReply,
@@ -60,8 +65,21 @@ export class InvalidConversationOptionsError extends AgentClientError {
 }
 /** A query got no answer in time: queries run on a worker, and none served the conversation's task queue. */
 export class NoWorkerAnsweredError extends AgentClientError {
-  constructor(readonly conversationId: string, readonly timeoutMs: number, options?: ErrorOptions) {
-    super(`No worker answered a query on conversation ${conversationId} within ${timeoutMs / 1000}s; is a worker running on its task queue?`, options);
+  constructor(
+    readonly conversationId: string,
+    readonly timeoutMs: number,
+    /** What went unanswered: 'a query' or 'the decision' (an Update, which may still apply once a worker runs). */
+    readonly request: 'a query' | 'the decision' = 'a query',
+    options?: ErrorOptions,
+  ) {
+    super(
+      `No worker answered ${request} on conversation ${conversationId} within ${timeoutMs / 1000}s; is a worker running on its task queue?` +
+        (request === 'the decision'
+          ? ' The decision is not confirmed: the server may still hand it to the next worker, or drop it; to be sure it' +
+            ' applies, send it as a signal too (a second identical decision is ignored).'
+          : ''),
+      options,
+    );
   }
 }
 export class ConversationNotFoundError extends AgentClientError {
@@ -252,13 +270,31 @@ export class ConversationHandle {
     return this.#query(() => this.workflow.describe());
   }
 
-  /** Approves a pending tool call (optionally with edited input) and returns the recorded decision. */
-  approve(toolUseId: string, decision: { by: string; input?: unknown; reason?: string }): Promise<ApprovalDecision> {
-    return this.#decide({ toolUseId, decision: 'approve', ...decision });
+  /**
+   * Approves a pending tool call (optionally with edited input) and returns the recorded decision. The decide Update
+   * runs on a worker: with `timeoutMs`, a missing worker is a NoWorkerAnsweredError instead of a wait.
+   */
+  approve(toolUseId: string, decision: { by: string; input?: unknown; reason?: string }, options: QueryOptions = {}): Promise<ApprovalDecision> {
+    return this.#decide({ toolUseId, decision: 'approve', ...decision }, options);
   }
 
-  reject(toolUseId: string, decision: { by: string; reason: string }): Promise<ApprovalDecision> {
-    return this.#decide({ toolUseId, decision: 'reject', ...decision });
+  reject(toolUseId: string, decision: { by: string; reason: string }, options: QueryOptions = {}): Promise<ApprovalDecision> {
+    return this.#decide({ toolUseId, decision: 'reject', ...decision }, options);
+  }
+
+  /**
+   * Sends a decision as a signal: Temporal stores it even while no worker runs, and the workflow applies it when one
+   * does. Unlike approve/reject nothing comes back; a decision the workflow cannot apply is logged and ignored.
+   */
+  async signalDecision(request: DecideRequest): Promise<void> {
+    const { decision, ...rest } = request;
+    const problem = decisionShapeProblem(rest) ?? (decision === 'reject' && rest.input !== undefined ? 'input can only be given with approve (approve with edit)' : undefined);
+    if (problem) throw new DecisionRefusedError(rest.toolUseId, problem);
+    try {
+      await this.workflow.signal(decision === 'approve' ? approveSignal : rejectSignal, rest);
+    } catch (err) {
+      throw await this.#finishedOr(err);
+    }
   }
 
   /** Sends the next user message of a chat and waits for the model's answer. */
@@ -316,17 +352,31 @@ export class ConversationHandle {
     return { handle: this.agent.getHandle(this.conversationId), runId: response.runId ?? '', resetToEventId: resetTo, failedRunId: description.runId };
   }
 
+  /**
+   * State and transcript together: from the result when the conversation completed (no worker needed), otherwise by
+   * query, so a stopped worker costs `timeoutMs` and a NoWorkerAnsweredError rather than the server's 30 s.
+   */
+  async snapshot(options: QueryOptions = {}): Promise<{ state: ConversationState; transcript: Transcript }> {
+    const description = await this.describe();
+    if (description.status.name === 'COMPLETED') {
+      const result = await this.result();
+      if (result.transcript) {
+        const { transcript, ...summary } = result;
+        return { state: { status: result.status, turn: result.turns, pendingApprovals: 0, usage: result.usage, result: summary }, transcript };
+      }
+    }
+    return { transcript: await this.transcript(options), state: await this.state(options) };
+  }
+
   /** One file's worth for a bug report: state, the transcript and the full history (as `temporal workflow show` prints it). */
-  async export(): Promise<ConversationExport> {
+  async export(options: QueryOptions = { timeoutMs: 5_000 }): Promise<ConversationExport> {
     const description = await this.describe();
     const history = await this.fetchHistory();
-    let transcript: Transcript | undefined;
-    try {
-      transcript = await this.transcript();
-    } catch {
-      // Without a worker the query cannot run; a completed conversation's result still holds the transcript.
-      transcript = description.status.name === 'COMPLETED' ? (await this.result()).transcript : undefined;
-    }
+    // A failed conversation whose worker is gone has no transcript to give; the history still holds everything.
+    const transcript = await this.snapshot(options).then(
+      (s) => s.transcript,
+      () => undefined,
+    );
     return {
       conversationId: this.conversationId,
       runId: description.runId,
@@ -337,11 +387,18 @@ export class ConversationHandle {
     };
   }
 
-  async #decide(request: { toolUseId: string; decision: 'approve' | 'reject'; by: string; reason?: string; input?: unknown }): Promise<ApprovalDecision> {
+  async #decide(
+    request: { toolUseId: string; decision: 'approve' | 'reject'; by: string; reason?: string; input?: unknown },
+    { timeoutMs }: QueryOptions,
+  ): Promise<ApprovalDecision> {
+    const update = () => this.workflow.executeUpdate(decideUpdate, { args: [request] });
     try {
-      return await this.workflow.executeUpdate(decideUpdate, { args: [request] });
+      return await (timeoutMs === undefined ? update() : this.agent.client.withDeadline(Date.now() + timeoutMs, update));
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new DecisionRefusedError(request.toolUseId, innermostMessage(err), { cause: err });
+      if (timeoutMs !== undefined && err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+        throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, 'the decision', { cause: err });
+      }
       throw await this.#finishedOr(err);
     }
   }
@@ -369,7 +426,7 @@ export class ConversationHandle {
       // Past the deadline, a server error is the deadline in another form (grpc-js reports some as CANCELLED, the
       // server as its own timeout); nothing else cancels these calls.
       const timedOut = deadline !== undefined && (isGrpcDeadlineError(err) || isGrpcCancelledError(err) || (err instanceof ServiceError && Date.now() >= deadline));
-      if (timeoutMs !== undefined && timedOut) throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, { cause: err });
+      if (timeoutMs !== undefined && timedOut) throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, 'a query', { cause: err });
       throw this.agent.translate(err, this.conversationId);
     }
   }

@@ -12,7 +12,13 @@ import { devServerSearchAttributeArgs } from './search-attributes';
  */
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
-const TEMPORAL_CLI_MODULE = `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
+const TEMPORAL_CLI_PACKAGE = 'github.com/temporalio/cli/cmd/temporal';
+/**
+ * The Go module that pins the build: the official CLI at TEMPORAL_CLI_VERSION with modernc.org/sqlite raised to
+ * SQLITE_DRIVER_VERSION (why: deploy/temporal-cli/go.mod). Its go.sum makes every machine build the same bytes.
+ */
+const TEMPORAL_CLI_BUILD_MODULE = path.join(__dirname, '..', 'deploy', 'temporal-cli');
+const SQLITE_DRIVER_VERSION = '1.44.3';
 
 export type TemporalCliSource = 'env' | 'path' | 'cache' | 'sdk-download' | 'go-build';
 
@@ -32,7 +38,7 @@ export interface FindTemporalCliOptions {
 /** Where this machine keeps the CLI it built: shared by every clone and CI run of the project. */
 export function temporalCliCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.DURABLE_CLAUDE_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'durable-claude');
-  return path.join(base, `temporal-cli-${TEMPORAL_CLI_VERSION}`);
+  return path.join(base, `temporal-cli-${TEMPORAL_CLI_VERSION}-sqlite-${SQLITE_DRIVER_VERSION}`);
 }
 
 export function cachedTemporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -117,7 +123,7 @@ function goBinary(env: NodeJS.ProcessEnv): string {
 const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * `go install` of the official CLI into this machine's cache. A lock directory keeps two processes (two jest runs,
+ * `go build` of the official CLI (through deploy/temporal-cli) into this machine's cache. A lock directory keeps two processes (two jest runs,
  * a CI run and a demo) from building at once; the loser waits for the winner's binary.
  */
 export async function buildTemporalCli(options: FindTemporalCliOptions = {}): Promise<string> {
@@ -149,13 +155,18 @@ export async function buildTemporalCli(options: FindTemporalCliOptions = {}): Pr
     if (isExecutable(target)) return target;
     const go = goBinary(env);
     const staging = fs.mkdtempSync(path.join(cacheDir, 'staging-'));
-    log(`[temporal-cli] building ${TEMPORAL_CLI_MODULE} with ${go} (first time on this machine; takes a few minutes)`);
+    const built = path.join(staging, path.basename(target));
+    log(
+      `[temporal-cli] building ${TEMPORAL_CLI_PACKAGE}@v${TEMPORAL_CLI_VERSION} (sqlite driver v${SQLITE_DRIVER_VERSION}) with ${go} ` +
+        '(first time on this machine; takes a few minutes)',
+    );
     const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(
-        go,
-        ['install', '-v', '-trimpath', '-ldflags', `-s -w -X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`, TEMPORAL_CLI_MODULE],
-        { env: { ...env, CGO_ENABLED: '0', GOBIN: staging, GOFLAGS: '-mod=mod' }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const ldflags = `-s -w -X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`;
+      const child = spawn(go, ['build', '-v', '-trimpath', '-ldflags', ldflags, '-o', built, TEMPORAL_CLI_PACKAGE], {
+        cwd: TEMPORAL_CLI_BUILD_MODULE,
+        env: { ...env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly', GOWORK: 'off' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let packages = 0;
       let lastLine = '';
       const tail: string[] = [];
@@ -183,9 +194,8 @@ export async function buildTemporalCli(options: FindTemporalCliOptions = {}): Pr
         resolve(status ?? 1);
       });
     });
-    const built = path.join(staging, path.basename(target));
     if (code !== 0 || !isExecutable(built)) {
-      throw new Error(`go install ${TEMPORAL_CLI_MODULE} failed with exit code ${code}; see the output above`);
+      throw new Error(`go build ${TEMPORAL_CLI_PACKAGE} in ${TEMPORAL_CLI_BUILD_MODULE} failed with exit code ${code}; see the output above`);
     }
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.renameSync(built, target);
@@ -218,7 +228,10 @@ export function devServerDynamicConfigArgs(config: Readonly<Record<string, strin
 }
 
 export interface DevServerOptions {
-  /** Keep workflows in this SQLite file, so they survive restarts. Default: in memory. */
+  /**
+   * Keep workflows in this SQLite file, so they survive restarts. Default: a scratch file (in /dev/shm where there
+   * is one, so as fast as memory) removed on stop; see scratchDbFilename for why never SQLite's in-memory mode.
+   */
   dbFilename?: string;
   ip?: string;
   /** gRPC port; default a free one. */
@@ -242,6 +255,28 @@ export interface DevServer {
   stop(): Promise<void>;
   /** Kills the server at once (SIGKILL), as a crash would. */
   kill(): Promise<void>;
+}
+
+/**
+ * A throwaway database file for a dev server. The server's SQLite driver drops a connection whose statement was
+ * interrupted by a cancelled request (a client deadline, a killed worker); in SQLite's in-memory mode that loses the
+ * whole database ("no such table"), while a file is simply reopened. tmpfs keeps it as fast as memory.
+ */
+export function scratchDbFilename(prefix = 'durable-claude-dev'): string {
+  const shm = '/dev/shm';
+  let base = os.tmpdir();
+  try {
+    fs.accessSync(shm, fs.constants.W_OK);
+    base = shm;
+  } catch {
+    // No tmpfs here: the temp dir will do.
+  }
+  return path.join(fs.mkdtempSync(path.join(base, `${prefix}-`)), 'temporal.db');
+}
+
+/** Removes a scratch database and SQLite's companion files (-wal, -shm, -journal). */
+export function removeScratchDb(dbFilename: string): void {
+  fs.rmSync(path.dirname(dbFilename), { recursive: true, force: true });
 }
 
 /** A free TCP port on this machine (the OS picks it). */
@@ -281,21 +316,26 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push(...devServerDynamicConfigArgs({ ...DEV_SERVER_DYNAMIC_CONFIG, ...options.dynamicConfig }));
   if (ui) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
-  if (options.dbFilename) {
-    fs.mkdirSync(path.dirname(path.resolve(options.dbFilename)), { recursive: true });
-    args.push('--db-filename', options.dbFilename);
-  }
+  const scratch = options.dbFilename ? undefined : scratchDbFilename();
+  const dbFilename = options.dbFilename ?? scratch!;
+  fs.mkdirSync(path.dirname(path.resolve(dbFilename)), { recursive: true });
+  args.push('--db-filename', dbFilename);
   const out = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(cli.path, args, { stdio: ['ignore', out, out] });
   let exited: number | null | undefined;
   child.on('exit', (code) => {
     exited = code;
+    if (scratch) removeScratchDb(scratch);
   });
   const deadline = Date.now() + 60_000;
   while (!(await canConnect(ip, port))) {
-    if (exited !== undefined) throw new Error(`temporal server start-dev exited with code ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
+    if (exited !== undefined) {
+      if (scratch) removeScratchDb(scratch);
+      throw new Error(`temporal server start-dev exited with code ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
+      if (scratch) removeScratchDb(scratch);
       throw new Error(`temporal server start-dev did not listen on ${ip}:${port} within 60s`);
     }
     await sleepMs(100);

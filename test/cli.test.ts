@@ -114,12 +114,62 @@ describe('durable-claude CLI', () => {
       expect(finished.code).toBe(0);
       expect(finished.stdout).toContain('decide with: durable-claude approve');
     });
-    const shown = await serve(() => cli(['show', id, ...common]));
+    // No worker runs now: a completed conversation is shown from its result.
+    const shown = await cli(['show', id, ...common]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^conversation cli-wait-\d+ · completed · 3 turns/);
     expect(shown.stdout).toMatch(/approval: .* approved send_email \(toolu_.*\) by ops@example.com via update/);
     const listed = await cli(['list', '--status', 'completed', '--query', `WorkflowId = '${id}'`, ...common]);
     expect(listed.stdout).toMatch(new RegExp(`completed +0 pending  ${id}`));
+  });
+
+  test('a conversation whose worker is gone: pending and show say so (exit 9) instead of hanging', async () => {
+    const prompt = uniquePrompt('Email while the worker goes away');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('send_email', { to: 'y@example.com', subject: 's', body: 'b' })), reply(text('Sent.'))] });
+    const id = `cli-orphan-${Date.now()}`;
+    const orphanQueue = uniqueTaskQueue('cli-orphan');
+    const orphanCommon = ['--address', harness.temporal.address, '--task-queue', orphanQueue];
+    let pendingCalls: Array<{ toolUseId: string }> = [];
+    await withWorker(harness, { tools, taskQueue: orphanQueue }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['send_email'], conversationId: id });
+      for (let i = 0; i < 100 && pendingCalls.length === 0; i++) {
+        await sleep(100);
+        pendingCalls = await handle.pending();
+      }
+    });
+    const env = { DURABLE_CLAUDE_QUERY_TIMEOUT_MS: '1500' };
+    try {
+      const one = await cli(['pending', id, ...orphanCommon], { env });
+      expect(one.code).toBe(9);
+      expect(one.stderr).toMatch(/No worker answered a query on conversation cli-orphan-\d+ within 1.5s; is a worker running on its task queue\?/);
+      const shown = await cli(['show', id, ...orphanCommon], { env });
+      expect(shown.code).toBe(9);
+      // Across conversations it is still counted, with the reason its calls are not listed.
+      let all = await cli(['pending', ...orphanCommon], { env });
+      for (let i = 0; i < 50 && !all.stderr.includes(id); i++) {
+        await sleep(200);
+        all = await cli(['pending', ...orphanCommon], { env });
+      }
+      expect(all.code).toBe(0);
+      expect(all.stderr).toMatch(new RegExp(`${id}  1 waiting, not listed: No worker answered`));
+      expect((await cli(['pending', id, ...orphanCommon], { env: { DURABLE_CLAUDE_QUERY_TIMEOUT_MS: 'soon' } })).code).toBe(2);
+      // The decide Update needs a worker to answer; a signal is stored by Temporal and applied by the next worker.
+      const unconfirmed = await cli(['approve', id, pendingCalls[0]!.toolUseId, '--by', 'ops', ...orphanCommon], { env });
+      expect(unconfirmed.code).toBe(9);
+      expect(unconfirmed.stderr).toMatch(/No worker answered the decision .* not confirmed: .* send it as a signal too/);
+      expect((await cli(['approve', id, pendingCalls[0]!.toolUseId, '--by', ' ', '--signal', ...orphanCommon])).code).toBe(6);
+      const queued = await cli(['approve', id, pendingCalls[0]!.toolUseId, '--by', 'ops', '--signal', ...orphanCommon]);
+      expect(queued).toMatchObject({ code: 0, stdout: expect.stringContaining(`sent approve of ${pendingCalls[0]!.toolUseId} by ops as a signal`) });
+      const result = await withWorker(harness, { tools, taskQueue: orphanQueue }, (agent) => agent.getHandle(id).result());
+      expect(result.status).toBe('completed');
+      // One decision on record: the unconfirmed Update (if the server kept it) or the signal, whichever came first.
+      expect(result.transcript!.approvals).toEqual([expect.objectContaining({ toolUseId: pendingCalls[0]!.toolUseId, decision: 'approved', by: 'ops' })]);
+    } finally {
+      await harness.temporal.client.workflow
+        .getHandle(id)
+        .terminate('test cleanup: its worker is gone')
+        .catch(() => undefined);
+    }
   });
 
   test('reject needs a reason; the reason reaches the model', async () => {

@@ -157,17 +157,24 @@ const chat: Command = {
   },
 };
 
-/** How long a listing waits for a worker to answer one conversation's query. */
-const PENDING_QUERY_TIMEOUT_MS = 10_000;
+/** How long a command waits for a worker to answer a query before saying none did (exit 9); default 10 s. */
+function queryTimeoutMs(): number {
+  const raw = process.env.DURABLE_CLAUDE_QUERY_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return 10_000;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0) throw CliError.usage(`DURABLE_CLAUDE_QUERY_TIMEOUT_MS must be a positive whole number of milliseconds, got '${raw}'`);
+  return ms;
+}
 
 const pending: Command = {
   usage: 'usage: durable-claude pending [<conversationId>] [--json]',
   options: { json: { type: 'boolean' } },
   async run([conversationId], values) {
+    const timeoutMs = queryTimeoutMs();
     return withAgent(values, async (agent) => {
       const found = conversationId
-        ? [{ conversationId, approvals: await agent.getHandle(conversationId).pending({ timeoutMs: PENDING_QUERY_TIMEOUT_MS }) }]
-        : await agent.listPendingApprovals({ queryTimeoutMs: PENDING_QUERY_TIMEOUT_MS });
+        ? [{ conversationId, approvals: await agent.getHandle(conversationId).pending({ timeoutMs }) }]
+        : await agent.listPendingApprovals({ queryTimeoutMs: timeoutMs });
       const rows = found.flatMap((c) => (c.approvals ?? []).map((p) => ({ conversationId: c.conversationId, ...p })));
       if (values.json) write(JSON.stringify(rows, null, 2));
       else if (rows.length === 0 && found.every((c) => c.approvals)) write('nothing is waiting for approval');
@@ -185,23 +192,29 @@ function decisionCommand(approve: boolean): Command {
   const verb = approve ? 'approve' : 'reject';
   return {
     usage: approve
-      ? 'usage: durable-claude approve <conversationId> <toolUseId> [--by WHO] [--input JSON] [--reason R]'
-      : 'usage: durable-claude reject <conversationId> <toolUseId> --reason R [--by WHO]',
-    options: { by: { type: 'string' }, reason: { type: 'string' }, ...(approve ? { input: { type: 'string' } } : {}) },
+      ? 'usage: durable-claude approve <conversationId> <toolUseId> [--by WHO] [--input JSON] [--reason R] [--signal]'
+      : 'usage: durable-claude reject <conversationId> <toolUseId> --reason R [--by WHO] [--signal]',
+    options: { by: { type: 'string' }, reason: { type: 'string' }, signal: { type: 'boolean' }, ...(approve ? { input: { type: 'string' } } : {}) },
     async run(positionals, values) {
       const [conversationId, toolUseId, extra] = positionals;
       if (!conversationId || !toolUseId || extra) throw CliError.usage(`give the conversation id and the tool_use id to ${verb}`);
       const reason = str(values, 'reason');
       if (!approve && !reason) throw CliError.usage('--reason is required: it goes back to the model');
       const input = str(values, 'input') === undefined ? undefined : parseJson(str(values, 'input')!, '--input');
+      const timeoutMs = queryTimeoutMs();
       return withAgent(values, async (agent) => {
-      const handle = agent.getHandle(conversationId);
-      const by = decider(values);
-      const decision = approve
-        ? await handle.approve(toolUseId, { by, ...(input !== undefined ? { input } : {}), ...(reason ? { reason } : {}) })
-        : await handle.reject(toolUseId, { by, reason: reason! });
-      write(`${decision.decision} ${decision.toolName} (${decision.toolUseId}) by ${decision.by}${decision.edited ? ' with edited input' : ''}`);
-      return ExitCode.ok;
+        const handle = agent.getHandle(conversationId);
+        const by = decider(values);
+        const request = { toolUseId, by, ...(input !== undefined ? { input } : {}), ...(reason ? { reason } : {}) };
+        if (values.signal) {
+          // Stored by Temporal even with no worker running; the workflow checks and applies it when one runs.
+          await handle.signalDecision({ decision: verb, ...request });
+          write(`sent ${verb} of ${toolUseId} by ${by} as a signal; the conversation applies it when a worker runs (see \`durable-claude show ${conversationId}\`)`);
+          return ExitCode.ok;
+        }
+        const decision = approve ? await handle.approve(toolUseId, request, { timeoutMs }) : await handle.reject(toolUseId, { by, reason: reason! }, { timeoutMs });
+        write(`${decision.decision} ${decision.toolName} (${decision.toolUseId}) by ${decision.by}${decision.edited ? ' with edited input' : ''}`);
+        return ExitCode.ok;
       });
     },
   };
@@ -212,9 +225,9 @@ const show: Command = {
   options: { json: { type: 'boolean' } },
   async run([conversationId], values) {
     if (!conversationId) throw CliError.usage('give the conversation id');
+    const timeoutMs = queryTimeoutMs();
     return withAgent(values, async (agent) => {
-    const handle = agent.getHandle(conversationId);
-    const [transcript, state] = [await handle.transcript(), await handle.state()];
+    const { transcript, state } = await agent.getHandle(conversationId).snapshot({ timeoutMs });
     if (values.json) {
       write(JSON.stringify({ state, transcript }, null, 2));
       return ExitCode.ok;

@@ -18,8 +18,8 @@ Commands:
                                      start a conversation and print each turn as it happens
   chat [--id ID] [--tools a,b]       an interactive chat (type /end to finish)
   pending [<id>]                     tool calls waiting for approval (all conversations without an id)
-  approve <id> <toolUseId> [--by WHO] [--input JSON] [--reason R]
-  reject <id> <toolUseId> --reason R [--by WHO]
+  approve <id> <toolUseId> [--by WHO] [--input JSON] [--reason R] [--signal]
+  reject <id> <toolUseId> --reason R [--by WHO] [--signal]
   show <id>                          a readable transcript
   list [--status S] [--limit N]      conversations, newest first
   replay <id> | --file history.json  replay a history against the current workflow code

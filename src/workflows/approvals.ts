@@ -25,6 +25,16 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** What is wrong with a decision's shape, before any workflow state is consulted (clients check this too). */
+export function decisionShapeProblem(request: unknown): string | undefined {
+  if (!isRecord(request)) return 'a decision must be an object {toolUseId, by, reason?, input?}';
+  const { toolUseId, by, reason } = request;
+  if (typeof toolUseId !== 'string' || toolUseId === '') return 'toolUseId must name the tool call (the tool_use id)';
+  if (typeof by !== 'string' || by.trim() === '') return 'by must say who decides (a user id or name), for the audit trail';
+  if (reason !== undefined && typeof reason !== 'string') return 'reason must be a string';
+  return undefined;
+}
+
 export class ApprovalBook {
   readonly #pending = new Map<string, PendingApproval>();
   readonly #decided = new Map<string, ApprovalDecision>();
@@ -105,11 +115,9 @@ export class ApprovalBook {
    * message; a signal with a refused decision is logged and ignored.
    */
   refusal(request: unknown, approve: boolean, now: number, options: { holdUnknown?: boolean } = {}): string | undefined {
-    if (!isRecord(request)) return 'a decision must be an object {toolUseId, by, reason?, input?}';
-    const { toolUseId, by, reason, input } = request;
-    if (typeof toolUseId !== 'string' || toolUseId === '') return 'toolUseId must name the tool call (the tool_use id)';
-    if (typeof by !== 'string' || by.trim() === '') return 'by must say who decides (a user id or name), for the audit trail';
-    if (reason !== undefined && typeof reason !== 'string') return 'reason must be a string';
+    const malformed = decisionShapeProblem(request);
+    if (malformed || !isRecord(request)) return malformed;
+    const { toolUseId, input } = request as { toolUseId: string; input?: unknown };
     const decided = this.#decided.get(toolUseId);
     if (decided) return `tool call ${toolUseId} was already ${decided.decision} by ${decided.by} at ${decided.decidedAt}`;
     if (this.#early.has(toolUseId)) return `tool call ${toolUseId} already has a decision waiting to be applied`;

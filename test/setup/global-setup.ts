@@ -5,14 +5,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { devServerDynamicConfigArgs, findTemporalCli } from '../../src/devserver';
+import { devServerDynamicConfigArgs, findTemporalCli, scratchDbFilename } from '../../src/devserver';
 import { AGENT_SEARCH_ATTRIBUTES } from '../../src/search-attributes';
 
 export default async function globalSetup(): Promise<void> {
   const cli = await findTemporalCli();
+  // A scratch file, never SQLite's in-memory mode: see scratchDbFilename.
+  const dbFilename = scratchDbFilename('durable-claude-test-db');
+  process.env.DURABLE_CLAUDE_TEST_DB = dbFilename;
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli.path },
+      dbFilename,
       searchAttributes: [...AGENT_SEARCH_ATTRIBUTES],
       extraArgs: devServerDynamicConfigArgs(),
     },

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { removeScratchDb } from '../../src/devserver';
 
 export default async function globalTeardown(): Promise<void> {
   await (globalThis as { __temporalEnv?: TestWorkflowEnvironment }).__temporalEnv?.teardown();
+  if (process.env.DURABLE_CLAUDE_TEST_DB) removeScratchDb(process.env.DURABLE_CLAUDE_TEST_DB);
   const dir = process.env.DURABLE_CLAUDE_TEST_DIR;
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 }
