@@ -17,24 +17,30 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs the built CLI; `input` is written to its stdin (no terminal attached, as in scripts and CI). */
-function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-    for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+/** Starts the built CLI; `input` is written to its stdin (no terminal attached, as in scripts and CI). */
+function cliProcess(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}) {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  const done = new Promise<CliRun>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
   });
+  child.stdin.end(options.input ?? '');
+  return { done, stdout: () => stdout };
+}
+
+/** Runs the built CLI to its end. */
+function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  return cliProcess(args, options).done;
 }
 
 let harness: Harness;
@@ -170,6 +176,24 @@ describe('durable-claude CLI', () => {
         .terminate('test cleanup: its worker is gone')
         .catch(() => undefined);
     }
+  });
+
+  test('run with no worker yet says so, keeps waiting, and carries on when one starts', async () => {
+    const prompt = uniquePrompt('Weather once a worker starts');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('get_weather', { location: 'Oslo' })), reply(text('Cold in Oslo.'))] });
+    const lateQueue = uniqueTaskQueue('cli-late');
+    const running = cliProcess(['run', prompt, '--yes', ...['--address', harness.temporal.address, '--task-queue', lateQueue]], {
+      env: { DURABLE_CLAUDE_QUERY_TIMEOUT_MS: '1000' },
+    });
+    for (let i = 0; i < 150 && !running.stdout().includes('no worker answers'); i++) await sleep(100);
+    expect(running.stdout()).toContain("no worker answers on this conversation's task queue; waiting for one");
+    await withWorker(harness, { tools, taskQueue: lateQueue }, async () => {
+      const finished = await running.done;
+      expect(finished.code).toBe(0);
+      expect(finished.stdout).toContain('a worker answers again');
+      expect(finished.stdout).toContain('claude › Cold in Oslo.');
+      expect(finished.stdout).toMatch(/✔ completed · 2 turns/);
+    });
   });
 
   test('reject needs a reason; the reason reaches the model', async () => {

@@ -104,7 +104,7 @@ const run: Command = {
       ...(maxIterations ? { limits: { maxIterations } } : {}),
     });
     write(`conversation ${handle.conversationId}`);
-    const result = await followConversation(handle, { approvals: approvalMode(values), by: decider(values) });
+    const result = await followConversation(handle, { approvals: approvalMode(values), by: decider(values), queryTimeoutMs: queryTimeoutMs() });
     write(summaryLine(result, handle.conversationId, Date.now() - started));
     return result.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
     });
@@ -327,7 +327,7 @@ const demo: Command = {
           write(`conversation ${handle.conversationId} — Web UI: ${link}`);
           const mode: ApprovalMode = values.yes || !process.stdin.isTTY ? 'yes' : 'ask';
           if (!values.yes && mode === 'yes') write('(no terminal attached: approving automatically, as with --yes)');
-          result = await followConversation(handle, { approvals: mode, by: decider(values) });
+          result = await followConversation(handle, { approvals: mode, by: decider(values), queryTimeoutMs: queryTimeoutMs() });
           write(summaryLine(result, handle.conversationId, Date.now() - started));
         });
       } finally {

@@ -1,7 +1,7 @@
 // Follows a running conversation and prints each turn as it happens: model text, tool calls and their inputs,
 // results, and the approvals it waits for (deciding them itself with --yes, or asking at the terminal).
 import readline from 'node:readline/promises';
-import type { ConversationHandle } from '../client';
+import { NoWorkerAnsweredError, type ConversationHandle } from '../client';
 import { describeMessage } from '../format';
 import type { ConversationResult, MessageParam, PendingApproval } from '../workflows/types';
 
@@ -13,6 +13,8 @@ export interface FollowOptions {
   by: string;
   write?: (line: string) => void;
   pollMs?: number;
+  /** How long one poll waits for a worker before the follower says none answers (and keeps waiting). */
+  queryTimeoutMs?: number;
 }
 
 export function summaryLine(result: ConversationResult, conversationId: string, elapsedMs: number): string {
@@ -53,10 +55,16 @@ export async function followConversation(handle: ConversationHandle, options: Fo
   };
 
   let failures = 0;
+  let workerMissing = false;
+  const queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
   while (!settled) {
     try {
-      printNew((await handle.transcript()).messages);
-      for (const pending of await handle.pending()) {
+      printNew((await handle.transcript({ timeoutMs: queryTimeoutMs })).messages);
+      if (workerMissing) {
+        write('  ▶ a worker answers again');
+        workerMissing = false;
+      }
+      for (const pending of await handle.pending({ timeoutMs: queryTimeoutMs })) {
         if (announced.has(pending.toolUseId)) continue;
         announced.add(pending.toolUseId);
         write(`  ⏸ ${pending.toolName} waits for approval (${pending.toolUseId})${pending.expiresAt ? `, expires ${pending.expiresAt}` : ''}`);
@@ -71,8 +79,14 @@ export async function followConversation(handle: ConversationHandle, options: Fo
       }
       failures = 0;
     } catch (err) {
-      // The conversation may end between two polls, or a query may time out once; ten in a row is real.
-      if (!settled && ++failures >= 10) throw err;
+      if (err instanceof NoWorkerAnsweredError) {
+        // Durable: the conversation waits for a worker, and so does this follower; say so once.
+        if (!workerMissing && !settled) write(`  … no worker answers on this conversation's task queue; waiting for one (start it with \`durable-claude worker\`)`);
+        workerMissing = true;
+      } else if (!settled && ++failures >= 10) {
+        // The conversation may end between two polls, or a call may fail once; ten in a row is real.
+        throw err;
+      }
     }
     await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, pollMs))]);
   }
