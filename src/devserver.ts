@@ -274,6 +274,14 @@ export function scratchDbFilename(prefix = 'durable-claude-dev'): string {
   return path.join(fs.mkdtempSync(path.join(base, `${prefix}-`)), 'temporal.db');
 }
 
+/**
+ * SQLite settings for a scratch database: write-ahead log, no fsync. Nothing in it has to survive the machine
+ * crashing, and it brings a file on tmpfs back to in-memory speed (about 5 ms a turn on this 2-core machine).
+ */
+export function scratchDbPragmaArgs(): string[] {
+  return ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=off'];
+}
+
 /** Removes a scratch database and SQLite's companion files (-wal, -shm, -journal). */
 export function removeScratchDb(dbFilename: string): void {
   fs.rmSync(path.dirname(dbFilename), { recursive: true, force: true });
@@ -319,7 +327,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const scratch = options.dbFilename ? undefined : scratchDbFilename();
   const dbFilename = options.dbFilename ?? scratch!;
   fs.mkdirSync(path.dirname(path.resolve(dbFilename)), { recursive: true });
-  args.push('--db-filename', dbFilename);
+  args.push('--db-filename', dbFilename, ...(scratch ? scratchDbPragmaArgs() : []));
   const out = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(cli.path, args, { stdio: ['ignore', out, out] });
   let exited: number | null | undefined;

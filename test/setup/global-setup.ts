@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { devServerDynamicConfigArgs, findTemporalCli, scratchDbFilename } from '../../src/devserver';
+import { devServerDynamicConfigArgs, findTemporalCli, scratchDbFilename, scratchDbPragmaArgs } from '../../src/devserver';
 import { AGENT_SEARCH_ATTRIBUTES } from '../../src/search-attributes';
 
 export default async function globalSetup(): Promise<void> {
@@ -18,7 +18,7 @@ export default async function globalSetup(): Promise<void> {
       executable: { type: 'existing-path', path: cli.path },
       dbFilename,
       searchAttributes: [...AGENT_SEARCH_ATTRIBUTES],
-      extraArgs: devServerDynamicConfigArgs(),
+      extraArgs: [...devServerDynamicConfigArgs(), ...scratchDbPragmaArgs()],
     },
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-test-'));
