@@ -352,8 +352,11 @@ describe('approval gates', () => {
         const handle = await agent.start({ prompt: served, tools: toolNames });
         await waitForPending(handle);
         const ids = [handle.conversationId, orphan.conversationId];
+        // Until visibility shows both and the served one's worker has answered (a loaded machine can be slow).
+        const complete = (found: typeof listed) =>
+          ids.every((id) => found.some((c) => c.conversationId === id)) && !!found.find((c) => c.conversationId === handle.conversationId)?.approvals;
         let listed = await agent.listPendingApprovals({ queryTimeoutMs: 1500 });
-        for (let i = 0; i < 100 && !ids.every((id) => listed.some((c) => c.conversationId === id)); i++) {
+        for (let i = 0; i < 100 && !complete(listed); i++) {
           await sleep(100);
           listed = await agent.listPendingApprovals({ queryTimeoutMs: 1500 });
         }

@@ -180,7 +180,8 @@ describe('durable-claude CLI', () => {
 
   test('run with no worker yet says so, keeps waiting, and carries on when one starts', async () => {
     const prompt = uniquePrompt('Weather once a worker starts');
-    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('get_weather', { location: 'Oslo' })), reply(text('Cold in Oslo.'))] });
+    // The answer takes a while, so the follower sees the worker answer before the conversation ends.
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('get_weather', { location: 'Oslo' })), { ...reply(text('Cold in Oslo.')), latency: { firstTokenMs: 3000 } }] });
     const lateQueue = uniqueTaskQueue('cli-late');
     const running = cliProcess(['run', prompt, '--yes', ...['--address', harness.temporal.address, '--task-queue', lateQueue]], {
       env: { DURABLE_CLAUDE_QUERY_TIMEOUT_MS: '1000' },
