@@ -8,6 +8,8 @@ import { exampleTools } from '../src/examples/tools';
 import { reply, text, toolUse } from '../src/testing';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { uniqueTaskQueue } from './helpers/temporal';
+import { freePort } from '../src/devserver';
+import { DEMO_PROMPT } from '../src/demo/scripted-model';
 
 const BIN = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
 
@@ -35,7 +37,7 @@ function cliProcess(args: string[], options: { env?: NodeJS.ProcessEnv; input?: 
     });
   });
   child.stdin.end(options.input ?? '');
-  return { done, stdout: () => stdout };
+  return { done, stdout: () => stdout, signal: (name: NodeJS.Signals) => child.kill(name) };
 }
 
 /** Runs the built CLI to its end. */
@@ -287,6 +289,35 @@ describe('durable-claude CLI', () => {
     expect(badStart.code).toBe(2);
     expect(badStart.stderr).toMatch(/tools\[0\] must be a tool name/);
   });
+
+  test('dev serves a dev server, the Web UI and a worker, keeps its data across restarts and stops cleanly on SIGINT', async () => {
+    const dbFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-dev-')), 'dev.db');
+    const port = await freePort();
+    const env = { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined, TEMPORAL_ADDRESS: undefined };
+    const startDev = async () => {
+      const dev = cliProcess(['dev', '--db-file', dbFile, '--port', String(port), '--ui-port', String(await freePort())], { env, timeoutMs: 120_000 });
+      for (let i = 0; i < 600 && !dev.stdout().includes('try:'); i++) await sleep(100);
+      expect(dev.stdout()).toMatch(/Temporal Web UI +http:\/\/127\.0\.0\.1:\d+/);
+      return dev;
+    };
+    const devCommon = ['--address', `127.0.0.1:${port}`, '--task-queue', 'durable-claude'];
+    const first = await startDev();
+    const id = `cli-dev-${Date.now()}`;
+    const ran = await cli(['run', DEMO_PROMPT, '--yes', '--id', id, ...devCommon], { env });
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toMatch(/✔ completed · 3 turns/);
+    first.signal('SIGINT');
+    const stopped = await first.done;
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).not.toMatch(/Cannot close connection|durable-claude dev:/);
+    // Same file, new server: the conversation is still there, read from its result.
+    const second = await startDev();
+    const shown = await cli(['show', id, ...devCommon], { env });
+    second.signal('SIGTERM');
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^conversation ${id} · completed · 3 turns`));
+    expect((await second.done).code).toBe(0);
+  }, 150_000);
 
   test('the demo runs to completion non-interactively with --yes, on its own dev server and the simulated model', async () => {
     const out = await cli(['demo', '--yes'], { env: { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined, TEMPORAL_ADDRESS: undefined }, timeoutMs: 120_000 });

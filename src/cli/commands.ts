@@ -292,7 +292,9 @@ const dev: Command = {
       write(`worker               task queue ${taskQueue}, tools: ${EXAMPLE_TOOL_NAMES.join(', ')}`);
       write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
       write(`try:                 TEMPORAL_ADDRESS=${server.address} npx durable-claude run "${DEMO_PROMPT}"`);
-      await Promise.race([w.run(), untilSignal().then(() => w.shutdown())]);
+      // The Temporal runtime shuts the worker down on SIGINT/SIGTERM; run() resolves once in-flight tasks have
+      // finished, and only then may the connection and the server close.
+      await w.run();
       return ExitCode.ok;
     } finally {
       await connection.close();
