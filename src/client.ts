@@ -288,7 +288,7 @@ export class ConversationHandle {
    */
   async signalDecision(request: DecideRequest): Promise<void> {
     const { decision, ...rest } = request;
-    const problem = decisionShapeProblem(rest) ?? (decision === 'reject' && rest.input !== undefined ? 'input can only be given with approve (approve with edit)' : undefined);
+    const problem = decisionShapeProblem(rest, decision === 'approve');
     if (problem) throw new DecisionRefusedError(rest.toolUseId, problem);
     try {
       await this.workflow.signal(decision === 'approve' ? approveSignal : rejectSignal, rest);
@@ -357,15 +357,10 @@ export class ConversationHandle {
    * query, so a stopped worker costs `timeoutMs` and a NoWorkerAnsweredError rather than the server's 30 s.
    */
   async snapshot(options: QueryOptions = {}): Promise<{ state: ConversationState; transcript: Transcript }> {
-    const description = await this.describe();
-    if (description.status.name === 'COMPLETED') {
-      const result = await this.result();
-      if (result.transcript) {
-        const { transcript, ...summary } = result;
-        return { state: { status: result.status, turn: result.turns, pendingApprovals: 0, usage: result.usage, result: summary }, transcript };
-      }
-    }
-    return { transcript: await this.transcript(options), state: await this.state(options) };
+    const fromResult = await this.#completedSnapshot(await this.describe());
+    if (fromResult) return fromResult;
+    const [transcript, state] = await Promise.all([this.transcript(options), this.state(options)]);
+    return { transcript, state };
   }
 
   /** One file's worth for a bug report: state, the transcript and the full history (as `temporal workflow show` prints it). */
@@ -373,10 +368,7 @@ export class ConversationHandle {
     const description = await this.describe();
     const history = await this.fetchHistory();
     // A failed conversation whose worker is gone has no transcript to give; the history still holds everything.
-    const transcript = await this.snapshot(options).then(
-      (s) => s.transcript,
-      () => undefined,
-    );
+    const transcript = (await this.#completedSnapshot(description))?.transcript ?? (await this.transcript(options).catch(() => undefined));
     return {
       conversationId: this.conversationId,
       runId: description.runId,
@@ -387,18 +379,23 @@ export class ConversationHandle {
     };
   }
 
+  /** A completed conversation's state and transcript, from its result; undefined otherwise (or when omitted). */
+  async #completedSnapshot(description: WorkflowExecutionDescription): Promise<{ state: ConversationState; transcript: Transcript } | undefined> {
+    if (description.status.name !== 'COMPLETED') return undefined;
+    const result = await this.result();
+    if (!result.transcript) return undefined;
+    const { transcript, ...summary } = result;
+    return { state: { status: result.status, turn: result.turns, pendingApprovals: 0, usage: result.usage, result: summary }, transcript };
+  }
+
   async #decide(
     request: { toolUseId: string; decision: 'approve' | 'reject'; by: string; reason?: string; input?: unknown },
     { timeoutMs }: QueryOptions,
   ): Promise<ApprovalDecision> {
-    const update = () => this.workflow.executeUpdate(decideUpdate, { args: [request] });
     try {
-      return await (timeoutMs === undefined ? update() : this.agent.client.withDeadline(Date.now() + timeoutMs, update));
+      return await this.#bounded(() => this.workflow.executeUpdate(decideUpdate, { args: [request] }), timeoutMs, 'the decision');
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new DecisionRefusedError(request.toolUseId, innermostMessage(err), { cause: err });
-      if (timeoutMs !== undefined && err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-        throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, 'the decision', { cause: err });
-      }
       throw await this.#finishedOr(err);
     }
   }
@@ -418,16 +415,31 @@ export class ConversationHandle {
   }
 
   async #query<T>(call: () => Promise<T>, options: QueryOptions = {}): Promise<T> {
-    const { timeoutMs } = options;
-    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     try {
-      return await (deadline === undefined ? call() : this.agent.client.withDeadline(deadline, call));
+      return await this.#bounded(call, options.timeoutMs, 'a query');
     } catch (err) {
-      // Past the deadline, a server error is the deadline in another form (grpc-js reports some as CANCELLED, the
-      // server as its own timeout); nothing else cancels these calls.
-      const timedOut = deadline !== undefined && (isGrpcDeadlineError(err) || isGrpcCancelledError(err) || (err instanceof ServiceError && Date.now() >= deadline));
-      if (timeoutMs !== undefined && timedOut) throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, 'a query', { cause: err });
       throw this.agent.translate(err, this.conversationId);
+    }
+  }
+
+  /**
+   * Runs a call that a worker must answer, within `timeoutMs` when given. Past the deadline every failure is the
+   * deadline in some form — grpc-js reports some as CANCELLED, the server as its own timeout, an Update as
+   * WorkflowUpdateRPCTimeoutOrCancelledError — since nothing else cancels these calls.
+   */
+  async #bounded<T>(call: () => Promise<T>, timeoutMs: number | undefined, request: 'a query' | 'the decision'): Promise<T> {
+    if (timeoutMs === undefined) return call();
+    const deadline = Date.now() + timeoutMs;
+    try {
+      return await this.agent.client.withDeadline(deadline, call);
+    } catch (err) {
+      const timedOut =
+        isGrpcDeadlineError(err) ||
+        isGrpcCancelledError(err) ||
+        err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+        (err instanceof ServiceError && Date.now() >= deadline);
+      if (timedOut) throw new NoWorkerAnsweredError(this.conversationId, timeoutMs, request, { cause: err });
+      throw err;
     }
   }
 }

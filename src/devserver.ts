@@ -324,26 +324,23 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push(...devServerDynamicConfigArgs({ ...DEV_SERVER_DYNAMIC_CONFIG, ...options.dynamicConfig }));
   if (ui) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
-  const scratch = options.dbFilename ? undefined : scratchDbFilename();
-  const dbFilename = options.dbFilename ?? scratch!;
+  const dbFilename = options.dbFilename ?? scratchDbFilename();
+  const scratch = options.dbFilename ? undefined : dbFilename;
   fs.mkdirSync(path.dirname(path.resolve(dbFilename)), { recursive: true });
   args.push('--db-filename', dbFilename, ...(scratch ? scratchDbPragmaArgs() : []));
   const out = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(cli.path, args, { stdio: ['ignore', out, out] });
   let exited: number | null | undefined;
+  // However the server ends (stop, kill, a failed start), its scratch database goes with it.
   child.on('exit', (code) => {
     exited = code;
     if (scratch) removeScratchDb(scratch);
   });
   const deadline = Date.now() + 60_000;
   while (!(await canConnect(ip, port))) {
-    if (exited !== undefined) {
-      if (scratch) removeScratchDb(scratch);
-      throw new Error(`temporal server start-dev exited with code ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
-    }
+    if (exited !== undefined) throw new Error(`temporal server start-dev exited with code ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      if (scratch) removeScratchDb(scratch);
       throw new Error(`temporal server start-dev did not listen on ${ip}:${port} within 60s`);
     }
     await sleepMs(100);

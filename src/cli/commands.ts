@@ -1,7 +1,7 @@
 // The CLI's commands: each declares its options and usage, and returns an exit code.
 import readline from 'node:readline';
 import type { ParseArgsConfig } from 'node:util';
-import type { ConversationHandle } from '../client';
+import type { ConversationApprovals, ConversationHandle } from '../client';
 import { startDevServer, type DevServer } from '../devserver';
 import { DEMO_PROMPT } from '../demo/scripted-model';
 import { exampleTools } from '../examples/tools';
@@ -172,17 +172,15 @@ const pending: Command = {
   async run([conversationId], values) {
     const timeoutMs = queryTimeoutMs();
     return withAgent(values, async (agent) => {
-      const found = conversationId
-        ? [{ conversationId, approvals: await agent.getHandle(conversationId).pending({ timeoutMs }) }]
+      const found: ConversationApprovals[] = conversationId
+        ? [await agent.getHandle(conversationId).pending({ timeoutMs }).then((approvals) => ({ conversationId, pendingApprovals: approvals.length, approvals }))]
         : await agent.listPendingApprovals({ queryTimeoutMs: timeoutMs });
       const rows = found.flatMap((c) => (c.approvals ?? []).map((p) => ({ conversationId: c.conversationId, ...p })));
       if (values.json) write(JSON.stringify(rows, null, 2));
       else if (rows.length === 0 && found.every((c) => c.approvals)) write('nothing is waiting for approval');
       else for (const r of rows) write(`${r.conversationId}  ${r.toolUseId}  ${r.toolName} ${JSON.stringify(r.input)}  since ${r.requestedAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`);
       // A conversation whose worker is down still counts: say it waits, and why its calls are not listed.
-      for (const c of found) {
-        if ('unanswered' in c && c.unanswered) warn(`${c.conversationId}  ${c.pendingApprovals} waiting, not listed: ${c.unanswered}`);
-      }
+      for (const c of found) if (c.unanswered) warn(`${c.conversationId}  ${c.pendingApprovals} waiting, not listed: ${c.unanswered}`);
       return ExitCode.ok;
     });
   },

@@ -14,7 +14,7 @@ export interface FollowOptions {
   write?: (line: string) => void;
   pollMs?: number;
   /** How long one poll waits for a worker before the follower says none answers (and keeps waiting). */
-  queryTimeoutMs?: number;
+  queryTimeoutMs: number;
 }
 
 export function summaryLine(result: ConversationResult, conversationId: string, elapsedMs: number): string {
@@ -56,7 +56,7 @@ export async function followConversation(handle: ConversationHandle, options: Fo
 
   let failures = 0;
   let workerMissing = false;
-  const queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
+  const { queryTimeoutMs } = options;
   while (!settled) {
     try {
       printNew((await handle.transcript({ timeoutMs: queryTimeoutMs })).messages);

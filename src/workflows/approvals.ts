@@ -26,12 +26,13 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** What is wrong with a decision's shape, before any workflow state is consulted (clients check this too). */
-export function decisionShapeProblem(request: unknown): string | undefined {
+export function decisionShapeProblem(request: unknown, approve: boolean): string | undefined {
   if (!isRecord(request)) return 'a decision must be an object {toolUseId, by, reason?, input?}';
-  const { toolUseId, by, reason } = request;
+  const { toolUseId, by, reason, input } = request;
   if (typeof toolUseId !== 'string' || toolUseId === '') return 'toolUseId must name the tool call (the tool_use id)';
   if (typeof by !== 'string' || by.trim() === '') return 'by must say who decides (a user id or name), for the audit trail';
   if (reason !== undefined && typeof reason !== 'string') return 'reason must be a string';
+  if (input !== undefined && !approve) return 'input can only be given with approve (approve with edit)';
   return undefined;
 }
 
@@ -115,7 +116,7 @@ export class ApprovalBook {
    * message; a signal with a refused decision is logged and ignored.
    */
   refusal(request: unknown, approve: boolean, now: number, options: { holdUnknown?: boolean } = {}): string | undefined {
-    const malformed = decisionShapeProblem(request);
+    const malformed = decisionShapeProblem(request, approve);
     if (malformed || !isRecord(request)) return malformed;
     const { toolUseId, input } = request as { toolUseId: string; input?: unknown };
     const decided = this.#decided.get(toolUseId);
@@ -134,7 +135,6 @@ export class ApprovalBook {
     }
     if (pending?.expiresAt && now >= Date.parse(pending.expiresAt)) return `tool call ${toolUseId} expired at ${pending.expiresAt}`;
     if (input !== undefined) {
-      if (!approve) return 'input can only be given with approve (approve with edit)';
       const schema = call ? this.schemaOf(call.toolName) : undefined;
       const problems = schema ? validateJsonSchema(input, schema) : [];
       if (problems.length) return `edited input does not match the schema of ${call!.toolName}: ${problems.slice(0, 5).join('; ')}`;
