@@ -1,0 +1,192 @@
+// The backend-facing API: start conversations, decide approvals, follow progress. A typed layer over
+// @temporalio/client that turns Temporal's errors into ones that say what went wrong.
+import { Client, Connection, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { loadTemporalConfig } from '../config';
+import { AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
+import { sendMessageUpdate } from '../workflows/definitions';
+import type { agentConversation } from '../workflows/conversation';
+import { checkConversationOptions } from '../workflows/options';
+import { DEFAULT_TASK_QUEUE, WORKFLOW_TYPE, type ContentBlockParam, type ConversationOptions, type UserMessageReply } from '../workflows/types';
+import { ConversationAlreadyExistsError, InvalidConversationOptionsError, MessageRefusedError, innermostMessage, translateError } from './errors';
+import { ConversationHandle } from './handle';
+import type { AgentClientOptions, ConversationApprovals, ConversationSummary, ForkOptions, StartConversationOptions } from './types';
+
+function summaryOf(options: ConversationOptions): string {
+  const first = options.prompt ?? (typeof options.messages?.[0]?.content === 'string' ? options.messages[0].content : 'conversation');
+  const words = first.replace(/\s+/g, ' ').trim();
+  return words.length > 80 ? `${words.slice(0, 77)}…` : words;
+}
+
+export class AgentClient {
+  readonly client: Client;
+  readonly taskQueue: string;
+  #searchAttributesRegistered: Promise<boolean> | undefined;
+
+  constructor(options: AgentClientOptions = {}) {
+    this.client = options.client ?? new Client({ ...(options.connection ? { connection: options.connection } : {}), namespace: options.namespace ?? 'default' });
+    this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+  }
+
+  /** Connects with the standard Temporal environment settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key). */
+  static async connect(options: { taskQueue?: string } = {}): Promise<AgentClient> {
+    const config = loadTemporalConfig();
+    const connection = await Connection.connect(config.connectionOptions as Parameters<typeof Connection.connect>[0]);
+    return new AgentClient({ connection, namespace: config.namespace, ...options });
+  }
+
+  /** Whether the namespace has the AgentStatus search attributes (registered by `durable-claude dev` and the tests). */
+  searchAttributesRegistered(): Promise<boolean> {
+    this.#searchAttributesRegistered ??= this.client.connection.operatorService
+      .listSearchAttributes({ namespace: this.client.options.namespace })
+      .then(({ customAttributes }) => AgentStatusKey.name in (customAttributes ?? {}) && AgentPendingApprovalsKey.name in (customAttributes ?? {}))
+      .catch(() => false);
+    return this.#searchAttributesRegistered;
+  }
+
+  async #prepare(options: StartConversationOptions) {
+    const { conversationId, taskQueue, onConflict, ...conversation } = options;
+    const indexed = conversation.searchAttributes ?? (await this.searchAttributesRegistered());
+    const input: ConversationOptions = { ...conversation, searchAttributes: indexed };
+    const check = checkConversationOptions(input);
+    if (!check.ok) throw new InvalidConversationOptionsError(check.errors);
+    if (conversationId !== undefined && (typeof conversationId !== 'string' || conversationId.trim() === '' || conversationId.length > 255)) {
+      throw new InvalidConversationOptionsError(['conversationId must be a non-empty string of at most 255 characters']);
+    }
+    const workflowOptions = {
+      taskQueue: taskQueue ?? this.taskQueue,
+      workflowId: conversationId ?? `conversation-${randomUUID()}`,
+      args: [input] as [ConversationOptions],
+      staticSummary: summaryOf(conversation),
+      staticDetails: `model ${check.options.model} · tools: ${check.options.tools.join(', ') || 'none'}`,
+      ...(indexed ? { typedSearchAttributes: new TypedSearchAttributes([{ key: AgentStatusKey, value: 'running' }, { key: AgentPendingApprovalsKey, value: 0 }]) } : {}),
+    };
+    return { workflowOptions, onConflict: onConflict ?? 'use-existing' };
+  }
+
+  /** Starts a conversation (or, under an id already in use, returns it unless onConflict is 'fail'). */
+  async start(options: StartConversationOptions): Promise<ConversationHandle> {
+    const { workflowOptions, onConflict } = await this.#prepare(options);
+    try {
+      const handle = await this.client.workflow.start<typeof agentConversation>(WORKFLOW_TYPE, {
+        ...workflowOptions,
+        workflowIdConflictPolicy: onConflict === 'fail' ? 'FAIL' : 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+      return new ConversationHandle(this, handle);
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        if (onConflict === 'fail') throw new ConversationAlreadyExistsError(workflowOptions.workflowId, { cause: err });
+        return this.getHandle(workflowOptions.workflowId);
+      }
+      throw this.translate(err, workflowOptions.workflowId);
+    }
+  }
+
+  /** Starts a chat with its first message in one call (update-with-start) and returns the answer. */
+  async startChat(options: StartConversationOptions & { message: string | ContentBlockParam[] }): Promise<{ handle: ConversationHandle; reply: UserMessageReply }> {
+    const { message, ...rest } = options;
+    const { workflowOptions } = await this.#prepare({ ...rest, chat: rest.chat ?? true });
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof agentConversation>(WORKFLOW_TYPE, { ...workflowOptions, workflowIdConflictPolicy: 'USE_EXISTING' });
+    try {
+      const reply = await this.client.workflow.executeUpdateWithStart(sendMessageUpdate, { args: [{ content: message }], startWorkflowOperation });
+      return { handle: new ConversationHandle(this, await startWorkflowOperation.workflowHandle()), reply };
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new MessageRefusedError(`Message refused: ${innermostMessage(err)}`, { cause: err });
+      throw this.translate(err, workflowOptions.workflowId);
+    }
+  }
+
+  /** A new conversation that starts from another's transcript through turn N, e.g. to try a different prompt or tool. */
+  async fork(sourceConversationId: string, options: ForkOptions): Promise<ConversationHandle> {
+    const { turn, prompt, ...rest } = options;
+    const source = this.getHandle(sourceConversationId);
+    const transcript = await source.transcript();
+    const record = transcript.turns.find((t) => t.turn === turn);
+    if (!Number.isInteger(turn) || turn < 1 || !record) {
+      throw new InvalidConversationOptionsError([`turn must be one of the source's turns (1 to ${transcript.turns.length}); got ${turn}`]);
+    }
+    // Through the turn's reply, plus the tool results that answered it.
+    let end = record.messageIndex + 1;
+    if (transcript.messages[end]?.role === 'user' && record.toolCalls.length > 0) end += 1;
+    const messages = transcript.messages.slice(0, end).map((m) => ({ ...m }));
+    const last = messages[messages.length - 1]!;
+    if (prompt !== undefined) {
+      if (last.role === 'user') {
+        const content = typeof last.content === 'string' ? [{ type: 'text' as const, text: last.content }] : [...last.content];
+        last.content = [...content, { type: 'text', text: prompt }];
+      } else {
+        messages.push({ role: 'user', content: prompt });
+      }
+    } else if (last.role !== 'user') {
+      throw new InvalidConversationOptionsError([`turn ${turn} ended the exchange with an answer; give a prompt for the next user message`]);
+    }
+    const description = await source.describe();
+    const sourceInput = (await source.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input;
+    const original = sourceInput?.payloads?.[0] ? (JSON.parse(Buffer.from(sourceInput.payloads[0].data ?? []).toString('utf8')) as ConversationOptions) : {};
+    const { prompt: _p, messages: _m, ...inherited } = original;
+    return this.start({
+      ...inherited,
+      ...rest,
+      messages,
+      conversationId: rest.conversationId ?? `${sourceConversationId}-fork-t${turn}-${randomUUID().slice(0, 8)}`,
+      taskQueue: rest.taskQueue ?? description.taskQueue,
+    });
+  }
+
+  getHandle(conversationId: string): ConversationHandle {
+    return new ConversationHandle(this, this.client.workflow.getHandle<typeof agentConversation>(conversationId));
+  }
+
+  /** Conversations matching a visibility query (default: all of this project's conversations). */
+  async list(query = `WorkflowType = '${WORKFLOW_TYPE}'`, limit = 100): Promise<ConversationSummary[]> {
+    const found: ConversationSummary[] = [];
+    for await (const execution of this.client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+      const status = execution.typedSearchAttributes.get(AgentStatusKey) ?? execution.status.name.toLowerCase();
+      found.push({
+        conversationId: execution.workflowId,
+        runId: execution.runId,
+        status,
+        pendingApprovals: execution.typedSearchAttributes.get(AgentPendingApprovalsKey) ?? 0,
+        startTime: execution.startTime,
+      });
+      if (found.length >= limit) break;
+    }
+    return found;
+  }
+
+  /** Every running conversation waiting for a person, with one visibility query. */
+  listAwaitingApproval(limit = 100): Promise<ConversationSummary[]> {
+    return this.list(`WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ${AgentStatusKey.name} = 'awaiting_approval'`, limit);
+  }
+
+  /**
+   * Every call waiting for approval across conversations: one visibility query, then the pendingApprovals query of
+   * each conversation found, a few at a time and each bounded by `queryTimeoutMs`, so one conversation whose task
+   * queue has no worker costs that long once and is reported as unanswered, not waited on.
+   */
+  async listPendingApprovals(options: { limit?: number; queryTimeoutMs?: number; concurrency?: number } = {}): Promise<ConversationApprovals[]> {
+    const { limit = 100, queryTimeoutMs = 5_000, concurrency = 8 } = options;
+    const waiting = await this.listAwaitingApproval(limit);
+    const found: ConversationApprovals[] = new Array(waiting.length);
+    let next = 0;
+    const queryNext = async (): Promise<void> => {
+      for (let i = next++; i < waiting.length; i = next++) {
+        const { conversationId, pendingApprovals } = waiting[i]!;
+        try {
+          found[i] = { conversationId, pendingApprovals, approvals: await this.getHandle(conversationId).pending({ timeoutMs: queryTimeoutMs }) };
+        } catch (err) {
+          found[i] = { conversationId, pendingApprovals, unanswered: err instanceof Error ? err.message : String(err) };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, waiting.length) }, queryNext));
+    return found;
+  }
+
+  /** @internal Temporal's errors, as this API's. */
+  translate(err: unknown, conversationId: string): Error {
+    return translateError(err, conversationId);
+  }
+}

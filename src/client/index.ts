@@ -1,0 +1,26 @@
+// The client API: AgentClient, ConversationHandle, their option types and errors.
+export { AgentClient } from './agent-client';
+export { ConversationHandle } from './handle';
+export {
+  AgentClientError,
+  ConversationAlreadyExistsError,
+  ConversationCancelledError,
+  ConversationFailedError,
+  ConversationFinishedError,
+  ConversationNotFoundError,
+  DecisionRefusedError,
+  InvalidConversationOptionsError,
+  MessageRefusedError,
+  NoWorkerAnsweredError,
+} from './errors';
+export { resetPointOf, type RetryOutcome } from './retry';
+export type { ConversationExport, ConversationSnapshot } from './export';
+export type {
+  AgentClientOptions,
+  ConversationApprovals,
+  ConversationSummary,
+  DecisionOptions,
+  ForkOptions,
+  QueryOptions,
+  StartConversationOptions,
+} from './types';
