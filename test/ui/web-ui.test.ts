@@ -13,8 +13,8 @@ import { exampleTools } from '../../src/examples/tools';
 import { FakeMessagesApi } from '../../src/testing';
 import { createAgentWorker } from '../../src/worker';
 import { fakeAnthropic } from '../helpers/temporal';
+import { findChromium, HEADLESS_CHROMIUM_ARGS } from './chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts', 'ui');
 
 let server: DevServer;
@@ -24,9 +24,7 @@ let page: Page;
 let conversation: { id: string; runId: string };
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
-  }
+  const chromiumExecutable = await findChromium();
   server = await startDevServer({ ui: true });
   fake = await FakeMessagesApi.start({ defaultScript: simulatedModelScript() });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
@@ -55,10 +53,7 @@ beforeAll(async () => {
     await connection.close();
     await nativeConnection.close();
   }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await chromium.launch({ executablePath: chromiumExecutable.path, args: HEADLESS_CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1600, height: 1300 } });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
 }, 120_000);
