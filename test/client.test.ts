@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@temporalio/client';
+import { defaultPayloadConverter, type PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import {
+  AgentClient,
   ConversationAlreadyExistsError,
   ConversationCancelledError,
   ConversationFailedError,
@@ -8,6 +12,7 @@ import {
   ConversationNotFoundError,
   InvalidConversationOptionsError,
   MessageRefusedError,
+  type ConversationSummary,
 } from '../src/client';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
@@ -32,13 +37,34 @@ describe('AgentClient', () => {
       const again = await agent.start({ prompt, conversationId: id });
       expect(again.conversationId).toBe(id);
       expect((await again.describe()).runId).toBe((await first.describe()).runId);
+      const running = await agent.start({ prompt, conversationId: id, onConflict: 'fail' }).catch((err: unknown) => err);
+      expect(running).toBeInstanceOf(ConversationAlreadyExistsError);
+      expect((running as ConversationAlreadyExistsError).finishedStatus).toBeUndefined();
       await first.result();
-      // Even after it finished, the id keeps naming that conversation.
-      const afterwards = await agent.start({ prompt, conversationId: id });
-      expect((await afterwards.describe()).runId).toBe((await first.describe()).runId);
-      await expect(agent.start({ prompt, conversationId: id, onConflict: 'fail' })).rejects.toBeInstanceOf(ConversationAlreadyExistsError);
     });
     expect(harness.fake.requestsFor(prompt)).toHaveLength(1);
+  });
+
+  test('start under the id of a finished conversation says it finished and starts nothing, unless onFinished asks for it', async () => {
+    const prompt = uniquePrompt('Finished start');
+    harness.fake.addScript({ match: prompt, steps: [reply(text('hello'))] });
+    await withWorker(harness, {}, async (agent) => {
+      const id = `finished-${Date.now()}`;
+      const first = await agent.start({ prompt, conversationId: id });
+      await first.result();
+      for (const onConflict of ['use-existing', 'fail'] as const) {
+        const error = await agent.start({ prompt: 'A new prompt', conversationId: id, onConflict }).catch((err: unknown) => err);
+        expect(error).toBeInstanceOf(ConversationAlreadyExistsError);
+        expect((error as ConversationAlreadyExistsError).finishedStatus).toBe('completed');
+        expect((error as Error).message).toMatch(new RegExp(`Conversation ${id} already ran and has finished \\(completed\\); nothing was started`));
+        expect((error as Error).message).toMatch(/another conversationId, fork\(.*onFinished: 'use-existing'/);
+      }
+      const existing = await agent.start({ prompt: 'A new prompt', conversationId: id, onFinished: 'use-existing' });
+      expect((await existing.describe()).runId).toBe((await first.describe()).runId);
+      expect((await existing.result()).text).toBe('hello');
+    });
+    expect(harness.fake.requestsFor(prompt)).toHaveLength(1);
+    expect(harness.fake.requestsFor('A new prompt')).toHaveLength(0);
   });
 
   test('bad start options fail the start with every problem named, and start nothing', async () => {
@@ -173,6 +199,174 @@ describe('chats', () => {
       expect(error).toBeInstanceOf(MessageRefusedError);
       expect((error as Error).message).toMatch(/not a chat/);
       await handle.result();
+    });
+  });
+});
+
+// A payload codec as a user's encryption codec would be: nothing in history is readable JSON without it.
+const XOR_ENCODING = 'binary/xor-test';
+const xorBytes = (bytes: Uint8Array) => Uint8Array.from(bytes, (byte) => byte ^ 0x5a);
+const xorCodec: PayloadCodec = {
+  async encode(payloads) {
+    return payloads.map((payload) => ({
+      metadata: { encoding: new TextEncoder().encode(XOR_ENCODING) },
+      data: xorBytes(temporal.api.common.v1.Payload.encode(payload).finish()),
+    }));
+  },
+  async decode(payloads) {
+    return payloads.map((payload) =>
+      new TextDecoder().decode(payload.metadata?.encoding ?? new Uint8Array()) === XOR_ENCODING
+        ? temporal.api.common.v1.Payload.decode(xorBytes(payload.data ?? new Uint8Array()))
+        : payload,
+    );
+  },
+};
+
+describe('fork', () => {
+  test('fork works under a payload codec: the source options are read through the client’s data converter', async () => {
+    const prompt = uniquePrompt('Encoded source');
+    harness.fake.addScript({
+      match: prompt,
+      steps: ({ turnIndex, request }) => {
+        const said = JSON.stringify(request.messages[request.messages.length - 1]!.content);
+        if (said.includes('Say it again')) return reply(text('Again: Lisbon.'));
+        return turnIndex === 0 ? reply(toolUse('echo', { text: 'Lisbon' })) : reply(text('Lisbon.'));
+      },
+    });
+    await withWorker(harness, { tools: [echo], worker: { dataConverter: { payloadCodecs: [xorCodec] } } }, async (plainAgent) => {
+      const client = new Client({ connection: harness.temporal.connection, namespace: 'default', dataConverter: { payloadCodecs: [xorCodec] } });
+      const agent = new AgentClient({ client, taskQueue: plainAgent.taskQueue });
+      const source = await agent.start({ prompt, tools: ['echo'], system: 'Answer in one word.', maxTokens: 512 });
+      expect((await source.result()).text).toBe('Lisbon.');
+      const sourceInput = (await source.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+      expect(new TextDecoder().decode(sourceInput.metadata!.encoding!)).toBe(XOR_ENCODING);
+
+      const fork = await agent.fork(source.conversationId, { turn: 1, prompt: 'Say it again.' });
+      expect((await fork.result()).text).toBe('Again: Lisbon.');
+      const forkInput = (await fork.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!;
+      const [decoded] = await xorCodec.decode(forkInput);
+      expect(defaultPayloadConverter.fromPayload(decoded!)).toMatchObject({ system: 'Answer in one word.', maxTokens: 512, tools: ['echo'] });
+    });
+  });
+});
+
+const refunded: Array<{ orderId: string; cents: number }> = [];
+const refund = defineTool({
+  name: 'refund_order',
+  description: 'Refund an order',
+  input: z.object({ orderId: z.string(), cents: z.number().int().positive() }),
+  needsApproval: ({ cents }) => cents > 10_000,
+  run: ({ orderId, cents }) => {
+    refunded.push({ orderId, cents });
+    return `refunded ${cents} on ${orderId}`;
+  },
+});
+
+describe('approvals()', () => {
+  test('yields each call waiting for a person once, as it appears, and ends when the conversation completes', async () => {
+    const prompt = uniquePrompt('Two big refunds');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [
+        reply(toolUse('refund_order', { orderId: 'a-1', cents: 20_000 })),
+        reply(toolUse('refund_order', { orderId: 'b-2', cents: 30_000 })),
+        reply(text('Both refunded.')),
+      ],
+    });
+    await withWorker(harness, { tools: [refund] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['refund_order'] });
+      const seen: Array<{ toolUseId: string; input: unknown }> = [];
+      for await (const call of handle.approvals({ pollIntervalMs: 20 })) {
+        seen.push({ toolUseId: call.toolUseId, input: call.input });
+        // A signal applies later than it returns, so the next look may still list this call: it is not yielded again.
+        await handle.signalDecision({ toolUseId: call.toolUseId, decision: 'approve', by: 'alice' });
+      }
+      expect(seen.map((call) => call.input)).toEqual([
+        { orderId: 'a-1', cents: 20_000 },
+        { orderId: 'b-2', cents: 30_000 },
+      ]);
+      expect(new Set(seen.map((call) => call.toolUseId)).size).toBe(2);
+      expect(await handle.result()).toMatchObject({ status: 'completed', text: 'Both refunded.' });
+    });
+    expect(refunded.filter((r) => r.orderId === 'a-1' || r.orderId === 'b-2')).toHaveLength(2);
+  });
+
+  test('ends without throwing when the conversation fails; result() throws the failure', async () => {
+    const prompt = uniquePrompt('Refund, then the key is revoked');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('refund_order', { orderId: 'c-3', cents: 20_000 })), { fault: '401', then: { fault: '401' } }] });
+    await withWorker(harness, { tools: [refund] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['refund_order'] });
+      const seen: string[] = [];
+      for await (const call of handle.approvals({ pollIntervalMs: 20 })) {
+        seen.push(call.toolUseId);
+        await handle.approve(call.toolUseId, { by: 'alice' });
+      }
+      expect(seen).toHaveLength(1);
+      await expect(handle.result()).rejects.toBeInstanceOf(ConversationFailedError);
+    });
+  });
+
+  test('ends when the conversation is cancelled while a call waits, and yields nothing more', async () => {
+    const prompt = uniquePrompt('Refund, then cancel');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('refund_order', { orderId: 'd-4', cents: 20_000 })), reply(text('never'))] });
+    await withWorker(harness, { tools: [refund] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['refund_order'] });
+      const seen: string[] = [];
+      for await (const call of handle.approvals({ pollIntervalMs: 20 })) {
+        seen.push(call.toolUseId);
+        await handle.cancel();
+      }
+      expect(seen).toHaveLength(1);
+      await expect(handle.result()).rejects.toBeInstanceOf(ConversationCancelledError);
+    });
+    expect(refunded.some((r) => r.orderId === 'd-4')).toBe(false);
+  });
+
+  test('ends at once for a conversation that needs no approval', async () => {
+    const prompt = uniquePrompt('A small refund');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('refund_order', { orderId: 'e-5', cents: 500 })), reply(text('Refunded $5.'))] });
+    await withWorker(harness, { tools: [refund] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['refund_order'] });
+      const seen: string[] = [];
+      for await (const call of handle.approvals({ pollIntervalMs: 20 })) seen.push(call.toolUseId);
+      expect(seen).toEqual([]);
+      expect((await handle.result()).text).toBe('Refunded $5.');
+    });
+  });
+});
+
+describe('list()', () => {
+  async function listedUntil(agent: AgentClient, conversationId: string, done: (row: ConversationSummary) => boolean): Promise<ConversationSummary> {
+    for (;;) {
+      const [row] = await agent.list(`WorkflowId = '${conversationId}'`);
+      if (row && done(row)) return row;
+      await sleep(100);
+    }
+  }
+
+  test('shows Temporal’s execution status beside the AgentStatus, and flags the status a terminated run left behind', async () => {
+    const waitingPrompt = uniquePrompt('Refund, then terminated');
+    const donePrompt = uniquePrompt('Nothing to approve');
+    harness.fake.addScript({ match: waitingPrompt, steps: [reply(toolUse('refund_order', { orderId: 'f-6', cents: 20_000 })), reply(text('never'))] });
+    harness.fake.addScript({ match: donePrompt, steps: [reply(text('done'))] });
+    await withWorker(harness, { tools: [refund] }, async (agent) => {
+      const waiting = await agent.start({ prompt: waitingPrompt, tools: ['refund_order'] });
+      const done = await agent.start({ prompt: donePrompt });
+      await done.result();
+      expect(await listedUntil(agent, waiting.conversationId, (row) => row.status === 'awaiting_approval')).toMatchObject({
+        executionStatus: 'RUNNING',
+        statusStale: false,
+        pendingApprovals: 1,
+      });
+      await waiting.workflow.terminate('an operator stopped it');
+      expect(await listedUntil(agent, waiting.conversationId, (row) => row.executionStatus !== 'RUNNING')).toMatchObject({
+        status: 'awaiting_approval',
+        executionStatus: 'TERMINATED',
+        statusStale: true,
+        pendingApprovals: 0,
+        closeTime: expect.any(Date),
+      });
+      expect(await listedUntil(agent, done.conversationId, (row) => row.status === 'completed')).toMatchObject({ executionStatus: 'COMPLETED', statusStale: false });
     });
   });
 });

@@ -2,16 +2,20 @@
 // @temporalio/client that turns Temporal's errors into ones that say what went wrong.
 import { Client, Connection, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { TypedSearchAttributes, type Payload, type SerializationContext } from '@temporalio/common';
 import { loadTemporalConfig } from '../config';
 import { AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
 import { sendMessageUpdate } from '../workflows/definitions';
 import type { agentConversation } from '../workflows/conversation';
 import { checkConversationOptions } from '../workflows/options';
-import { DEFAULT_TASK_QUEUE, WORKFLOW_TYPE, type ContentBlockParam, type ConversationOptions, type UserMessageReply } from '../workflows/types';
+import { DEFAULT_TASK_QUEUE, WORKFLOW_TYPE, type ContentBlockParam, type ConversationOptions, type ConversationStatus, type UserMessageReply } from '../workflows/types';
 import { ConversationAlreadyExistsError, InvalidConversationOptionsError, MessageRefusedError, innermostMessage, translateError } from './errors';
+import { isClosed } from './execution-status';
 import { ConversationHandle } from './handle';
 import type { AgentClientOptions, ConversationApprovals, ConversationSummary, ForkOptions, StartConversationOptions } from './types';
+
+// AgentStatus values of a conversation still going; on a closed run they are stale.
+const STILL_GOING: ReadonlySet<string> = new Set<ConversationStatus>(['running', 'awaiting_approval', 'awaiting_user']);
 
 function summaryOf(options: ConversationOptions): string {
   const first = options.prompt ?? (typeof options.messages?.[0]?.content === 'string' ? options.messages[0].content : 'conversation');
@@ -46,7 +50,7 @@ export class AgentClient {
   }
 
   async #prepare(options: StartConversationOptions) {
-    const { conversationId, taskQueue, onConflict, ...conversation } = options;
+    const { conversationId, taskQueue, onConflict, onFinished, ...conversation } = options;
     const indexed = conversation.searchAttributes ?? (await this.searchAttributesRegistered());
     const input: ConversationOptions = { ...conversation, searchAttributes: indexed };
     const check = checkConversationOptions(input);
@@ -62,12 +66,16 @@ export class AgentClient {
       staticDetails: `model ${check.options.model} · tools: ${check.options.tools.join(', ') || 'none'}`,
       ...(indexed ? { typedSearchAttributes: new TypedSearchAttributes([{ key: AgentStatusKey, value: 'running' }, { key: AgentPendingApprovalsKey, value: 0 }]) } : {}),
     };
-    return { workflowOptions, onConflict: onConflict ?? 'use-existing' };
+    return { workflowOptions, onConflict: onConflict ?? 'use-existing', onFinished: onFinished ?? 'fail' };
   }
 
-  /** Starts a conversation (or, under an id already in use, returns it unless onConflict is 'fail'). */
+  /**
+   * Starts a conversation. Under an id already in use: a running conversation is returned unless onConflict is
+   * 'fail'; a finished one is an error unless onFinished is 'use-existing' (then its handle is returned).
+   */
   async start(options: StartConversationOptions): Promise<ConversationHandle> {
-    const { workflowOptions, onConflict } = await this.#prepare(options);
+    const { workflowOptions, onConflict, onFinished } = await this.#prepare(options);
+    const id = workflowOptions.workflowId;
     try {
       const handle = await this.client.workflow.start<typeof agentConversation>(WORKFLOW_TYPE, {
         ...workflowOptions,
@@ -76,11 +84,18 @@ export class AgentClient {
       });
       return new ConversationHandle(this, handle);
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        if (onConflict === 'fail') throw new ConversationAlreadyExistsError(workflowOptions.workflowId, { cause: err });
-        return this.getHandle(workflowOptions.workflowId);
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw this.translate(err, id);
+      // Both a running conflict under 'fail' and a finished run under REJECT_DUPLICATE land here; describe tells which.
+      const status = await this.getHandle(id)
+        .describe()
+        .then((description) => description.status.name)
+        .catch(() => undefined);
+      if (status === undefined || !isClosed(status)) {
+        if (onConflict === 'fail') throw new ConversationAlreadyExistsError(id, undefined, { cause: err });
+        return this.getHandle(id);
       }
-      throw this.translate(err, workflowOptions.workflowId);
+      if (onFinished === 'use-existing') return this.getHandle(id);
+      throw new ConversationAlreadyExistsError(id, status.toLowerCase(), { cause: err });
     }
   }
 
@@ -124,7 +139,7 @@ export class AgentClient {
     }
     const description = await source.describe();
     const sourceInput = (await source.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input;
-    const original = sourceInput?.payloads?.[0] ? (JSON.parse(Buffer.from(sourceInput.payloads[0].data ?? []).toString('utf8')) as ConversationOptions) : {};
+    const original = (await this.#decodeFirst<ConversationOptions>(sourceConversationId, sourceInput?.payloads ?? [])) ?? {};
     const { prompt: _p, messages: _m, ...inherited } = original;
     return this.start({
       ...inherited,
@@ -143,13 +158,18 @@ export class AgentClient {
   async list(query = `WorkflowType = '${WORKFLOW_TYPE}'`, limit = 100): Promise<ConversationSummary[]> {
     const found: ConversationSummary[] = [];
     for await (const execution of this.client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
-      const status = execution.typedSearchAttributes.get(AgentStatusKey) ?? execution.status.name.toLowerCase();
+      const executionStatus = execution.status.name;
+      const agentStatus = execution.typedSearchAttributes.get(AgentStatusKey);
+      const closed = isClosed(executionStatus);
       found.push({
         conversationId: execution.workflowId,
         runId: execution.runId,
-        status,
-        pendingApprovals: execution.typedSearchAttributes.get(AgentPendingApprovalsKey) ?? 0,
+        status: agentStatus ?? executionStatus.toLowerCase(),
+        executionStatus,
+        statusStale: closed && agentStatus !== undefined && STILL_GOING.has(agentStatus),
+        pendingApprovals: closed ? 0 : (execution.typedSearchAttributes.get(AgentPendingApprovalsKey) ?? 0),
         startTime: execution.startTime,
+        ...(execution.closeTime ? { closeTime: execution.closeTime } : {}),
       });
       if (found.length >= limit) break;
     }
@@ -183,6 +203,15 @@ export class AgentClient {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, waiting.length) }, queryNext));
     return found;
+  }
+
+  /** The first of a workflow's payloads, through the client's data converter: its codecs last to first, as the SDK does. */
+  async #decodeFirst<T>(workflowId: string, payloads: Payload[]): Promise<T | undefined> {
+    const { payloadCodecs, payloadConverter } = this.client.options.loadedDataConverter;
+    const context: SerializationContext = { type: 'workflow', namespace: this.client.options.namespace, workflowId };
+    let decoded = payloads;
+    for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded, context);
+    return decoded[0] ? payloadConverter.fromPayload<T>(decoded[0]) : undefined;
   }
 
   /** @internal Temporal's errors, as this API's. */

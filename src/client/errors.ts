@@ -38,9 +38,23 @@ export class ConversationNotFoundError extends AgentClientError {
     super(`No conversation with id ${conversationId}`, options);
   }
 }
+/** start() found a conversation under the id: a running one with onConflict: 'fail', or one that has finished. */
 export class ConversationAlreadyExistsError extends AgentClientError {
-  constructor(readonly conversationId: string, options?: ErrorOptions) {
-    super(`A conversation with id ${conversationId} already exists; choose another id or use onConflict: 'use-existing'`, options);
+  constructor(
+    readonly conversationId: string,
+    /** How the existing conversation ended ('completed', 'failed', 'terminated'…); undefined while it runs. */
+    readonly finishedStatus?: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      finishedStatus === undefined
+        ? `A conversation with id ${conversationId} already exists; choose another id or use onConflict: 'use-existing'`
+        : `Conversation ${conversationId} already ran and has finished (${finishedStatus}); nothing was started and the new ` +
+            `options were not used. Start anew under another conversationId, fork('${conversationId}', { turn, prompt }) to ` +
+            `carry on from its transcript${finishedStatus === 'failed' ? ', retry() it once the cause is fixed' : ''}, or pass ` +
+            `onFinished: 'use-existing' to get the finished conversation`,
+      options,
+    );
   }
 }
 export class ConversationFinishedError extends AgentClientError {

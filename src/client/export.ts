@@ -29,7 +29,8 @@ export async function completedSnapshot(handle: ConversationHandle, description:
   const result = await handle.result();
   if (!result.transcript) return undefined;
   const { transcript, ...summary } = result;
-  return { state: { status: result.status, turn: result.turns, pendingApprovals: 0, usage: result.usage, result: summary }, transcript };
+  const state = { status: result.status, turn: result.turns, pendingApprovals: 0, usage: result.usage, heldDecisions: [], droppedDecisions: [], result: summary };
+  return { state, transcript };
 }
 
 /** The body of `ConversationHandle.export()`. */

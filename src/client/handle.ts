@@ -25,11 +25,12 @@ import type {
   UserMessageReply,
 } from '../workflows/types';
 import type { AgentClient } from './agent-client';
+import { followApprovals } from './approvals';
 import { boundedCall } from './bounded-call';
 import { ConversationFinishedError, ConversationNotFoundError, DecisionRefusedError, MessageRefusedError, innermostMessage } from './errors';
 import { completedSnapshot, exportConversation, type ConversationExport, type ConversationSnapshot } from './export';
 import { retryConversation, type RetryOutcome } from './retry';
-import type { DecisionOptions, QueryOptions } from './types';
+import type { ApprovalsOptions, DecisionOptions, QueryOptions } from './types';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -60,6 +61,15 @@ export class ConversationHandle {
 
   pending(options: QueryOptions = {}): Promise<PendingApproval[]> {
     return this.#query(() => this.workflow.query(pendingApprovalsQuery), options);
+  }
+
+  /**
+   * Each call waiting for a person, once, as it appears; ends when the conversation ends (completed, failed,
+   * cancelled, terminated), never with its failure: that comes from result(). With no worker running it waits for
+   * one. Right after start() the model has not asked yet, so `pending()` is usually empty: loop over this instead.
+   */
+  approvals(options: ApprovalsOptions = {}): AsyncGenerator<PendingApproval, void, undefined> {
+    return followApprovals(this, options);
   }
 
   state(options: QueryOptions = {}): Promise<ConversationState> {

@@ -17,6 +17,7 @@ export { resetPointOf, type RetryOutcome } from './retry';
 export type { ConversationExport, ConversationSnapshot } from './export';
 export type {
   AgentClientOptions,
+  ApprovalsOptions,
   ConversationApprovals,
   ConversationSummary,
   DecisionOptions,

@@ -1,5 +1,5 @@
 // The option and result shapes of the client API.
-import type { Client, Connection } from '@temporalio/client';
+import type { Client, Connection, WorkflowExecutionStatusName } from '@temporalio/client';
 import type { ConversationOptions, PendingApproval } from '../workflows/types';
 
 export interface AgentClientOptions {
@@ -13,8 +13,14 @@ export interface StartConversationOptions extends ConversationOptions {
   /** Your id for the conversation (the workflow id). Default: a random one. */
   conversationId?: string;
   taskQueue?: string;
-  /** Starting under an id already in use: return that conversation (default), or throw ConversationAlreadyExistsError. */
+  /** Starting under the id of a running conversation: return it (default), or throw ConversationAlreadyExistsError. */
   onConflict?: 'use-existing' | 'fail';
+  /**
+   * Starting under the id of a conversation that has finished: throw ConversationAlreadyExistsError (default; its
+   * `finishedStatus` says how it ended), or return the finished conversation's handle. Either way nothing starts and
+   * these options are not used: an id names one conversation.
+   */
+  onFinished?: 'fail' | 'use-existing';
 }
 
 export interface QueryOptions {
@@ -42,12 +48,30 @@ export interface ConversationApprovals {
   unanswered?: string;
 }
 
+/** How `approvals()` waits. */
+export interface ApprovalsOptions {
+  /** Pause between looks for new calls. Default 250 ms. */
+  pollIntervalMs?: number;
+  /** Bound on each pendingApprovals query; one unanswered (no worker) is waited out, not thrown. Default 10 s. */
+  queryTimeoutMs?: number;
+}
+
 export interface ConversationSummary {
   conversationId: string;
   runId: string;
+  /** The AgentStatus the conversation last recorded (Temporal's status, lower-cased, where it has none). */
   status: string;
+  /** Temporal's own status of the run: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT… */
+  executionStatus: WorkflowExecutionStatusName;
+  /**
+   * The run closed without recording its end (terminated, timed out), so `status` still says it is going
+   * (`running`, `awaiting_approval`, `awaiting_user`): trust `executionStatus`.
+   */
+  statusStale: boolean;
+  /** Calls waiting for a person: 0 once the run has closed, whatever its search attribute last said. */
   pendingApprovals: number;
   startTime: Date;
+  closeTime?: Date;
   summary?: string;
 }
 
