@@ -33,6 +33,10 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     // Model calls and tool runs mostly wait on I/O; a high slot count keeps parallel tool calls parallel.
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentLocalActivityExecutions: 200,
+    // A cancellation reaches an activity in a heartbeat's answer: heartbeats go out often enough (tools heartbeat
+    // every second on their own behalf) that a cancelled conversation's tools see it within about a second.
+    defaultHeartbeatThrottleInterval: '1s',
+    maxHeartbeatThrottleInterval: '2s',
     ...options.worker,
     connection: options.connection,
     namespace: options.namespace ?? 'default',

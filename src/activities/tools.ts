@@ -1,10 +1,13 @@
 // Tool activities: closing over the worker's registry, they describe tools to the workflow, check calls before a
 // person is asked, and run one tool_use each.
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { ToolError, ToolFatalError, type AgentTool } from '../tools/define-tool';
 import { normalizeToolOutput } from '../tools/output';
 import { workflowOf } from './context';
 import { ToolRegistry } from '../tools/registry';
+import { FailureTypes } from '../workflows/failure-types';
+import { canonicalJson } from '../workflows/json';
 import type {
   DescribeToolsInput,
   DescribeToolsResult,
@@ -14,6 +17,17 @@ import type {
   RunToolResult,
   ToolDescription,
 } from './types';
+
+/**
+ * How often a running tool heartbeats on its own behalf. Cancellation reaches an activity only in a heartbeat's
+ * answer, so without this a tool that never heartbeats would never see that its conversation was cancelled.
+ */
+export const TOOL_HEARTBEAT_INTERVAL_MS = 1_000;
+
+/** SHA-256 of the canonical JSON of a tool input: the digest an approval record carries (computed the same way in the workflow). */
+export function inputDigestOf(input: unknown): string {
+  return createHash('sha256').update(canonicalJson(input), 'utf8').digest('hex');
+}
 
 function errorMessage(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
@@ -85,10 +99,23 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
         log.error('Refused to run a gated tool without an approval record', { tool: tool.name, toolUseId: input.toolUseId });
         return finish(`Not run: ${tool.name} needs a person's approval and this call has none.`, true);
       }
+      if (approval.inputDigest !== inputDigestOf(input.input)) {
+        log.error('Refused to run a gated tool whose input is not the one approved', { tool: tool.name, toolUseId: input.toolUseId });
+        return finish(`Not run: the input of this ${tool.name} call is not the input ${approval.by} approved.`, true);
+      }
     }
 
     const { workflowId } = workflowOf(ctx);
     let output: unknown;
+    let lastHeartbeat = Date.now();
+    const heartbeat = (details?: unknown) => {
+      lastHeartbeat = Date.now();
+      ctx.heartbeat(details);
+    };
+    // Heartbeat for the tool while it runs (unless it just did), so a cancellation reaches its abort signal.
+    const keepAlive = setInterval(() => {
+      if (Date.now() - lastHeartbeat >= TOOL_HEARTBEAT_INTERVAL_MS) heartbeat();
+    }, TOOL_HEARTBEAT_INTERVAL_MS);
     try {
       output = await tool.run(parsed.value, {
         idempotencyKey: `${workflowId}:${input.toolUseId}`,
@@ -97,15 +124,17 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
         turn: input.turn,
         attempt: ctx.info.attempt,
         signal: ctx.cancellationSignal,
-        heartbeat: (details) => ctx.heartbeat(details),
+        heartbeat,
         ...(input.approval ? { approval: input.approval } : {}),
       });
     } catch (err) {
       if (err instanceof ToolError) return finish(err.content ?? `Error: ${err.message}`, true);
-      if (err instanceof ToolFatalError) throw ApplicationFailure.nonRetryable(err.message, 'ToolFatalError');
+      if (err instanceof ToolFatalError) throw ApplicationFailure.nonRetryable(err.message, FailureTypes.toolFatal);
       if (ctx.cancellationSignal.aborted) throw err;
       // Retryable: Temporal runs the tool's short retry policy; the workflow answers is_error once it is spent.
       throw ApplicationFailure.retryable(err instanceof Error ? err.message : String(err), err instanceof Error ? err.name : 'Error');
+    } finally {
+      clearInterval(keepAlive);
     }
     const normalized = normalizeToolOutput(output, registry.maxResultBytes);
     if (!normalized.ok) return finish(`Error: ${normalized.error}`, true);

@@ -72,6 +72,11 @@ export interface ApprovalRecord {
   reason?: string;
   /** Set when the approver changed the input; the tool runs with `input` as approved. */
   edited: boolean;
+  /**
+   * SHA-256 of the canonical JSON of the input approved: the worker runs the tool only with exactly that input.
+   * Absent in histories recorded before it existed.
+   */
+  inputDigest?: string;
 }
 
 export interface RunToolInput {

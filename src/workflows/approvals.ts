@@ -3,7 +3,8 @@
 // and nothing a tool returns can approve a call.
 import { log } from '@temporalio/workflow';
 import { validateJsonSchema, type JsonSchema } from './json-schema';
-import type { ApprovalDecision, DecisionChannel, DecisionRequest, PendingApproval } from './types';
+import { isRecord, sameJson } from './json';
+import type { ApprovalDecision, DecisionChannel, DecisionRequest, DroppedDecision, HeldDecision, PendingApproval } from './types';
 
 interface ExpectedCall {
   toolUseId: string;
@@ -15,14 +16,7 @@ interface EarlyDecision {
   request: DecisionRequest;
   approve: boolean;
   via: DecisionChannel;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  receivedAt: number;
 }
 
 /** What is wrong with a decision's shape, before any workflow state is consulted (clients check this too). */
@@ -42,10 +36,14 @@ export class ApprovalBook {
   /** Tool calls of the turn in flight that have no outcome yet: a fast approver may decide one before it is pending. */
   readonly #expected = new Map<string, ExpectedCall>();
   readonly #early = new Map<string, EarlyDecision>();
-  /** At most this many decisions for ids not seen yet are held (a signal can overtake the reply it refers to). */
+  /** At most this many decisions for ids not seen yet are held (a signal can overtake the reply it refers to)… */
   static readonly MAX_HELD = 100;
-  /** Early decisions for calls that turned out not to need one. */
-  readonly #dropped = new Set<string>();
+  /** …for this long: a decision whose call has not appeared by then names no call of this conversation. */
+  static readonly HOLD_MS = 10 * 60_000;
+  /** The most recent decisions that were not used, with why (shown in the state query). */
+  static readonly MAX_DROPPED_SHOWN = 100;
+  readonly #dropped: DroppedDecision[] = [];
+  readonly #droppedIds = new Set<string>();
   /** Every decision in order: the audit trail. */
   readonly audit: ApprovalDecision[] = [];
 
@@ -66,9 +64,39 @@ export class ApprovalBook {
     return this.#decided.get(toolUseId);
   }
 
-  /** A decision that arrived early for a call that then ran without approval (or was answered without running). */
+  /** A decision that was held and then not used (its call did not wait for approval, or the hold expired). */
   wasDropped(toolUseId: string): boolean {
-    return this.#dropped.has(toolUseId);
+    return this.#droppedIds.has(toolUseId);
+  }
+
+  /** Decisions held for calls not seen yet and not expired. Changes nothing: the state query reads it. */
+  held(now: number): HeldDecision[] {
+    return [...this.#early.values()].filter((early) => now - early.receivedAt < ApprovalBook.HOLD_MS).map(({ request, approve, receivedAt }) => ({
+      toolUseId: request.toolUseId,
+      decision: approve ? 'approve' : 'reject',
+      by: request.by,
+      receivedAt: new Date(receivedAt).toISOString(),
+      expiresAt: new Date(receivedAt + ApprovalBook.HOLD_MS).toISOString(),
+    }));
+  }
+
+  dropped(): DroppedDecision[] {
+    return [...this.#dropped];
+  }
+
+  /** The conversation is over: no held decision can apply any more, and a decide Update waiting on one gets its answer. */
+  dropAllHeld(now: number, reason: string): void {
+    for (const [toolUseId, early] of this.#early) this.#drop(toolUseId, early.request.by, now, reason);
+    this.#early.clear();
+  }
+
+  /** Drops held decisions older than HOLD_MS, so none is held forever. */
+  expireHeld(now: number): void {
+    for (const [toolUseId, early] of this.#early) {
+      if (now - early.receivedAt < ApprovalBook.HOLD_MS) continue;
+      this.#early.delete(toolUseId);
+      this.#drop(toolUseId, early.request.by, now, `no tool call ${toolUseId} appeared within ${ApprovalBook.HOLD_MS / 60_000} minutes`);
+    }
   }
 
   /** The tool calls of a new model reply: decisions for them are accepted (and held) even before they are pending. */
@@ -77,15 +105,20 @@ export class ApprovalBook {
   }
 
   /** The turn's calls all have outcomes: decisions held for its calls that never needed one are dropped. */
-  closeTurn(): void {
+  closeTurn(now: number): void {
+    this.expireHeld(now);
     for (const toolUseId of this.#expected.keys()) {
       const early = this.#early.get(toolUseId);
       if (!early) continue;
-      log.warn('Dropped a decision for a tool call that did not wait for approval', { toolUseId, by: early.request.by });
       this.#early.delete(toolUseId);
-      this.#dropped.add(toolUseId);
+      this.#drop(toolUseId, early.request.by, now, 'the tool call did not wait for approval');
     }
     this.#expected.clear();
+  }
+
+  /** A retry of an expired approval (onTimeout 'fail'): the call waits for a person again; the audit keeps the expiry. */
+  reopen(toolUseId: string): void {
+    if (this.#decided.get(toolUseId)?.decision === 'expired') this.#decided.delete(toolUseId);
   }
 
   /** Records a gated call as waiting for a person; applies a decision that arrived before it. */
@@ -99,12 +132,13 @@ export class ApprovalBook {
       expiresAt: timeoutMs === undefined ? null : new Date(now + timeoutMs).toISOString(),
     };
     this.#pending.set(call.toolUseId, pending);
+    this.expireHeld(now);
     const early = this.#early.get(call.toolUseId);
     this.#early.delete(call.toolUseId);
     if (early) {
       // A held decision is checked now that the call (and its schema) is known.
-      const refusal = this.refusal(early.request, early.approve, now);
-      if (refusal) log.warn(`Dropped a held decision: ${refusal}`, { toolUseId: call.toolUseId });
+      const refusal = this.decisionProblem(early.request, early.approve, now);
+      if (refusal) this.#drop(call.toolUseId, early.request.by, now, `the held decision no longer applies: ${refusal}`);
       else this.decide(early.request, early.approve, early.via, now);
     }
     this.onChange();
@@ -115,7 +149,7 @@ export class ApprovalBook {
    * Why a decision must be refused, or undefined when it can be taken. The update's validator refuses with this
    * message; a signal with a refused decision is logged and ignored.
    */
-  refusal(request: unknown, approve: boolean, now: number, options: { holdUnknown?: boolean } = {}): string | undefined {
+  decisionProblem(request: unknown, approve: boolean, now: number, options: { holdUnknown?: boolean } = {}): string | undefined {
     const malformed = decisionShapeProblem(request, approve);
     if (malformed || !isRecord(request)) return malformed;
     const { toolUseId, input } = request as { toolUseId: string; input?: unknown };
@@ -127,7 +161,11 @@ export class ApprovalBook {
     if (!call && options.holdUnknown) {
       // A signal may overtake the model reply it refers to (both can land in one workflow activation, signals
       // first): hold it until that call appears, rather than lose a real approval.
-      return this.#early.size >= ApprovalBook.MAX_HELD ? `too many decisions for unknown tool calls are held; ${toolUseId} ignored` : undefined;
+      this.expireHeld(now);
+      if (this.#early.size < ApprovalBook.MAX_HELD) return undefined;
+      const refusal = `too many decisions for unknown tool calls are held (${ApprovalBook.MAX_HELD}); ${toolUseId} ignored`;
+      this.#drop(toolUseId, typeof request.by === 'string' ? request.by : '', now, refusal);
+      return refusal;
     }
     if (!call) {
       const waiting = this.list().map((p) => `${p.toolUseId} (${p.toolName})`);
@@ -142,11 +180,11 @@ export class ApprovalBook {
     return undefined;
   }
 
-  /** Takes a decision that passed refusal(): records it, or holds it until its call is pending. */
+  /** Takes a decision that passed decisionProblem(): records it, or holds it until its call is pending. */
   decide(request: DecisionRequest, approve: boolean, via: DecisionChannel, now: number): ApprovalDecision | undefined {
     const pending = this.#pending.get(request.toolUseId);
     if (!pending) {
-      this.#early.set(request.toolUseId, { request, approve, via });
+      this.#early.set(request.toolUseId, { request, approve, via, receivedAt: now });
       return undefined;
     }
     const edited = approve && request.input !== undefined && !sameJson(request.input, pending.input);
@@ -188,12 +226,11 @@ export class ApprovalBook {
     return decision;
   }
 
-  /** A decision made elsewhere (an earlier run of this conversation, a fork) entering the audit trail. */
-  restore(decisions: ApprovalDecision[]): void {
-    for (const decision of decisions) {
-      this.#decided.set(decision.toolUseId, decision);
-      this.audit.push(decision);
-    }
+  #drop(toolUseId: string, by: string, now: number, reason: string): void {
+    log.warn(`Dropped a decision: ${reason}`, { toolUseId, by });
+    this.#droppedIds.add(toolUseId);
+    this.#dropped.push({ toolUseId, by, droppedAt: new Date(now).toISOString(), reason });
+    if (this.#dropped.length > ApprovalBook.MAX_DROPPED_SHOWN) this.#dropped.shift();
   }
 
   #record(decision: ApprovalDecision): void {

@@ -6,7 +6,9 @@ import type {
   ConversationState,
   DecideRequest,
   DecisionRequest,
+  EndConversationRequest,
   PendingApproval,
+  RetryFailureRequest,
   Transcript,
   UserMessageReply,
   UserMessageRequest,
@@ -19,7 +21,9 @@ export const rejectSignal = defineSignal<[DecisionRequest]>('reject');
 /** A user message for a chat; fire-and-forget (signal-with-start works too). */
 export const userMessageSignal = defineSignal<[UserMessageRequest]>('userMessage');
 /** End a chat after the current exchange. */
-export const endConversationSignal = defineSignal<[{ by?: string; reason?: string }?]>('endConversation');
+export const endConversationSignal = defineSignal<[EndConversationRequest?]>('endConversation');
+/** Sent by `retry()` within Temporal's reset: repeat the step whose failure ended the run (see failure-retries.ts). */
+export const retryFailureSignal = defineSignal<[RetryFailureRequest]>('retryFailure');
 
 /** Approve or reject with an answer: refused when the id is unknown, already decided or expired, or the edit breaks the schema. */
 export const decideUpdate = defineUpdate<ApprovalDecision, [DecideRequest]>('decide');

@@ -1,6 +1,5 @@
 // Validation of a conversation's start options: plain TypeScript, so the workflow (which must not import zod) and
 // the client run the same checks. The client refuses a bad start; the workflow fails fast on one that got past it.
-import { msToNumber } from '@temporalio/common/lib/time';
 import type { BetaTextBlockParam, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import {
   DEFAULT_MODEL,
@@ -9,6 +8,8 @@ import {
   type ToolChoiceScheduleEntry,
   type ToolChoiceSetting,
 } from './types';
+import { DURATION_HINT, parseDurationMs } from './duration';
+import { isRecord } from './json';
 
 export interface ResolvedOptions {
   model: string;
@@ -31,6 +32,8 @@ export interface ResolvedOptions {
   chatIdleTimeoutMs: number;
   modelRetry: { maximumAttempts: number; initialIntervalMs: number; maximumIntervalMs: number };
   modelTimeoutMs: number;
+  /** The caller set modelTimeout: use it as is, rather than growing it with max_tokens. */
+  modelTimeoutGiven: boolean;
   modelHeartbeatTimeoutMs: number;
   searchAttributes: boolean;
   includeTranscriptInResult: boolean;
@@ -64,36 +67,15 @@ const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
 
 export type OptionsCheck = { ok: true; options: ResolvedOptions } | { ok: false; errors: string[] };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Like isRecord, without narrowing: for values already typed from the options interface. */
-function isPlainObject(value: unknown): boolean {
-  return isRecord(value);
-}
-
 function isPositiveInt(value: unknown, max = Number.MAX_SAFE_INTEGER): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= max;
 }
 
-/** A Temporal duration ('10m', '1h', 5000) in ms, or an error message. */
+/** A duration ('10m', '1h', 5000) in ms, or an error message. */
 function durationMs(value: unknown, name: string, errors: string[]): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' && typeof value !== 'number') {
-    errors.push(`${name} must be a duration such as '30s', '10m' or a number of milliseconds`);
-    return undefined;
-  }
-  let ms: number;
-  try {
-    ms = msToNumber(value as never);
-  } catch {
-    ms = NaN;
-  }
-  if (!Number.isFinite(ms) || ms <= 0) {
-    errors.push(`${name} must be a positive duration such as '30s', '10m' or a number of milliseconds; got ${JSON.stringify(value)}`);
-    return undefined;
-  }
+  const ms = parseDurationMs(value);
+  if (ms === undefined) errors.push(`${name} must be a positive duration: ${DURATION_HINT}; got ${JSON.stringify(value)}`);
   return ms;
 }
 
@@ -248,7 +230,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   }
 
   const limits: NonNullable<ConversationOptions['limits']> = opts.limits ?? {};
-  if (!isPlainObject(limits)) errors.push('limits must be an object');
+  if (!isRecord(limits as unknown)) errors.push('limits must be an object');
   const maxIterations = limits.maxIterations ?? 25;
   if (!isPositiveInt(maxIterations, 10_000)) errors.push('limits.maxIterations must be a whole number from 1 to 10000');
   const maxToolCallsPerTurn = limits.maxToolCallsPerTurn ?? 8;
@@ -260,7 +242,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   }
 
   const approvals: NonNullable<ConversationOptions['approvals']> = opts.approvals ?? {};
-  if (!isPlainObject(approvals)) errors.push('approvals must be an object');
+  if (!isRecord(approvals as unknown)) errors.push('approvals must be an object');
   const approvalTimeoutMs = durationMs(approvals.timeout, 'approvals.timeout', errors);
   if (approvals.onTimeout !== undefined && approvals.onTimeout !== 'reject' && approvals.onTimeout !== 'fail') {
     errors.push("approvals.onTimeout must be 'reject' or 'fail'");
@@ -269,7 +251,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   const chatIdleTimeoutMs = durationMs(isRecord(opts.chat) ? opts.chat.idleTimeout : undefined, 'chat.idleTimeout', errors) ?? 3_600_000;
 
   const retry: NonNullable<ConversationOptions['modelRetry']> = opts.modelRetry ?? {};
-  if (!isPlainObject(retry)) errors.push('modelRetry must be an object');
+  if (!isRecord(retry as unknown)) errors.push('modelRetry must be an object');
   const maximumAttempts = retry.maximumAttempts ?? 8;
   if (!isPositiveInt(maximumAttempts, 100)) errors.push('modelRetry.maximumAttempts must be a whole number from 1 to 100');
   const initialIntervalMs = durationMs(retry.initialInterval, 'modelRetry.initialInterval', errors) ?? 1_000;
@@ -301,6 +283,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       chatIdleTimeoutMs,
       modelRetry: { maximumAttempts, initialIntervalMs, maximumIntervalMs },
       modelTimeoutMs,
+      modelTimeoutGiven: opts.modelTimeout !== undefined,
       modelHeartbeatTimeoutMs,
       searchAttributes: opts.searchAttributes ?? false,
       includeTranscriptInResult: opts.includeTranscriptInResult ?? true,
@@ -315,4 +298,18 @@ export function toolChoiceForTurn(options: ResolvedOptions, turn: number): BetaT
   const last = options.toolChoiceSchedule.find((entry) => entry.turn === 'last');
   if (last && turn === options.maxIterations) return last.toolChoice;
   return options.toolChoice;
+}
+
+/** A forced tool_choice: the model must call a tool, so it cannot answer in text on that turn. */
+export function forcesToolUse(choice: BetaToolChoice | undefined): boolean {
+  return choice?.type === 'any' || choice?.type === 'tool';
+}
+
+/**
+ * The start-to-close timeout of a model call: the caller's, or the default grown with max_tokens, since a long
+ * answer streams for minutes (128K output tokens at ~50 tokens/s is over 40 minutes).
+ */
+export function modelCallTimeoutMs(options: ResolvedOptions, maxTokens: number): number {
+  if (options.modelTimeoutGiven) return options.modelTimeoutMs;
+  return Math.max(options.modelTimeoutMs, 60_000 + maxTokens * 20);
 }

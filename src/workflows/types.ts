@@ -77,7 +77,7 @@ export interface ConversationOptions {
   chat?: boolean | ChatOptions;
   /** Retry policy of the model call activity. */
   modelRetry?: RetryOptions;
-  /** Start-to-close timeout of one model call, default '10m'. */
+  /** Start-to-close timeout of one model call. Default: 10m, grown with max_tokens (60s + 20ms per token) for long answers. */
   modelTimeout?: string | number;
   /** A model call whose worker stops heartbeating for this long is retried elsewhere (a crashed worker). Default '30s'. */
   modelHeartbeatTimeout?: string | number;
@@ -178,6 +178,32 @@ export interface Transcript {
   turns: TurnRecord[];
   /** Audit trail: who decided each gated call, when, why, and what ran. */
   approvals: ApprovalDecision[];
+  /** Failures of earlier runs that `retry()` repeated in this one. */
+  retries?: RetryRecord[];
+}
+
+/** The step whose failure ended a run; a retry names it so the new run repeats exactly that step. */
+export type FailureTarget =
+  | { kind: 'model_call'; turn: number }
+  | { kind: 'tool'; toolUseId: string }
+  | { kind: 'approval'; toolUseId: string };
+
+export interface RetryFailureRequest {
+  failure: FailureTarget;
+  by?: string;
+  reason?: string;
+}
+
+export interface RetryRecord extends RetryFailureRequest {
+  at: string;
+}
+
+/** The structured output of a conversation that forced a tool (seed 004's pattern): the call that ended it. */
+export interface ToolOutput {
+  toolUseId: string;
+  toolName: string;
+  input: unknown;
+  content: RunToolResult['content'];
 }
 
 export interface ConversationResult {
@@ -192,6 +218,32 @@ export interface ConversationResult {
   transcriptOmitted?: boolean;
   /** Why a chat ended: the user ended it, or it sat idle. */
   endedBy?: 'user' | 'idle_timeout';
+  /** Who ended the chat and why, as the endConversation signal said. */
+  endRequest?: EndConversationRequest;
+  /** With a forced tool_choice: the tool call that ended the exchange, its input being the structured result. */
+  toolOutput?: ToolOutput;
+}
+
+export interface EndConversationRequest {
+  by?: string;
+  reason?: string;
+}
+
+/** A decision that arrived before its tool call was known, held until the call appears or the hold expires. */
+export interface HeldDecision {
+  toolUseId: string;
+  decision: 'approve' | 'reject';
+  by: string;
+  receivedAt: string;
+  expiresAt: string;
+}
+
+/** A decision that was not used, and why (its call never waited for approval, the hold expired, too many held). */
+export interface DroppedDecision {
+  toolUseId: string;
+  by: string;
+  droppedAt: string;
+  reason: string;
 }
 
 export interface ConversationState {
@@ -199,6 +251,10 @@ export interface ConversationState {
   turn: number;
   pendingApprovals: number;
   usage: UsageTotals;
+  /** Decisions for tool calls not seen yet (a signal can overtake the reply it refers to). */
+  heldDecisions: HeldDecision[];
+  /** Decisions that were not used, and why. */
+  droppedDecisions: DroppedDecision[];
   /** Set once the conversation has a final status. */
   result?: Omit<ConversationResult, 'transcript'>;
 }

@@ -1,0 +1,60 @@
+// Retrying the failure that ended a run. `retry()` on the client resets the run to the workflow task that handled
+// the failure and, in the same reset, sends `retryFailure` naming it; the workflow then repeats just that step
+// (the model call, the fatal tool, the approval wait) instead of failing again. Nothing recorded before it re-runs.
+import { ApplicationFailure, log } from '@temporalio/workflow';
+import { isRecord } from './json';
+import type { FailureTarget, RetryFailureRequest } from './types';
+
+export { FailureTypes } from './failure-types';
+
+function sameTarget(a: FailureTarget, b: FailureTarget): boolean {
+  if (a.kind === 'model_call' && b.kind === 'model_call') return a.turn === b.turn;
+  if (a.kind !== 'model_call' && b.kind !== 'model_call') return a.kind === b.kind && a.toolUseId === b.toolUseId;
+  return false;
+}
+
+/** What is wrong with a retryFailure request, if anything. */
+export function retryRequestProblem(request: unknown): string | undefined {
+  if (!isRecord(request) || !isRecord(request.failure)) return 'a retry must be {failure: {kind, turn | toolUseId}, by?, reason?}';
+  const { failure, by, reason } = request;
+  if (failure.kind === 'model_call') {
+    if (typeof failure.turn !== 'number' || !Number.isInteger(failure.turn) || failure.turn < 1) return 'failure.turn must be a turn number';
+  } else if (failure.kind === 'tool' || failure.kind === 'approval') {
+    if (typeof failure.toolUseId !== 'string' || failure.toolUseId === '') return 'failure.toolUseId must name the tool call';
+  } else {
+    return "failure.kind must be 'model_call', 'tool' or 'approval'";
+  }
+  if (by !== undefined && typeof by !== 'string') return 'by must be a string';
+  if (reason !== undefined && typeof reason !== 'string') return 'reason must be a string';
+  return undefined;
+}
+
+export class FailureRetries {
+  readonly #requested: RetryFailureRequest[] = [];
+  /** Every retry taken, in order, for the transcript. */
+  readonly taken: Array<RetryFailureRequest & { at: string }> = [];
+
+  request(request: unknown): void {
+    const problem = retryRequestProblem(request);
+    if (problem) {
+      log.warn(`Ignored retryFailure signal: ${problem}`);
+      return;
+    }
+    this.#requested.push(request as RetryFailureRequest);
+  }
+
+  /** True when a retry was asked for this failure: the caller repeats the step instead of failing. */
+  take(target: FailureTarget, now: number): boolean {
+    const index = this.#requested.findIndex((r) => sameTarget(r.failure, target));
+    if (index < 0) return false;
+    const [request] = this.#requested.splice(index, 1);
+    this.taken.push({ ...request!, at: new Date(now).toISOString() });
+    log.info('Retrying the step that failed the previous run', { failure: target, by: request!.by });
+    return true;
+  }
+
+  /** The failure that ends the run, carrying what a retry must name. */
+  static failure(message: string, type: string, target: FailureTarget, cause?: Error): ApplicationFailure {
+    return ApplicationFailure.create({ message, type, nonRetryable: true, details: [target], ...(cause ? { cause } : {}) });
+  }
+}

@@ -1,0 +1,148 @@
+// One model turn: the callModel activity, repeated up the max_tokens ladder while a tool_use comes back cut off,
+// and the message-thread hint that lets the next call send only its own new messages.
+import { ActivityFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import type { BetaContentBlock } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type { AgentActivities, CallModelResult, ThreadHint } from '../activities/types';
+import { FailureRetries, FailureTypes } from './failure-retries';
+import { jsonByteLength } from './json';
+import { modelCallTimeoutMs, toolChoiceForTurn, type ResolvedOptions } from './options';
+import type { ContentBlockParam, MessageParam, TurnRecord, UsageTotals } from './types';
+import { addUsage, emptyUsage, usageOf } from './usage';
+
+/**
+ * A continued thread's new messages ride in the model call's input up to this size (UTF-8 bytes of their JSON):
+ * that saves the activity a query per turn, at the price of recording them twice (a tool's result, then the model
+ * call's input) — no more than the ~3 KB of event metadata a turn records anyway. Larger ones are read by query, so
+ * big tool results are recorded once.
+ */
+const MAX_INLINE_NEW_MESSAGES_BYTES = 2_048;
+
+export interface ModelTurnOutcome {
+  result: CallModelResult;
+  record: TurnRecord;
+  /** The ladder ran out with a tool_use still cut off by max_tokens. */
+  cutToolUse: boolean;
+}
+
+/** What the model turn reads and writes of the conversation. */
+export interface TurnContext {
+  readonly options: ResolvedOptions;
+  readonly messages: MessageParam[];
+  readonly turns: TurnRecord[];
+  readonly usage: UsageTotals;
+  readonly retries: FailureRetries;
+  hasTools(): boolean;
+  setDetails(details: string): void;
+}
+
+export class ModelTurns {
+  /** Message threads stay on until the API says this organisation cannot use them. */
+  #threadsEnabled: boolean;
+  /** Where the server's copy of the conversation ends, when the last reply was stored as a thread. */
+  #threadHint: ThreadHint | null = null;
+
+  constructor(private readonly context: TurnContext) {
+    this.#threadsEnabled = context.options.threads;
+  }
+
+  /** One model turn; repeats with a higher max_tokens (the ladder) while a tool_use comes back cut off. */
+  async call(iteration: number): Promise<ModelTurnOutcome> {
+    const { options, messages } = this.context;
+    const turn = this.context.turns.length + 1;
+    const model = options.model;
+    const ladder = [options.maxTokens, ...options.maxTokensLadder];
+    const usage = emptyUsage();
+    let durationMs = 0;
+    const toolChoice = toolChoiceForTurn(options, iteration);
+    for (let rung = 0; ; ) {
+      this.context.setDetails(`turn ${turn}: calling ${model}`);
+      const maxTokens = ladder[rung]!;
+      const activities = proxyActivities<Pick<AgentActivities, 'callModel'>>({
+        startToCloseTimeout: modelCallTimeoutMs(options, maxTokens),
+        heartbeatTimeout: options.modelHeartbeatTimeoutMs,
+        retry: {
+          maximumAttempts: options.modelRetry.maximumAttempts,
+          initialInterval: options.modelRetry.initialIntervalMs,
+          maximumInterval: options.modelRetry.maximumIntervalMs,
+          backoffCoefficient: 2,
+        },
+        summary: `model ${model} · turn ${turn}`,
+      });
+      // A continue sends only what came after the thread's last reply: this turn's own messages.
+      const hint = this.#threadsEnabled ? this.#threadHint : null;
+      const pending = hint && rung === 0 ? messages.slice(hint.replyIndex + 1) : undefined;
+      const newMessages = pending && jsonByteLength(pending) <= MAX_INLINE_NEW_MESSAGES_BYTES ? pending : undefined;
+      let result: CallModelResult;
+      try {
+        result = await activities.callModel({
+          turn,
+          model,
+          maxTokens,
+          ...(toolChoice && this.context.hasTools() ? { toolChoice } : {}),
+          transcriptLength: messages.length,
+          threads: this.#threadsEnabled,
+          thread: hint,
+          ...(newMessages ? { newMessages } : {}),
+          ...(rung > 0 ? { forceCreate: true } : {}),
+          ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+          ...(options.stopSequences ? { stopSequences: options.stopSequences } : {}),
+        });
+      } catch (err) {
+        if (err instanceof ActivityFailure && !isCancellation(err)) {
+          if (this.context.retries.take({ kind: 'model_call', turn }, Date.now())) continue;
+          throw FailureRetries.failure(
+            `Model call failed on turn ${turn}: ${err.cause?.message ?? err.message}`,
+            FailureTypes.modelCallFailed,
+            { kind: 'model_call', turn },
+            err,
+          );
+        }
+        throw err;
+      }
+      if (result.threadsUnsupported) this.#threadsEnabled = false;
+      const replyUsage = usageOf(result.reply);
+      addUsage(usage, replyUsage);
+      addUsage(this.context.usage, replyUsage);
+      durationMs += result.durationMs;
+      const last = result.reply.content[result.reply.content.length - 1];
+      const cutToolUse = result.reply.stopReason === 'max_tokens' && last?.type === 'tool_use';
+      if (cutToolUse && rung + 1 < ladder.length) {
+        log.info('A tool_use was cut off by max_tokens; repeating the call with a higher max_tokens', { turn, maxTokens: ladder[rung + 1] });
+        rung++;
+        continue;
+      }
+      const record: TurnRecord = {
+        turn,
+        model: result.reply.model || model,
+        stopReason: result.reply.stopReason,
+        requestKind: result.requestKind,
+        maxTokensTried: ladder.slice(0, rung + 1),
+        messageIndex: -1,
+        usage,
+        durationMs,
+        toolCalls: [],
+      };
+      this.context.turns.push(record);
+      return { result, record, cutToolUse };
+    }
+  }
+
+  /** Appends the reply; a reply that resumes a paused turn joins the paused message, so roles keep alternating. */
+  appendReply(result: CallModelResult, content: BetaContentBlock[]): void {
+    const { messages, turns } = this.context;
+    const last = messages[messages.length - 1];
+    if (last?.role === 'assistant' && Array.isArray(last.content)) {
+      last.content = [...last.content, ...(content as ContentBlockParam[])];
+    } else {
+      messages.push({ role: 'assistant', content: content as ContentBlockParam[] });
+    }
+    const replyIndex = messages.length - 1;
+    turns[turns.length - 1]!.messageIndex = replyIndex;
+    this.#threadHint = result.thread && content === result.reply.content ? { ...result.thread, replyIndex } : null;
+  }
+
+  /** The server's copy no longer matches the transcript (e.g. a cut-off call was dropped): the next call creates. */
+  forgetThread(): void {
+    this.#threadHint = null;
+  }
+}

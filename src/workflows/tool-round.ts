@@ -1,0 +1,257 @@
+// The tool round of a turn: every tool_use of one reply runs concurrently (gated ones after a person decides), and
+// all results go back in one user message, in block order. When one call fails the conversation (a fatal tool
+// error, an approval timeout with onTimeout 'fail') or the conversation is cancelled, the other calls are cancelled
+// and awaited, so nothing still runs once the workflow has ended.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  TimeoutFailure,
+  condition,
+  isCancellation,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+} from '@temporalio/workflow';
+import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type { AgentActivities, ApprovalRecord, RunToolResult, ToolDescription } from '../activities/types';
+import type { ApprovalBook } from './approvals';
+import { FailureRetries, FailureTypes } from './failure-retries';
+import { inputDigest } from './json';
+import type { ResolvedOptions } from './options';
+import type { FailureTarget, ToolCallOutcome, ToolCallRecord } from './types';
+
+/** Histories recorded before this patch ended the workflow at once, leaving sibling tools running. */
+const CANCEL_SIBLINGS_PATCH = 'tool-round-cancels-siblings-on-failure';
+
+export interface ToolUse {
+  toolUseId: string;
+  toolName: string;
+  input: unknown;
+}
+
+export interface SettledCall {
+  call: ToolUse;
+  block: BetaToolResultBlockParam;
+  record: ToolCallRecord;
+}
+
+export interface ToolRoundContext {
+  readonly options: ResolvedOptions;
+  readonly tools: ReadonlyMap<string, ToolDescription>;
+  readonly approvals: ApprovalBook;
+  readonly retries: FailureRetries;
+}
+
+interface ToolRun {
+  call: ToolUse;
+  tool: ToolDescription;
+  gated: boolean;
+}
+
+/** A call whose failure ends the conversation, unless a retry of exactly this step was asked for. */
+class RoundFailure {
+  constructor(
+    readonly failure: ApplicationFailure,
+    readonly target: FailureTarget,
+  ) {}
+}
+
+const { reviewToolCalls } = proxyLocalActivities<Pick<AgentActivities, 'reviewToolCalls'>>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3, initialInterval: '200ms' },
+});
+
+function errorResult(toolUseId: string, text: string): BetaToolResultBlockParam {
+  return { type: 'tool_result', tool_use_id: toolUseId, content: text, is_error: true };
+}
+
+/** The failure as the model reads it, without "Error: Error:" when the type says nothing more. */
+function describeFailure(err: ActivityFailure): string {
+  const cause = err.cause;
+  const type = cause instanceof ApplicationFailure ? cause.type : cause?.name;
+  const message = cause?.message ?? err.message;
+  return type && type !== 'Error' ? `${type}: ${message}` : message;
+}
+
+export class ToolRound {
+  constructor(private readonly context: ToolRoundContext) {}
+
+  /** Runs the calls of one reply and answers each, in block order. Throws when a call fails the conversation. */
+  async run(calls: ToolUse[], turn: number): Promise<SettledCall[]> {
+    const { approvals, tools, options } = this.context;
+    approvals.expectCalls(calls);
+    const cap = options.maxToolCallsPerTurn;
+    const withinCap = calls.slice(0, cap);
+    const toReview = withinCap.filter((call) => {
+      const tool = tools.get(call.toolName);
+      return tool !== undefined && tool.approval !== 'never';
+    });
+    const reviews = new Map(toReview.length === 0 ? [] : (await reviewToolCalls({ calls: toReview })).reviews.map((r) => [r.toolUseId, r] as const));
+
+    const settled = new Map<string, SettledCall>();
+    let runs: ToolRun[] = [];
+    calls.forEach((call, index) => {
+      if (index >= cap) {
+        const text = `Not run: this response asked for ${calls.length} tool calls and the limit is ${cap} per turn. Call at most ${cap} tools at a time.`;
+        settled.set(call.toolUseId, this.#answered(call, text, 'over_limit'));
+        return;
+      }
+      const tool = tools.get(call.toolName);
+      if (!tool) {
+        const available = [...tools.keys()].join(', ') || 'none';
+        settled.set(call.toolUseId, this.#answered(call, `Error: unknown tool '${call.toolName}'. Available tools: ${available}.`, 'unknown_tool'));
+        return;
+      }
+      const review = reviews.get(call.toolUseId);
+      if (review && !review.valid) {
+        settled.set(call.toolUseId, this.#answered(call, `Error: invalid input for ${call.toolName}: ${review.validationError}`, 'invalid_input'));
+        return;
+      }
+      runs.push({ call, tool, gated: review?.needsApproval === true });
+    });
+
+    for (;;) {
+      const failure = await this.#runConcurrently(runs, settled, turn);
+      if (!failure) break;
+      if (!this.context.retries.take(failure.target, Date.now())) throw failure.failure;
+      // A retry of the previous run's failure: run again what has no recorded result (the failed call, the
+      // siblings cancelled with it); an expired approval waits again.
+      runs = runs.filter((run) => !settled.has(run.call.toolUseId));
+      if (failure.target.kind === 'approval') approvals.reopen(failure.target.toolUseId);
+    }
+    approvals.closeTurn(Date.now());
+    return calls.map((call) => settled.get(call.toolUseId)!);
+  }
+
+  /** Runs every call at once; on a failure that ends the conversation, cancels the rest and waits for them. */
+  async #runConcurrently(runs: ToolRun[], settled: Map<string, SettledCall>, turn: number): Promise<RoundFailure | undefined> {
+    let failure: RoundFailure | undefined;
+    let otherError: unknown;
+    let failFast: ((failure: RoundFailure) => void) | undefined;
+    const failedFast = new Promise<RoundFailure>((resolve) => (failFast = resolve));
+    const scope = new CancellationScope();
+    const all = scope.run(() =>
+      Promise.all(
+        runs.map(async (run) => {
+          try {
+            settled.set(run.call.toolUseId, await (run.gated ? this.#runGated(run, turn) : this.#runTool(run.call, run.tool, turn, undefined)));
+          } catch (err) {
+            if (err instanceof RoundFailure) {
+              if (failure) return;
+              failure = err;
+              if (!patched(CANCEL_SIBLINGS_PATCH)) return failFast!(err);
+              scope.cancel();
+              return;
+            }
+            // Siblings cancelled because of the failure are not results; any other error (the conversation was
+            // cancelled) is rethrown once every call has finished.
+            if (failure && isCancellation(err)) return;
+            otherError ??= err;
+          }
+        }),
+      ),
+    );
+    const early = await Promise.race([all.then(() => undefined), failedFast]);
+    if (early) return early;
+    if (failure) return failure;
+    if (otherError !== undefined) throw otherError;
+    return undefined;
+  }
+
+  #answered(call: ToolUse, text: string, outcome: ToolCallOutcome, gated = false): SettledCall {
+    return { call, block: errorResult(call.toolUseId, text), record: { toolUseId: call.toolUseId, toolName: call.toolName, outcome, gated } };
+  }
+
+  /** A gated call waits, on a durable timer when it has a timeout, until a person decides. */
+  async #runGated({ call, tool }: ToolRun, turn: number): Promise<SettledCall> {
+    const { approvals, options } = this.context;
+    const timeoutMs = tool.approvalTimeoutMs ?? options.approvalTimeoutMs;
+    approvals.request(call, turn, Date.now(), timeoutMs);
+    const isDecided = () => approvals.decisionFor(call.toolUseId) !== undefined;
+    const decidedInTime =
+      timeoutMs === undefined ? (await condition(isDecided), true) : await condition(isDecided, timeoutMs, { summary: `approval of ${call.toolName} (${call.toolUseId})` });
+    if (!decidedInTime) {
+      const explanation = `Not run: no one approved this ${call.toolName} call within ${Math.round(timeoutMs! / 1000)}s, so it expired.`;
+      approvals.expire(call.toolUseId, Date.now(), explanation);
+      if (options.onApprovalTimeout === 'fail') {
+        const target: FailureTarget = { kind: 'approval', toolUseId: call.toolUseId };
+        throw new RoundFailure(FailureRetries.failure(`Approval for ${call.toolName} (${call.toolUseId}) timed out`, FailureTypes.approvalTimeout, target), target);
+      }
+      return this.#answered(call, explanation, 'expired', true);
+    }
+    const decision = approvals.decisionFor(call.toolUseId)!;
+    if (decision.decision !== 'approved') {
+      const why = decision.reason ? `: ${decision.reason}` : ' (no reason given)';
+      return this.#answered(call, `The user rejected this tool call (decided by ${decision.by})${why}`, 'rejected', true);
+    }
+    const approval: ApprovalRecord = {
+      toolUseId: call.toolUseId,
+      decision: 'approved',
+      by: decision.by,
+      decidedAt: decision.decidedAt,
+      ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+      edited: decision.edited,
+      inputDigest: inputDigest(decision.approvedInput),
+    };
+    const settled = await this.#runTool({ ...call, input: decision.approvedInput }, tool, turn, approval);
+    if (decision.edited) {
+      const note = `Note: a person (${decision.by}) changed the input before approving; the tool ran with ${JSON.stringify(decision.approvedInput)}.`;
+      const content = settled.block.content;
+      settled.block.content = typeof content === 'string' ? `${note}\n\n${content}` : [{ type: 'text', text: note }, ...(content ?? [])];
+    }
+    return settled;
+  }
+
+  async #runTool(call: ToolUse, tool: ToolDescription, turn: number, approval: ApprovalRecord | undefined): Promise<SettledCall> {
+    const gated = approval !== undefined;
+    const activities = proxyActivities<Pick<AgentActivities, 'runTool'>>({
+      startToCloseTimeout: tool.startToCloseTimeoutMs,
+      ...(tool.heartbeatTimeoutMs !== undefined ? { heartbeatTimeout: tool.heartbeatTimeoutMs } : {}),
+      retry: {
+        maximumAttempts: tool.maximumAttempts,
+        initialInterval: tool.initialRetryIntervalMs,
+        backoffCoefficient: 2,
+        nonRetryableErrorTypes: [FailureTypes.toolFatal],
+      },
+      // A cancelled conversation ends only once its tools have seen the cancellation and returned.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      summary: `tool ${tool.name}`,
+    });
+    let result: RunToolResult;
+    try {
+      result = await activities.runTool({ toolUseId: call.toolUseId, toolName: call.toolName, input: call.input, turn, ...(approval ? { approval } : {}) });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
+      const cause = err.cause;
+      if (cause instanceof ApplicationFailure && cause.type === FailureTypes.toolFatal) {
+        const target: FailureTarget = { kind: 'tool', toolUseId: call.toolUseId };
+        throw new RoundFailure(FailureRetries.failure(`Tool ${call.toolName} failed fatally: ${cause.message}`, FailureTypes.toolFatal, target, err), target);
+      }
+      if (cause instanceof TimeoutFailure) {
+        const seconds = Math.round(tool.startToCloseTimeoutMs / 1000);
+        return this.#answered(call, `Error: Timeout: ${call.toolName} did not finish within ${seconds}s`, 'timeout', gated);
+      }
+      if (cause instanceof CancelledFailure) throw err;
+      return this.#answered(call, `Error: ${describeFailure(err)}`, 'error', gated);
+    }
+    const block: BetaToolResultBlockParam = {
+      type: 'tool_result',
+      tool_use_id: call.toolUseId,
+      content: result.content,
+      ...(result.isError ? { is_error: true } : {}),
+    };
+    const record: ToolCallRecord = {
+      toolUseId: call.toolUseId,
+      toolName: call.toolName,
+      outcome: result.isError ? 'error' : 'ok',
+      gated,
+      startedAt: result.startedAt,
+      endedAt: result.endedAt,
+      ...(result.truncatedFromBytes !== undefined ? { truncatedFromBytes: result.truncatedFromBytes } : {}),
+    };
+    return { call, block, record };
+  }
+}
