@@ -276,11 +276,13 @@ describe('approvals()', () => {
     await withWorker(harness, { tools: [refund] }, async (agent) => {
       const handle = await agent.start({ prompt, tools: ['refund_order'] });
       const seen: Array<{ toolUseId: string; input: unknown }> = [];
+      const decisions: Array<Promise<unknown>> = [];
       for await (const call of handle.approvals({ pollIntervalMs: 20 })) {
         seen.push({ toolUseId: call.toolUseId, input: call.input });
-        // A signal applies later than it returns, so the next look may still list this call: it is not yielded again.
-        await handle.signalDecision({ toolUseId: call.toolUseId, decision: 'approve', by: 'alice' });
+        // Decided later, as a person in a UI would: meanwhile the loop looks again, and the call is still waiting.
+        decisions.push(sleep(300).then(() => handle.approve(call.toolUseId, { by: 'alice' })));
       }
+      await Promise.all(decisions);
       expect(seen.map((call) => call.input)).toEqual([
         { orderId: 'a-1', cents: 20_000 },
         { orderId: 'b-2', cents: 30_000 },
