@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,7 +20,7 @@ const TEMPORAL_CLI_PACKAGE = 'github.com/temporalio/cli/cmd/temporal';
 const TEMPORAL_CLI_BUILD_MODULE = path.join(__dirname, '..', 'deploy', 'temporal-cli');
 const SQLITE_DRIVER_VERSION = '1.44.3';
 
-export type TemporalCliSource = 'env' | 'path' | 'cache' | 'sdk-download' | 'go-build';
+export type TemporalCliSource = 'env' | 'path' | 'cache' | 'go-build';
 
 export interface TemporalCli {
   path: string;
@@ -63,24 +63,10 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
-/** The Temporal SDK downloads its dev server into the temp dir as `temporal-sdk-typescript-<version>` (or similar). */
-function sdkCachedDownload(): string | undefined {
-  const dir = os.tmpdir();
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return undefined;
-  }
-  return names
-    .filter((name) => /^temporal-(sdk|cli)/.test(name))
-    .map((name) => path.join(dir, name))
-    .filter(isExecutable)
-    .sort()
-    .pop();
-}
-
-/** Finds the CLI without building it: TEMPORAL_CLI, then PATH, then this machine's cache, then the SDK's download. */
+/**
+ * Finds the CLI without building it: TEMPORAL_CLI, then PATH, then this machine's cache. Nothing in the temp
+ * directory is run: anyone can put a file there, and this project never asks the SDK to download a server.
+ */
 export function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): TemporalCli | undefined {
   const fromEnv = env.TEMPORAL_CLI;
   if (fromEnv) {
@@ -91,8 +77,6 @@ export function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): Tempora
   if (fromPath) return { path: fromPath, source: 'path' };
   const cached = cachedTemporalCliPath(env);
   if (isExecutable(cached)) return { path: cached, source: 'cache' };
-  const downloaded = sdkCachedDownload();
-  if (downloaded) return { path: downloaded, source: 'sdk-download' };
   return undefined;
 }
 
@@ -329,18 +313,27 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   fs.mkdirSync(path.dirname(path.resolve(dbFilename)), { recursive: true });
   args.push('--db-filename', dbFilename, ...(scratch ? scratchDbPragmaArgs() : []));
   const out = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
-  const child = spawn(cli.path, args, { stdio: ['ignore', out, out] });
+  const server = await spawnTiedToThisProcess(cli.path, args, out, scratch ? path.dirname(scratch) : undefined);
+  if (typeof out === 'number') fs.closeSync(out);
+  const { child } = server;
   let exited: number | null | undefined;
   // However the server ends (stop, kill, a failed start), its scratch database goes with it.
   child.on('exit', (code) => {
     exited = code;
     if (scratch) removeScratchDb(scratch);
   });
+  const signalServer = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(server.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
   const deadline = Date.now() + 60_000;
   while (!(await canConnect(ip, port))) {
     if (exited !== undefined) throw new Error(`temporal server start-dev exited with code ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      signalServer('SIGKILL');
       throw new Error(`temporal server start-dev did not listen on ${ip}:${port} within 60s`);
     }
     await sleepMs(100);
@@ -349,20 +342,88 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     address: `${ip}:${port}`,
     ...(ui ? { uiUrl: `http://${ip}:${uiPort}` } : {}),
     namespace,
-    pid: child.pid!,
+    pid: server.pid,
     async kill() {
       if (exited !== undefined) return;
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGKILL');
+      signalServer('SIGKILL');
       await done;
     },
     async stop() {
       if (exited !== undefined) return;
       const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      signalServer('SIGTERM');
+      const timer = setTimeout(() => signalServer('SIGKILL'), 10_000);
       await done;
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Runs the server under a small POSIX shell that ends it when this process ends, however it ends: a normal exit,
+ * an uncaught exception, a signal, even SIGKILL. The shell holds the read end of a pipe whose only write end is
+ * ours; the kernel closes it when we die, `read` returns, and the shell stops the server (SIGTERM, SIGKILL after
+ * 10 s) and removes its scratch database. In its own session, so a terminal's Ctrl+C reaches only this process,
+ * which decides how the server stops. Arguments: the server's command line; DURABLE_CLAUDE_SCRATCH_DIR in the environment.
+ */
+const SERVER_WATCHDOG = `
+exec 3<&0 </dev/null
+"$@" >&2 3<&- &
+server=$!
+echo "$server"
+(
+  read -r _ <&3
+  kill -TERM "$server" 2>/dev/null
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$server" 2>/dev/null || break; sleep 1; done
+  kill -KILL "$server" 2>/dev/null
+) &
+watcher=$!
+exec 3<&-
+wait "$server"
+code=$?
+kill "$watcher" 2>/dev/null
+if [ -n "$DURABLE_CLAUDE_SCRATCH_DIR" ]; then rm -rf "$DURABLE_CLAUDE_SCRATCH_DIR"; fi
+exit "$code"
+`;
+
+interface TiedServer {
+  /** The watchdog shell (or, on Windows, the server itself): it exits once the server has. */
+  child: ChildProcess;
+  /** The server's own pid. */
+  pid: number;
+}
+
+async function spawnTiedToThisProcess(command: string, args: string[], out: number | 'ignore', scratchDir: string | undefined): Promise<TiedServer> {
+  if (process.platform === 'win32') {
+    const child = spawn(command, args, { stdio: ['ignore', out, out] });
+    return { child, pid: child.pid! };
+  }
+  const child = spawn('/bin/sh', ['-c', SERVER_WATCHDOG, 'durable-claude-dev-server', command, ...args], {
+    stdio: ['pipe', 'pipe', out],
+    detached: true,
+    env: { ...process.env, DURABLE_CLAUDE_SCRATCH_DIR: scratchDir ?? '' },
+  });
+  // Never written: the pipe exists to be closed by our death. An EPIPE after the shell ended is of no interest.
+  child.stdin!.on('error', () => undefined);
+  const pid = await new Promise<number>((resolve, reject) => {
+    let printed = '';
+    const onData = (chunk: Buffer) => {
+      printed += chunk.toString();
+      const line = printed.split('\n')[0]!;
+      if (printed.includes('\n')) {
+        child.stdout!.off('data', onData);
+        const serverPid = Number(line.trim());
+        if (Number.isInteger(serverPid) && serverPid > 0) resolve(serverPid);
+        else reject(new Error(`the dev server's watchdog printed ${JSON.stringify(line)} instead of a pid`));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the dev server's watchdog exited with code ${code} before starting the server`)));
+  });
+  // Only the child process itself keeps this process alive, as a plain spawn would.
+  (child.stdin as unknown as { unref?: () => void }).unref?.();
+  (child.stdout as unknown as { unref?: () => void }).unref?.();
+  return { child, pid };
 }
