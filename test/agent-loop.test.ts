@@ -6,7 +6,7 @@ import { defineTool, ToolError, ToolFatalError } from '../src/tools/define-tool'
 import { reply, text, toolUse } from '../src/testing';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
-import { recordHistoryFixture } from './helpers/fixtures';
+import { historyEventsOf, recordHistoryFixture, toolActivitiesOf } from './helpers/fixtures';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -25,16 +25,6 @@ const weather = defineTool({
     return { location, temperature: 18, conditions: 'sunny' };
   },
 });
-const time = defineTool({
-  name: 'get_time',
-  description: 'Get the current time in a given time zone',
-  input: z.object({ timezone: z.string() }),
-  run: async ({ timezone }) => {
-    runs.push(`get_time:${timezone}`);
-    await sleep(300);
-    return `It is 14:05 in ${timezone}`;
-  },
-});
 const flaky = defineTool({
   name: 'lookup_order',
   description: 'Look up an order by id',
@@ -43,6 +33,37 @@ const flaky = defineTool({
   run: () => {
     runs.push('lookup_order');
     throw new Error('upstream returned 503');
+  },
+});
+
+/**
+ * get_weather and get_time for the parallel test: each, once running, waits for the other to start, and records
+ * whether it did. Both can say so only if the two ran at the same time; run one after the other, the first waits in vain.
+ */
+const started = new Set<string>();
+const metPartner = new Map<string, boolean>();
+async function meet(self: string, partner: string): Promise<void> {
+  started.add(self);
+  // A bound so that a serial run ends the test instead of hanging it; not a measure of anything.
+  for (let i = 0; i < 500 && !started.has(partner); i++) await sleep(20);
+  metPartner.set(self, started.has(partner));
+}
+const meetingWeather = defineTool({
+  name: 'get_weather',
+  description: 'Get the current weather in a given location',
+  input: z.object({ location: z.string().min(1), unit: z.enum(['celsius', 'fahrenheit']).optional() }),
+  run: async ({ location }) => {
+    await meet('get_weather', 'get_time');
+    return { location, temperature: 18, conditions: 'sunny' };
+  },
+});
+const meetingTime = defineTool({
+  name: 'get_time',
+  description: 'Get the current time in a given time zone',
+  input: z.object({ timezone: z.string() }),
+  run: async ({ timezone }) => {
+    await meet('get_time', 'get_weather');
+    return `It is 14:05 in ${timezone}`;
   },
 });
 
@@ -86,11 +107,11 @@ describe('the durable agent loop', () => {
         reply(text("It's 18°C and sunny in San Francisco, and it's 2:05 PM.")),
       ],
     });
-    const result = await withWorker(harness, { tools: [weather, time] }, async (agent) => {
+    const { result, id } = await withWorker(harness, { tools: [meetingWeather, meetingTime] }, async (agent) => {
       const handle = await agent.start({ prompt, tools: ['get_weather', 'get_time'] });
       const result = await handle.result();
       await recordHistoryFixture(harness.temporal.client, 'parallel-tools', handle.conversationId);
-      return result;
+      return { result, id: handle.conversationId };
     });
     expect(result.status).toBe('completed');
     const messages = result.transcript!.messages;
@@ -99,10 +120,21 @@ describe('the durable agent loop', () => {
     expect(results.map((r) => r.tool_use_id)).toEqual(toolUses.map((b) => b.id));
     expect((messages[2]!.content as unknown[]).length).toBe(2);
 
-    const [a, b] = result.transcript!.turns[0]!.toolCalls;
-    // Both tools overlapped in time: each started before the other ended.
-    expect(a!.startedAt!).toBeLessThan(b!.endedAt!);
-    expect(b!.startedAt!).toBeLessThan(a!.endedAt!);
+    // The workflow issued both calls in one workflow task (it did not wait for one result to ask for the other),
+    // and both results were in before it asked the model again.
+    const events = await historyEventsOf(harness.temporal.client, id);
+    const calls = toolActivitiesOf(events);
+    expect(calls.map((c) => c.input.toolName)).toEqual(['get_weather', 'get_time']);
+    expect(calls[0]!.scheduledByWorkflowTask).toBe(calls[1]!.scheduledByWorkflowTask);
+    const secondModelCall = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel')[1]!;
+    for (const call of calls) expect(call.completedEventId!).toBeLessThan(Number(secondModelCall.eventId));
+    // And the worker ran them at the same time: each was still running when the other started.
+    expect(Object.fromEntries(metPartner)).toEqual({ get_weather: true, get_time: true });
+    // Temporal's record agrees: the server handed out both tasks before either completed. By the events' times, not
+    // their positions: the started event of an activity with a retry policy is written together with its completion.
+    const lastStart = Math.max(...calls.map((c) => c.startedEventTimeMs!));
+    const firstEnd = Math.min(...calls.map((c) => c.completedEventTimeMs!));
+    expect(lastStart).toBeLessThan(firstEnd);
 
     // The API received both results in one user message.
     const [, second] = requestsOf(harness.fake, prompt);

@@ -8,7 +8,7 @@ import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { approveSignal, rejectSignal } from '../src/workflows/definitions';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
-import { recordHistoryFixture } from './helpers/fixtures';
+import { decodePayloads, eventIdOf, historyEventsOf, recordHistoryFixture, toolActivitiesOf, type HistoryEvent } from './helpers/fixtures';
 import { createTestWorker, fakeAnthropic, uniqueTaskQueue } from './helpers/temporal';
 import { AgentClient, NoWorkerAnsweredError } from '../src/client';
 import { AgentPendingApprovalsKey, AgentStatusKey } from '../src/search-attributes';
@@ -37,10 +37,8 @@ const refund = defineTool({
   name: 'refund',
   description: 'Refund an order; refunds over 100 need approval',
   input: z.object({ amount: z.number().positive() }),
-  needsApproval: async ({ amount }) => {
-    await sleep(800);
-    return amount > 100;
-  },
+  // Async, as a rule that looks something up would be.
+  needsApproval: async ({ amount }) => amount > 100,
   run: ({ amount }) => `refunded ${amount}`,
 });
 const lookup = defineTool({
@@ -71,6 +69,19 @@ async function waitForPending(handle: ConversationHandle, count = 1) {
   throw new Error('no pending approval appeared');
 }
 
+/** Polls the conversation's history until `ready` holds; a bound against hanging, not a measure of anything. */
+async function historyWhen(id: string, what: string, ready: (events: HistoryEvent[]) => boolean): Promise<HistoryEvent[]> {
+  for (let i = 0; i < 300; i++) {
+    const events = await historyEventsOf(harness.temporal.client, id);
+    if (ready(events)) return events;
+    await sleep(100);
+  }
+  throw new Error(`the history of ${id} never showed ${what}`);
+}
+
+const updateAccepted = (events: HistoryEvent[]) => events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+const modelCallsScheduled = (events: HistoryEvent[]) => events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel');
+
 function toolResultsOf(content: unknown): BetaToolResultBlockParam[] {
   return (Array.isArray(content) ? content : []).filter((b): b is BetaToolResultBlockParam => b?.type === 'tool_result');
 }
@@ -97,10 +108,25 @@ describe('approval gates', () => {
     const [audit] = result.transcript!.approvals;
     expect(audit).toMatchObject({ toolName: 'send_email', decision: 'approved', by: 'alice@example.com', reason: 'looks right', approvedInput: { to: 'ada@example.com', subject: 'Hello' } });
     expect(result.transcript!.turns[0]!.toolCalls[0]).toMatchObject({ gated: true, outcome: 'ok' });
-    // The same audit is in the workflow history: the update's request and the tool activity's approval record.
-    const history = JSON.stringify(await harness.temporal.client.workflow.getHandle(id).fetchHistory());
-    const decoded = Buffer.from(history).toString();
-    expect(decoded).toContain('workflowExecutionUpdateAcceptedEventAttributes');
+    // The same audit is in the workflow history: the decide Update's request and answer, and the approval record
+    // the tool activity was given (the worker's last check before it runs a gated tool).
+    const toolUseId = pending[0]!.toolUseId;
+    const events = await historyEventsOf(harness.temporal.client, id);
+    const [accepted] = updateAccepted(events);
+    const request = accepted!.workflowExecutionUpdateAcceptedEventAttributes!.acceptedRequest!;
+    expect(request.input!.name).toBe('decide');
+    expect(decodePayloads(request.input!.args)).toEqual([
+      expect.objectContaining({ toolUseId, decision: 'approve', by: 'alice@example.com', reason: 'looks right' }),
+    ]);
+    const completed = events.find((e) => e.workflowExecutionUpdateCompletedEventAttributes)!.workflowExecutionUpdateCompletedEventAttributes!;
+    expect(Number(completed.acceptedEventId)).toBe(eventIdOf(accepted!));
+    expect(decodePayloads(completed.outcome!.success)).toEqual([
+      expect.objectContaining({ toolUseId, toolName: 'send_email', decision: 'approved', by: 'alice@example.com', reason: 'looks right', via: 'update', edited: false }),
+    ]);
+    const [run] = toolActivitiesOf(events);
+    expect(run!.input).toMatchObject({ toolUseId, toolName: 'send_email', input: { to: 'ada@example.com', subject: 'Hello' } });
+    expect(run!.input.approval).toMatchObject({ toolUseId, decision: 'approved', by: 'alice@example.com', reason: 'looks right', edited: false });
+    expect(run!.scheduledEventId).toBeGreaterThan(eventIdOf(accepted!));
   });
 
   test('approve with an edit: a valid edit runs and the model is told a person changed the input; an invalid one is refused', async () => {
@@ -184,16 +210,18 @@ describe('approval gates', () => {
         reply(text('All done.')),
       ],
     });
-    let approvedAt = 0;
-    const result = await withWorker(harness, { tools }, async (agent) => {
+    const { result, events } = await withWorker(harness, { tools }, async (agent) => {
       const handle = await agent.start({ prompt, tools: toolNames });
       const [pending] = await waitForPending(handle);
-      await sleep(600);
-      approvedAt = Date.now();
+      // Nobody has decided yet: the lookups finish all the same (a turn that held them behind the approval never would).
+      await historyWhen(handle.conversationId, 'both lookups finished while send_email waits', (events) =>
+        toolActivitiesOf(events).filter((a) => a.input.toolName === 'lookup' && a.completedEventId !== undefined).length === 2,
+      );
+      expect(await handle.pending()).toHaveLength(1);
       await handle.approve(pending!.toolUseId, { by: 'ivan' });
       const result = await handle.result();
       await recordHistoryFixture(harness.temporal.client, 'approval-mixed-turn', handle.conversationId);
-      return result;
+      return { result, events: await historyEventsOf(harness.temporal.client, handle.conversationId) };
     });
     const calls = result.transcript!.turns[0]!.toolCalls;
     expect(calls.map((c) => [c.toolName, c.gated, c.outcome])).toEqual([
@@ -201,9 +229,13 @@ describe('approval gates', () => {
       ['send_email', true, 'ok'],
       ['lookup', false, 'ok'],
     ]);
-    expect(calls[0]!.endedAt!).toBeLessThan(approvedAt);
-    expect(calls[2]!.endedAt!).toBeLessThan(approvedAt);
-    expect(calls[1]!.startedAt!).toBeGreaterThanOrEqual(approvedAt);
+    // In history: both lookups completed before the approval, and send_email was scheduled only after it.
+    const approval = eventIdOf(updateAccepted(events)[0]!);
+    const runs = toolActivitiesOf(events);
+    expect(runs.map((r) => r.input.toolName)).toEqual(['lookup', 'lookup', 'send_email']);
+    expect(runs.filter((r) => r.input.toolName === 'lookup').every((r) => r.completedEventId! < approval)).toBe(true);
+    expect(runs[2]!.scheduledEventId).toBeGreaterThan(approval);
+    expect(runs[2]!.input.approval).toMatchObject({ toolUseId: calls[1]!.toolUseId, by: 'ivan' });
     // All three results went back in one user message, in block order.
     expect(toolResultsOf(result.transcript!.messages[2]!.content).map((r) => r.tool_use_id)).toEqual(calls.map((c) => c.toolUseId));
   });
@@ -238,31 +270,30 @@ describe('approval gates', () => {
     expect(ledger.filter((l) => l.key.startsWith(`${id}:`))).toHaveLength(1);
   });
 
-  test('a fast approver: a decision that arrives before the call is pending is held and applied', async () => {
+  test('a fast approver: a decision that arrives before the model has even asked for the call is held and applied', async () => {
     const prompt = uniquePrompt('Refund 500');
-    // The reply takes a second to stream, and the worker another 800 ms to decide the call needs approval.
-    harness.fake.addScript({ match: prompt, steps: [{ ...reply(toolUse('refund', { amount: 500 })), latency: { firstTokenMs: 1000 } }, reply(text('Refunded.'))] });
-    const result = await withWorker(harness, { tools }, async (agent) => {
-      const handle = await agent.start({ prompt, tools: toolNames });
-      // An approver watching the model's output decides before the workflow has even received the reply.
-      let toolUseId: string | undefined;
-      for (let i = 0; i < 400 && !toolUseId; i++) {
-        const response = harness.fake.requestsFor(prompt)[0]?.response;
-        toolUseId = (response?.content.find((b) => b.type === 'tool_use') as { id: string } | undefined)?.id;
-        if (!toolUseId) await sleep(10);
-      }
-      await handle.workflow.signal(approveSignal, { toolUseId: toolUseId!, by: 'quick' });
-      expect((await handle.transcript()).messages).toHaveLength(1);
+    // The approver knows the id in advance (as one watching the model's output would), so it can decide first.
+    const toolUseId = `toolu_early_${Math.random().toString(36).slice(2, 10)}`;
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('refund', { amount: 500 }, toolUseId)), reply(text('Refunded.'))] });
+    // No worker serves the queue yet, so the signal is in history before the workflow first runs.
+    const taskQueue = uniqueTaskQueue();
+    const handle = await new AgentClient({ client: harness.temporal.client, taskQueue }).start({ prompt, tools: toolNames });
+    await handle.workflow.signal(approveSignal, { toolUseId, by: 'quick' });
+    const result = await withWorker(harness, { tools, taskQueue }, async () => {
       const result = await handle.result();
       await recordHistoryFixture(harness.temporal.client, 'approval-early-decision', handle.conversationId);
       return result;
     });
     expect(result.status).toBe('completed');
     expect(toolResultsOf(result.transcript!.messages[2]!.content)[0]!.content).toBe('refunded 500');
+    const events = await historyEventsOf(harness.temporal.client, handle.conversationId);
+    const signalled = events.find((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approve')!;
+    expect(eventIdOf(signalled)).toBeLessThan(eventIdOf(modelCallsScheduled(events)[0]!));
     const [decision] = result.transcript!.approvals;
     // Held, then applied the moment the call became pending.
-    expect(decision).toMatchObject({ decision: 'approved', by: 'quick', via: 'signal' });
+    expect(decision).toMatchObject({ toolUseId, decision: 'approved', by: 'quick', via: 'signal' });
     expect(decision!.decidedAt).toBe(decision!.requestedAt);
+    expect(toolActivitiesOf(events).map((r) => r.input.approval)).toEqual([expect.objectContaining({ toolUseId, by: 'quick' })]);
   });
 
   test('needsApproval as a function of the input: a small refund runs without asking', async () => {
@@ -285,7 +316,12 @@ describe('approval gates', () => {
     await withWorker(harness, { tools }, async (agent) => {
       const handle = await agent.start({ prompt, tools: toolNames });
       await waitForPending(handle);
-      await sleep(800);
+      // Until the workflow has taken in the lookup's result: a workflow task completed after it.
+      const events = await historyWhen(handle.conversationId, 'a workflow task after the lookup result', (events) => {
+        const lookupDone = toolActivitiesOf(events).find((a) => a.input.toolName === 'lookup')?.completedEventId;
+        return lookupDone !== undefined && events.some((e) => e.workflowTaskCompletedEventAttributes && eventIdOf(e) > lookupDone);
+      });
+      expect(toolActivitiesOf(events).map((a) => a.input.toolName)).toEqual(['lookup']);
       expect(await handle.pending()).toHaveLength(1);
       expect(ledger.some((l) => l.to === 'mallory@example.com')).toBe(false);
       await handle.cancel();
