@@ -1,7 +1,7 @@
 // Tool activities: closing over the worker's registry, they describe tools to the workflow, check calls before a
 // person is asked, and run one tool_use each.
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
 import { ToolError, ToolFatalError, type AgentTool } from '../tools/define-tool';
 import { normalizeToolOutput } from '../tools/output';
 import { workflowOf } from './context';
@@ -130,7 +130,8 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
     } catch (err) {
       if (err instanceof ToolError) return finish(err.content ?? `Error: ${err.message}`, true);
       if (err instanceof ToolFatalError) throw ApplicationFailure.nonRetryable(err.message, FailureTypes.toolFatal);
-      if (ctx.cancellationSignal.aborted) throw err;
+      // However the tool ended after a cancellation, Temporal records the call as cancelled, not failed.
+      if (ctx.cancellationSignal.aborted) throw err instanceof CancelledFailure ? err : new CancelledFailure(`${tool.name} was cancelled`, [], err instanceof Error ? err : undefined);
       // Retryable: Temporal runs the tool's short retry policy; the workflow answers is_error once it is spent.
       throw ApplicationFailure.retryable(err instanceof Error ? err.message : String(err), err instanceof Error ? err.name : 'Error');
     } finally {

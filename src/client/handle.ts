@@ -29,7 +29,7 @@ import { followApprovals } from './approvals';
 import { boundedCall } from './bounded-call';
 import { ConversationFinishedError, ConversationNotFoundError, DecisionRefusedError, MessageRefusedError, innermostMessage } from './errors';
 import { completedSnapshot, exportConversation, type ConversationExport, type ConversationSnapshot } from './export';
-import { retryConversation, type RetryOutcome } from './retry';
+import { retryConversation, type RetryConversationOptions, type RetryOutcome } from './retry';
 import type { ApprovalsOptions, DecisionOptions, QueryOptions } from './types';
 
 type History = temporal.api.history.v1.IHistory;
@@ -138,11 +138,12 @@ export class ConversationHandle {
   }
 
   /**
-   * Carries on a conversation that failed, once the cause is fixed: Temporal's reset, to the last workflow task that
-   * completed before the failing call was scheduled. Its transcript is kept and tools that already ran do not run again.
+   * Carries on a conversation that failed (or was cancelled or terminated), once the cause is fixed: Temporal's
+   * reset to just before the failure that ended the run, and the new run repeats only the step that failed. Its
+   * transcript is kept and tools whose results are recorded do not run again (see retry.ts).
    */
-  retry(reason = 'durable-claude retry: carry on after the cause was fixed'): Promise<RetryOutcome> {
-    return retryConversation(this, this.agent, reason);
+  retry(options: RetryConversationOptions | string = {}): Promise<RetryOutcome> {
+    return retryConversation(this, this.agent, typeof options === 'string' ? { reason: options } : options);
   }
 
   /**

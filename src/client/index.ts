@@ -13,7 +13,7 @@ export {
   MessageRefusedError,
   NoWorkerAnsweredError,
 } from './errors';
-export { resetPointOf, type RetryOutcome } from './retry';
+export { RetryWouldRerunToolsError, resetPointOf, type ResetPoint, type RetryConversationOptions, type RetryOutcome } from './retry';
 export type { ConversationExport, ConversationSnapshot } from './export';
 export type {
   AgentClientOptions,

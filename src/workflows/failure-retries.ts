@@ -1,11 +1,17 @@
 // Retrying the failure that ended a run. `retry()` on the client resets the run to the workflow task that handled
 // the failure and, in the same reset, sends `retryFailure` naming it; the workflow then repeats just that step
 // (the model call, the fatal tool, the approval wait) instead of failing again. Nothing recorded before it re-runs.
-import { ApplicationFailure, log } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, workflowInfo } from '@temporalio/workflow';
 import { isRecord } from './json';
 import type { FailureTarget, RetryFailureRequest } from './types';
 
 export { FailureTypes } from './failure-types';
+
+/**
+ * How long a reset run that reaches a failure waits for `retryFailure` before failing as before. The client sends it
+ * right after the reset (the server takes no signal within a reset), so this only needs to cover a slow client.
+ */
+export const RETRY_SIGNAL_GRACE_MS = 30_000;
 
 function sameTarget(a: FailureTarget, b: FailureTarget): boolean {
   if (a.kind === 'model_call' && b.kind === 'model_call') return a.turn === b.turn;
@@ -43,14 +49,25 @@ export class FailureRetries {
     this.#requested.push(request as RetryFailureRequest);
   }
 
-  /** True when a retry was asked for this failure: the caller repeats the step instead of failing. */
-  take(target: FailureTarget, now: number): boolean {
+  /**
+   * True when a retry was asked for this failure: the caller repeats the step instead of failing. In a run made by
+   * a reset (its run id differs from the original one) the retry signal may still be on its way, so it waits for it.
+   */
+  async take(target: FailureTarget): Promise<boolean> {
+    const info = workflowInfo();
+    if (!this.#has(target) && info.runId !== info.originalExecutionRunId) {
+      await condition(() => this.#has(target), RETRY_SIGNAL_GRACE_MS, { summary: 'a reset run reached a failure: waiting for retryFailure' });
+    }
     const index = this.#requested.findIndex((r) => sameTarget(r.failure, target));
     if (index < 0) return false;
     const [request] = this.#requested.splice(index, 1);
-    this.taken.push({ ...request!, at: new Date(now).toISOString() });
+    this.taken.push({ ...request!, at: new Date(Date.now()).toISOString() });
     log.info('Retrying the step that failed the previous run', { failure: target, by: request!.by });
     return true;
+  }
+
+  #has(target: FailureTarget): boolean {
+    return this.#requested.some((r) => sameTarget(r.failure, target));
   }
 
   /** The failure that ends the run, carrying what a retry must name. */

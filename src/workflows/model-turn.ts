@@ -89,7 +89,7 @@ export class ModelTurns {
         });
       } catch (err) {
         if (err instanceof ActivityFailure && !isCancellation(err)) {
-          if (this.context.retries.take({ kind: 'model_call', turn }, Date.now())) continue;
+          if (await this.context.retries.take({ kind: 'model_call', turn })) continue;
           throw FailureRetries.failure(
             `Model call failed on turn ${turn}: ${err.cause?.message ?? err.message}`,
             FailureTypes.modelCallFailed,

@@ -116,7 +116,7 @@ export class ToolRound {
     for (;;) {
       const failure = await this.#runConcurrently(runs, settled, turn);
       if (!failure) break;
-      if (!this.context.retries.take(failure.target, Date.now())) throw failure.failure;
+      if (!(await this.context.retries.take(failure.target))) throw failure.failure;
       // A retry of the previous run's failure: run again what has no recorded result (the failed call, the
       // siblings cancelled with it); an expired approval waits again.
       runs = runs.filter((run) => !settled.has(run.call.toolUseId));
