@@ -3,8 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as temporalWorker from '@temporalio/worker';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import ts from 'typescript';
+import * as zod from 'zod';
+import * as durableClaude from '../src';
 import type { AgentClient, ConversationHandle } from '../src/client';
 import { reply, text, toolUse } from '../src/testing';
 import type { ConversationResult } from '../src/workflows/types';
@@ -39,7 +42,11 @@ interface Refund {
 async function runSnippet(payments: { refund(orderId: string, cents: number, options: { idempotencyKey: string }): Promise<unknown> }): Promise<SnippetScope> {
   const body = `${backendSnippet()}\nreturn { connection, worker, agent, chat, status, text, usage };`;
   const { outputText } = ts.transpileModule(body, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
-  const load = (name: string): unknown => (name === 'durable-claude' ? require('../src') : require(name));
+  const modules: Record<string, unknown> = { 'durable-claude': durableClaude, '@temporalio/worker': temporalWorker, zod };
+  const load = (name: string): unknown => {
+    if (!(name in modules)) throw new Error(`The README snippet imports ${name}; add it to the modules the test provides`);
+    return modules[name];
+  };
   const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...params: string[]) => (...args: unknown[]) => Promise<SnippetScope>;
   return new AsyncFunction('require', 'exports', 'payments', outputText)(load, {}, payments);
 }
