@@ -1,6 +1,8 @@
 // Worker crashes: the worker runs in its own process and is SIGKILLed at random moments while conversations with
 // parallel tools and approval-gated side effects run. Every conversation must complete, every approved side effect
 // must apply exactly once, and no transcript may lose or repeat a message.
+// The kill schedule and the tools' delays come from one seed, printed in the test's name; DURABLE_CLAUDE_CRASH_SEED=<n>
+// runs the same schedule again (process timing still varies, so a seed makes a failure likely to recur, not certain).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +21,34 @@ const SOAK = !!process.env.DURABLE_CLAUDE_SOAK;
 const CONVERSATIONS = SOAK ? 100 : 30;
 const KILLS = SOAK ? 40 : 10;
 const API_KEY = 'sk-ant-crash-test-key-never-in-history';
+
+function crashSeed(): number {
+  const given = process.env.DURABLE_CLAUDE_CRASH_SEED;
+  if (given === undefined || given === '') return Math.floor(Math.random() * 2 ** 32);
+  const seed = Number(given);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`DURABLE_CLAUDE_CRASH_SEED must be an integer from 0 to 2^32-1; got ${given}`);
+  return seed;
+}
+const SEED = crashSeed();
+
+/** Numbers in [0, 1) from a seed: Marsaglia's xorshift32, enough to vary delays reproducibly. */
+function seededRandom(seed: number): () => number {
+  let state = (seed ^ 0x9e3779b9) >>> 0 || 1;
+  const next = () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 32;
+  };
+  for (let i = 0; i < 8; i++) next(); // nearby seeds start far apart
+  return next;
+}
+// Two streams, so the tools' delays do not shift when the kill loop draws once more or less.
+const killSchedule = seededRandom(SEED);
+const toolDelays = seededRandom(SEED ^ 0x5bd1e995);
+const between = (random: () => number, min: number, max: number) => min + Math.floor(random() * (max - min));
 
 let temporal: TestTemporal;
 let fake: FakeMessagesApi;
@@ -71,12 +101,15 @@ class WorkerSupervisor {
   }
 }
 
+/** The worker's tools take their delays from their input, so the seed decides them. */
 function script(prompt: string, index: number) {
+  const lookup = (query: string) => toolUse('lookup', { query, delayMs: between(toolDelays, 50, 300) });
+  const change = { account: `acct-${index}`, cents: 100 + index, delayMs: between(toolDelays, 50, 250), settleMs: between(toolDelays, 0, 100) };
   fake.addScript({
     match: prompt,
     steps: [
-      reply(text('Looking both up.'), toolUse('lookup', { query: `a${index}` }), toolUse('lookup', { query: `b${index}` })),
-      reply(toolUse('apply_change', { account: `acct-${index}`, cents: 100 + index }), toolUse('lookup', { query: `c${index}` })),
+      reply(text('Looking both up.'), lookup(`a${index}`), lookup(`b${index}`)),
+      reply(toolUse('apply_change', change), lookup(`c${index}`)),
       reply(text(`Done with account ${index}.`)),
     ],
   });
@@ -104,8 +137,9 @@ function checkTranscript(result: ConversationResult): string[] {
 }
 
 test(
-  `worker crashes: ${CONVERSATIONS} conversations survive ${KILLS} SIGKILLs of the worker`,
+  `worker crashes (seed ${SEED}): ${CONVERSATIONS} conversations survive ${KILLS} SIGKILLs of the worker`,
   async () => {
+    console.log(`[reliability] worker-crash seed ${SEED}; to repeat this run: DURABLE_CLAUDE_CRASH_SEED=${SEED}`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crash-'));
     const ledger = path.join(dir, 'ledger.jsonl');
     const taskQueue = uniqueTaskQueue('crash');
@@ -165,9 +199,9 @@ test(
 
     await startWave();
     while (supervisor.kills < KILLS) {
-      await sleep(400 + Math.floor(Math.random() * 1200));
+      await sleep(between(killSchedule, 400, 1600));
       await supervisor.kill();
-      await sleep(Math.floor(Math.random() * 300));
+      await sleep(between(killSchedule, 0, 300));
       await startWave();
       await supervisor.start();
     }
@@ -193,6 +227,7 @@ test(
     const modelRequests = fake.requests.filter((r) => r.conversationKey?.includes(taskQueue)).length;
 
     writeFigures('worker-crash', {
+      seed: SEED,
       conversations: CONVERSATIONS,
       workerKills: supervisor.kills,
       workerStarts: supervisor.starts,

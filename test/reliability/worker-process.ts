@@ -1,5 +1,6 @@
 // A worker in its own process, so the crash test can SIGKILL it. Its side-effecting tool keeps a ledger file: an
-// approved change is applied once per idempotency key, and a retried duplicate is recorded and dropped.
+// approved change is applied once per idempotency key, and a retried duplicate is recorded and dropped. The tools'
+// delays come in their input (drawn by the test from its seed), so this process has no randomness of its own.
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Anthropic from '@anthropic-ai/sdk';
@@ -41,24 +42,25 @@ async function main(): Promise<void> {
     defineTool({
       name: 'lookup',
       description: 'Look something up',
-      input: z.object({ query: z.string() }),
+      input: z.object({ query: z.string(), delayMs: z.number().int().nonnegative() }),
       timeout: '5s',
-      run: async ({ query }) => {
-        await sleep(50 + Math.floor(Math.random() * 250));
+      run: async ({ query, delayMs }) => {
+        await sleep(delayMs);
         return `found ${query}`;
       },
     }),
     defineTool({
       name: 'apply_change',
       description: 'Apply a change to the account (side effect)',
-      input: z.object({ account: z.string(), cents: z.number().int() }),
+      input: z.object({ account: z.string(), cents: z.number().int(), delayMs: z.number().int().nonnegative(), settleMs: z.number().int().nonnegative() }),
       needsApproval: true,
       timeout: '5s',
-      run: async ({ account, cents }, { idempotencyKey }) => {
-        await sleep(50 + Math.floor(Math.random() * 200));
+      run: async ({ account, cents, delayMs, settleMs }, { idempotencyKey }) => {
+        await sleep(delayMs);
         const event: LedgerLine['event'] = appliedKeys(ledger).has(idempotencyKey) ? 'duplicate' : 'applied';
         fs.appendFileSync(ledger, `${JSON.stringify({ key: idempotencyKey, event, pid: process.pid, at: Date.now() })}\n`);
-        await sleep(Math.floor(Math.random() * 100));
+        // A crash here, after the side effect and before the result is recorded, is what the ledger must survive.
+        await sleep(settleMs);
         return event === 'applied' ? `applied ${cents} to ${account}` : `already applied to ${account}`;
       },
     }),
