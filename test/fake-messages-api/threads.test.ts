@@ -5,6 +5,7 @@ import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
 import type { BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { z } from 'zod';
 import { FakeMessagesApi, MESSAGE_THREADS_BETA, reply, text, toolUse } from '../../src/testing';
+import { compaction } from '../../src/testing/fake-messages-api/builders';
 
 let clock = Date.now();
 let fake: FakeMessagesApi;
@@ -148,6 +149,77 @@ describe('message threads', () => {
     // An empty continue after a finished turn is refused.
     const error = await errorOf(client.beta.messages.create({ model, max_tokens: 256, betas, thread: { type: 'continue', previous_message_id: resumed.id }, messages: [] }));
     expect(error.status).toBe(400);
+  });
+});
+
+describe('unfinished turns on a thread: pause_turn and compaction, then a tool call', () => {
+  const continueFrom = (id: string, messages: BetaMessageParam[]) =>
+    client.beta.messages.create({ model, max_tokens: 256, betas, thread: { type: 'continue', previous_message_id: id }, messages });
+
+  test('pause_turn, an empty continue that returns a tool_use, then a continue with its result', async () => {
+    const prompt = unique('pause then tool');
+    fake.addScript({
+      match: prompt,
+      steps: [
+        { content: [text('Searching… ')], stop_reason: 'pause_turn' },
+        reply(text('Found a lead.'), toolUse('get_weather', { location: 'Oslo' })),
+        reply(text('Sunny in Oslo.')),
+      ],
+    });
+    const paused = await client.beta.messages.create({ model, max_tokens: 256, tools, betas, thread: { type: 'create' }, messages: [{ role: 'user', content: prompt }] });
+    const resumed = await continueFrom(paused.id, []);
+    expect(resumed.stop_reason).toBe('tool_use');
+    const toolUseId = (resumed.content[1] as { id: string }).id;
+    // The thread holds the paused reply and its resumption as one assistant turn, so this continue is well formed.
+    const answer = await continueFrom(resumed.id, [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUseId, content: 'sunny' }] }]);
+    expect(answer.content).toEqual([{ type: 'text', text: 'Sunny in Oslo.', citations: null }]);
+    const requests = fake.requestsFor(prompt);
+    expect(requests.map((r) => `${r.threadKind}:${r.status}:${r.turnIndex}`)).toEqual(['create:200:0', 'continue:200:1', 'continue:200:2']);
+  });
+
+  test('the SDK thread helper, which keeps the paused reply and its resumption apart, gets the same answers', async () => {
+    const prompt = unique('helper pause then tool');
+    fake.addScript({
+      match: prompt,
+      steps: [
+        { content: [text('Searching… ')], stop_reason: 'pause_turn' },
+        reply(toolUse('get_weather', { location: 'Bergen' })),
+        reply(text('Rain in Bergen.')),
+      ],
+    });
+    const thread = client.beta.messages.thread({ model, max_tokens: 256, tools });
+    const paused = await thread.send({ role: 'user', content: prompt });
+    expect(paused.stop_reason).toBe('pause_turn');
+    const resumed = await thread.send();
+    const toolUseId = (resumed.content[0] as { id: string }).id;
+    const answer = await thread.send({ role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUseId, content: 'rain' }] });
+    expect(answer.content).toEqual([{ type: 'text', text: 'Rain in Bergen.', citations: null }]);
+    expect(fake.requestsFor(prompt).map((r) => `${r.threadKind}:${r.status}`)).toEqual(['create:200', 'continue:200', 'continue:200']);
+    // A replay of the history before the answer, as the SDK keeps it (two assistant messages in a row), is the same turn.
+    const history = thread.params.messages.slice(0, -1);
+    expect(history.map((m) => m.role)).toEqual(['user', 'assistant', 'assistant', 'user']);
+    fake.evictAllThreads();
+    const replayed = await client.beta.messages.create({ model, max_tokens: 256, tools, betas, thread: { type: 'create' }, messages: history });
+    expect(replayed.content).toEqual([{ type: 'text', text: 'Rain in Bergen.', citations: null }]);
+    expect(fake.requestsFor(prompt).at(-1)).toMatchObject({ threadKind: 'create', turnIndex: 2, attempt: 2 });
+  });
+
+  test('compaction: the empty continue resumes after the compaction block, and a tool call follows', async () => {
+    const prompt = unique('compact then tool');
+    fake.addScript({
+      match: prompt,
+      steps: [
+        { content: [compaction('Earlier: the user wants Oslo weather.', 'enc_1')], stop_reason: 'compaction' },
+        reply(toolUse('get_weather', { location: 'Oslo' })),
+        reply(text('Sunny.')),
+      ],
+    });
+    const compacted = await client.beta.messages.create({ model, max_tokens: 256, tools, betas, thread: { type: 'create' }, messages: [{ role: 'user', content: prompt }] });
+    expect(compacted).toMatchObject({ stop_reason: 'compaction', content: [{ type: 'compaction', content: 'Earlier: the user wants Oslo weather.', encrypted_content: 'enc_1' }] });
+    const resumed = await continueFrom(compacted.id, []);
+    const toolUseId = (resumed.content[0] as { id: string }).id;
+    const answer = await continueFrom(resumed.id, [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUseId, content: 'sunny' }] }]);
+    expect(answer.content).toEqual([{ type: 'text', text: 'Sunny.', citations: null }]);
   });
 });
 

@@ -1,7 +1,8 @@
 // The fake Messages API through the real SDK over HTTP: the shapes, faults and rules a runtime depends on.
 import Anthropic, { APIConnectionError, APIError, AuthenticationError, BadRequestError, InternalServerError, RateLimitError } from '@anthropic-ai/sdk';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
-import { FakeMessagesApi, reply, text, toolUse, type FaultKind } from '../../src/testing';
+import { FakeMessagesApi, reply, text, toolUse, type FaultKind, type FullRequest } from '../../src/testing';
+import { compaction } from '../../src/testing/fake-messages-api/builders';
 
 let fake: FakeMessagesApi;
 let client: Anthropic;
@@ -242,12 +243,14 @@ describe('request rules (400 invalid_request_error, as the real API)', () => {
       /unexpected `tool_use_id` found in `tool_result` blocks: toolu_missing/,
     ],
     [
-      'two messages of the same role in a row',
+      'text before a tool_result once consecutive user messages are combined into one turn',
       [
-        { role: 'user', content: 'one' },
-        { role: 'user', content: 'two' },
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {} }] },
+        { role: 'user', content: 'first this' },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' }] },
       ],
-      /roles must alternate/,
+      /messages\.2\.content\.1: tool_result blocks must come first/,
     ],
     ['an empty content list', [{ role: 'user', content: [] }], /non-empty content/],
     ['an empty string', [{ role: 'user', content: '' }], /non-empty content/],
@@ -281,5 +284,176 @@ describe('request rules (400 invalid_request_error, as the real API)', () => {
       ],
     });
     expect(answer.content[0]).toMatchObject({ text: 'b' });
+  });
+});
+
+describe('consecutive same-role turns (combined into one turn, as the real API does)', () => {
+  test('two user messages in a row are one turn: accepted, and the model sees them as one message', async () => {
+    const prompt = unique('two user messages');
+    const seen: FullRequest[] = [];
+    fake.addScript({ match: prompt, steps: ({ request }) => (seen.push(request), reply(text('Both read.'))) });
+    const answer = await client.messages.create({
+      model,
+      max_tokens: 64,
+      messages: [
+        { role: 'user', content: prompt },
+        { role: 'user', content: [{ type: 'text', text: 'and one more thing' }] },
+      ],
+    });
+    expect(answer.content[0]).toMatchObject({ text: 'Both read.' });
+    expect(seen[0]!.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: prompt }, { type: 'text', text: 'and one more thing' }] },
+    ]);
+  });
+
+  test('a paused reply and its resumption sent as two assistant messages or as one are the same turn', async () => {
+    const prompt = unique('paused then resumed');
+    const turns: number[] = [];
+    fake.addScript({
+      match: prompt,
+      steps: ({ turnIndex }) => {
+        turns.push(turnIndex);
+        if (turnIndex === 0) return { content: [text('Searching… ')], stop_reason: 'pause_turn' };
+        if (turnIndex === 1) return reply(text('Found a lead.'), toolUse('get_weather', { location: 'Oslo' }));
+        return reply(text('Sunny in Oslo.'));
+      },
+    });
+    const user: MessageParam = { role: 'user', content: prompt };
+    const paused = await client.messages.create({ model, max_tokens: 64, messages: [user] });
+    expect(paused.stop_reason).toBe('pause_turn');
+    const resumed = await client.messages.create({ model, max_tokens: 64, messages: [user, { role: 'assistant', content: paused.content }] });
+    const toolUseId = (resumed.content[1] as { id: string }).id;
+    const results: MessageParam = { role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUseId, content: 'sunny' }] };
+
+    // As the SDK keeps them (one entry per reply) and as a client that merges the resumption into the paused reply.
+    const separate = await client.messages.create({
+      model,
+      max_tokens: 64,
+      messages: [user, { role: 'assistant', content: paused.content }, { role: 'assistant', content: resumed.content }, results],
+    });
+    const merged = await client.messages.create({
+      model,
+      max_tokens: 64,
+      messages: [user, { role: 'assistant', content: [...paused.content, ...resumed.content] }, results],
+    });
+    expect(separate.content[0]).toMatchObject({ text: 'Sunny in Oslo.' });
+    expect(merged.content[0]).toMatchObject({ text: 'Sunny in Oslo.' });
+    // Both count two replies before the answer: the fake tells replies apart inside one combined message.
+    expect(turns).toEqual([0, 1, 2, 2]);
+    expect(fake.requestsFor(prompt).map((r) => r.attempt)).toEqual([1, 1, 1, 2]);
+  });
+
+  test('a tool_use answered only after a second assistant message is still a tool_use without its result', async () => {
+    const error = await client.messages
+      .create({
+        model,
+        max_tokens: 64,
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_9', name: 'get_weather', input: {} }] },
+          { role: 'assistant', content: 'and then I said more' },
+          { role: 'user', content: 'what happened?' },
+        ],
+      })
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect((error as BadRequestError).apiMessage).toMatch(/messages\.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_9/);
+  });
+});
+
+describe('tool input streamed as partial JSON', () => {
+  // Escapes, non-ASCII, an emoji (a surrogate pair), nesting, numbers: every kind of token a cut can fall inside.
+  const input = {
+    query: 'say "hi" \\ then\nleave',
+    city: 'Zürich ☃ 🌍',
+    limits: { max: 12345.678, min: -0.5, flags: [true, false, null] },
+    empty: {},
+  };
+
+  async function streamToolUse(prompt: string) {
+    const stream = client.messages.stream({ model, max_tokens: 256, messages: [{ role: 'user', content: prompt }] });
+    const pieces: string[] = [];
+    const snapshots: unknown[] = [];
+    stream.on('streamEvent', (event) => {
+      if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') pieces.push(event.delta.partial_json);
+    });
+    stream.on('inputJson', (_piece, snapshot) => snapshots.push(snapshot));
+    const message = await stream.finalMessage();
+    return { message, pieces, snapshots };
+  }
+
+  test('by default the JSON goes out 8 characters at a time, cut mid-token; the SDK rebuilds the exact input', async () => {
+    const prompt = unique('partial json');
+    fake.addScript({ match: prompt, steps: [reply(toolUse('lookup', input))] });
+    const { message, pieces, snapshots } = await streamToolUse(prompt);
+    const json = JSON.stringify(input);
+    expect(pieces.join('')).toBe(json);
+    expect(pieces.length).toBe(Math.ceil(Array.from(json).length / 8));
+    expect(pieces.every((piece) => Array.from(piece).length <= 8)).toBe(true);
+    // Truly partial: most pieces are not JSON on their own, and some cut a string or an escape in two.
+    const parses = (piece: string) => {
+      try {
+        JSON.parse(piece);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(pieces.filter(parses).length).toBeLessThan(pieces.length / 4);
+    const cutsAWordOrNumber = pieces.slice(0, -1).some((piece, i) => /\w$/.test(piece) && /^\w/.test(pieces[i + 1]!));
+    expect(cutsAWordOrNumber).toBe(true);
+    // Never half a surrogate pair: each piece is whole code points, as valid UTF-8 on the wire would be.
+    expect(pieces.every((piece) => !/[\ud800-\udbff]$/.test(piece))).toBe(true);
+    expect(message.content).toEqual([{ type: 'tool_use', id: expect.stringMatching(/^toolu_/), name: 'lookup', input }]);
+    expect(message.stop_reason).toBe('tool_use');
+    // The SDK's partial-JSON parser saw the input grow piece by piece and end at the exact value.
+    expect(snapshots.length).toBe(pieces.length);
+    expect(snapshots[snapshots.length - 1]).toEqual(input);
+    expect(fake.requestsFor(prompt)[0]!.inputJsonDeltas).toEqual([pieces]);
+  });
+
+  test('the piece size is configurable per server and per reply, down to one character', async () => {
+    const prompt = unique('one char at a time');
+    fake.addScript({ match: prompt, steps: [{ ...reply(toolUse('lookup', input), toolUse('lookup', { q: 1 })), inputJsonChunkChars: 1 }] });
+    const { message, pieces } = await streamToolUse(prompt);
+    const json = JSON.stringify(input);
+    expect(pieces.length).toBe(Array.from(json).length + '{"q":1}'.length);
+    // An escape sequence arrives as a lone backslash, then what it escapes.
+    expect(pieces).toContain('\\');
+    expect((message.content[0] as { input: unknown }).input).toEqual(input);
+    expect((message.content[1] as { input: unknown }).input).toEqual({ q: 1 });
+
+    const coarse = await FakeMessagesApi.start({ inputJsonChunkChars: 1000 });
+    try {
+      const coarseClient = new Anthropic({ apiKey: 'test-key', baseURL: coarse.baseURL, maxRetries: 0 });
+      coarse.addScript({ match: prompt, steps: [reply(toolUse('lookup', input))] });
+      const whole: string[] = [];
+      const stream = coarseClient.messages.stream({ model, max_tokens: 256, messages: [{ role: 'user', content: prompt }] });
+      stream.on('streamEvent', (event) => {
+        if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') whole.push(event.delta.partial_json);
+      });
+      expect(((await stream.finalMessage()).content[0] as { input: unknown }).input).toEqual(input);
+      expect(whole).toEqual([json]);
+    } finally {
+      await coarse.close();
+    }
+  });
+});
+
+describe('compaction', () => {
+  test('a compaction reply streams as an empty compaction block plus one compaction_delta; the SDK rebuilds the block', async () => {
+    const prompt = unique('compacted context');
+    fake.addScript({ match: prompt, steps: [{ content: [compaction('The user asked about Oslo weather.', 'enc_abc')], stop_reason: 'compaction' }] });
+    const deltas: string[] = [];
+    const stream = client.beta.messages.stream({ model, max_tokens: 256, messages: [{ role: 'user', content: prompt }] });
+    stream.on('streamEvent', (event) => {
+      if (event.type === 'content_block_delta') deltas.push(event.delta.type);
+    });
+    const message = await stream.finalMessage();
+    expect(message.stop_reason).toBe('compaction');
+    expect(message.content).toEqual([{ type: 'compaction', content: 'The user asked about Oslo weather.', encrypted_content: 'enc_abc' }]);
+    expect(deltas).toEqual(['compaction_delta']);
+    const json = await client.beta.messages.create({ model, max_tokens: 256, messages: [{ role: 'user', content: prompt }] });
+    expect(json.content).toEqual(message.content);
   });
 });

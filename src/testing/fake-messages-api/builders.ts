@@ -17,3 +17,11 @@ export function reply(...content: ContentBlockSpec[]): ResponseStep {
 export function replyWith(stopReason: BetaStopReason, ...content: ContentBlockSpec[]): ResponseStep {
   return { content, stop_reason: stopReason };
 }
+
+/**
+ * A compaction block as the API returns it when it compacts the context (stop_reason `compaction` when it pauses
+ * after compacting): the summary, plus opaque data the client must send back verbatim.
+ */
+export function compaction(summary: string, encryptedContent = `enc_${Buffer.from(summary).toString('base64url').slice(0, 24)}`): ContentBlockSpec {
+  return { type: 'compaction', content: summary, encrypted_content: encryptedContent };
+}

@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { BetaContentBlock, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { abortableSleep, writeMessageStream, type StreamWriter } from './sse';
 import { MESSAGE_THREADS_BETA, ThreadStore, fingerprintOf, type ThreadError } from './threads';
+import { ReplyLedger, combineConsecutiveTurns } from './turns';
 import {
   FAULT_KINDS,
   type FakeMessage,
@@ -67,6 +68,8 @@ const FAULT_ERRORS: Record<'429' | '500' | '529' | '400' | '401', Omit<ErrorRepl
   '401': { status: 401, type: 'authentication_error', message: 'invalid x-api-key' },
 };
 
+const DEFAULT_INPUT_JSON_CHUNK_CHARS = 8;
+
 export class FakeMessagesApi {
   readonly requests: RecordedRequest[] = [];
   readonly #server: http.Server;
@@ -75,6 +78,7 @@ export class FakeMessagesApi {
   readonly #scripts: Script[] = [];
   /** Which conversation each reply id belongs to, kept after its thread is gone (for the request log). */
   readonly #conversationOfReply = new Map<string, string>();
+  readonly #replies = new ReplyLedger();
   readonly #attempts = new Map<string, number>();
   readonly #consecutiveFaults = new Map<string, number>();
   readonly #sockets = new Set<Socket>();
@@ -157,6 +161,7 @@ export class FakeMessagesApi {
     this.#attempts.clear();
     this.#consecutiveFaults.clear();
     this.#conversationOfReply.clear();
+    this.#replies.clear();
   }
 
   async close(): Promise<void> {
@@ -253,9 +258,11 @@ export class FakeMessagesApi {
     }
     const violation = requestRuleViolation(full);
     if (violation) return fail({ status: 400, type: 'invalid_request_error', message: violation });
+    // What the model sees, and what a thread stores: consecutive same-role messages as one turn.
+    full = { ...full, messages: combineConsecutiveTurns(full.messages) };
 
     const conversationKey = firstUserText(full.messages);
-    const turnIndex = full.messages.filter((m) => m.role === 'assistant').length;
+    const turnIndex = this.#replies.repliesIn(conversationKey, full.messages);
     record.conversationKey = conversationKey;
     record.turnIndex = turnIndex;
     const script = this.#scripts.find((s) => this.#matches(s, full, conversationKey)) ?? this.#options.defaultScript;
@@ -294,16 +301,18 @@ export class FakeMessagesApi {
       record.responseId = message.id;
       record.response = message;
       this.#conversationOfReply.set(message.id, conversationKey);
+      this.#replies.record(conversationKey, message.content);
       const latency: Latency = { ...this.#options.latency, ...resolved.step.latency };
+      const inputJsonChunkChars = resolved.step.inputJsonChunkChars ?? this.#options.inputJsonChunkChars ?? DEFAULT_INPUT_JSON_CHUNK_CHARS;
       const completed = record.stream
-        ? await writeMessageStream(res, message, latency, aborted.signal, this.#streamWriterHooks(record))
+        ? await writeMessageStream(res, message, latency, aborted.signal, this.#streamWriterHooks(record, inputJsonChunkChars))
         : await this.#writeJson(res, message, latency, aborted.signal, record);
       if (!completed) return;
       // The server keeps a thread only once the whole reply was sent.
       if (kind !== 'unthreaded' && (message.stop_reason !== 'refusal' || this.#options.storeRefusals)) {
         if (continuedFrom) continuedFrom.continued = true;
         this.#threads.store(message.id, {
-          messages: [...full.messages, { role: 'assistant', content: message.content } as BetaMessageParam],
+          messages: combineConsecutiveTurns([...full.messages, { role: 'assistant', content: message.content } as BetaMessageParam]),
           system: full.system,
           tools: full.tools,
           fingerprint: fingerprintOf(full),
@@ -319,10 +328,14 @@ export class FakeMessagesApi {
     }
   }
 
-  #streamWriterHooks(record: RecordedRequest): StreamWriter {
+  #streamWriterHooks(record: RecordedRequest, inputJsonChunkChars: number): StreamWriter {
     return {
       onHeaders: () => {
         record.status = 200;
+      },
+      inputJsonChunkChars,
+      onInputJsonPieces: (pieces) => {
+        (record.inputJsonDeltas ??= []).push(pieces);
       },
     };
   }

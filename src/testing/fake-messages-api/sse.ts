@@ -5,6 +5,25 @@ import type { FakeMessage, Latency } from './types';
 
 export interface StreamWriter {
   onHeaders(): void;
+  /** Characters per `input_json_delta` piece. */
+  inputJsonChunkChars: number;
+  /** The pieces one tool_use block's input went out in, before they are sent. */
+  onInputJsonPieces(pieces: string[]): void;
+}
+
+/** At most this many pieces per block, so a large input does not become tens of thousands of events. */
+const MAX_INPUT_JSON_PIECES = 256;
+
+/**
+ * Cuts `json` into pieces of `size` characters wherever that falls (mid-string, mid-number, between a backslash and
+ * what it escapes), never inside a UTF-16 surrogate pair: the real API sends valid UTF-8, so a piece is whole code points.
+ */
+export function partialJsonPieces(json: string, size: number): string[] {
+  const codePoints = Array.from(json);
+  const step = Math.max(1, Math.floor(size), Math.ceil(codePoints.length / MAX_INPUT_JSON_PIECES));
+  const pieces: string[] = [];
+  for (let i = 0; i < codePoints.length; i += step) pieces.push(codePoints.slice(i, i + step).join(''));
+  return pieces.length ? pieces : [''];
 }
 
 /** Splits `text` into about `parts` chunks, so clients see real incremental deltas. */
@@ -65,9 +84,16 @@ export async function writeMessageStream(
       }
     } else if (block.type === 'tool_use') {
       if (!(await send('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } }))) return false;
-      for (const piece of chunk(JSON.stringify(block.input ?? {}))) {
+      const pieces = partialJsonPieces(JSON.stringify(block.input ?? {}), writer.inputJsonChunkChars);
+      writer.onInputJsonPieces(pieces);
+      for (const piece of pieces) {
         if (!(await send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece } }))) return false;
       }
+    } else if (block.type === 'compaction') {
+      // As the real API: the block starts without its summary and one compaction_delta carries the final value.
+      if (!(await send('content_block_start', { index, content_block: { ...block, content: null, encrypted_content: null } }))) return false;
+      const delta = { type: 'compaction_delta', content: block.content ?? null, encrypted_content: block.encrypted_content ?? null };
+      if (!(await send('content_block_delta', { index, delta }))) return false;
     } else if (!(await send('content_block_start', { index, content_block: block }))) {
       return false;
     }

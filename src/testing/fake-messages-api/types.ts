@@ -29,6 +29,8 @@ export interface ResponseStep {
   stop_reason?: BetaStopReason;
   usage?: Partial<Pick<BetaUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens'>>;
   latency?: Latency;
+  /** Overrides the server's `inputJsonChunkChars` for this reply. */
+  inputJsonChunkChars?: number;
 }
 
 export interface FaultStep {
@@ -63,7 +65,10 @@ export interface FullRequest {
 }
 
 export interface StepContext {
-  /** How many assistant messages the conversation holds: 0 for the first answer. A retry gets the same index. */
+  /**
+   * How many model replies the conversation holds: 0 for the first answer. Replies a client joined into one assistant
+   * message (a resumed pause_turn or compaction) count one each. A retry gets the same index.
+   */
   turnIndex: number;
   request: FullRequest;
   /** How many requests of this conversation reached this turn index, counting this one (from 1). */
@@ -98,6 +103,11 @@ export interface FakeMessagesApiOptions {
   log?: boolean;
   /** Port to listen on; default a free one. */
   port?: number;
+  /**
+   * A streamed tool_use's input goes out as `input_json_delta` pieces of this many characters, cut anywhere (inside
+   * strings, numbers and escapes), as the real API's partial JSON is. Default 8.
+   */
+  inputJsonChunkChars?: number;
 }
 
 export type ThreadKind = 'create' | 'continue' | 'unthreaded';
@@ -120,6 +130,8 @@ export interface RecordedRequest {
   errorCode?: string;
   fault?: FaultKind;
   responseId?: string;
+  /** For a streamed reply: the `partial_json` pieces sent, one list per tool_use block in content order. */
+  inputJsonDeltas?: string[][];
   /** The reply the fake produced (sent in full, or cut short if `aborted`). */
   response?: FakeMessage;
   /** The client went away before the response ended (a cancelled or aborted call). */

@@ -1,5 +1,7 @@
 // The Messages API's request rules (from the tool-use guide) that make the real API answer 400: a fake that
 // accepted what the API refuses would let the runtime ship requests that fail in production.
+import type { BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import { combineConsecutiveTurns } from './turns';
 import type { FullRequest } from './types';
 
 type Block = { type?: unknown; id?: unknown; tool_use_id?: unknown; name?: unknown; content?: unknown };
@@ -28,51 +30,62 @@ export function requestRuleViolation(request: FullRequest): string | undefined {
   }
 
   for (let i = 0; i < messages.length; i++) {
-    const message = messages[i] as unknown;
-    const where = `messages.${i}`;
-    if (!isRecord(message)) return `${where}: must be an object`;
-    if (message.role !== 'user' && message.role !== 'assistant') return `${where}.role: Input should be 'user' or 'assistant'`;
-    if (i === 0 && message.role !== 'user') return `${where}: the first message must use the "user" role`;
-    if (i > 0 && (messages[i - 1] as { role?: unknown }).role === message.role) {
-      return `${where}: roles must alternate between "user" and "assistant", but found multiple "${message.role}" roles in a row`;
-    }
-    const content = message.content;
-    if (typeof content === 'string') {
-      if (content === '' && !(message.role === 'assistant' && i === messages.length - 1)) return `${where}: all messages must have non-empty content`;
-      continue;
-    }
-    if (!Array.isArray(content)) return `${where}.content: must be a string or a list of content blocks`;
-    if (content.length === 0 && !(message.role === 'assistant' && i === messages.length - 1)) return `${where}: all messages must have non-empty content`;
-    for (let j = 0; j < content.length; j++) {
-      const block = content[j] as Block;
-      if (!isRecord(block) || typeof block.type !== 'string') return `${where}.content.${j}.type: Field required`;
-      if (block.type === 'text' && typeof (block as { text?: unknown }).text !== 'string') return `${where}.content.${j}.text: Field required`;
-      if (block.type === 'tool_use' && (typeof block.id !== 'string' || typeof block.name !== 'string')) return `${where}.content.${j}: tool_use blocks need an id and a name`;
-      if (block.type === 'tool_result') {
-        if (message.role !== 'user') return `${where}.content.${j}: tool_result blocks are only allowed in user messages`;
-        if (typeof block.tool_use_id !== 'string') return `${where}.content.${j}.tool_use_id: Field required`;
-      }
-    }
+    const violation = messageShapeViolation(messages[i], `messages.${i}`, i === messages.length - 1);
+    if (violation) return violation;
+  }
+  // The API combines consecutive same-role messages into one turn before it applies the rules between turns.
+  return turnRuleViolation(combineConsecutiveTurns(messages));
+}
 
-    if (message.role === 'user') {
-      const blocks = blocksOf(content);
+/** What is wrong with one message as sent, whatever its neighbours. */
+function messageShapeViolation(message: unknown, where: string, isLast: boolean): string | undefined {
+  if (!isRecord(message)) return `${where}: must be an object`;
+  if (message.role !== 'user' && message.role !== 'assistant') return `${where}.role: Input should be 'user' or 'assistant'`;
+  // An empty final assistant message is a prefill of nothing, which the API accepts.
+  const mayBeEmpty = message.role === 'assistant' && isLast;
+  const content = message.content;
+  if (typeof content === 'string') {
+    if (content === '' && !mayBeEmpty) return `${where}: all messages must have non-empty content`;
+    return undefined;
+  }
+  if (!Array.isArray(content)) return `${where}.content: must be a string or a list of content blocks`;
+  if (content.length === 0 && !mayBeEmpty) return `${where}: all messages must have non-empty content`;
+  for (let j = 0; j < content.length; j++) {
+    const block = content[j] as Block;
+    if (!isRecord(block) || typeof block.type !== 'string') return `${where}.content.${j}.type: Field required`;
+    if (block.type === 'text' && typeof (block as { text?: unknown }).text !== 'string') return `${where}.content.${j}.text: Field required`;
+    if (block.type === 'tool_use' && (typeof block.id !== 'string' || typeof block.name !== 'string')) return `${where}.content.${j}: tool_use blocks need an id and a name`;
+    if (block.type === 'tool_result') {
+      if (message.role !== 'user') return `${where}.content.${j}: tool_result blocks are only allowed in user messages`;
+      if (typeof block.tool_use_id !== 'string') return `${where}.content.${j}.tool_use_id: Field required`;
+    }
+  }
+  return undefined;
+}
+
+/** The rules between turns, on the conversation as the model sees it (same-role messages combined). */
+function turnRuleViolation(turns: BetaMessageParam[]): string | undefined {
+  if (turns[0]?.role !== 'user') return 'messages.0: the first message must use the "user" role';
+  for (let i = 0; i < turns.length; i++) {
+    const where = `messages.${i}`;
+    const turn = turns[i]!;
+    const blocks = blocksOf(turn.content);
+    if (turn.role === 'user') {
       const firstOther = blocks.findIndex((b) => b.type !== 'tool_result');
       const lateResult = firstOther === -1 ? -1 : blocks.findIndex((b, j) => j > firstOther && b.type === 'tool_result');
       if (lateResult !== -1) {
         return `${where}.content.${lateResult}: tool_result blocks must come first in the user message, before any other content`;
       }
-      const previousUses = new Set(
-        i > 0 ? blocksOf((messages[i - 1] as { content?: unknown }).content).filter((b) => b.type === 'tool_use').map((b) => b.id) : [],
-      );
+      const previousUses = new Set(i > 0 ? blocksOf(turns[i - 1]!.content).filter((b) => b.type === 'tool_use').map((b) => b.id) : []);
       for (let j = 0; j < blocks.length; j++) {
         const block = blocks[j]!;
         if (block.type === 'tool_result' && !previousUses.has(block.tool_use_id)) {
           return `${where}.content.${j}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${String(block.tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`;
         }
       }
-    } else if (i + 1 < messages.length) {
-      const uses = blocksOf(content).filter((b) => b.type === 'tool_use').map((b) => String(b.id));
-      const answered = new Set(blocksOf((messages[i + 1] as { content?: unknown }).content).filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id));
+    } else if (i + 1 < turns.length) {
+      const uses = blocks.filter((b) => b.type === 'tool_use').map((b) => String(b.id));
+      const answered = new Set(blocksOf(turns[i + 1]!.content).filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id));
       const missing = uses.filter((id) => !answered.has(id));
       if (missing.length) {
         return `${where}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`;
