@@ -1,12 +1,35 @@
-// durable-claude, worker- and backend-side entry: tools, the worker, the client, replay.
-export { defineTool, ToolError, ToolFatalError, type AgentTool, type ToolContext, type ToolOutput, type ToolSettings } from './tools/define-tool';
+// durable-claude, the worker- and backend-side entry: tools, the worker, the client, replay, search attributes.
+// Workflow-safe code is also at 'durable-claude/workflow'; a dev server and example tools at 'durable-claude/dev';
+// the fake Messages API for tests at 'durable-claude/testing'.
+
+/** Defines a tool from a zod schema or a JSON Schema: its schema travels to the workflow, its run() stays in the worker. */
+export { defineTool } from './tools/define-tool';
+/** Thrown by a tool: the model sees an is_error result with this message (or structured content) and carries on. */
+export { ToolError } from './tools/define-tool';
+/** Thrown by a tool: the conversation fails instead of telling the model. */
+export { ToolFatalError } from './tools/define-tool';
+/** A tool as defineTool returns it, and what its run() receives and may return. */
+export type { AgentTool, ToolContext, ToolOutput, ToolSettings, ZodToolSettings, JsonSchemaToolSettings } from './tools/define-tool';
+/** A set of tools with a result-size limit; createAgentWorker also takes a plain list. */
 export { ToolRegistry, type ToolRegistryOptions } from './tools/registry';
-export { createAgentWorker, runWorker, type AgentWorkerOptions } from './worker';
-export { createAgentActivities, createModelActivities, createToolActivities, classifyModelError, type ModelActivityOptions } from './activities';
+/** Creates a Temporal worker that hosts the conversation workflow, the model calls and your tools. */
+export { createAgentWorker, type AgentWorkerOptions } from './worker';
+/** Runs a worker with your tools until SIGINT/SIGTERM, connected from the standard Temporal environment variables. */
+export { runWorker } from './worker';
+/** The model and tool activities, for a Worker.create of your own. */
+export { createAgentActivities, type AgentActivitiesOptions, type ModelActivityOptions } from './activities';
+// The client: AgentClient, ConversationHandle, their option types and typed errors. Listed by name once the
+// src/client/ split has landed (its index decides what it exports).
 export * from './client';
-export { parseHistory, replayHistory, type ReplayOutcome } from './replay';
-export { findTemporalCli, startDevServer, type DevServer, type DevServerOptions } from './devserver';
-export { AgentStatusKey, AgentPendingApprovalsKey } from './search-attributes';
+/** Replays a recorded history against the current workflow code and says where it diverges. */
+export { replayHistory, type ReplayOutcome } from './replay';
+/** A history from JSON (`temporal workflow show --output json`, fetchHistory(), or an export file), for replayHistory. */
+export { parseHistory } from './replay';
+/** Search attribute AgentStatus (KEYWORD): the conversation's status, for visibility queries. */
+export { AgentStatusKey } from './search-attributes';
+/** Search attribute AgentPendingApprovals (INT): how many tool calls wait for a person. */
+export { AgentPendingApprovalsKey } from './search-attributes';
+/** Readable lines of a transcript, as `durable-claude show` prints them. */
 export { transcriptLines } from './format';
-export { exampleTools } from './examples/tools';
+/** Everything of the workflow-safe entry: signals, queries, updates and the pure types. */
 export * from './workflow';

@@ -1,0 +1,9 @@
+// durable-claude/dev, for trying things out and for tests: a local Temporal dev server and the example tools.
+// Not for production workers; the main entry does not load any of it.
+
+/** Starts a local Temporal dev server (SQLite file, optional Web UI) and stops it with stop(). */
+export { startDevServer, type DevServer, type DevServerOptions } from './devserver';
+/** Finds (or builds once) the Temporal CLI binary that startDevServer runs. */
+export { findTemporalCli, type FindTemporalCliOptions, type TemporalCli } from './devserver';
+/** The demo's tools: get_weather, get_time and an approval-gated send_email. */
+export { exampleTools, type ExampleToolsOptions, type SentEmail } from './examples/tools';
