@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ConversationCancelledError, ConversationFailedError } from '../src/client';
+import { classifyModelError } from '../src/activities/model';
 import { defineTool } from '../src/tools/define-tool';
 import { FakeMessagesApi, reply, text, toolUse } from '../src/testing';
 import { fakeAnthropic } from './helpers/temporal';
@@ -52,6 +53,34 @@ describe('model errors', () => {
     const [limited, retried] = requestsOf(harness.fake, prompt);
     // The retry waited for the server's retry-after (1s), not the 100ms backoff.
     expect(retried!.receivedAt - limited!.receivedAt).toBeGreaterThanOrEqual(900);
+  });
+
+  test("classifying a 429: the server's retry-after becomes the next retry's delay, cut to the policy's maximum interval", async () => {
+    const prompt = uniquePrompt('Classify a day-long rate limit');
+    harness.fake.addScript({ match: prompt, steps: [{ fault: '429', retryAfterSeconds: 86_400, then: reply(text('ok')) }] });
+    const error = await fakeAnthropic(harness.fake.baseURL)
+      .messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: prompt }] })
+      .catch((err: unknown) => err);
+    expect(classifyModelError(error)).toMatchObject({ nonRetryable: false, nextRetryDelay: 86_400_000 });
+    expect(classifyModelError(error, { maxRetryDelayMs: 2_000 })).toMatchObject({ nonRetryable: false, nextRetryDelay: 2_000 });
+    expect(classifyModelError(error, { maxRetryDelayMs: 100_000_000 })).toMatchObject({ nextRetryDelay: 86_400_000 });
+  });
+
+  test("a retry-after longer than the retry policy's maximum interval is cut to that interval", async () => {
+    const prompt = uniquePrompt('Rate limited for a day');
+    harness.fake.addScript({ match: prompt, steps: [{ fault: '429', retryAfterSeconds: 86_400, then: reply(text('ok')) }] });
+    const result = await withWorker(harness, {}, async (agent) => {
+      const handle = await agent.start({ prompt, modelRetry: { maximumAttempts: 3, initialInterval: '100ms', maximumInterval: '2s' } });
+      // Between the attempts the pending model call holds the failure, with the delay the server will wait.
+      const delay = await waitForValue(async () => {
+        const { raw } = await harness.temporal.client.workflow.getHandle(handle.conversationId).describe();
+        return raw.pendingActivities?.[0]?.lastFailure?.applicationFailureInfo?.nextRetryDelay ?? undefined;
+      });
+      expect(Number(delay.seconds ?? 0) + (delay.nanos ?? 0) / 1e9).toBe(2);
+      return handle.result();
+    });
+    expect(result.status).toBe('completed');
+    expect(requestsOf(harness.fake, prompt).map((r) => r.status)).toEqual([429, 200]);
   });
 
   test.each([
@@ -255,6 +284,16 @@ async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<vo
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(50);
+  }
+}
+
+async function waitForValue<T>(read: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('value not seen in time');
     await sleep(50);
   }
 }

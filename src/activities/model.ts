@@ -61,11 +61,19 @@ export function retryDelayMs(headers: Headers | undefined): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
+export interface ClassifyModelErrorOptions {
+  /**
+   * The retry policy's maximum interval: a server's retry hint above it is cut to it. Temporal takes a failure's
+   * nextRetryDelay as given, so without the cap one `retry-after: 86400` would park the conversation for a day.
+   */
+  maxRetryDelayMs?: number;
+}
+
 /**
  * Maps an SDK error to the failure Temporal acts on: retryable (with the server's delay) for what a retry can fix,
  * non-retryable with the API's own message for what it cannot.
  */
-export function classifyModelError(err: unknown): ApplicationFailure {
+export function classifyModelError(err: unknown, options: ClassifyModelErrorOptions = {}): ApplicationFailure {
   if (err instanceof APIError) {
     const status = err.status;
     const apiType = err.type ?? (status === undefined ? 'connection_error' : 'api_error');
@@ -78,7 +86,8 @@ export function classifyModelError(err: unknown): ApplicationFailure {
     else if (status === undefined) retryable = err.type === null || RETRYABLE_STREAM_ERRORS.has(err.type);
     else retryable = RETRYABLE_STATUSES.has(status) || status >= 500;
     if (!retryable) return ApplicationFailure.create({ message, type, nonRetryable: true, details: [{ status, requestId: err.requestID ?? null }] });
-    const nextRetryDelay = retryDelayMs(err.headers);
+    const hinted = retryDelayMs(err.headers);
+    const nextRetryDelay = hinted !== undefined && options.maxRetryDelayMs !== undefined ? Math.min(hinted, options.maxRetryDelayMs) : hinted;
     return ApplicationFailure.create({
       message,
       type,
@@ -158,6 +167,9 @@ export function createModelActivities(options: ModelActivityOptions) {
     const ctx = Context.current();
     const started = Date.now();
     const { workflowId, runId } = workflowOf(ctx);
+    // The workflow says what its policy's maximum interval is; the worker is told the policy only by some servers.
+    const policyMaxInterval = ctx.info.retryPolicy?.maximumInterval;
+    const maxRetryDelayMs = input.maxRetryIntervalMs ?? (typeof policyMaxInterval === 'number' ? policyMaxInterval : undefined);
     let context: ModelRequestContext | undefined;
     /** The whole request context, read from the workflow (once) when a create or a replay needs it. */
     const readContext = async (): Promise<ModelRequestContext> => {
@@ -235,7 +247,7 @@ export function createModelActivities(options: ModelActivityOptions) {
           }
         }
         if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
-        throw classifyModelError(err);
+        throw classifyModelError(err, maxRetryDelayMs !== undefined ? { maxRetryDelayMs } : {});
       }
     }
 

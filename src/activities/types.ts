@@ -130,6 +130,11 @@ export interface CallModelInput {
   forceCreate?: boolean;
   temperature?: number;
   stopSequences?: string[];
+  /**
+   * The retry policy's maximum interval: a server's retry-after above it is cut to it (Temporal takes a failure's
+   * next-retry delay as given, and the activity is not told its policy). Absent in calls scheduled before it existed.
+   */
+  maxRetryIntervalMs?: number;
 }
 
 export interface ModelReply {
