@@ -18,6 +18,8 @@ import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { recordHistoryFixture } from './helpers/fixtures';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { uniqueTaskQueue } from './helpers/temporal';
+import type { PendingApproval } from '../src/workflows/types';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -322,6 +324,24 @@ describe('approvals()', () => {
       await expect(handle.result()).rejects.toBeInstanceOf(ConversationCancelledError);
     });
     expect(refunded.some((r) => r.orderId === 'd-4')).toBe(false);
+  });
+
+  test('waits out a stopped worker instead of throwing, and yields the call once a worker runs', async () => {
+    const prompt = uniquePrompt('Refund before any worker');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('refund_order', { orderId: 'g-7', cents: 20_000 })), reply(text('Refunded.'))] });
+    const taskQueue = uniqueTaskQueue();
+    const handle = await new AgentClient({ client: harness.temporal.client, taskQueue }).start({ prompt, tools: ['refund_order'] });
+    const calls = handle.approvals({ pollIntervalMs: 20, queryTimeoutMs: 300 });
+    const first = calls.next();
+    // No worker serves the queue yet, so the first looks go unanswered (NoWorkerAnsweredError inside the loop).
+    await sleep(1_000);
+    await withWorker(harness, { taskQueue, tools: [refund] }, async () => {
+      const call = await first;
+      expect(call.value).toMatchObject({ toolName: 'refund_order', input: { orderId: 'g-7', cents: 20_000 } });
+      await handle.approve((call.value as PendingApproval).toolUseId, { by: 'alice' });
+      expect(await calls.next()).toEqual({ done: true, value: undefined });
+      expect((await handle.result()).text).toBe('Refunded.');
+    });
   });
 
   test('ends at once for a conversation that needs no approval', async () => {
