@@ -18,9 +18,47 @@ export { createAgentWorker, type AgentWorkerOptions } from './worker';
 export { runWorker } from './worker';
 /** The model and tool activities, for a Worker.create of your own. */
 export { createAgentActivities, type AgentActivitiesOptions, type ModelActivityOptions } from './activities';
-// The client: AgentClient, ConversationHandle, their option types and typed errors. Listed by name once the
-// src/client/ split has landed (its index decides what it exports).
-export * from './client';
+/** The backend's client: start, list, fork and find conversations. */
+export { AgentClient } from './client';
+/** One conversation: wait for and decide approvals, chat, read state and transcript, result, cancel, retry, export. */
+export { ConversationHandle } from './client';
+/** Base class of the client's typed errors. */
+export { AgentClientError } from './client';
+/** The start options are invalid (the message lists each problem); nothing was started. */
+export { InvalidConversationOptionsError } from './client';
+/** No conversation with this id. */
+export { ConversationNotFoundError } from './client';
+/** start() under the id of a conversation that already ran (says how it ended). */
+export { ConversationAlreadyExistsError } from './client';
+/** The conversation has finished, so it takes no more decisions or messages. */
+export { ConversationFinishedError } from './client';
+/** The workflow refused a decision: unknown, already decided or expired id, or an edit that breaks the schema. */
+export { DecisionRefusedError } from './client';
+/** The workflow refused a chat message. */
+export { MessageRefusedError } from './client';
+/** The conversation failed; the cause and the failure type are attached. */
+export { ConversationFailedError } from './client';
+/** The conversation was cancelled. */
+export { ConversationCancelledError } from './client';
+/** No worker answered a query or update in time (the worker is down or busy). */
+export { NoWorkerAnsweredError } from './client';
+/** retry() refused: going back would run again tools whose results are recorded. */
+export { RetryWouldRerunToolsError } from './client';
+/** Options and results of the client and the handle. */
+export type {
+  AgentClientOptions,
+  ApprovalsOptions,
+  ConversationApprovals,
+  ConversationExport,
+  ConversationSnapshot,
+  ConversationSummary,
+  DecisionOptions,
+  ForkOptions,
+  QueryOptions,
+  RetryConversationOptions,
+  RetryOutcome,
+  StartConversationOptions,
+} from './client';
 /** Replays a recorded history against the current workflow code and says where it diverges. */
 export { replayHistory, type ReplayOutcome } from './replay';
 /** A history from JSON (`temporal workflow show --output json`, fetchHistory(), or an export file), for replayHistory. */
