@@ -159,7 +159,7 @@ describe('the durable agent loop', () => {
     expect(result.status).toBe('completed');
     expect(runs.filter((r) => r === 'lookup_order')).toHaveLength(2);
     const [toolResult] = toolResultsOf(result.transcript!.messages[2]!.content);
-    expect(toolResult).toMatchObject({ is_error: true, content: 'Error: Error: upstream returned 503' });
+    expect(toolResult).toMatchObject({ is_error: true, content: 'Error: upstream returned 503' });
     expect(result.transcript!.turns[0]!.toolCalls[0]!.outcome).toBe('error');
     expect(result.text).toContain('down');
   });

@@ -38,8 +38,6 @@ export class ApprovalBook {
   readonly #early = new Map<string, EarlyDecision>();
   /** At most this many decisions for ids not seen yet are held (a signal can overtake the reply it refers to)… */
   static readonly MAX_HELD = 100;
-  /** …for this long: a decision whose call has not appeared by then names no call of this conversation. */
-  static readonly HOLD_MS = 10 * 60_000;
   /** The most recent decisions that were not used, with why (shown in the state query). */
   static readonly MAX_DROPPED_SHOWN = 100;
   readonly #dropped: DroppedDecision[] = [];
@@ -50,6 +48,8 @@ export class ApprovalBook {
   constructor(
     private readonly schemaOf: (toolName: string) => JsonSchema | undefined,
     private readonly onChange: () => void,
+    /** How long a decision for an unknown call is held: one whose call has not appeared by then names no call here. */
+    private readonly holdMs: number,
   ) {}
 
   get pendingCount(): number {
@@ -71,17 +71,23 @@ export class ApprovalBook {
 
   /** Decisions held for calls not seen yet and not expired. Changes nothing: the state query reads it. */
   held(now: number): HeldDecision[] {
-    return [...this.#early.values()].filter((early) => now - early.receivedAt < ApprovalBook.HOLD_MS).map(({ request, approve, receivedAt }) => ({
+    return [...this.#early.values()].filter((early) => now - early.receivedAt < this.holdMs).map(({ request, approve, receivedAt }) => ({
       toolUseId: request.toolUseId,
       decision: approve ? 'approve' : 'reject',
       by: request.by,
       receivedAt: new Date(receivedAt).toISOString(),
-      expiresAt: new Date(receivedAt + ApprovalBook.HOLD_MS).toISOString(),
+      expiresAt: new Date(receivedAt + this.holdMs).toISOString(),
     }));
   }
 
-  dropped(): DroppedDecision[] {
-    return [...this.#dropped];
+  /** Decisions not used, with why; held ones whose hold has run out count too (they are dropped at the next step). */
+  dropped(now: number): DroppedDecision[] {
+    const expired = [...this.#early.values()].filter((early) => now - early.receivedAt >= this.holdMs);
+    return [...this.#dropped, ...expired.map(({ request, receivedAt }) => this.#expiredHold(request.toolUseId, request.by, receivedAt))];
+  }
+
+  #expiredHold(toolUseId: string, by: string, receivedAt: number): DroppedDecision {
+    return { toolUseId, by, droppedAt: new Date(receivedAt + this.holdMs).toISOString(), reason: `no tool call ${toolUseId} appeared within ${this.holdMs / 1000}s` };
   }
 
   /** The conversation is over: no held decision can apply any more, and a decide Update waiting on one gets its answer. */
@@ -93,9 +99,10 @@ export class ApprovalBook {
   /** Drops held decisions older than HOLD_MS, so none is held forever. */
   expireHeld(now: number): void {
     for (const [toolUseId, early] of this.#early) {
-      if (now - early.receivedAt < ApprovalBook.HOLD_MS) continue;
+      if (now - early.receivedAt < this.holdMs) continue;
       this.#early.delete(toolUseId);
-      this.#drop(toolUseId, early.request.by, now, `no tool call ${toolUseId} appeared within ${ApprovalBook.HOLD_MS / 60_000} minutes`);
+      const dropped = this.#expiredHold(toolUseId, early.request.by, early.receivedAt);
+      this.#drop(toolUseId, dropped.by, Date.parse(dropped.droppedAt), dropped.reason);
     }
   }
 

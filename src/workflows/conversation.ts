@@ -9,9 +9,11 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { BetaContentBlock } from '@anthropic-ai/sdk/resources/beta/messages/messages';
@@ -63,6 +65,9 @@ interface ExchangeOutcome {
   toolOutput?: ToolOutput;
 }
 
+/** Histories recorded before it held early decisions without a timer. */
+const HELD_DECISIONS_EXPIRE_PATCH = 'held-decisions-expire-on-a-timer';
+
 /** A result is one payload, limited to 2 MB (UTF-8 bytes): a longer transcript is left to the transcript query. */
 const MAX_TRANSCRIPT_IN_RESULT_BYTES = 1_000_000;
 
@@ -107,6 +112,7 @@ export class Conversation {
     this.#approvals = new ApprovalBook(
       (name) => this.#tools.get(name)?.inputSchema,
       () => this.#publishState(),
+      options.holdUnknownDecisionsMs,
     );
     this.#inbox = new ChatInbox(options.chat, () => this.#result !== undefined);
     const shared = { options, messages: this.#messages, turns: this.#turns, usage: this.#usage, retries: this.#retries };
@@ -124,7 +130,7 @@ export class Conversation {
       pendingApprovals: this.#approvals.pendingCount,
       usage: this.#usage,
       heldDecisions: this.#approvals.held(Date.now()),
-      droppedDecisions: this.#approvals.dropped(),
+      droppedDecisions: this.#approvals.dropped(Date.now()),
       ...(this.#result ? { result: this.#result } : {}),
     }));
     setHandler(modelRequestQuery, (): ModelRequestContext => ({
@@ -148,7 +154,11 @@ export class Conversation {
           log.warn(`Ignored ${approve ? 'approve' : 'reject'} signal: ${problem}`, { request });
           return;
         }
-        this.#approvals.decide(request, approve, 'signal', Date.now());
+        const taken = this.#approvals.decide(request, approve, 'signal', Date.now());
+        // Held for a call not seen yet: a durable timer ends the hold, so it shows as dropped even if nothing else happens.
+        if (!taken && patched(HELD_DECISIONS_EXPIRE_PATCH)) {
+          void CancellationScope.nonCancellable(() => sleep(this.#options.holdUnknownDecisionsMs)).then(() => this.#approvals.expireHeld(Date.now()));
+        }
       });
     }
     setHandler(

@@ -28,6 +28,7 @@ export interface ResolvedOptions {
   threads: boolean;
   approvalTimeoutMs?: number;
   onApprovalTimeout: 'reject' | 'fail';
+  holdUnknownDecisionsMs: number;
   chat: boolean;
   chatIdleTimeoutMs: number;
   modelRetry: { maximumAttempts: number; initialIntervalMs: number; maximumIntervalMs: number };
@@ -244,6 +245,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   const approvals: NonNullable<ConversationOptions['approvals']> = opts.approvals ?? {};
   if (!isRecord(approvals as unknown)) errors.push('approvals must be an object');
   const approvalTimeoutMs = durationMs(approvals.timeout, 'approvals.timeout', errors);
+  const holdUnknownDecisionsMs = durationMs(approvals.holdUnknownDecisions, 'approvals.holdUnknownDecisions', errors) ?? 600_000;
   if (approvals.onTimeout !== undefined && approvals.onTimeout !== 'reject' && approvals.onTimeout !== 'fail') {
     errors.push("approvals.onTimeout must be 'reject' or 'fail'");
   }
@@ -279,6 +281,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       threads: opts.threads ?? true,
       ...(approvalTimeoutMs !== undefined ? { approvalTimeoutMs } : {}),
       onApprovalTimeout: approvals.onTimeout ?? 'reject',
+      holdUnknownDecisionsMs,
       chat,
       chatIdleTimeoutMs,
       modelRetry: { maximumAttempts, initialIntervalMs, maximumIntervalMs },

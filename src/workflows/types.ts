@@ -40,6 +40,11 @@ export interface ApprovalOptions {
   timeout?: string | number;
   /** What an expired call does: 'reject' answers the model with an explanation (default), 'fail' fails the conversation. */
   onTimeout?: 'reject' | 'fail';
+  /**
+   * A decision signalled for a tool call not seen yet is held this long (a signal can overtake the reply it refers
+   * to), then dropped; held and dropped decisions show in the state query. Default '10m'.
+   */
+  holdUnknownDecisions?: string | number;
 }
 
 export interface ChatOptions {
