@@ -127,7 +127,7 @@ export class ModelTurns {
     }
   }
 
-  /** Appends the reply; a reply that resumes a paused turn joins the paused message, so roles keep alternating. */
+  /** Appends the reply; a reply that resumes a paused turn joins the paused message (the API combines same-role turns anyway). */
   appendReply(result: CallModelResult, content: BetaContentBlock[]): void {
     const { messages, turns } = this.context;
     const last = messages[messages.length - 1];
