@@ -1,26 +1,74 @@
-// The demo's simulated model: a script for the fake Messages API that behaves like Claude on the demo task. It reads
-// the real tool results from the conversation, so what it writes follows what the tools (and the approver) did.
-import type { BetaContentBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+// The offline simulated model: a script for the fake Messages API that behaves like Claude on the example tools. It
+// answers the latest user message, reads the real tool results from the conversation, so what it writes follows
+// what the tools (and the approver) did, and it works the same in `run` (one message) and in `chat` (many).
+import type { BetaContentBlockParam, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { reply, text, toolUse } from '../testing/fake-messages-api/builders';
-import type { Script, StepContext } from '../testing/fake-messages-api/types';
+import type { Script, ScriptStep, StepContext } from '../testing/fake-messages-api/types';
 
 export const DEMO_PROMPT = "What's the weather and the local time in Paris right now? Then email a two-line summary to team@example.com.";
 export const DEMO_RECIPIENT = 'team@example.com';
 
 interface ToolResult {
   toolUseId: string;
+  toolName: string;
   content: string;
   isError: boolean;
 }
 
-function lastToolResults(context: StepContext): ToolResult[] {
-  const last = context.request.messages[context.request.messages.length - 1];
-  if (!last || last.role !== 'user' || typeof last.content === 'string') return [];
-  return (last.content as BetaContentBlockParam[]).flatMap((block) => {
-    if (block.type !== 'tool_result') return [];
-    const content = typeof block.content === 'string' ? block.content : (block.content ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('');
-    return [{ toolUseId: block.tool_use_id, content, isError: block.is_error === true }];
-  });
+/** Where the model stands in the exchange that the user's latest message opened. */
+interface Exchange {
+  /** The user's latest words; tool results are not the user speaking. */
+  latest: string;
+  /** How many replies the model has given since. */
+  step: number;
+  /** The results of the tools the model called since, in call order. */
+  results: ToolResult[];
+  offeredTools: Set<string>;
+}
+
+function blocksOf(message: BetaMessageParam): BetaContentBlockParam[] {
+  return typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as BetaContentBlockParam[]);
+}
+
+function textOfResult(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content.map((b: { type?: string; text?: string }) => (b.type === 'text' ? (b.text ?? '') : '')).join('');
+}
+
+function exchangeOf(context: StepContext): Exchange {
+  const messages = context.request.messages;
+  let opened = -1;
+  let latest = '';
+  for (let i = messages.length - 1; i >= 0 && opened < 0; i--) {
+    if (messages[i]!.role !== 'user') continue;
+    // Messages queued together arrive as one user message: the last of its texts is the latest.
+    const texts = blocksOf(messages[i]!).flatMap((b) => (b.type === 'text' ? [b.text] : []));
+    if (texts.length > 0) {
+      opened = i;
+      latest = texts[texts.length - 1]!;
+    }
+  }
+  const since = messages.slice(opened + 1);
+  const names = new Map<string, string>();
+  for (const message of since) {
+    if (message.role !== 'assistant') continue;
+    for (const block of blocksOf(message)) if (block.type === 'tool_use') names.set(block.id, block.name);
+  }
+  const results = since
+    .filter((m) => m.role === 'user')
+    .flatMap(blocksOf)
+    .flatMap((block) =>
+      block.type === 'tool_result'
+        ? [{ toolUseId: block.tool_use_id, toolName: names.get(block.tool_use_id) ?? '', content: textOfResult(block.content), isError: block.is_error === true }]
+        : [],
+    );
+  return {
+    latest,
+    step: since.filter((m) => m.role === 'assistant').length,
+    results,
+    offeredTools: new Set((context.request.tools ?? []).map((tool) => tool.name)),
+  };
 }
 
 function parsed(content: string): Record<string, unknown> {
@@ -32,8 +80,8 @@ function parsed(content: string): Record<string, unknown> {
   }
 }
 
-function demoStep(context: StepContext) {
-  switch (context.turnIndex) {
+function demoStep(exchange: Exchange): ScriptStep {
+  switch (exchange.step) {
     case 0:
       return reply(
         text("I'll check the weather and the local time in Paris at the same time."),
@@ -41,32 +89,128 @@ function demoStep(context: StepContext) {
         toolUse('get_time', { timezone: 'Europe/Paris' }),
       );
     case 1: {
-      const [weather, time] = lastToolResults(context).map((r) => parsed(r.content));
-      const summary = `Paris: ${String(weather?.conditions ?? 'unknown')}, ${String(weather?.temperature ?? '?')}°C.\nLocal time: ${String(time?.time ?? 'unknown')}.`;
+      const weather = parsed(exchange.results.find((r) => r.toolName === 'get_weather')?.content ?? '');
+      const time = parsed(exchange.results.find((r) => r.toolName === 'get_time')?.content ?? '');
+      const summary = `Paris: ${String(weather.conditions ?? 'unknown')}, ${String(weather.temperature ?? '?')}°C.\nLocal time: ${String(time.time ?? 'unknown')}.`;
       return reply(
         text(`Here's what I found:\n${summary}\nI'll email this to ${DEMO_RECIPIENT}; sending email needs your approval.`),
         toolUse('send_email', { to: DEMO_RECIPIENT, subject: 'Paris right now', body: summary }),
       );
     }
     default: {
-      const [outcome] = lastToolResults(context);
+      const outcome = exchange.results.find((r) => r.toolName === 'send_email');
       if (!outcome) return reply(text('Done.'));
       if (outcome.isError) return reply(text(`I did not send the email: ${outcome.content}`));
-      return reply(text(`Done: the summary went to ${DEMO_RECIPIENT} (${parsed(outcome.content).status ?? 'sent'}).`));
+      return reply(text(`Done: the summary went to ${DEMO_RECIPIENT} (${String(parsed(outcome.content).status ?? 'sent')}).`));
     }
   }
 }
 
-/** Answers any conversation: the demo task as above, anything else with a note that the model is simulated. */
+/** Time zones of cities people ask about; anything else is answered in UTC. */
+const TIME_ZONES: Record<string, string> = {
+  amsterdam: 'Europe/Amsterdam',
+  berlin: 'Europe/Berlin',
+  boston: 'America/New_York',
+  chicago: 'America/Chicago',
+  delhi: 'Asia/Kolkata',
+  'hong kong': 'Asia/Hong_Kong',
+  london: 'Europe/London',
+  'los angeles': 'America/Los_Angeles',
+  madrid: 'Europe/Madrid',
+  mumbai: 'Asia/Kolkata',
+  'new york': 'America/New_York',
+  paris: 'Europe/Paris',
+  rome: 'Europe/Rome',
+  'san francisco': 'America/Los_Angeles',
+  'são paulo': 'America/Sao_Paulo',
+  seattle: 'America/Los_Angeles',
+  singapore: 'Asia/Singapore',
+  sydney: 'Australia/Sydney',
+  tokyo: 'Asia/Tokyo',
+  toronto: 'America/Toronto',
+};
+
+/** The place in "… in Tokyo?", "… for San Francisco, CA right now": up to punctuation or a word that ends it. */
+function placeIn(message: string): string | undefined {
+  const found = /\b(?:in|for|at)\s+([\p{L}][\p{L}'.-]*(?:[ ,]+[\p{L}][\p{L}'.-]*)*)/iu.exec(message)?.[1];
+  if (!found) return undefined;
+  const words: string[] = [];
+  for (const word of found.split(/\s+/)) {
+    if (/^(right|now|today|tonight|and|then|please|currently|at|the|is|it)$/i.test(word.replace(/,$/, ''))) break;
+    words.push(word);
+    if (word.endsWith(',') && words.length > 1) break;
+  }
+  const place = words.join(' ').replace(/[,.]+$/, '');
+  return place && !/^(the|a|an)$/i.test(place) ? place : undefined;
+}
+
+function timeZoneOf(message: string, place: string | undefined): string {
+  const named = /\b([A-Z][a-z]+\/[A-Z][A-Za-z_]+)\b/.exec(message)?.[1];
+  if (named) return named;
+  const city = place?.split(',')[0]!.trim().toLowerCase();
+  return (city && TIME_ZONES[city]) || 'UTC';
+}
+
+/** The example tools the latest message asks for, among those the conversation offers. */
+function toolCallsFor(exchange: Exchange) {
+  const message = exchange.latest;
+  const offered = (name: string) => exchange.offeredTools.has(name);
+  const place = placeIn(message);
+  const calls = [];
+  if (offered('get_weather') && /\b(weather|temperature|forecast|rain(ing)?|sunny|cold|warm|hot)\b/i.test(message)) {
+    calls.push(toolUse('get_weather', { location: place ?? 'Paris, France', unit: /fahrenheit|°F/i.test(message) ? 'fahrenheit' : 'celsius' }));
+  }
+  if (offered('get_time') && /\b(time|clock|o'clock)\b/i.test(message)) {
+    calls.push(toolUse('get_time', { timezone: timeZoneOf(message, place) }));
+  }
+  const address = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/.exec(message)?.[0];
+  if (offered('send_email') && address && /\b(e-?mail|send|write)\b/i.test(message)) {
+    calls.push(toolUse('send_email', { to: address, subject: 'A note from durable-claude', body: message }));
+  }
+  return calls;
+}
+
+function resultLine(result: ToolResult): string {
+  if (result.isError) return `${result.toolName || 'a tool'} failed: ${result.content}`;
+  const value = parsed(result.content);
+  switch (result.toolName) {
+    case 'get_weather':
+      return `${String(value.location ?? 'There')}: ${String(value.conditions ?? 'unknown')}, ${String(value.temperature ?? '?')}°${value.unit === 'fahrenheit' ? 'F' : 'C'}.`;
+    case 'get_time':
+      return `Local time in ${String(value.timezone ?? 'that time zone')}: ${String(value.time ?? 'unknown')}.`;
+    case 'send_email':
+      return `The email to ${String(value.to ?? 'the recipient')} was ${String(value.status ?? 'sent')}.`;
+    default:
+      return `${result.toolName} answered: ${result.content.slice(0, 200)}`;
+  }
+}
+
+function simulatedStep(exchange: Exchange): ScriptStep {
+  if (exchange.step === 0) {
+    const calls = toolCallsFor(exchange);
+    if (calls.length > 0) return reply(text(`(simulated model) Let me look that up with ${calls.length === 1 ? 'a tool' : `${calls.length} tools at once`}.`), ...calls);
+    const examples = [
+      exchange.offeredTools.has('get_weather') ? '"What\'s the weather in Tokyo?"' : undefined,
+      exchange.offeredTools.has('get_time') ? '"What time is it in London?"' : undefined,
+    ].filter(Boolean);
+    return reply(
+      text(
+        `(simulated model) You said: "${exchange.latest.slice(0, 200)}". I am an offline stand-in: set ANTHROPIC_API_KEY to talk to Claude.` +
+          (examples.length ? ` Ask me something like ${examples.join(' or ')} to see a tool call.` : ''),
+      ),
+    );
+  }
+  if (exchange.results.length === 0) return reply(text('(simulated model) Done.'));
+  return reply(text(`(simulated model) ${exchange.results.map(resultLine).join(' ')}`));
+}
+
+/** Answers any conversation: the demo task as scripted above, anything else from its latest message. */
 export function simulatedModelScript(): Script {
   return {
     match: () => true,
     steps: (context) => {
-      const first = context.conversationKey;
-      if (first.startsWith(DEMO_PROMPT.slice(0, 40))) return demoStep(context);
-      return reply(
-        text(`(simulated model) You said: "${first.slice(0, 200)}". Set ANTHROPIC_API_KEY to talk to Claude; without it, durable-claude answers with this offline stand-in.`),
-      );
+      const exchange = exchangeOf(context);
+      return exchange.latest.startsWith(DEMO_PROMPT.slice(0, 40)) ? demoStep(exchange) : simulatedStep(exchange);
     },
   };
 }
