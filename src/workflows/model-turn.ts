@@ -86,6 +86,7 @@ export class ModelTurns {
           ...(rung > 0 ? { forceCreate: true } : {}),
           ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
           ...(options.stopSequences ? { stopSequences: options.stopSequences } : {}),
+          maxRetryIntervalMs: options.modelRetry.maximumIntervalMs,
         });
       } catch (err) {
         if (err instanceof ActivityFailure && !isCancellation(err)) {
