@@ -145,7 +145,8 @@ describe('durable-claude CLI', () => {
         pendingCalls = await handle.pending();
       }
     });
-    const env = { DURABLE_CLAUDE_QUERY_TIMEOUT_MS: '1500' };
+    // A duration as the rest of the project writes them (the workflow options' parser); '1500' works too.
+    const env = { DURABLE_CLAUDE_QUERY_TIMEOUT_MS: '1.5s' };
     try {
       const one = await cli(['pending', id, ...orphanCommon], { env });
       expect(one.code).toBe(9);
@@ -328,4 +329,20 @@ describe('durable-claude CLI', () => {
     expect(out.stdout).toMatch(/✔ completed · 3 turns/);
     expect(out.stdout).toMatch(/See the whole history in the Temporal Web UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/demo-\d+\/[\w-]+\/history/);
   }, 150_000);
+});
+
+test('the CLI modules import no module that imports them back', () => {
+  const dir = path.join(__dirname, '..', 'src', 'cli');
+  const importsOf = (file: string) =>
+    [...fs.readFileSync(path.join(dir, file), 'utf8').matchAll(/^import [^;]*? from '\.\/([\w-]+)'/gm)].map((m) => `${m[1]}.ts`);
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  const cycles: string[] = [];
+  const visit = (file: string, trail: string[]) => {
+    for (const next of importsOf(file)) {
+      if (next === trail[0]) cycles.push([...trail, next].join(' → '));
+      else if (!trail.includes(next) && files.includes(next)) visit(next, [...trail, next]);
+    }
+  };
+  for (const file of files) visit(file, [file]);
+  expect(cycles).toEqual([]);
 });

@@ -1,40 +1,20 @@
 // The CLI's commands: each declares its options and usage, and returns an exit code.
 import readline from 'node:readline';
-import type { ParseArgsConfig } from 'node:util';
 import type { ConversationApprovals, ConversationHandle } from '../client';
 import { startDevServer, type DevServer } from '../devserver';
 import { DEMO_PROMPT } from '../demo/scripted-model';
 import { exampleTools } from '../examples/tools';
 import { createAgentWorker } from '../worker';
-import type { ConversationResult } from '../workflows/types';
+import { AgentStatusKey } from '../search-attributes';
+import { WORKFLOW_TYPE, type ConversationResult } from '../workflows/types';
 import { connectAgent, connectModel, connectWorkerConnection, taskQueueOf, withAgent, type CliValues } from './connect';
+import { positiveIntOption, queryTimeoutMs, requireConversationId, stringOption, warn, write, type Command } from './command';
 import { CliError, ExitCode } from './errors';
 import { transcriptLines } from '../format';
 import { followConversation, summaryLine, type ApprovalMode } from './follow';
 import { historyCommands } from './history-commands';
 
-export interface Command {
-  usage: string;
-  options: ParseArgsConfig['options'];
-  run(positionals: string[], values: CliValues): Promise<number>;
-}
-
 export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
-const write = (line = '') => process.stdout.write(`${line}\n`);
-const warn = (line: string) => process.stderr.write(`${line}\n`);
-
-function str(values: CliValues, name: string): string | undefined {
-  const value = values[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function positiveInt(values: CliValues, name: string): number | undefined {
-  const value = str(values, name);
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw CliError.usage(`--${name} must be a positive whole number, got '${value}'`);
-  return n;
-}
 
 function parseJson(text: string, what: string): unknown {
   try {
@@ -45,13 +25,21 @@ function parseJson(text: string, what: string): unknown {
 }
 
 function toolsOf(values: CliValues): string[] {
-  const given = str(values, 'tools');
+  const given = stringOption(values, 'tools');
   if (given === undefined) return EXAMPLE_TOOL_NAMES;
   return given.split(',').map((t) => t.trim()).filter(Boolean);
 }
 
+/** What `run` and `chat` take from --id, --model and --system, for start() and startChat(). */
+function startSettings(values: CliValues): { conversationId?: string; model?: string; system?: string } {
+  const conversationId = stringOption(values, 'id');
+  const model = stringOption(values, 'model');
+  const system = stringOption(values, 'system');
+  return { ...(conversationId ? { conversationId } : {}), ...(model ? { model } : {}), ...(system ? { system } : {}) };
+}
+
 function decider(values: CliValues): string {
-  return str(values, 'by') ?? process.env.DURABLE_CLAUDE_USER ?? `${process.env.USER ?? 'cli'}@cli`;
+  return stringOption(values, 'by') ?? process.env.DURABLE_CLAUDE_USER ?? `${process.env.USER ?? 'cli'}@cli`;
 }
 
 function approvalMode(values: CliValues): ApprovalMode {
@@ -91,22 +79,20 @@ const run: Command = {
     const prompt = positionals.join(' ').trim();
     if (!prompt) throw CliError.usage('give the prompt to send, e.g. durable-claude run "What is the weather in Paris?"');
     return withAgent(values, async (agent) => {
-    const started = Date.now();
-    const maxTokens = positiveInt(values, 'max-tokens');
-    const maxIterations = positiveInt(values, 'max-iterations');
-    const handle = await agent.start({
-      prompt,
-      tools: toolsOf(values),
-      ...(str(values, 'id') ? { conversationId: str(values, 'id')! } : {}),
-      ...(str(values, 'model') ? { model: str(values, 'model')! } : {}),
-      ...(str(values, 'system') ? { system: str(values, 'system')! } : {}),
-      ...(maxTokens ? { maxTokens } : {}),
-      ...(maxIterations ? { limits: { maxIterations } } : {}),
-    });
-    write(`conversation ${handle.conversationId}`);
-    const result = await followConversation(handle, { approvals: approvalMode(values), by: decider(values), queryTimeoutMs: queryTimeoutMs() });
-    write(summaryLine(result, handle.conversationId, Date.now() - started));
-    return result.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
+      const started = Date.now();
+      const maxTokens = positiveIntOption(values, 'max-tokens');
+      const maxIterations = positiveIntOption(values, 'max-iterations');
+      const handle = await agent.start({
+        prompt,
+        tools: toolsOf(values),
+        ...startSettings(values),
+        ...(maxTokens ? { maxTokens } : {}),
+        ...(maxIterations ? { limits: { maxIterations } } : {}),
+      });
+      write(`conversation ${handle.conversationId}`);
+      const result = await followConversation(handle, { approvals: approvalMode(values), by: decider(values), queryTimeoutMs: queryTimeoutMs() });
+      write(summaryLine(result, handle.conversationId, Date.now() - started));
+      return result.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
     });
   },
 };
@@ -139,9 +125,7 @@ const chat: Command = {
           const started = await agent.startChat({
             message: text,
             tools: toolsOf(values),
-            ...(str(values, 'id') ? { conversationId: str(values, 'id')! } : {}),
-            ...(str(values, 'model') ? { model: str(values, 'model')! } : {}),
-            ...(str(values, 'system') ? { system: str(values, 'system')! } : {}),
+            ...startSettings(values),
           });
           handle = started.handle;
           replyText = started.reply.text;
@@ -156,15 +140,6 @@ const chat: Command = {
     }
   },
 };
-
-/** How long a command waits for a worker to answer a query before saying none did (exit 9); default 10 s. */
-function queryTimeoutMs(): number {
-  const raw = process.env.DURABLE_CLAUDE_QUERY_TIMEOUT_MS;
-  if (raw === undefined || raw === '') return 10_000;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms <= 0) throw CliError.usage(`DURABLE_CLAUDE_QUERY_TIMEOUT_MS must be a positive whole number of milliseconds, got '${raw}'`);
-  return ms;
-}
 
 const pending: Command = {
   usage: 'usage: durable-claude pending [<conversationId>] [--json]',
@@ -196,9 +171,9 @@ function decisionCommand(approve: boolean): Command {
     async run(positionals, values) {
       const [conversationId, toolUseId, extra] = positionals;
       if (!conversationId || !toolUseId || extra) throw CliError.usage(`give the conversation id and the tool_use id to ${verb}`);
-      const reason = str(values, 'reason');
+      const reason = stringOption(values, 'reason');
       if (!approve && !reason) throw CliError.usage('--reason is required: it goes back to the model');
-      const input = str(values, 'input') === undefined ? undefined : parseJson(str(values, 'input')!, '--input');
+      const input = stringOption(values, 'input') === undefined ? undefined : parseJson(stringOption(values, 'input')!, '--input');
       const timeoutMs = queryTimeoutMs();
       return withAgent(values, async (agent) => {
         const handle = agent.getHandle(conversationId);
@@ -221,18 +196,18 @@ function decisionCommand(approve: boolean): Command {
 const show: Command = {
   usage: 'usage: durable-claude show <conversationId> [--json]',
   options: { json: { type: 'boolean' } },
-  async run([conversationId], values) {
-    if (!conversationId) throw CliError.usage('give the conversation id');
+  async run([id], values) {
+    const conversationId = requireConversationId(id);
     const timeoutMs = queryTimeoutMs();
     return withAgent(values, async (agent) => {
-    const { transcript, state } = await agent.getHandle(conversationId).snapshot({ timeoutMs });
-    if (values.json) {
-      write(JSON.stringify({ state, transcript }, null, 2));
+      const { transcript, state } = await agent.getHandle(conversationId).snapshot({ timeoutMs });
+      if (values.json) {
+        write(JSON.stringify({ state, transcript }, null, 2));
+        return ExitCode.ok;
+      }
+      write(`conversation ${conversationId} · ${state.status} · ${state.turn} turns · ${state.usage.inputTokens} input / ${state.usage.outputTokens} output tokens`);
+      for (const line of transcriptLines(transcript)) write(line);
       return ExitCode.ok;
-    }
-    write(`conversation ${conversationId} · ${state.status} · ${state.turn} turns · ${state.usage.inputTokens} input / ${state.usage.outputTokens} output tokens`);
-    for (const line of transcriptLines(transcript)) write(line);
-    return ExitCode.ok;
     });
   },
 };
@@ -242,15 +217,15 @@ const list: Command = {
   options: { status: { type: 'string' }, query: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
   async run(_positionals, values) {
     return withAgent(values, async (agent) => {
-    const status = str(values, 'status');
-    if (status !== undefined && !/^[a-z_]+$/.test(status)) throw CliError.usage(`--status must be a status such as awaiting_approval, got '${status}'`);
-    const extra = str(values, 'query');
-    const query = `WorkflowType = 'agentConversation'${status ? ` AND AgentStatus = '${status}'` : ''}${extra ? ` AND (${extra})` : ''}`;
-    const rows = await agent.list(query, positiveInt(values, 'limit') ?? 50);
-    if (values.json) write(JSON.stringify(rows, null, 2));
-    else if (rows.length === 0) write('no conversations');
-    else for (const r of rows) write(`${r.startTime.toISOString()}  ${r.status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${r.conversationId}`);
-    return ExitCode.ok;
+      const status = stringOption(values, 'status');
+      if (status !== undefined && !/^[a-z_]+$/.test(status)) throw CliError.usage(`--status must be a status such as awaiting_approval, got '${status}'`);
+      const extra = stringOption(values, 'query');
+      const query = `WorkflowType = '${WORKFLOW_TYPE}'${status ? ` AND ${AgentStatusKey.name} = '${status}'` : ''}${extra ? ` AND (${extra})` : ''}`;
+      const rows = await agent.list(query, positiveIntOption(values, 'limit') ?? 50);
+      if (values.json) write(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0) write('no conversations');
+      else for (const r of rows) write(`${r.startTime.toISOString()}  ${r.status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${r.conversationId}`);
+      return ExitCode.ok;
     });
   },
 };
@@ -276,9 +251,9 @@ const dev: Command = {
   usage: 'usage: durable-claude dev [--db-file FILE] [--port 7233] [--ui-port 8233]',
   options: { 'db-file': { type: 'string' }, port: { type: 'string' }, 'ui-port': { type: 'string' } },
   async run(_positionals, values) {
-    const port = positiveInt(values, 'port') ?? 7233;
-    const uiPort = positiveInt(values, 'ui-port') ?? port + 1000;
-    const dbFilename = str(values, 'db-file') ?? '.temporal/dev.db';
+    const port = positiveIntOption(values, 'port') ?? 7233;
+    const uiPort = positiveIntOption(values, 'ui-port') ?? port + 1000;
+    const dbFilename = stringOption(values, 'db-file') ?? '.temporal/dev.db';
     const model = await connectModel({ allowSimulated: true });
     const server = await startDevServer({ port, uiPort, dbFilename, log: (line) => process.stderr.write(`${line}\n`) });
     const { connection, namespace } = await connectWorkerConnection({ ...values, address: server.address });
