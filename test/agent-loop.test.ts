@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { ConversationFailedError } from '../src/client';
 import { defineTool, ToolError, ToolFatalError } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
-import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { startHarness, uniquePrompt, withWorker, type Harness, toolResultsOf } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
 import { historyEventsOf, recordHistoryFixture, toolActivitiesOf } from './helpers/fixtures';
 
@@ -66,10 +65,6 @@ const meetingTime = defineTool({
     return `It is 14:05 in ${timezone}`;
   },
 });
-
-function toolResultsOf(content: unknown): BetaToolResultBlockParam[] {
-  return (Array.isArray(content) ? content : []).filter((b): b is BetaToolResultBlockParam => b?.type === 'tool_result');
-}
 
 describe('the durable agent loop', () => {
   test('a single tool call: the model asks, the tool runs as an activity, the model answers', async () => {

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { z } from 'zod';
 import { ConversationFailedError, DecisionRefusedError, type ConversationHandle } from '../src/client';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { approveSignal, rejectSignal } from '../src/workflows/definitions';
-import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { startHarness, uniquePrompt, withWorker, type Harness, toolResultsOf } from './helpers/harness';
 import { decodePayloads, eventIdOf, historyEventsOf, recordHistoryFixture, toolActivitiesOf, type HistoryEvent } from './helpers/fixtures';
 import { createTestWorker, fakeAnthropic, uniqueTaskQueue } from './helpers/temporal';
 import { AgentClient, NoWorkerAnsweredError } from '../src/client';
@@ -81,10 +80,6 @@ async function historyWhen(id: string, what: string, ready: (events: HistoryEven
 
 const updateAccepted = (events: HistoryEvent[]) => events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
 const modelCallsScheduled = (events: HistoryEvent[]) => events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel');
-
-function toolResultsOf(content: unknown): BetaToolResultBlockParam[] {
-  return (Array.isArray(content) ? content : []).filter((b): b is BetaToolResultBlockParam => b?.type === 'tool_result');
-}
 
 describe('approval gates', () => {
   test('a gated call waits until a person approves it, then runs once; the audit trail says who, when and what ran', async () => {

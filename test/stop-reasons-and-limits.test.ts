@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
-import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { startHarness, uniquePrompt, withWorker, type Harness, toolResultsOf } from './helpers/harness';
 import { requestsOf } from './helpers/requests';
 import { recordHistoryFixture } from './helpers/fixtures';
 
@@ -30,10 +29,6 @@ async function converse(prompt: string, options: Record<string, unknown> = {}, f
     if (fixture) await recordHistoryFixture(harness.temporal.client, fixture, handle.conversationId);
     return result;
   });
-}
-
-function toolResultsOf(content: unknown): BetaToolResultBlockParam[] {
-  return (Array.isArray(content) ? content : []).filter((b): b is BetaToolResultBlockParam => b?.type === 'tool_result');
 }
 
 describe('stop reasons', () => {

@@ -1,4 +1,5 @@
 // One fake Messages API and one Temporal connection per test file; a worker per test on its own task queue.
+import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
@@ -70,4 +71,9 @@ export async function modelCallInputs(harness: Harness, workflowId: string): Pro
     .map((event) => event.activityTaskScheduledEventAttributes)
     .filter((scheduled) => scheduled?.activityType?.name === 'callModel')
     .map((scheduled) => defaultPayloadConverter.fromPayload<CallModelInput>(scheduled!.input!.payloads![0]!));
+}
+
+/** The tool_result blocks of a message's content (a user message that answers a turn's tool calls). */
+export function toolResultsOf(content: unknown): BetaToolResultBlockParam[] {
+  return (Array.isArray(content) ? content : []).filter((b): b is BetaToolResultBlockParam => b?.type === 'tool_result');
 }

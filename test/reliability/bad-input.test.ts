@@ -3,12 +3,11 @@
 // input failing the schema — agent-loop.test.ts; unknown, duplicate and schema-breaking approvals — approvals.test.ts;
 // a conversation id already in use — client.test.ts.)
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { z } from 'zod';
 import { ConversationCancelledError } from '../../src/client';
 import { defineTool } from '../../src/tools/define-tool';
 import { reply, text, toolUse } from '../../src/testing';
-import { historyBytes, startHarness, uniquePrompt, withWorker, type Harness } from '../helpers/harness';
+import { historyBytes, startHarness, toolResultsOf, uniquePrompt, withWorker, type Harness } from '../helpers/harness';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -41,10 +40,6 @@ const tools = [
 ];
 const names = tools.map((t) => t.name);
 
-function resultsOf(content: unknown): BetaToolResultBlockParam[] {
-  return (Array.isArray(content) ? content : []).filter((b): b is BetaToolResultBlockParam => b?.type === 'tool_result');
-}
-
 test('a tool result over 2 MB (Temporal’s payload limit) is cut with a note; the workflow does not fail on payload size', async () => {
   const prompt = uniquePrompt('Dump all the logs');
   harness.fake.addScript({ match: prompt, steps: [reply(toolUse('dump_logs', {})), reply(text('That is a lot of logs.'))] });
@@ -54,7 +49,7 @@ test('a tool result over 2 MB (Temporal’s payload limit) is cut with a note; t
     return { result, bytes: await historyBytes(harness, handle.conversationId) };
   });
   expect(result.status).toBe('completed');
-  const [block] = resultsOf(result.transcript!.messages[2]!.content);
+  const [block] = toolResultsOf(result.transcript!.messages[2]!.content);
   expect(block!.is_error).toBeUndefined();
   expect(Buffer.byteLength(block!.content as string)).toBeLessThanOrEqual(256 * 1024);
   expect(block!.content).toMatch(/\[truncated: the tool returned 2700000 bytes; this is the first part/);
@@ -66,7 +61,7 @@ test('a tool that hangs times out and the model gets an is_error result', async 
   const prompt = uniquePrompt('Call the hanging tool');
   harness.fake.addScript({ match: prompt, steps: [reply(toolUse('hang', {})), reply(text('The tool timed out.'))] });
   const result = await withWorker(harness, { tools }, async (agent) => (await agent.start({ prompt, tools: names })).result());
-  const [block] = resultsOf(result.transcript!.messages[2]!.content);
+  const [block] = toolResultsOf(result.transcript!.messages[2]!.content);
   expect(block).toMatchObject({ is_error: true, content: 'Error: Timeout: hang did not finish within 1s' });
   expect(result.transcript!.turns[0]!.toolCalls[0]!.outcome).toBe('timeout');
 });
@@ -75,7 +70,7 @@ test.each(['function', 'binary', 'bigint'])('tool output that is neither text no
   const prompt = uniquePrompt(`Weird output ${kind}`);
   harness.fake.addScript({ match: prompt, steps: [reply(toolUse('weird_output', { kind })), reply(text('ok'))] });
   const result = await withWorker(harness, { tools }, async (agent) => (await agent.start({ prompt, tools: names })).result());
-  const [block] = resultsOf(result.transcript!.messages[2]!.content);
+  const [block] = toolResultsOf(result.transcript!.messages[2]!.content);
   expect(block!.is_error).toBe(true);
   expect(block!.content).toMatch(/^Error: the tool returned .*, which is neither text nor JSON/);
 });
