@@ -7,7 +7,8 @@ import { createModelActivities, type ModelActivityOptions } from './model';
 import { createToolActivities } from './tools';
 import type { AgentActivities } from './types';
 
-export { createModelActivities, classifyModelError, retryDelayMs, MESSAGE_THREADS_BETA, type ModelActivityOptions } from './model';
+export { createModelActivities, classifyModelError, retryDelayMs, type ModelActivityOptions } from './model';
+export { MESSAGE_THREADS_BETA } from '../message-threads';
 export { createToolActivities } from './tools';
 export type * from './types';
 

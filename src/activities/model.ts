@@ -9,8 +9,8 @@ import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/
 import { modelRequestQuery } from '../workflows/definitions';
 import { workflowOf } from './context';
 import type { CallModelInput, CallModelResult, ModelReply, ModelRequestContext, ModelRequestKind } from './types';
+import { MESSAGE_THREADS_BETA } from '../message-threads';
 
-export const MESSAGE_THREADS_BETA = 'message-threads-2026-08-12';
 
 export interface ModelActivityOptions {
   /** The SDK client. The API key lives here, in the worker; it never enters workflow input or history. */

@@ -3,7 +3,7 @@
 import type { BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { FullRequest } from './types';
 
-export const MESSAGE_THREADS_BETA = 'message-threads-2026-08-12';
+export { MESSAGE_THREADS_BETA } from '../../message-threads';
 const UNFINISHED_STOP_REASONS = new Set(['pause_turn', 'compaction']);
 const RETENTION_MS = 60 * 60_000;
 

@@ -3,15 +3,12 @@
 import type { BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { combineConsecutiveTurns } from './turns';
 import type { FullRequest } from './types';
+import { isRecord } from '../../workflows/json';
 
 type Block = { type?: unknown; id?: unknown; tool_use_id?: unknown; name?: unknown; content?: unknown };
 
 function blocksOf(content: unknown): Block[] {
   return Array.isArray(content) ? (content as Block[]) : [];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The first rule the request breaks, as the API would word it, or undefined when it is well formed. */
