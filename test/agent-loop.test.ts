@@ -4,7 +4,6 @@ import { ConversationFailedError } from '../src/client';
 import { defineTool, ToolError, ToolFatalError } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { startHarness, uniquePrompt, withWorker, type Harness, toolResultsOf } from './helpers/harness';
-import { requestsOf } from './helpers/requests';
 import { historyEventsOf, recordHistoryFixture, toolActivitiesOf } from './helpers/fixtures';
 
 let harness: Harness;
@@ -132,7 +131,7 @@ describe('the durable agent loop', () => {
     expect(lastStart).toBeLessThan(firstEnd);
 
     // The API received both results in one user message.
-    const [, second] = requestsOf(harness.fake, prompt);
+    const [, second] = harness.fake.requestsFor(prompt);
     const sent = (second!.body as { messages: Array<{ role: string; content: unknown }> }).messages;
     expect(sent).toHaveLength(1);
     expect(toolResultsOf(sent[0]!.content).map((r) => r.tool_use_id)).toEqual(toolUses.map((b) => b.id));
@@ -237,7 +236,7 @@ describe('the durable agent loop', () => {
       ],
     });
     await withWorker(harness, { tools: [weather] }, async (agent) => (await agent.start({ prompt, tools: ['get_weather'] })).result());
-    const requests = requestsOf(harness.fake, prompt);
+    const requests = harness.fake.requestsFor(prompt);
     expect(requests.map((r) => r.threadKind)).toEqual(['create', 'continue', 'continue']);
     for (const request of requests.slice(1)) {
       const body = request.body as { messages: Array<{ role: string; content: unknown }>; system?: unknown; tools?: unknown };

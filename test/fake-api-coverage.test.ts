@@ -7,7 +7,6 @@ import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse, type RecordedRequest } from '../src/testing';
 import { compaction } from '../src/testing/fake-messages-api/builders';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
-import { requestsOf } from './helpers/requests';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -55,7 +54,7 @@ describe('pause_turn, then a tool call', () => {
     const messages = result.transcript!.messages;
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
     expect(blockTypes(messages[1])).toEqual(['text', 'text', 'tool_use']);
-    const requests = requestsOf(harness.fake, prompt);
+    const requests = harness.fake.requestsFor(prompt);
     expect(requests.map((r) => `${r.threadKind}:${r.status}`)).toEqual(['create:200', 'continue:200', 'continue:200']);
     expect(messagesSent(requests[1]!)).toEqual([]);
     expect(blockTypes(messagesSent(requests[2]!)[0])).toEqual(['tool_result']);
@@ -68,7 +67,7 @@ describe('pause_turn, then a tool call', () => {
     const result = await converse(prompt, { threads: false });
     expect(result.status).toBe('completed');
     expect(lookups).toContainEqual({ query: `lead for ${prompt}` });
-    const requests = requestsOf(harness.fake, prompt);
+    const requests = harness.fake.requestsFor(prompt);
     expect(requests.map((r) => `${r.threadKind}:${r.status}`)).toEqual(['unthreaded:200', 'unthreaded:200', 'unthreaded:200']);
     expect(messagesSent(requests[1]!).map((m) => m.role)).toEqual(['user', 'assistant']);
     const third = messagesSent(requests[2]!);
@@ -102,7 +101,7 @@ describe('compaction', () => {
     // The compaction block is kept first in the assistant turn, verbatim, as the API requires it back.
     expect((messages[1]!.content as unknown[])[0]).toEqual({ type: 'compaction', content: summary, encrypted_content: 'enc_opaque_42' });
     expect(result.transcript!.turns.map((t) => t.stopReason)).toEqual(['compaction', 'tool_use', 'end_turn']);
-    const requests = requestsOf(harness.fake, prompt);
+    const requests = harness.fake.requestsFor(prompt);
     expect(requests.map((r) => `${r.threadKind}:${r.status}`)).toEqual(['create:200', 'continue:200', 'continue:200']);
     expect(messagesSent(requests[1]!)).toEqual([]);
   });
@@ -112,7 +111,7 @@ describe('compaction', () => {
     script(prompt);
     const result = await converse(prompt, { threads: false });
     expect(result.status).toBe('completed');
-    const second = messagesSent(requestsOf(harness.fake, prompt)[1]!);
+    const second = messagesSent(harness.fake.requestsFor(prompt)[1]!);
     expect(second[1]).toEqual({ role: 'assistant', content: [{ type: 'compaction', content: summary, encrypted_content: 'enc_opaque_42' }] });
   });
 });
@@ -129,7 +128,7 @@ describe('the max_tokens ladder running out', () => {
     expect(result.status).toBe('truncated');
     expect(result.stopReason).toBe('max_tokens');
     expect(lookups).not.toContainEqual({ query });
-    const sent = requestsOf(harness.fake, prompt).map((r) => (r.body as { max_tokens: number }).max_tokens);
+    const sent = harness.fake.requestsFor(prompt).map((r) => (r.body as { max_tokens: number }).max_tokens);
     expect(sent).toEqual([1000, 2000, 4000]);
     expect(result.transcript!.turns).toHaveLength(1);
     expect(result.transcript!.turns[0]).toMatchObject({ maxTokensTried: [1000, 2000, 4000], stopReason: 'max_tokens', toolCalls: [] });
@@ -147,7 +146,7 @@ describe('the max_tokens ladder running out', () => {
     const result = await converse(prompt, { maxTokens: 1000, maxTokensLadder: [3000] });
     expect(result.status).toBe('truncated');
     expect(lookups).not.toContainEqual({ query });
-    expect(requestsOf(harness.fake, prompt).map((r) => (r.body as { max_tokens: number }).max_tokens)).toEqual([1000, 3000]);
+    expect(harness.fake.requestsFor(prompt).map((r) => (r.body as { max_tokens: number }).max_tokens)).toEqual([1000, 3000]);
     expect(result.transcript!.messages.map((m) => m.role)).toEqual(['user']);
   });
 });
@@ -169,7 +168,7 @@ describe('tool input streamed as partial JSON', () => {
     const result = await converse(prompt);
     expect(result.status).toBe('completed');
     expect(lookups).toContainEqual(input);
-    const [first] = requestsOf(harness.fake, prompt);
+    const [first] = harness.fake.requestsFor(prompt);
     const pieces = first!.inputJsonDeltas![0]!;
     expect(pieces.join('')).toBe(JSON.stringify(input));
     expect(pieces.length).toBeGreaterThan(50);

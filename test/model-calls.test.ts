@@ -6,7 +6,6 @@ import { defineTool } from '../src/tools/define-tool';
 import { FakeMessagesApi, reply, text, toolUse } from '../src/testing';
 import { fakeAnthropic } from './helpers/temporal';
 import { historyBytes, modelCallInputs, startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
-import { requestsOf } from './helpers/requests';
 import { recordHistoryFixture } from './helpers/fixtures';
 
 let harness: Harness;
@@ -39,7 +38,7 @@ describe('model errors', () => {
         return result;
       });
       expect(result.status).toBe('completed');
-      const requests = requestsOf(harness.fake, prompt);
+      const requests = harness.fake.requestsFor(prompt);
       expect(requests.filter((r) => r.fault === fault)).toHaveLength(2);
       expect(requests.filter((r) => r.fault === undefined && r.responseId !== undefined)).toHaveLength(2);
     },
@@ -50,7 +49,7 @@ describe('model errors', () => {
     harness.fake.addScript({ match: prompt, steps: [{ fault: '429', retryAfterSeconds: 1, then: reply(text('ok')) }] });
     const result = await withWorker(harness, {}, async (agent) => (await agent.start({ prompt, modelRetry: fastRetry })).result());
     expect(result.status).toBe('completed');
-    const [limited, retried] = requestsOf(harness.fake, prompt);
+    const [limited, retried] = harness.fake.requestsFor(prompt);
     // The retry waited for the server's retry-after (1s), not the 100ms backoff.
     expect(retried!.receivedAt - limited!.receivedAt).toBeGreaterThanOrEqual(900);
   });
@@ -80,7 +79,7 @@ describe('model errors', () => {
       return handle.result();
     });
     expect(result.status).toBe('completed');
-    expect(requestsOf(harness.fake, prompt).map((r) => r.status)).toEqual([429, 200]);
+    expect(harness.fake.requestsFor(prompt).map((r) => r.status)).toEqual([429, 200]);
   });
 
   test.each([
@@ -98,7 +97,7 @@ describe('model errors', () => {
     expect(error).toBeInstanceOf(ConversationFailedError);
     expect((error as Error).message).toMatch(type);
     expect((error as Error).message).toMatch(/Model call failed on turn 1/);
-    expect(requestsOf(harness.fake, prompt)).toHaveLength(1);
+    expect(harness.fake.requestsFor(prompt)).toHaveLength(1);
   });
 });
 
@@ -108,13 +107,13 @@ describe('cancellation', () => {
     harness.fake.addScript({ match: prompt, steps: [{ ...reply(text('slow')), latency: { firstTokenMs: 60_000 } }] });
     const outcome = await withWorker(harness, {}, async (agent) => {
       const handle = await agent.start({ prompt });
-      await waitFor(() => requestsOf(harness.fake, prompt).length === 1);
+      await waitFor(() => harness.fake.requestsFor(prompt).length === 1);
       await handle.cancel();
       return handle.result().catch((err: unknown) => err);
     });
     expect(outcome).toBeInstanceOf(ConversationCancelledError);
     // The worker aborted the HTTP request instead of waiting a minute for the first token.
-    await waitFor(() => requestsOf(harness.fake, prompt)[0]!.endedAt !== undefined);
+    await waitFor(() => harness.fake.requestsFor(prompt)[0]!.endedAt !== undefined);
   });
 
   test('cancelling a conversation cancels its running tools', async () => {
@@ -171,7 +170,7 @@ describe('message threads', () => {
       return result;
     });
     expect(result.status).toBe('completed');
-    const requests = requestsOf(harness.fake, prompt);
+    const requests = harness.fake.requestsFor(prompt);
     expect(requests.map((r) => `${r.threadKind}:${r.status}`)).toEqual(['create:200', 'continue:200', 'continue:404', 'create:200']);
     expect(requests[2]!.errorCode).toBe('thread_not_found');
     const replay = requests[3]!.body as { messages: unknown[]; tools?: unknown[] };
@@ -201,7 +200,7 @@ describe('message threads', () => {
     const prompt = uniquePrompt('Slow turns');
     harness.fake.addScript({ match: prompt, steps: [reply(toolUse('echo', { text: 'a' })), reply(text('done'))] });
     await withWorker(harness, { tools: [echo], model: { threadMaxAgeMs: 1 } }, async (agent) => (await agent.start({ prompt, tools: ['echo'] })).result());
-    expect(requestsOf(harness.fake, prompt).map((r) => r.threadKind)).toEqual(['create', 'create']);
+    expect(harness.fake.requestsFor(prompt).map((r) => r.threadKind)).toEqual(['create', 'create']);
   });
 
   test('threads: false sends the full transcript every turn, without the beta', async () => {
@@ -214,7 +213,7 @@ describe('message threads', () => {
       (await agent.start({ prompt, tools: ['echo'], threads: false })).result(),
     );
     expect(result.status).toBe('completed');
-    const requests = requestsOf(harness.fake, prompt);
+    const requests = harness.fake.requestsFor(prompt);
     expect(requests.map((r) => r.threadKind)).toEqual(['unthreaded', 'unthreaded', 'unthreaded']);
     expect(requests.map((r) => (r.body as { messages: unknown[] }).messages.length)).toEqual([1, 3, 5]);
     expect(requests.every((r) => !String(r.headers['anthropic-beta'] ?? '').includes('message-threads'))).toBe(true);
@@ -250,7 +249,7 @@ describe('message threads', () => {
         `(${(bytes.json / transcriptBytes).toFixed(2)}× as JSON)`,
     );
     expect(ratio).toBeLessThan(3);
-    expect(requestsOf(harness.fake, prompt).map((r) => r.threadKind)).toEqual(['create', ...Array.from({ length: 39 }, () => 'continue')]);
+    expect(harness.fake.requestsFor(prompt).map((r) => r.threadKind)).toEqual(['create', ...Array.from({ length: 39 }, () => 'continue')]);
     // Every continue read its 4 KB tool result by query: none rode in a model call's input.
     expect((await modelCallInputs(harness, id)).filter((input) => input.newMessages !== undefined)).toEqual([]);
   });
@@ -272,7 +271,7 @@ describe('message threads', () => {
     // Turn 1 creates the thread (nothing to continue); turn 2 carries the two small results; turn 3's 3 KB result
     // is over the inline limit and is read by query instead.
     expect(inputs.map((input) => input.newMessages?.length)).toEqual([undefined, 1, undefined]);
-    const requests = requestsOf(harness.fake, prompt);
+    const requests = harness.fake.requestsFor(prompt);
     expect(requests.map((r) => r.threadKind)).toEqual(['create', 'continue', 'continue']);
     expect((requests[1]!.body as { messages: unknown[] }).messages).toEqual(inputs[1]!.newMessages);
     expect(JSON.stringify((requests[2]!.body as { messages: unknown[] }).messages)).toContain(big);

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { startHarness, uniquePrompt, withWorker, type Harness, toolResultsOf } from './helpers/harness';
-import { requestsOf } from './helpers/requests';
 import { recordHistoryFixture } from './helpers/fixtures';
 
 let harness: Harness;
@@ -55,7 +54,7 @@ describe('stop reasons', () => {
     const result = await converse(prompt, { maxTokens: 1000 }, 'max-tokens-ladder');
     expect(result.status).toBe('completed');
     expect(result.transcript!.turns[0]!.maxTokensTried).toEqual([1000, 2000, 4000]);
-    const sent = requestsOf(harness.fake, prompt).map((r) => (r.body as { max_tokens: number }).max_tokens);
+    const sent = harness.fake.requestsFor(prompt).map((r) => (r.body as { max_tokens: number }).max_tokens);
     expect(sent.slice(0, 3)).toEqual([1000, 2000, 4000]);
     expect(lookups).toContain('long');
   });
@@ -72,7 +71,7 @@ describe('stop reasons', () => {
     harness.fake.addScript({ match: prompt, steps: [{ content: [text('I can’t help with that.')], stop_reason: 'refusal' }] });
     const result = await converse(prompt, {}, 'refusal');
     expect(result.status).toBe('refused');
-    expect(requestsOf(harness.fake, prompt)).toHaveLength(1);
+    expect(harness.fake.requestsFor(prompt)).toHaveLength(1);
   });
 
   test('pause_turn continues with the paused content (an empty continue on a thread)', async () => {
@@ -86,7 +85,7 @@ describe('stop reasons', () => {
     const messages = result.transcript!.messages;
     expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
     expect(result.text).toBe('Searching… Here is what I found.');
-    const requests = requestsOf(harness.fake, prompt);
+    const requests = harness.fake.requestsFor(prompt);
     expect(requests.map((r) => r.threadKind)).toEqual(['create', 'continue']);
     expect((requests[1]!.body as { messages: unknown[] }).messages).toEqual([]);
   });
@@ -154,7 +153,7 @@ describe('limits', () => {
       toolChoiceSchedule: [{ turn: 'last', toolChoice: 'none' }],
     }, 'tool-choice-schedule');
     expect(result).toMatchObject({ status: 'completed', text: 'Final answer.', turns: 3 });
-    const choices = requestsOf(harness.fake, prompt).map((r) => (r.body as { tool_choice?: unknown }).tool_choice);
+    const choices = harness.fake.requestsFor(prompt).map((r) => (r.body as { tool_choice?: unknown }).tool_choice);
     expect(choices).toEqual([
       { type: 'auto', disable_parallel_tool_use: true },
       { type: 'auto', disable_parallel_tool_use: true },

@@ -1,9 +1,9 @@
 // A tool is data plus code: the JSON schema travels to the workflow and the model; parse and run stay in the worker.
-import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import type { ApprovalRecord, ToolResultContent } from '../activities/types';
 import { validateJsonSchema } from '../workflows/json-schema';
 import { TOOL_NAME_PATTERN } from '../workflows/options';
+import { DURATION_HINT, parseDurationMs } from '../workflows/duration';
 
 export type Duration = string | number;
 
@@ -74,15 +74,7 @@ function checkName(name: string): void {
 }
 
 function checkDuration(value: Duration | undefined, what: string): void {
-  if (value === undefined) return;
-  const ms = (() => {
-    try {
-      return msToNumber(value as never);
-    } catch {
-      return NaN;
-    }
-  })();
-  if (!Number.isFinite(ms) || ms <= 0) throw new TypeError(`${what} must be a positive duration, got ${JSON.stringify(value)}`);
+  if (value !== undefined && parseDurationMs(value) === undefined) throw new TypeError(`${what} must be ${DURATION_HINT}, got ${JSON.stringify(value)}`);
 }
 
 function checkSettings(settings: ToolSettings<never>): void {

@@ -1,6 +1,6 @@
-import { msToNumber } from '@temporalio/common/lib/time';
 import type { ToolDescription } from '../activities/types';
 import type { AgentTool, Duration } from './define-tool';
+import { parseDurationMs } from '../workflows/duration';
 
 export interface ToolRegistryOptions {
   /** Tool results above this many bytes are cut, with a note to the model. Default 256 KiB (Temporal's payload limit is 2 MB). */
@@ -12,8 +12,9 @@ const DEFAULT_ATTEMPTS = 3;
 const DEFAULT_RETRY_INTERVAL_MS = 500;
 export const DEFAULT_MAX_RESULT_BYTES = 256 * 1024;
 
+/** Durations were checked by defineTool, so this only converts. */
 function ms(value: Duration | undefined): number | undefined {
-  return value === undefined ? undefined : msToNumber(value as never);
+  return value === undefined ? undefined : parseDurationMs(value);
 }
 
 /** The worker's tools by name. Workflows see only what describe() gives: names, schemas and options. */
