@@ -11,7 +11,7 @@ export { FailureTypes } from './failure-types';
  * How long a reset run that reaches a failure waits for `retryFailure` before failing as before. The client sends it
  * right after the reset (the server takes no signal within a reset), so this only needs to cover a slow client.
  */
-export const RETRY_SIGNAL_GRACE_MS = 30_000;
+export const RETRY_SIGNAL_GRACE_MS = 10_000;
 
 function sameTarget(a: FailureTarget, b: FailureTarget): boolean {
   if (a.kind === 'model_call' && b.kind === 'model_call') return a.turn === b.turn;
