@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConversationCancelledError, ConversationFailedError, type AgentClient, type ConversationHandle } from '../src/client';
 import { defineTool, ToolFatalError } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
+import { recordHistoryFixture } from './helpers/fixtures';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -171,6 +172,7 @@ test('a fatal tool error: siblings are cancelled and awaited; the retry runs onl
     expect(mine(applied('charge_card'))).toHaveLength(1);
     expect(mine(applied('post_ledger'))).toHaveLength(1);
     expect(mine(applied('slow_write'))).toHaveLength(1);
+    await recordHistoryFixture(harness.temporal.client, 'retry-fatal-tool-with-siblings', handle.conversationId);
     // One user message answers all three calls, in block order.
     const results = result.transcript!.messages[2]!.content as Array<{ type: string; content: string }>;
     expect(results.map((b) => b.content)).toEqual(['charged 300', 'posted', 'written']);
@@ -198,6 +200,7 @@ test('an approval timeout with onTimeout fail: the retry waits for the approval 
     expect(mine(applied('send_email'))).toHaveLength(1);
     // The audit keeps the expiry of the first run and the approval of the second.
     expect(result.transcript!.approvals.map((a) => a.decision)).toEqual(['expired', 'approved']);
+    await recordHistoryFixture(harness.temporal.client, 'retry-approval-timeout', handle.conversationId);
   });
 });
 
@@ -249,6 +252,7 @@ test('cancelling during a 5 s tool: the tool sees its signal, the workflow ends 
     expect(types).toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED);
     expect(types.indexOf(EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED)).toBeLessThan(types.indexOf(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED));
 
+    await recordHistoryFixture(harness.temporal.client, 'cancelled-during-tool', handle.conversationId);
     const outcome = await handle.retry();
     expect(outcome.rerunToolUseIds).toEqual([]);
     const result = await outcome.handle.result();

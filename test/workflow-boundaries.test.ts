@@ -11,6 +11,7 @@ import { reply, text, toolUse } from '../src/testing';
 import { approveSignal, userMessageSignal } from '../src/workflows/definitions';
 import { canonicalJson, inputDigest } from '../src/workflows/json';
 import { modelCallTimeoutMs, checkConversationOptions } from '../src/workflows/options';
+import { recordHistoryFixture } from './helpers/fixtures';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 
 let harness: Harness;
@@ -71,6 +72,7 @@ describe('chat messages', () => {
       await handle.end('tester');
       const result = await handle.result();
       expect(result.transcript!.messages.filter((m) => m.role === 'user')).toHaveLength(2);
+      await recordHistoryFixture(harness.temporal.client, 'chat-refused-blocks', handle.conversationId);
     });
   });
 
@@ -116,6 +118,7 @@ describe('structured output with a forced tool (seed 004)', () => {
       const requests = harness.fake.requestsFor(prompt);
       expect(requests).toHaveLength(2);
       expect(requests.every((r) => (r.body as { tool_choice?: { type: string } }).tool_choice?.type === 'tool')).toBe(true);
+      await recordHistoryFixture(harness.temporal.client, 'structured-output', handle.conversationId);
     });
   });
 });
@@ -169,6 +172,7 @@ describe('approvals bind to the input that runs', () => {
       expect(later.heldDecisions).toEqual([]);
       expect(later.droppedDecisions).toEqual([expect.objectContaining({ toolUseId: 'toolu_not_yet', reason: expect.stringMatching(/appeared within 1s/) })]);
       await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'held-decision-expired', handle.conversationId);
     });
   });
 });
