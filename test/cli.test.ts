@@ -231,6 +231,23 @@ describe('durable-claude CLI', () => {
     expect(out.stdout).toMatch(/completed · 2 turns/);
   });
 
+  test('chat decides a call waiting for approval while the answer waits: --yes approves, otherwise the next line does', async () => {
+    for (const [flags, input, said] of [
+      [['--yes'], '', '✔ send_email approved by tester'],
+      [[], 'y\n', '✔ approved by tester'],
+    ] as const) {
+      const prompt = uniquePrompt('Chat that emails');
+      harness.fake.addScript({
+        match: prompt,
+        steps: [reply(toolUse('send_email', { to: 'ada@example.com', subject: 'Hi', body: 'Hello Ada' })), reply(text('Sent it.'))],
+      });
+      const out = await serve(() => cli(['chat', ...flags, '--by', 'tester', ...common], { input: `${prompt}\n${input}/end\n` }));
+      expect(out.code).toBe(0);
+      expect(out.stdout).toContain(said);
+      expect(out.stdout).toContain('claude › Sent it.');
+    }
+  });
+
   test('replay <id> and replay --file (a `temporal workflow show --output json` file)', async () => {
     const prompt = uniquePrompt('Replay me');
     harness.fake.addScript({ match: prompt, steps: [reply(text('fine'))] });

@@ -1,4 +1,5 @@
 // The CLI's commands: each declares its options and usage, and returns an exit code.
+import { randomUUID } from 'node:crypto';
 import readline from 'node:readline';
 import type { ConversationApprovals, ConversationHandle } from '../client';
 import { startDevServer, type DevServer } from '../devserver';
@@ -97,15 +98,60 @@ const run: Command = {
   },
 };
 
+/**
+ * While a chat message waits for its answer, decides the calls that wait for approval: all of them with --yes,
+ * otherwise by asking at the terminal (the next line typed is the answer). Stops when the answer has come.
+ */
+async function decideWhileAnswering<T>(
+  handle: ConversationHandle,
+  answer: Promise<T>,
+  options: { yes: boolean; by: string; nextLine: () => Promise<string> },
+): Promise<T> {
+  let answered = false;
+  const settled = answer.finally(() => {
+    answered = true;
+  });
+  const decided = new Set<string>();
+  const pollMs = 250;
+  while (!answered) {
+    const pending = await handle.pending({ timeoutMs: queryTimeoutMs() }).catch(() => []);
+    for (const call of pending) {
+      if (answered || decided.has(call.toolUseId)) continue;
+      decided.add(call.toolUseId);
+      if (options.yes) {
+        await handle.approve(call.toolUseId, { by: options.by, reason: 'approved with --yes' });
+        write(`  ✔ ${call.toolName} approved by ${options.by}`);
+        continue;
+      }
+      process.stdout.write(`  approve ${call.toolName} ${JSON.stringify(call.input)}? [y/N] `);
+      const yes = /^y(es)?$/i.test((await options.nextLine()).trim());
+      if (yes) await handle.approve(call.toolUseId, { by: options.by });
+      else await handle.reject(call.toolUseId, { by: options.by, reason: 'rejected at the terminal' });
+      write(`  ${yes ? '✔ approved' : '✗ rejected'} by ${options.by}`);
+    }
+    await Promise.race([settled.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, pollMs))]);
+  }
+  return settled;
+}
+
 const chat: Command = {
-  usage: 'usage: durable-claude chat [--id ID] [--tools a,b] [--model M] [--system S] [--yes]   (type /end to finish)',
+  usage: 'usage: durable-claude chat [--id ID] [--tools a,b] [--model M] [--system S] [--yes] [--by WHO]   (type /end to finish)',
   options: { id: { type: 'string' }, tools: { type: 'string' }, model: { type: 'string' }, system: { type: 'string' }, yes: { type: 'boolean' }, by: { type: 'string' } },
   async run(_positionals, values) {
     const { agent, close } = await connectAgent(values);
     const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
     const lines = rl[Symbol.asyncIterator]();
+    const nextLine = async () => {
+      const next = await lines.next();
+      return next.done ? '' : next.value;
+    };
+    // The id is known before the first answer, so a call waiting for approval in it can be decided meanwhile.
+    const settings = { ...startSettings(values) };
+    const conversationId = settings.conversationId ?? `chat-${randomUUID()}`;
+    const handle = agent.getHandle(conversationId);
+    const deciding = { yes: values.yes === true, by: decider(values), nextLine };
     try {
-      let handle: ConversationHandle | undefined;
+      let started = false;
       if (process.stdin.isTTY) write('chat: type a message, /end to finish');
       for (;;) {
         if (process.stdin.isTTY) process.stdout.write('you › ');
@@ -113,26 +159,18 @@ const chat: Command = {
         const text = next.done ? '/end' : next.value.trim();
         if (!text) continue;
         if (text === '/end') {
-          if (handle) {
+          if (started) {
             await handle.end(decider(values));
             const result = await handle.result();
             write(summaryLine(result, handle.conversationId, 0).replace(' · 0.0s', ''));
           }
           return ExitCode.ok;
         }
-        let replyText: string;
-        if (!handle) {
-          const started = await agent.startChat({
-            message: text,
-            tools: toolsOf(values),
-            ...startSettings(values),
-          });
-          handle = started.handle;
-          replyText = started.reply.text;
-        } else {
-          replyText = (await handle.sendMessage(text)).text;
-        }
-        write(`claude › ${replyText}`);
+        const reply = started
+          ? handle.sendMessage(text)
+          : agent.startChat({ message: text, tools: toolsOf(values), ...settings, conversationId }).then((first) => first.reply);
+        started = true;
+        write(`claude › ${(await decideWhileAnswering(handle, reply, deciding)).text}`);
       }
     } finally {
       rl.close();
@@ -224,7 +262,13 @@ const list: Command = {
       const rows = await agent.list(query, positiveIntOption(values, 'limit') ?? 50);
       if (values.json) write(JSON.stringify(rows, null, 2));
       else if (rows.length === 0) write('no conversations');
-      else for (const r of rows) write(`${r.startTime.toISOString()}  ${r.status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${r.conversationId}`);
+      else {
+        for (const r of rows) {
+          // A closed run whose AgentStatus was left behind (e.g. terminated) says what Temporal says of it.
+          const status = r.statusStale ? `${r.status} (run ${r.executionStatus.toLowerCase()})` : r.status;
+          write(`${r.startTime.toISOString()}  ${status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${r.conversationId}`);
+        }
+      }
       return ExitCode.ok;
     });
   },
