@@ -1,7 +1,7 @@
 // Debugging after the fact: replay a history against the current code, retry a failed run, fork, export.
 import fs from 'node:fs';
 import { parseHistory, replayHistory } from '../replay';
-import { requireConversationId, stringOption, write, type Command } from './command';
+import { requireConversationId, stringOption, warn, write, type Command } from './command';
 import { withAgent } from './connect';
 import { CliError, ExitCode } from './errors';
 
@@ -39,13 +39,21 @@ const replay: Command = {
 };
 
 const retry: Command = {
-  usage: 'usage: durable-claude retry <conversationId> [--reason R]',
-  options: { reason: { type: 'string' } },
+  usage: 'usage: durable-claude retry <conversationId> [--reason R] [--by WHO] [--allow-tool-reruns]',
+  options: { reason: { type: 'string' }, by: { type: 'string' }, 'allow-tool-reruns': { type: 'boolean' } },
   async run([id], values) {
     const conversationId = requireConversationId(id, 'give the id of the failed conversation');
     return withAgent(values, async (agent) => {
-      const outcome = await agent.getHandle(conversationId).retry(stringOption(values, 'reason'));
-      write(`reset ${conversationId} to event ${outcome.resetToEventId}: run ${outcome.runId} carries on (failed run ${outcome.failedRunId})`);
+      const reason = stringOption(values, 'reason');
+      const by = stringOption(values, 'by');
+      const outcome = await agent.getHandle(conversationId).retry({
+        ...(reason ? { reason } : {}),
+        ...(by ? { by } : {}),
+        allowToolReruns: values['allow-tool-reruns'] === true,
+      });
+      const repeats = outcome.repeats ? `, repeating ${outcome.repeats.kind === 'model_call' ? `the model call of turn ${outcome.repeats.turn}` : `${outcome.repeats.kind} ${outcome.repeats.toolUseId}`}` : '';
+      write(`reset ${conversationId} to event ${outcome.resetToEventId}${repeats}: run ${outcome.runId} carries on (failed run ${outcome.failedRunId})`);
+      if (outcome.rerunToolUseIds.length) warn(`tools that run again: ${outcome.rerunToolUseIds.join(', ')}`);
       return ExitCode.ok;
     });
   },

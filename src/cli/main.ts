@@ -23,7 +23,7 @@ Commands:
   show <id>                          a readable transcript
   list [--status S] [--limit N]      conversations, newest first
   replay <id> | --file history.json  replay a history against the current workflow code
-  retry <id>                         reset a failed conversation to before its failure and carry on
+  retry <id>                         carry on a failed or cancelled conversation from just before what ended it
   fork <id> --turn N [--prompt P]    a new conversation from the transcript up to turn N
   export <id> [--out FILE]           transcript and history in one file, for a bug report
 
