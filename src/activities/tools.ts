@@ -108,13 +108,16 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
     const { workflowId } = workflowOf(ctx);
     let output: unknown;
     let lastHeartbeat = Date.now();
+    // The tool's own checkpoint, repeated by the automatic heartbeat so a retry still finds it in heartbeatDetails.
+    let lastDetails: unknown = ctx.info.heartbeatDetails;
     const heartbeat = (details?: unknown) => {
       lastHeartbeat = Date.now();
+      lastDetails = details;
       ctx.heartbeat(details);
     };
     // Heartbeat for the tool while it runs (unless it just did), so a cancellation reaches its abort signal.
     const keepAlive = setInterval(() => {
-      if (Date.now() - lastHeartbeat >= TOOL_HEARTBEAT_INTERVAL_MS) heartbeat();
+      if (Date.now() - lastHeartbeat >= TOOL_HEARTBEAT_INTERVAL_MS) heartbeat(lastDetails);
     }, TOOL_HEARTBEAT_INTERVAL_MS);
     try {
       output = await tool.run(parsed.value, {
