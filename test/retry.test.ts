@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
-import { ConversationCancelledError, ConversationFailedError, type AgentClient, type ConversationHandle } from '../src/client';
+import { ConversationCancelledError, ConversationFailedError, RetryWouldRerunToolsError, type AgentClient, type ConversationHandle } from '../src/client';
 import { defineTool, ToolFatalError } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { recordHistoryFixture } from './helpers/fixtures';
@@ -89,7 +89,19 @@ const hang = defineTool({
   },
 });
 
-const tools = [charge, postLedger, slowWrite, sendEmail, hang];
+/** A write that ignores cancellation: its result is recorded after the cancel request. */
+const stubbornWrite = defineTool({
+  name: 'stubborn_write',
+  description: 'A write that finishes whatever happens',
+  input: z.object({}),
+  run: async (_input, { idempotencyKey }) => {
+    await sleep(1_500);
+    ledger.push(`stubborn_write:${idempotencyKey}`);
+    return 'written anyway';
+  },
+});
+
+const tools = [charge, postLedger, slowWrite, sendEmail, hang, stubbornWrite];
 
 async function failureOf(handle: ConversationHandle): Promise<Error> {
   return handle.result().then(
@@ -260,5 +272,50 @@ test('cancelling during a 5 s tool: the tool sees its signal, the workflow ends 
     const mine = (entries: string[]) => entries.filter((e) => e.includes(handle.conversationId));
     expect(mine(applied('charge_card'))).toHaveLength(1);
     expect(mine(applied('slow_write'))).toHaveLength(1);
+  });
+});
+
+test('two approvals expiring together (onTimeout fail): the retry waits for both again', async () => {
+  const prompt = uniquePrompt('Two emails');
+  harness.fake.addScript({
+    match: prompt,
+    steps: ({ turnIndex }) =>
+      turnIndex === 0 ? reply(toolUse('send_email', { to: 'c@example.com' }), toolUse('send_email', { to: 'd@example.com' })) : reply(text('Both sent.')),
+  });
+  await withWorker(harness, { tools }, async (agent) => {
+    const handle = await agent.start({ prompt, tools: ['send_email'], approvals: { timeout: '2s', onTimeout: 'fail' } });
+    expect(((await failureOf(handle)) as ConversationFailedError).failureType).toBe('ApprovalTimeout');
+    const outcome = await handle.retry();
+    await approveWhenPending(outcome.handle, 'carol');
+    await approveWhenPending(outcome.handle, 'carol');
+    const result = await outcome.handle.result();
+    expect(result).toMatchObject({ status: 'completed', text: 'Both sent.' });
+    expect(applied('send_email').filter((e) => e.includes(handle.conversationId))).toHaveLength(2);
+    expect((await outcome.handle.state()).pendingApprovals).toBe(0);
+  });
+});
+
+test('a tool result recorded after the cancel request: retry refuses to run it again unless allowed', async () => {
+  const prompt = uniquePrompt('Stubborn write');
+  harness.fake.addScript({
+    match: prompt,
+    steps: ({ turnIndex }) => (turnIndex === 0 ? reply(toolUse('stubborn_write', {})) : reply(text('Written.'))),
+  });
+  await withWorker(harness, { tools }, async (agent) => {
+    const handle = await agent.start({ prompt, tools: ['stubborn_write'] });
+    for (let i = 0; i < 200 && (await handle.transcript()).turns.length < 1; i++) await sleep(50);
+    await sleep(300);
+    await handle.cancel();
+    expect(await failureOf(handle)).toBeInstanceOf(ConversationCancelledError);
+    const mine = () => applied('stubborn_write').filter((e) => e.includes(handle.conversationId));
+    expect(mine()).toHaveLength(1);
+    const refused = await handle.retry().catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(RetryWouldRerunToolsError);
+    const [toolUse] = (await handle.transcript()).messages[1]!.content as Array<{ id: string }>;
+    expect((refused as RetryWouldRerunToolsError).toolUseIds).toEqual([toolUse!.id]);
+    const outcome = await handle.retry({ allowToolReruns: true });
+    expect(outcome.rerunToolUseIds).toEqual((refused as RetryWouldRerunToolsError).toolUseIds);
+    expect((await outcome.handle.result()).status).toBe('completed');
+    expect(mine()).toHaveLength(2);
   });
 });

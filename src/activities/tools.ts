@@ -9,6 +9,8 @@ import { ToolRegistry } from '../tools/registry';
 import { FailureTypes } from '../workflows/failure-types';
 import { canonicalJson } from '../workflows/json';
 import type {
+  DescribeRunInput,
+  DescribeRunResult,
   DescribeToolsInput,
   DescribeToolsResult,
   ReviewToolCallsInput,
@@ -99,6 +101,10 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
         log.error('Refused to run a gated tool without an approval record', { tool: tool.name, toolUseId: input.toolUseId });
         return finish(`Not run: ${tool.name} needs a person's approval and this call has none.`, true);
       }
+      if (approval.inputDigest === undefined) {
+        log.error('Refused to run a gated tool whose approval names no input (recorded before approvals carried a digest)', { tool: tool.name, toolUseId: input.toolUseId });
+        return finish(`Not run: the approval of this ${tool.name} call does not say which input was approved; ask for it again.`, true);
+      }
       if (approval.inputDigest !== inputDigestOf(input.input)) {
         log.error('Refused to run a gated tool whose input is not the one approved', { tool: tool.name, toolUseId: input.toolUseId });
         return finish(`Not run: the input of this ${tool.name} call is not the input ${approval.by} approved.`, true);
@@ -115,10 +121,14 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
       lastDetails = details;
       ctx.heartbeat(details);
     };
-    // Heartbeat for the tool while it runs (unless it just did), so a cancellation reaches its abort signal.
-    const keepAlive = setInterval(() => {
-      if (Date.now() - lastHeartbeat >= TOOL_HEARTBEAT_INTERVAL_MS) heartbeat(lastDetails);
-    }, TOOL_HEARTBEAT_INTERVAL_MS);
+    // Heartbeat for the tool while it runs (unless it just did), so a cancellation reaches its abort signal. Not for
+    // a tool with a heartbeat timeout: it heartbeats itself, and a hang must still time it out.
+    const keepAlive =
+      tool.settings.heartbeatTimeout === undefined
+        ? setInterval(() => {
+            if (Date.now() - lastHeartbeat >= TOOL_HEARTBEAT_INTERVAL_MS) heartbeat(lastDetails);
+          }, TOOL_HEARTBEAT_INTERVAL_MS)
+        : undefined;
     try {
       output = await tool.run(parsed.value, {
         idempotencyKey: `${workflowId}:${input.toolUseId}`,
@@ -138,7 +148,7 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
       // Retryable: Temporal runs the tool's short retry policy; the workflow answers is_error once it is spent.
       throw ApplicationFailure.retryable(err instanceof Error ? err.message : String(err), err instanceof Error ? err.name : 'Error');
     } finally {
-      clearInterval(keepAlive);
+      if (keepAlive) clearInterval(keepAlive);
     }
     const normalized = normalizeToolOutput(output, registry.maxResultBytes);
     if (!normalized.ok) return finish(`Error: ${normalized.error}`, true);
@@ -148,5 +158,14 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
     return finish(normalized.content, false, normalized.truncatedFromBytes);
   }
 
-  return { describeTools, reviewToolCalls, runTool };
+  /**
+   * Whether the workflow task runs in a run made by a reset. Workflow code cannot ask this itself in a way replay
+   * reproduces (the replayer gives every run the original id), so it asks as a local activity, whose answer is
+   * recorded in history.
+   */
+  async function describeRun({ originalRunId }: DescribeRunInput): Promise<DescribeRunResult> {
+    return { resetRun: workflowOf(Context.current()).runId !== originalRunId };
+  }
+
+  return { describeTools, reviewToolCalls, runTool, describeRun };
 }

@@ -163,10 +163,21 @@ export interface ModelRequestContext {
   messages: BetaMessageParam[];
 }
 
+export interface DescribeRunInput {
+  /** workflowInfo().originalExecutionRunId: kept across resets, unlike the run id. */
+  originalRunId: string;
+}
+
+export interface DescribeRunResult {
+  /** This run was made by a reset (its run id is not the original one). */
+  resetRun: boolean;
+}
+
 /** The activities a conversation schedules, as the worker registers them. */
 export interface AgentActivities {
   describeTools(input: DescribeToolsInput): Promise<DescribeToolsResult>;
   reviewToolCalls(input: ReviewToolCallsInput): Promise<ReviewToolCallsResult>;
   callModel(input: CallModelInput): Promise<CallModelResult>;
   runTool(input: RunToolInput): Promise<RunToolResult>;
+  describeRun(input: DescribeRunInput): Promise<DescribeRunResult>;
 }

@@ -13,6 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { retryFailureSignal } from '../workflows/definitions';
+import type { RunToolInput } from '../activities/types';
 import type { FailureTarget, RetryFailureRequest } from '../workflows/types';
 import type { AgentClient } from './agent-client';
 import { AgentClientError } from './errors';
@@ -64,8 +65,8 @@ export interface ResetPoint {
   workflowTaskCompletedEventId: number;
   /** The step that failed; the reset sends retryFailure naming it. */
   repeats?: FailureTarget;
-  /** runTool results recorded after the reset point: they would run again. */
-  discardedToolUseIds: string[];
+  /** The ActivityTaskScheduled events of runTool calls whose results are recorded after the reset point. */
+  discardedToolSchedules: HistoryEvent[];
 }
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -81,14 +82,13 @@ function isFailureTarget(value: unknown): value is FailureTarget {
 }
 
 /** The runTool calls whose completion is recorded after `eventId`: a reset there would discard their results. */
-function toolResultsAfter(events: HistoryEvent[], eventId: number): string[] {
-  const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [idOf(e), e.activityTaskScheduledEventAttributes!]));
+function toolResultsAfter(events: HistoryEvent[], eventId: number): HistoryEvent[] {
+  const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [idOf(e), e]));
   return events.flatMap((event) => {
     const completed = event.activityTaskCompletedEventAttributes;
     if (!completed || idOf(event) <= eventId) return [];
     const schedule = scheduled.get(Number(completed.scheduledEventId));
-    if (schedule?.activityType?.name !== 'runTool') return [];
-    return [schedule.activityId ?? `event ${String(completed.scheduledEventId)}`];
+    return schedule?.activityTaskScheduledEventAttributes?.activityType?.name === 'runTool' ? [schedule] : [];
   });
 }
 
@@ -115,21 +115,32 @@ export function resetPointOf(history: History, failedStep?: FailureTarget): Rese
   const failed = closing?.workflowExecutionFailedEventAttributes;
   if (failed && failedStep && failed.workflowTaskCompletedEventId !== undefined && failed.workflowTaskCompletedEventId !== null) {
     // Going back to the task that failed the run discards only that task's own commands.
-    return { workflowTaskCompletedEventId: Number(failed.workflowTaskCompletedEventId), repeats: failedStep, discardedToolUseIds: [] };
+    return { workflowTaskCompletedEventId: Number(failed.workflowTaskCompletedEventId), repeats: failedStep, discardedToolSchedules: [] };
   }
   if (failed) {
     // A failure that names no step (raised while the run started, e.g. unknown tools, or recorded by an older
     // version): back to the task that scheduled the failing activity, else the task that failed the run.
     const failedActivityTask = lastFailedActivityTask(events);
     const task = failedActivityTask ?? (failed.workflowTaskCompletedEventId ? Number(failed.workflowTaskCompletedEventId) : undefined);
-    return task === undefined ? undefined : { workflowTaskCompletedEventId: task, discardedToolUseIds: toolResultsAfter(events, task) };
+    return task === undefined ? undefined : { workflowTaskCompletedEventId: task, discardedToolSchedules: toolResultsAfter(events, task) };
   }
   const cancelRequested = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED);
   const before = cancelRequested ? idOf(cancelRequested) : Number.POSITIVE_INFINITY;
   const tasks = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && idOf(e) < before);
   const last = tasks[tasks.length - 1];
   if (!last) return undefined;
-  return { workflowTaskCompletedEventId: idOf(last), discardedToolUseIds: toolResultsAfter(events.slice(0, Number.isFinite(before) ? events.indexOf(cancelRequested!) : events.length), idOf(last)) };
+  // Tools wait for their cancellation to complete, so a result can be recorded after the cancel request too.
+  return { workflowTaskCompletedEventId: idOf(last), discardedToolSchedules: toolResultsAfter(events, idOf(last)) };
+}
+
+/** The tool_use id a runTool activity was scheduled for, decoded from its input with the client's data converter. */
+async function toolUseIdOf(agent: AgentClient, schedule: HistoryEvent): Promise<string> {
+  const attributes = schedule.activityTaskScheduledEventAttributes!;
+  const { payloadConverter, payloadCodecs } = agent.client.options.loadedDataConverter;
+  let payloads = attributes.input?.payloads ?? [];
+  for (const codec of [...payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+  const input = payloads[0] ? payloadConverter.fromPayload<Partial<RunToolInput>>(payloads[0]) : undefined;
+  return input?.toolUseId ?? `activity ${attributes.activityId ?? '?'}`;
 }
 
 /** The failed step a failed run names in its failure's details (decoded with the client's data converter). */
@@ -158,7 +169,8 @@ export async function retryConversation(handle: ConversationHandle, agent: Agent
   const history = await handle.fetchHistory();
   const point = resetPointOf(history, failedStep);
   if (!point) throw new AgentClientError(`Conversation ${handle.conversationId} has no completed workflow task to go back to`);
-  if (point.discardedToolUseIds.length > 0 && !options.allowToolReruns) throw new RetryWouldRerunToolsError(handle.conversationId, point.discardedToolUseIds);
+  const rerunToolUseIds = await Promise.all(point.discardedToolSchedules.map((schedule) => toolUseIdOf(agent, schedule)));
+  if (rerunToolUseIds.length > 0 && !options.allowToolReruns) throw new RetryWouldRerunToolsError(handle.conversationId, rerunToolUseIds);
 
   const response: temporal.api.workflowservice.v1.IResetWorkflowExecutionResponse = await agent.client.workflowService.resetWorkflowExecution({
     namespace: agent.client.options.namespace,
@@ -180,6 +192,6 @@ export async function retryConversation(handle: ConversationHandle, agent: Agent
     failedRunId: description.runId,
     resetToEventId: point.workflowTaskCompletedEventId,
     ...(point.repeats ? { repeats: point.repeats } : {}),
-    rerunToolUseIds: point.discardedToolUseIds,
+    rerunToolUseIds,
   };
 }

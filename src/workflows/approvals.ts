@@ -128,6 +128,11 @@ export class ApprovalBook {
     if (this.#decided.get(toolUseId)?.decision === 'expired') this.#decided.delete(toolUseId);
   }
 
+  /** A wait that was cancelled: the call no longer waits for anyone. */
+  withdraw(toolUseId: string): void {
+    if (this.#pending.delete(toolUseId)) this.onChange();
+  }
+
   /** Records a gated call as waiting for a person; applies a decision that arrived before it. */
   request(call: ExpectedCall, turn: number, now: number, timeoutMs: number | undefined): PendingApproval {
     const pending: PendingApproval = {

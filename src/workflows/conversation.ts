@@ -65,6 +65,8 @@ interface ExchangeOutcome {
   toolOutput?: ToolOutput;
 }
 
+/** Histories recorded before it looped on a forced tool_choice until maxIterations. */
+const STRUCTURED_OUTPUT_PATCH = 'forced-tool-choice-ends-with-tool-output';
 /** Histories recorded before it held early decisions without a timer. */
 const HELD_DECISIONS_EXPIRE_PATCH = 'held-decisions-expire-on-a-timer';
 
@@ -204,7 +206,7 @@ export class Conversation {
       await this.#loadTools();
       this.#messages.push(...this.#options.initialMessages);
       if (this.#messages.length === 0 && !(await this.#takeUserMessages())) {
-        return this.#finish({ status: 'completed' }, 'idle_timeout');
+        return await this.#finish({ status: 'completed' }, 'idle_timeout');
       }
       for (;;) {
         const outcome = await this.#runExchange();
@@ -289,12 +291,10 @@ export class Conversation {
           const settled = await this.#toolRound.run(calls, record.turn);
           record.toolCalls = settled.map((s) => s.record);
           this.#messages.push({ role: 'user', content: settled.map((s) => s.block) });
-          // Structured output (seed 004): when the next turn would be forced to call a tool again, the model can
+          // Structured output (seed 004): when every turn left would be forced to call a tool again, the model can
           // never answer in text, so the exchange ends with this round's call as its output instead of looping.
-          if (forcesToolUse(toolChoiceForTurn(this.#options, iteration)) && forcesToolUse(toolChoiceForTurn(this.#options, iteration + 1))) {
-            const toolOutput = toolOutputOf(settled);
-            if (toolOutput) return { status: 'completed', toolOutput };
-          }
+          const toolOutput = this.#forcedToTheEnd(iteration) ? toolOutputOf(settled) : undefined;
+          if (toolOutput && patched(STRUCTURED_OUTPUT_PATCH)) return { status: 'completed', toolOutput };
           continue;
         }
         default:
@@ -302,6 +302,14 @@ export class Conversation {
           return { status: 'completed' };
       }
     }
+  }
+
+  /** This turn and every later one the iteration limit allows force a tool call. */
+  #forcedToTheEnd(iteration: number): boolean {
+    for (let turn = iteration; turn <= this.#options.maxIterations; turn++) {
+      if (!forcesToolUse(toolChoiceForTurn(this.#options, turn))) return false;
+    }
+    return true;
   }
 
   #overBudget(): boolean {

@@ -1,7 +1,8 @@
 // Retrying the failure that ended a run. `retry()` on the client resets the run to the workflow task that handled
 // the failure and, in the same reset, sends `retryFailure` naming it; the workflow then repeats just that step
 // (the model call, the fatal tool, the approval wait) instead of failing again. Nothing recorded before it re-runs.
-import { ApplicationFailure, condition, log, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { AgentActivities } from '../activities/types';
 import { isRecord } from './json';
 import type { FailureTarget, RetryFailureRequest } from './types';
 
@@ -12,6 +13,14 @@ export { FailureTypes } from './failure-types';
  * right after the reset (the server takes no signal within a reset), so this only needs to cover a slow client.
  */
 export const RETRY_SIGNAL_GRACE_MS = 10_000;
+
+/** Histories recorded before it failed at once, in a reset run too. */
+const RESET_RUN_WAITS_PATCH = 'reset-run-waits-for-retry-signal';
+
+const { describeRun } = proxyLocalActivities<Pick<AgentActivities, 'describeRun'>>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 3, initialInterval: '200ms' },
+});
 
 function sameTarget(a: FailureTarget, b: FailureTarget): boolean {
   if (a.kind === 'model_call' && b.kind === 'model_call') return a.turn === b.turn;
@@ -51,12 +60,14 @@ export class FailureRetries {
 
   /**
    * True when a retry was asked for this failure: the caller repeats the step instead of failing. In a run made by
-   * a reset (its run id differs from the original one) the retry signal may still be on its way, so it waits for it.
+   * a reset the retry signal may still be on its way, so it waits for it.
    */
   async take(target: FailureTarget): Promise<boolean> {
-    const info = workflowInfo();
-    if (!this.#has(target) && info.runId !== info.originalExecutionRunId) {
-      await condition(() => this.#has(target), RETRY_SIGNAL_GRACE_MS, { summary: 'a reset run reached a failure: waiting for retryFailure' });
+    // Whether this is a reset run is asked of the worker (a local activity, recorded), not read from workflowInfo:
+    // the replayer gives every run the original run id, so a decision made from it would not replay.
+    if (!this.#has(target) && patched(RESET_RUN_WAITS_PATCH)) {
+      const { resetRun } = await describeRun({ originalRunId: workflowInfo().originalExecutionRunId });
+      if (resetRun) await condition(() => this.#has(target), RETRY_SIGNAL_GRACE_MS, { summary: 'a reset run reached a failure: waiting for retryFailure' });
     }
     const index = this.#requested.findIndex((r) => sameTarget(r.failure, target));
     if (index < 0) return false;

@@ -25,6 +25,10 @@ import type { FailureTarget, ToolCallOutcome, ToolCallRecord } from './types';
 
 /** Histories recorded before this patch ended the workflow at once, leaving sibling tools running. */
 const CANCEL_SIBLINGS_PATCH = 'tool-round-cancels-siblings-on-failure';
+/** …and cancelled tools without waiting for them (TRY_CANCEL). */
+const WAIT_FOR_CANCELLED_TOOLS_PATCH = 'tools-wait-for-cancellation';
+/** …and left a gated call whose wait was cancelled in the pending list. */
+const WITHDRAW_CANCELLED_WAIT_PATCH = 'withdraw-cancelled-approval-wait';
 
 export interface ToolUse {
   toolUseId: string;
@@ -120,7 +124,7 @@ export class ToolRound {
       // A retry of the previous run's failure: run again what has no recorded result (the failed call, the
       // siblings cancelled with it); an expired approval waits again.
       runs = runs.filter((run) => !settled.has(run.call.toolUseId));
-      if (failure.target.kind === 'approval') approvals.reopen(failure.target.toolUseId);
+      for (const run of runs) approvals.reopen(run.call.toolUseId);
     }
     approvals.closeTurn(Date.now());
     return calls.map((call) => settled.get(call.toolUseId)!);
@@ -132,6 +136,7 @@ export class ToolRound {
     let otherError: unknown;
     let failFast: ((failure: RoundFailure) => void) | undefined;
     const failedFast = new Promise<RoundFailure>((resolve) => (failFast = resolve));
+    const conversationScope = CancellationScope.current();
     const scope = new CancellationScope();
     const all = scope.run(() =>
       Promise.all(
@@ -156,6 +161,8 @@ export class ToolRound {
     );
     const early = await Promise.race([all.then(() => undefined), failedFast]);
     if (early) return early;
+    // A conversation cancelled meanwhile ends cancelled, even if a tool failed on its way out.
+    if (otherError !== undefined && isCancellation(otherError) && conversationScope.consideredCancelled) throw otherError;
     if (failure) return failure;
     if (otherError !== undefined) throw otherError;
     return undefined;
@@ -169,10 +176,21 @@ export class ToolRound {
   async #runGated({ call, tool }: ToolRun, turn: number): Promise<SettledCall> {
     const { approvals, options } = this.context;
     const timeoutMs = tool.approvalTimeoutMs ?? options.approvalTimeoutMs;
-    approvals.request(call, turn, Date.now(), timeoutMs);
-    const isDecided = () => approvals.decisionFor(call.toolUseId) !== undefined;
-    const decidedInTime =
-      timeoutMs === undefined ? (await condition(isDecided), true) : await condition(isDecided, timeoutMs, { summary: `approval of ${call.toolName} (${call.toolUseId})` });
+    // Re-run after a retry with its approval already taken (the run was cancelled while it ran): no new wait.
+    const decidedBefore = approvals.decisionFor(call.toolUseId) !== undefined;
+    let decidedInTime = true;
+    if (!decidedBefore) {
+      approvals.request(call, turn, Date.now(), timeoutMs);
+      const isDecided = () => approvals.decisionFor(call.toolUseId) !== undefined;
+      try {
+        decidedInTime =
+          timeoutMs === undefined ? (await condition(isDecided), true) : await condition(isDecided, timeoutMs, { summary: `approval of ${call.toolName} (${call.toolUseId})` });
+      } catch (err) {
+        // A wait cancelled (the conversation, or a sibling's failure) takes no decision any more: not pending.
+        if (isCancellation(err) && patched(WITHDRAW_CANCELLED_WAIT_PATCH)) approvals.withdraw(call.toolUseId);
+        throw err;
+      }
+    }
     if (!decidedInTime) {
       const explanation = `Not run: no one approved this ${call.toolName} call within ${Math.round(timeoutMs! / 1000)}s, so it expired.`;
       approvals.expire(call.toolUseId, Date.now(), explanation);
@@ -217,7 +235,7 @@ export class ToolRound {
         nonRetryableErrorTypes: [FailureTypes.toolFatal],
       },
       // A cancelled conversation ends only once its tools have seen the cancellation and returned.
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      cancellationType: patched(WAIT_FOR_CANCELLED_TOOLS_PATCH) ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED : ActivityCancellationType.TRY_CANCEL,
       summary: `tool ${tool.name}`,
     });
     let result: RunToolResult;
