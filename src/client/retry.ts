@@ -13,6 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { retryFailureSignal } from '../workflows/definitions';
+import { isFailureTarget } from '../workflows/failure-types';
 import type { RunToolInput } from '../activities/types';
 import type { FailureTarget, RetryFailureRequest } from '../workflows/types';
 import type { AgentClient } from './agent-client';
@@ -73,12 +74,6 @@ const EventType = temporal.api.enums.v1.EventType;
 
 function idOf(event: HistoryEvent): number {
   return Number(event.eventId);
-}
-
-function isFailureTarget(value: unknown): value is FailureTarget {
-  if (typeof value !== 'object' || value === null) return false;
-  const { kind, turn, toolUseId } = value as Record<string, unknown>;
-  return (kind === 'model_call' && typeof turn === 'number') || ((kind === 'tool' || kind === 'approval') && typeof toolUseId === 'string');
 }
 
 /** The runTool calls whose completion is recorded after `eventId`: a reset there would discard their results. */

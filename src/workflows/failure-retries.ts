@@ -6,6 +6,8 @@ import type { AgentActivities } from '../activities/types';
 import { isRecord } from './json';
 import type { FailureTarget, RetryFailureRequest } from './types';
 
+import { failureTargetProblem } from './failure-types';
+
 export { FailureTypes } from './failure-types';
 
 /**
@@ -32,13 +34,8 @@ function sameTarget(a: FailureTarget, b: FailureTarget): boolean {
 export function retryRequestProblem(request: unknown): string | undefined {
   if (!isRecord(request) || !isRecord(request.failure)) return 'a retry must be {failure: {kind, turn | toolUseId}, by?, reason?}';
   const { failure, by, reason } = request;
-  if (failure.kind === 'model_call') {
-    if (typeof failure.turn !== 'number' || !Number.isInteger(failure.turn) || failure.turn < 1) return 'failure.turn must be a turn number';
-  } else if (failure.kind === 'tool' || failure.kind === 'approval') {
-    if (typeof failure.toolUseId !== 'string' || failure.toolUseId === '') return 'failure.toolUseId must name the tool call';
-  } else {
-    return "failure.kind must be 'model_call', 'tool' or 'approval'";
-  }
+  const problem = failureTargetProblem(failure);
+  if (problem) return problem;
   if (by !== undefined && typeof by !== 'string') return 'by must be a string';
   if (reason !== undefined && typeof reason !== 'string') return 'reason must be a string';
   return undefined;
