@@ -3,6 +3,7 @@
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { conversationEventSinks } from './streaming/workflow-sinks';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -48,7 +49,8 @@ export async function replayHistory(
   const events = history.events?.length ?? 0;
   const source = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') };
   try {
-    await Worker.runReplayHistory({ ...source, replayName: `durable-claude-replay-${workflowId}` }, history, workflowId);
+    // The live-output sink is registered (replay never calls it) so a replay logs no "unregistered sink" error.
+    await Worker.runReplayHistory({ ...source, replayName: `durable-claude-replay-${workflowId}`, sinks: conversationEventSinks(undefined) }, history, workflowId);
     return { ok: true, workflowId, events };
   } catch (err) {
     const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);

@@ -5,6 +5,8 @@ import { createAgentActivities } from './activities';
 import type { ModelActivityOptions } from './activities/model';
 import { loadTemporalConfig } from './config';
 import { exampleTools } from './examples/tools';
+import type { EventPublisher } from './streaming/event-store';
+import { conversationEventSinks } from './streaming/workflow-sinks';
 import type { AgentTool } from './tools/define-tool';
 import { ToolRegistry } from './tools/registry';
 import { DEFAULT_TASK_QUEUE } from './workflows/types';
@@ -19,7 +21,12 @@ export interface AgentWorkerOptions {
   maxResultBytes?: number;
   /** The SDK client; defaults to `new Anthropic()` (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL from the environment). */
   anthropic?: Anthropic;
-  model?: Omit<ModelActivityOptions, 'anthropic'>;
+  model?: Omit<ModelActivityOptions, 'anthropic' | 'events'>;
+  /**
+   * Live output: where model-stream and workflow events are published (an EventStore from connectEventStore). Without
+   * one, conversations run the same and clients see them turn by turn.
+   */
+  events?: EventPublisher;
   /** A prebuilt workflow bundle (e.g. from bundleWorkflowCode), to skip bundling at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Any other Temporal worker option (concurrency, cache size, identity, interceptors…). */
@@ -41,7 +48,8 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    activities: createAgentActivities({ anthropic, tools, ...options.model }),
+    activities: createAgentActivities({ anthropic, tools, ...options.model, ...(options.events ? { events: options.events } : {}) }),
+    sinks: { ...options.worker?.sinks, ...conversationEventSinks(options.events) },
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });
 }

@@ -7,7 +7,9 @@ import { APIError, APIUserAbortError, type Anthropic } from '@anthropic-ai/sdk';
 import type { BetaMessage, BetaMessageParam, MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
 import { modelRequestQuery } from '../workflows/definitions';
+import type { EventPublisher } from '../streaming/event-store';
 import { workflowOf } from './context';
+import { AttemptEvents } from './model-events';
 import type { CallModelInput, CallModelResult, ModelReply, ModelRequestContext, ModelRequestKind } from './types';
 import { MESSAGE_THREADS_BETA } from '../message-threads';
 
@@ -21,6 +23,8 @@ export interface ModelActivityOptions {
   threadMaxAgeMs?: number;
   /** Heartbeat at least this often while waiting for tokens. Default 5s. */
   heartbeatIntervalMs?: number;
+  /** Live output: each attempt's stream events go here as they arrive (see src/streaming/events.ts). */
+  events?: EventPublisher;
 }
 
 const REPLAY_ERROR_CODES = new Set(['thread_not_found', 'thread_already_continued', 'thread_continue_in_flight', 'thread_fingerprint_mismatch']);
@@ -130,7 +134,7 @@ export function createModelActivities(options: ModelActivityOptions) {
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
 
   /** Streams one request; heartbeats on an interval while it runs and aborts a stream that goes quiet. */
-  async function stream(params: MessageCreateParamsBase): Promise<BetaMessage> {
+  async function stream(params: MessageCreateParamsBase, live: AttemptEvents | undefined): Promise<BetaMessage> {
     const ctx = Context.current();
     const abort = new AbortController();
     let stalled = false;
@@ -146,9 +150,10 @@ export function createModelActivities(options: ModelActivityOptions) {
     }, Math.min(heartbeatIntervalMs, idleTimeoutMs));
     try {
       const messageStream = anthropic.beta.messages.stream(params, { signal: abort.signal });
-      for await (const _event of messageStream) {
+      for await (const event of messageStream) {
         // No heartbeat per event: the watchdog above heartbeats on its interval, which is all liveness needs.
         lastEventAt = Date.now();
+        live?.onStreamEvent(event);
       }
       return await messageStream.finalMessage();
     } catch (err) {
@@ -167,6 +172,10 @@ export function createModelActivities(options: ModelActivityOptions) {
     const ctx = Context.current();
     const started = Date.now();
     const { workflowId, runId } = workflowOf(ctx);
+    const live = options.events
+      ? new AttemptEvents({ publisher: options.events, conversationId: workflowId, runId, turn: input.turn, tag: { call: ctx.info.activityId, attempt: ctx.info.attempt } })
+      : undefined;
+    live?.started(input.model, input.maxTokens);
     // The workflow says what its policy's maximum interval is; the worker is told the policy only by some servers.
     const policyMaxInterval = ctx.info.retryPolicy?.maximumInterval;
     const maxRetryDelayMs = input.maxRetryIntervalMs ?? (typeof policyMaxInterval === 'number' ? policyMaxInterval : undefined);
@@ -228,12 +237,13 @@ export function createModelActivities(options: ModelActivityOptions) {
             }
           : full(await readContext(), kind !== 'unthreaded');
       try {
-        message = await stream(params);
+        message = await stream(params, live);
       } catch (err) {
         if (err instanceof APIError && sends === 0) {
           if (kind === 'continue' && err.errorCode !== null && REPLAY_ERROR_CODES.has(err.errorCode)) {
             // The thread is a best-effort cache: the transcript we hold is the record, so send all of it again.
             log.info('Thread unusable; replaying the full transcript under a new thread', { reason: err.errorCode, turn: input.turn });
+            live?.resending(`the thread could not be continued (${err.errorCode}); the full transcript is sent again`);
             kind = 'replay';
             continue;
           }
@@ -241,15 +251,18 @@ export function createModelActivities(options: ModelActivityOptions) {
             log.warn('Message threads are not supported for this request; sending full transcripts from now on', {
               unsupported: (err.details as { unsupported?: unknown } | null)?.unsupported,
             });
+            live?.resending('message threads are not supported for this request; the full transcript is sent again');
             kind = 'unthreaded';
             threadsUnsupported = true;
             continue;
           }
         }
-        if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
-        throw classifyModelError(err, maxRetryDelayMs !== undefined ? { maxRetryDelayMs } : {});
+        const failure = err instanceof ApplicationFailure || err instanceof CancelledFailure ? err : classifyModelError(err, maxRetryDelayMs !== undefined ? { maxRetryDelayMs } : {});
+        live?.failed(failure instanceof CancelledFailure ? 'the model call was cancelled' : `attempt ${ctx.info.attempt} failed: ${failure.message}`);
+        throw failure;
       }
     }
+    live?.finished(message);
 
     // A continue keeps its thread's create-time fingerprint; anything else just read the context to build its request.
     const fingerprint = kind === 'continue' ? hint!.createdWith : threadFingerprint(context!, input.model);

@@ -27,6 +27,8 @@ export interface ToolDescription {
   maximumAttempts: number;
   initialRetryIntervalMs: number;
   heartbeatTimeoutMs?: number;
+  /** The tool opted into fine-grained tool streaming: it is sent with `eager_input_streaming: true`. */
+  eagerInputStreaming?: boolean;
 }
 
 export interface DescribeToolsInput {

@@ -42,6 +42,12 @@ export interface ToolSettings<Input> {
   retry?: { maximumAttempts?: number; initialInterval?: Duration };
   /** Needed for long tools that call ctx.heartbeat(), so a dead worker is noticed. */
   heartbeatTimeout?: Duration;
+  /**
+   * Fine-grained tool streaming: the API streams this tool's input as it is generated (`eager_input_streaming`),
+   * unbuffered and unvalidated, and live output forwards each piece (`tool_input_delta`). The input may arrive cut
+   * off or invalid; the tool itself only ever runs with the whole input, validated against its schema.
+   */
+  streamInput?: boolean;
   run(input: Input, context: ToolContext): ToolOutput | Promise<ToolOutput>;
 }
 
@@ -79,6 +85,7 @@ function checkDuration(value: Duration | undefined, what: string): void {
 
 function checkSettings(settings: ToolSettings<never>): void {
   checkName(settings.name);
+  if (settings.streamInput !== undefined && typeof settings.streamInput !== 'boolean') throw new TypeError(`${settings.name}.streamInput must be true or false`);
   if (typeof settings.run !== 'function') throw new TypeError(`Tool ${settings.name} needs a run function`);
   checkDuration(settings.timeout, `${settings.name}.timeout`);
   checkDuration(settings.approvalTimeout, `${settings.name}.approvalTimeout`);

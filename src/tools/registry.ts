@@ -59,6 +59,7 @@ export class ToolRegistry {
       maximumAttempts: settings.retry?.maximumAttempts ?? DEFAULT_ATTEMPTS,
       initialRetryIntervalMs: ms(settings.retry?.initialInterval) ?? DEFAULT_RETRY_INTERVAL_MS,
       ...(heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs } : {}),
+      ...(settings.streamInput ? { eagerInputStreaming: true } : {}),
     };
   }
 }

@@ -4,6 +4,7 @@
 import { log } from '@temporalio/workflow';
 import { validateJsonSchema, type JsonSchema } from './json-schema';
 import { isRecord, sameJson } from './json';
+import type { LiveEvents } from './live-events';
 import type { ApprovalDecision, DecisionChannel, DecisionRequest, DroppedDecision, HeldDecision, PendingApproval } from './types';
 
 interface ExpectedCall {
@@ -50,6 +51,8 @@ export class ApprovalBook {
     private readonly onChange: () => void,
     /** How long a decision for an unknown call is held: one whose call has not appeared by then names no call here. */
     private readonly holdMs: number,
+    /** Live output: a request and each decision are announced to subscribers. */
+    private readonly events?: LiveEvents,
   ) {}
 
   get pendingCount(): number {
@@ -144,6 +147,14 @@ export class ApprovalBook {
       expiresAt: timeoutMs === undefined ? null : new Date(now + timeoutMs).toISOString(),
     };
     this.#pending.set(call.toolUseId, pending);
+    this.events?.emit({
+      type: 'approval_requested',
+      turn,
+      toolUseId: call.toolUseId,
+      name: call.toolName,
+      input: call.input,
+      ...(pending.expiresAt !== null ? { expiresAt: pending.expiresAt } : {}),
+    });
     this.expireHeld(now);
     const early = this.#early.get(call.toolUseId);
     this.#early.delete(call.toolUseId);
@@ -249,6 +260,16 @@ export class ApprovalBook {
     this.#decided.set(decision.toolUseId, decision);
     this.#pending.delete(decision.toolUseId);
     this.audit.push(decision);
+    this.events?.emit({
+      type: 'approval_decided',
+      turn: decision.turn,
+      toolUseId: decision.toolUseId,
+      name: decision.toolName,
+      decision: decision.decision,
+      by: decision.by,
+      ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+      edited: decision.edited,
+    });
     this.onChange();
   }
 }

@@ -36,6 +36,7 @@ import {
 } from './definitions';
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
+import { LiveEvents } from './live-events';
 import { ModelTurns } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
 import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
@@ -103,6 +104,7 @@ export class Conversation {
   readonly #inbox: ChatInbox;
   readonly #modelTurns: ModelTurns;
   readonly #toolRound: ToolRound;
+  readonly #events = new LiveEvents();
   #status: ConversationStatus = 'running';
   #lastStopReason: TurnRecord['stopReason'] = null;
   #result: Omit<ConversationResult, 'transcript'> | undefined;
@@ -115,11 +117,12 @@ export class Conversation {
       (name) => this.#tools.get(name)?.inputSchema,
       () => this.#publishState(),
       options.holdUnknownDecisionsMs,
+      this.#events,
     );
     this.#inbox = new ChatInbox(options.chat, () => this.#result !== undefined);
-    const shared = { options, messages: this.#messages, turns: this.#turns, usage: this.#usage, retries: this.#retries };
+    const shared = { options, messages: this.#messages, turns: this.#turns, usage: this.#usage, retries: this.#retries, events: this.#events };
     this.#modelTurns = new ModelTurns({ ...shared, hasTools: () => this.#tools.size > 0, setDetails: (details) => this.#setDetails(details) });
-    this.#toolRound = new ToolRound({ options, tools: this.#tools, approvals: this.#approvals, retries: this.#retries });
+    this.#toolRound = new ToolRound({ options, tools: this.#tools, approvals: this.#approvals, retries: this.#retries, events: this.#events });
   }
 
   /** Handlers go in before the first await, so nothing sent at start (signal-with-start, update-with-start) is lost. */
@@ -142,6 +145,7 @@ export class Conversation {
         ...(tool.description !== undefined ? { description: tool.description } : {}),
         input_schema: tool.inputSchema as ModelRequestContext['tools'][number]['input_schema'],
         ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+        ...(tool.eagerInputStreaming ? { eager_input_streaming: true } : {}),
       })),
       messages: this.#messages,
     }));
@@ -219,6 +223,12 @@ export class Conversation {
       }
     } catch (err) {
       this.#setStatus(isCancellation(err) ? 'cancelled' : 'failed');
+      this.#events.emit({
+        type: 'conversation_finished',
+        turn: this.#turns.length,
+        status: isCancellation(err) ? 'cancelled' : 'failed',
+        text: err instanceof Error ? err.message : String(err),
+      });
       // Every sendMessage Update still waiting gets the failure before the run ends, instead of no answer.
       const failure =
         err instanceof ApplicationFailure
@@ -236,6 +246,7 @@ export class Conversation {
     if (!(await this.#inbox.waitForMessages(this.#options.chatIdleTimeoutMs))) return false;
     const { message, tickets } = this.#inbox.take();
     this.#messages.push(message);
+    this.#events.emit({ type: 'chat_message_received', turn: this.#turns.length, text: textOf(message.content) });
     this.#exchangeTickets = tickets;
     return true;
   }
@@ -264,7 +275,7 @@ export class Conversation {
         // The ladder ran out with a tool_use still cut off: keep what is whole, drop the unusable call.
         const whole = reply.content.filter((block) => block.type !== 'tool_use');
         if (whole.length) this.#modelTurns.appendReply(result, whole);
-        else this.#modelTurns.forgetThread();
+        else this.#modelTurns.dropReply();
         return { status: 'truncated' };
       }
       this.#modelTurns.appendReply(result, reply.content);
@@ -349,6 +360,7 @@ export class Conversation {
     this.#inbox.answerQueued({ status: outcome.status, text: this.#result.text, turns: this.#turns.length });
     this.#approvals.dropAllHeld(Date.now(), 'the conversation ended before its tool call appeared');
     this.#setStatus(outcome.status);
+    this.#events.emit({ type: 'conversation_finished', turn: this.#turns.length, status: outcome.status, text: this.#result.text });
     await condition(allHandlersFinished);
     const transcript = this.#transcript();
     const fits = this.#options.includeTranscriptInResult && jsonByteLength(transcript) <= MAX_TRANSCRIPT_IN_RESULT_BYTES;

@@ -5,6 +5,7 @@ import type { BetaContentBlock } from '@anthropic-ai/sdk/resources/beta/messages
 import type { AgentActivities, CallModelResult, ThreadHint } from '../activities/types';
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
+import type { LiveEvents } from './live-events';
 import { modelCallTimeoutMs, toolChoiceForTurn, type ResolvedOptions } from './options';
 import type { ContentBlockParam, MessageParam, TurnRecord, UsageTotals } from './types';
 import { addUsage, emptyUsage, usageOf } from './usage';
@@ -31,6 +32,7 @@ export interface TurnContext {
   readonly turns: TurnRecord[];
   readonly usage: UsageTotals;
   readonly retries: FailureRetries;
+  readonly events: LiveEvents;
   hasTools(): boolean;
   setDetails(details: string): void;
 }
@@ -54,6 +56,7 @@ export class ModelTurns {
     const usage = emptyUsage();
     let durationMs = 0;
     const toolChoice = toolChoiceForTurn(options, iteration);
+    this.context.events.emit({ type: 'turn_started', turn, model });
     for (let rung = 0; ; ) {
       this.context.setDetails(`turn ${turn}: calling ${model}`);
       const maxTokens = ladder[rung]!;
@@ -138,12 +141,17 @@ export class ModelTurns {
       messages.push({ role: 'assistant', content: content as ContentBlockParam[] });
     }
     const replyIndex = messages.length - 1;
-    turns[turns.length - 1]!.messageIndex = replyIndex;
+    const record = turns[turns.length - 1]!;
+    record.messageIndex = replyIndex;
+    const text = content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
+    this.context.events.emit({ type: 'turn_finished', turn: record.turn, stopReason: record.stopReason, usage: { ...record.usage }, text });
     this.#threadHint = result.thread && content === result.reply.content ? { ...result.thread, replyIndex } : null;
   }
 
-  /** The server's copy no longer matches the transcript (e.g. a cut-off call was dropped): the next call creates. */
-  forgetThread(): void {
+  /** The turn's reply is not recorded (nothing in it was whole): the server's copy no longer matches, so the next call creates. */
+  dropReply(): void {
     this.#threadHint = null;
+    const record = this.context.turns[this.context.turns.length - 1]!;
+    this.context.events.emit({ type: 'turn_finished', turn: record.turn, stopReason: record.stopReason, usage: { ...record.usage }, text: '' });
   }
 }

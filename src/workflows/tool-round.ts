@@ -20,6 +20,7 @@ import type { AgentActivities, ApprovalRecord, RunToolResult, ToolDescription } 
 import type { ApprovalBook } from './approvals';
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { inputDigest } from './json';
+import type { LiveEvents } from './live-events';
 import type { ResolvedOptions } from './options';
 import type { FailureTarget, ToolCallOutcome, ToolCallRecord } from './types';
 
@@ -47,6 +48,7 @@ export interface ToolRoundContext {
   readonly tools: ReadonlyMap<string, ToolDescription>;
   readonly approvals: ApprovalBook;
   readonly retries: FailureRetries;
+  readonly events: LiveEvents;
 }
 
 interface ToolRun {
@@ -100,18 +102,18 @@ export class ToolRound {
     calls.forEach((call, index) => {
       if (index >= cap) {
         const text = `Not run: this response asked for ${calls.length} tool calls and the limit is ${cap} per turn. Call at most ${cap} tools at a time.`;
-        settled.set(call.toolUseId, this.#answered(call, text, 'over_limit'));
+        this.#settle(settled, this.#answered(call, text, 'over_limit'), turn);
         return;
       }
       const tool = tools.get(call.toolName);
       if (!tool) {
         const available = [...tools.keys()].join(', ') || 'none';
-        settled.set(call.toolUseId, this.#answered(call, `Error: unknown tool '${call.toolName}'. Available tools: ${available}.`, 'unknown_tool'));
+        this.#settle(settled, this.#answered(call, `Error: unknown tool '${call.toolName}'. Available tools: ${available}.`, 'unknown_tool'), turn);
         return;
       }
       const review = reviews.get(call.toolUseId);
       if (review && !review.valid) {
-        settled.set(call.toolUseId, this.#answered(call, `Error: invalid input for ${call.toolName}: ${review.validationError}`, 'invalid_input'));
+        this.#settle(settled, this.#answered(call, `Error: invalid input for ${call.toolName}: ${review.validationError}`, 'invalid_input'), turn);
         return;
       }
       runs.push({ call, tool, gated: review?.needsApproval === true });
@@ -142,7 +144,7 @@ export class ToolRound {
       Promise.all(
         runs.map(async (run) => {
           try {
-            settled.set(run.call.toolUseId, await (run.gated ? this.#runGated(run, turn) : this.#runTool(run.call, run.tool, turn, undefined)));
+            this.#settle(settled, await (run.gated ? this.#runGated(run, turn) : this.#runTool(run.call, run.tool, turn, undefined)), turn);
           } catch (err) {
             if (err instanceof RoundFailure) {
               if (failure) return;
@@ -166,6 +168,19 @@ export class ToolRound {
     if (failure) return failure;
     if (otherError !== undefined) throw otherError;
     return undefined;
+  }
+
+  /** Records a call's answer and tells subscribers how it ended. */
+  #settle(settled: Map<string, SettledCall>, call: SettledCall, turn: number): void {
+    settled.set(call.call.toolUseId, call);
+    this.context.events.emit({
+      type: 'tool_finished',
+      turn,
+      toolUseId: call.call.toolUseId,
+      name: call.call.toolName,
+      isError: call.block.is_error === true,
+      outcome: call.record.outcome,
+    });
   }
 
   #answered(call: ToolUse, text: string, outcome: ToolCallOutcome, gated = false): SettledCall {
@@ -239,6 +254,7 @@ export class ToolRound {
       summary: `tool ${tool.name}`,
     });
     let result: RunToolResult;
+    this.context.events.emit({ type: 'tool_started', turn, toolUseId: call.toolUseId, name: call.toolName, input: call.input });
     try {
       result = await activities.runTool({ toolUseId: call.toolUseId, toolName: call.toolName, input: call.input, turn, ...(approval ? { approval } : {}) });
     } catch (err) {
