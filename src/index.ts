@@ -59,6 +59,14 @@ export type {
   RetryOutcome,
   StartConversationOptions,
 } from './client';
+/** Live output: stream() needs an event store, and the client has none. */
+export { LiveOutputUnavailableError, type StreamOptions } from './client';
+/** Live output: the typed events a conversation streams (model text and tool input, turns, tools, approvals…). */
+export type * from './streaming/events';
+/** Live output: the event store contract, and the NATS JetStream store workers publish to and clients read. */
+export type { EventPublisher, EventStore, EventSubscriber, PublishOptions, SubscribeOptions } from './streaming/event-store';
+/** The worker's sink for the workflow's live-output events, for a Worker.create of your own. */
+export { conversationEventSinks } from './streaming/workflow-sinks';
 /** Replays a recorded history against the current workflow code and says where it diverges. */
 export { replayHistory, type ReplayOutcome } from './replay';
 /** A history from JSON (`temporal workflow show --output json`, fetchHistory(), or an export file), for replayHistory. */

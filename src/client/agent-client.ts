@@ -1,5 +1,6 @@
 // The backend-facing API: start conversations, decide approvals, follow progress. A typed layer over
 // @temporalio/client that turns Temporal's errors into ones that say what went wrong.
+import type { EventSubscriber } from '../streaming/event-store';
 import { Client, Connection, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { TypedSearchAttributes, type Payload, type SerializationContext } from '@temporalio/common';
@@ -26,15 +27,18 @@ function summaryOf(options: ConversationOptions): string {
 export class AgentClient {
   readonly client: Client;
   readonly taskQueue: string;
+  /** Where live output is read from; undefined when the client was made without an event store. */
+  readonly events: EventSubscriber | undefined;
   #searchAttributesRegistered: Promise<boolean> | undefined;
 
   constructor(options: AgentClientOptions = {}) {
     this.client = options.client ?? new Client({ ...(options.connection ? { connection: options.connection } : {}), namespace: options.namespace ?? 'default' });
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    this.events = options.events;
   }
 
   /** Connects with the standard Temporal environment settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key). */
-  static async connect(options: { taskQueue?: string } = {}): Promise<AgentClient> {
+  static async connect(options: Pick<AgentClientOptions, 'taskQueue' | 'events'> = {}): Promise<AgentClient> {
     const config = loadTemporalConfig();
     const connection = await Connection.connect(config.connectionOptions as Parameters<typeof Connection.connect>[0]);
     return new AgentClient({ connection, namespace: config.namespace, ...options });

@@ -24,12 +24,15 @@ import type {
   Transcript,
   UserMessageReply,
 } from '../workflows/types';
+import type { EventSubscriber } from '../streaming/event-store';
 import type { AgentClient } from './agent-client';
 import { followApprovals } from './approvals';
 import { boundedCall } from './bounded-call';
 import { ConversationFinishedError, ConversationNotFoundError, DecisionRefusedError, MessageRefusedError, innermostMessage } from './errors';
 import { completedSnapshot, exportConversation, type ConversationExport, type ConversationSnapshot } from './export';
+import { checkOffset, liveEvents, LiveOutputUnavailableError, type StreamOptions } from './live';
 import { retryConversation, type RetryConversationOptions, type RetryOutcome } from './retry';
+import type { ConversationEvent } from '../streaming/events';
 import type { ApprovalsOptions, DecisionOptions, QueryOptions } from './types';
 
 type History = temporal.api.history.v1.IHistory;
@@ -70,6 +73,29 @@ export class ConversationHandle {
    */
   approvals(options: ApprovalsOptions = {}): AsyncGenerator<PendingApproval, void, undefined> {
     return followApprovals(this, options);
+  }
+
+  /**
+   * The conversation's live output: model text and tool input as they stream, and every turn, tool, approval and
+   * chat message, as typed events in offset order from `fromOffset` (0: from the start, for a late subscriber too).
+   * Ends when the run that is current at the call ends; `signal` stops it. Needs the client's event store.
+   * Throws ConversationNotFoundError for an unknown id, RangeError for a bad offset, LiveOutputUnavailableError
+   * without a store.
+   */
+  stream(options: StreamOptions = {}): AsyncGenerator<ConversationEvent, void, undefined> {
+    checkOffset(options.fromOffset ?? 0);
+    const subscriber = this.agent.events;
+    if (!subscriber) throw new LiveOutputUnavailableError(this.conversationId);
+    return this.#stream(subscriber, options);
+  }
+
+  async *#stream(subscriber: EventSubscriber, options: StreamOptions): AsyncGenerator<ConversationEvent, void, undefined> {
+    const description = await this.describe();
+    const runId = description.runId;
+    const running = description.status.name === 'RUNNING';
+    const run = this.agent.client.workflow.getHandle(this.conversationId, runId);
+    const closed = (signal: AbortSignal) => (running ? this.agent.client.connection.withAbortSignal(signal, () => run.result()) : Promise.resolve());
+    yield* liveEvents({ conversationId: this.conversationId, subscriber, runId, closed }, options);
   }
 
   state(options: QueryOptions = {}): Promise<ConversationState> {

@@ -1,4 +1,5 @@
 // The option and result shapes of the client API.
+import type { EventSubscriber } from '../streaming/event-store';
 import type { Client, Connection, WorkflowExecutionStatusName } from '@temporalio/client';
 import type { ConversationOptions, PendingApproval } from '../workflows/types';
 
@@ -7,6 +8,8 @@ export interface AgentClientOptions {
   connection?: Connection;
   namespace?: string;
   taskQueue?: string;
+  /** Live output: the event store the workers publish to (connectEventStore). ConversationHandle.stream() reads it. */
+  events?: EventSubscriber;
 }
 
 export interface StartConversationOptions extends ConversationOptions {

@@ -1,0 +1,72 @@
+// ConversationHandle.stream(): a conversation's live output, read from the event store, ending when the run the
+// caller attached to ends. The store holds the events; Temporal says when the conversation is over.
+import type { EventSubscriber } from '../streaming/event-store';
+import type { ConversationEvent } from '../streaming/events';
+import { AgentClientError } from './errors';
+
+export interface StreamOptions {
+  /** Deliver events whose offset is ≥ this (an event's `offset`; resume with the last one seen + 1). Default 0: from the start. */
+  fromOffset?: number;
+  /** Stops the stream: the iterator ends without an error. */
+  signal?: AbortSignal;
+}
+
+/** stream() needs an event store: the client was created without `events` (and so, likely, was the worker). */
+export class LiveOutputUnavailableError extends AgentClientError {
+  constructor(readonly conversationId: string) {
+    super(
+      `Live output of conversation ${conversationId} needs an event store: create the AgentClient (and the worker) with ` +
+        '`events: await connectEventStore({ servers })`, or set DURABLE_CLAUDE_EVENTS for the CLI',
+    );
+  }
+}
+
+/** Throws a RangeError unless `offset` is a non-negative whole number. */
+export function checkOffset(offset: unknown, what = 'fromOffset'): number {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new RangeError(`${what} must be a non-negative whole number (an event offset), got ${JSON.stringify(offset)}`);
+  }
+  return offset;
+}
+
+export interface LiveStreamSource {
+  conversationId: string;
+  subscriber: EventSubscriber;
+  /** The run being watched, and a wait that settles when it closes (however it ends), given up on `signal`. */
+  runId: string;
+  closed(signal: AbortSignal): Promise<unknown>;
+}
+
+/**
+ * The events of one conversation from `fromOffset`. Ends after the watched run's `conversation_finished`, or, if
+ * that event never reached the store (it was down), once the run has closed and everything the store holds is read.
+ */
+export async function* liveEvents(source: LiveStreamSource, options: StreamOptions = {}): AsyncGenerator<ConversationEvent, void, undefined> {
+  const fromOffset = checkOffset(options.fromOffset ?? 0);
+  const outer = options.signal;
+  if (outer?.aborted) return;
+  const inner = new AbortController();
+  const onAbort = () => inner.abort();
+  outer?.addEventListener('abort', onAbort, { once: true });
+  let lastSeen = fromOffset - 1;
+  let endAt: number | undefined;
+  // When the run closes: stop at the store's last event, or at once if that has been read already.
+  const stopAtTheEnd = async () => {
+    await source.closed(inner.signal).catch(() => undefined);
+    if (inner.signal.aborted) return;
+    endAt = await source.subscriber.lastOffset(source.conversationId).catch(() => 0);
+    if (lastSeen >= endAt) inner.abort();
+  };
+  void stopAtTheEnd();
+  try {
+    for await (const event of source.subscriber.subscribe(source.conversationId, { fromOffset, signal: inner.signal })) {
+      lastSeen = event.offset;
+      yield event;
+      if (event.type === 'conversation_finished' && event.runId === source.runId) return;
+      if (endAt !== undefined && lastSeen >= endAt) return;
+    }
+  } finally {
+    outer?.removeEventListener('abort', onAbort);
+    inner.abort();
+  }
+}
