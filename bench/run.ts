@@ -1,106 +1,35 @@
 // The benchmark harness: the same scripted conversations, over the same fake Messages API, with the same tool
 // latencies, for three peers — the SDK's in-process tool runner, durable-claude, and @temporalio/ai-sdk — on one
-// Temporal dev server. `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Temporal dev server. `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small);
+// `--only streaming,fanout` runs just those scenarios (written to bench/results/partial.*, the README untouched).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { startEventServer, type EventServer } from '../src/event-server';
 import { startDevServer, type DevServer } from '../src/devserver';
 import { FakeMessagesApi, reply, text, toolUse, type RecordedRequest } from '../src/testing';
+import { Peer } from './lib/peer-process';
 import { median, percentile, round } from './lib/stats';
-import { BENCH_MODEL, type ConversationSpec, type RunRequest, type RunResponse } from './lib/protocol';
+import { BENCH_MODEL, type ConversationSpec } from './lib/protocol';
 import { renderMarkdown, type BenchResults, type PeerName } from './lib/report';
+import { runStreamingScenario, STREAMING_FULL, STREAMING_QUICK, WrittenMarks } from './lib/streaming-scenario';
 import { TOOL_NAME } from './lib/work-tool';
 
+const SCENARIOS = ['turn_overhead', 'realistic', 'fanout', 'throughput', 'history_growth', 'streaming'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
 const quick = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt < 0 ? undefined : (process.argv[onlyAt + 1] ?? '').split(',').filter(Boolean);
+for (const name of only ?? []) {
+  if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--only: no scenario ${name} (there are ${SCENARIOS.join(', ')})`);
+}
+const selected = (scenario: ScenarioName): boolean => !only || only.includes(scenario);
 const ROOT = path.join(__dirname, '..');
 const AI_SDK_DIR = path.join(__dirname, 'peers', 'temporal-ai-sdk');
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-/** The longest a peer may take to answer one request (the full run's 200 concurrent conversations take ~15 s). */
-const RUN_TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? 180_000);
-
-class Peer {
-  #child: ChildProcess;
-  #pending = new Map<number, (response: RunResponse) => void>();
-  #ready: Promise<void>;
-  #nextId = 1;
-  #stderr = '';
-  unavailable?: string;
-
-  constructor(
-    readonly name: PeerName,
-    command: string,
-    args: string[],
-    env: NodeJS.ProcessEnv,
-  ) {
-    this.#child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    // Writing to a peer that died must fail its run (below), not crash the harness.
-    this.#child.stdin!.on('error', () => undefined);
-    this.#child.stderr!.on('data', (d: Buffer) => (this.#stderr = (this.#stderr + d.toString()).slice(-4000)));
-    const lines = readline.createInterface({ input: this.#child.stdout! });
-    this.#ready = new Promise((resolve, reject) => {
-      this.#child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${this.#stderr.trim().split('\n').slice(-5).join(' | ')}`)));
-      lines.on('line', (line) => {
-        let message: RunResponse & { ready?: boolean };
-        try {
-          message = JSON.parse(line) as RunResponse & { ready?: boolean };
-        } catch {
-          return;
-        }
-        if (message.ready) resolve();
-        else this.#pending.get(message.id)?.(message);
-      });
-    });
-    // Awaited later; a peer that dies before that must not crash the harness.
-    this.#ready.catch(() => undefined);
-  }
-
-  ready(): Promise<void> {
-    return this.#ready;
-  }
-
-  run(conversations: ConversationSpec[], historyBytes = false): Promise<RunResponse> {
-    const request: RunRequest = { id: this.#nextId++, conversations, historyBytes };
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return Promise.reject(new Error(`${this.name} is no longer running`));
-    return new Promise((resolve, reject) => {
-      // A peer that dies mid-run fails that run with its last words; one that stops answering is killed after
-      // RUN_TIMEOUT_MS. Either way the harness goes on, never hangs.
-      const onExit = (code: number | null) => {
-        clearTimeout(timer);
-        reject(new Error(`${this.name} exited with ${code} during a run: ${this.#stderr.trim().split('\n').slice(-5).join(' | ')}`));
-      };
-      const timer = setTimeout(() => {
-        this.#child.off('exit', onExit);
-        this.#pending.delete(request.id);
-        this.#child.kill('SIGKILL');
-        reject(new Error(`${this.name} gave no answer within ${RUN_TIMEOUT_MS / 1000}s; killed`));
-      }, RUN_TIMEOUT_MS);
-      this.#child.once('exit', onExit);
-      this.#pending.set(request.id, (response) => {
-        clearTimeout(timer);
-        this.#child.off('exit', onExit);
-        resolve(response);
-      });
-      this.#child.stdin!.write(`${JSON.stringify(request)}\n`);
-    });
-  }
-
-  kill(): void {
-    this.#child.kill('SIGKILL');
-  }
-
-  /** Closes the peer's stdin (it shuts its worker down and exits); kills it if it has not exited in 15 s. */
-  async stop(): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
-    this.#child.stdin!.end();
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
 
 let conversationSeq = 0;
 
@@ -160,23 +89,29 @@ async function main(): Promise<void> {
   const started = Date.now();
   const runs = quick ? 1 : 5;
   log(`${quick ? 'quick' : 'full'} run on ${os.cpus().length} cores, Node ${process.version}`);
-  const fake = await FakeMessagesApi.start();
+  // The streaming scenario's clock: every text delta the fake writes, stamped as it goes out (cheap for the rest).
+  const written = new WrittenMarks();
+  const fake = await FakeMessagesApi.start({ onStreamWrite: (write) => written.record(write) });
   const peers: Peer[] = [];
   const server: DevServer = await startDevServer({ ui: false });
-  // Interrupted (Ctrl-C, a CI timeout): leave no dev server or peer behind.
+  // durable-claude's live output goes through NATS JetStream, the server it documents for production.
+  const events: EventServer | undefined = selected('streaming') ? await startEventServer() : undefined;
+  // Interrupted (Ctrl-C, a CI timeout): leave no dev server, event server or peer behind.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       for (const peer of peers) peer.kill();
-      void server.kill().finally(() => process.exit(130));
+      void Promise.allSettled([server.kill(), events?.stop()]).finally(() => process.exit(130));
     });
   }
   const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'src', 'workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never })).code);
-  const env = { FAKE_URL: fake.baseURL, TEMPORAL_ADDRESS: server.address, BUNDLE: bundlePath };
+  const env = { FAKE_URL: fake.baseURL, TEMPORAL_ADDRESS: server.address, BUNDLE: bundlePath, ...(events ? { EVENTS_URL: events.url } : {}) };
   const tsxPeer = (file: string): [string, string[]] => [process.execPath, ['--import', 'tsx', path.join(__dirname, 'peers', file)]];
 
-  peers.push(new Peer('sdk_tool_runner', ...tsxPeer('sdk-tool-runner.ts'), env), new Peer('durable_claude', ...tsxPeer('durable-claude.ts'), env));
+  // The tool runner is the baseline of the tool-loop scenarios only.
+  if (SCENARIOS.some((name) => name !== 'streaming' && name !== 'history_growth' && selected(name))) peers.push(new Peer('sdk_tool_runner', ...tsxPeer('sdk-tool-runner.ts'), env));
+  peers.push(new Peer('durable_claude', ...tsxPeer('durable-claude.ts'), env));
   const aiSdk = ensureAiSdkPeer();
   const unavailable: Partial<Record<PeerName, string>> = {};
   if ('node' in aiSdk) peers.push(new Peer('temporal_ai_sdk', aiSdk.node, [path.join(AI_SDK_DIR, 'peer.js')], env));
@@ -195,7 +130,7 @@ async function main(): Promise<void> {
   // A peer that fails a scenario is recorded (its figures say why) and left out of the rest of that scenario, so one
   // peer's trouble never hides the others' figures; only a durable_claude failure fails the bench (exit 1).
   const failures: Array<{ scenario: string; peer: PeerName; error: string }> = [];
-  async function attempt<T>(scenario: string, peer: Peer, work: () => Promise<T>): Promise<T | undefined> {
+  async function attempt<T>(scenario: string, peer: { name: PeerName }, work: () => Promise<T>): Promise<T | undefined> {
     try {
       return await work();
     } catch (err) {
@@ -240,8 +175,8 @@ async function main(): Promise<void> {
     return samples;
   }
 
-  log('turn_overhead: 10 turns × 3 parallel tools, zero latency');
-  {
+  if (selected('turn_overhead')) {
+    log('turn_overhead: 10 turns × 3 parallel tools, zero latency');
     const samples = await timed('turn_overhead', { turns: 10, toolsPerTurn: 3, toolMs: 0, resultBytes: 0, modelMs: 0 });
     const base = median(samples.get('sdk_tool_runner')?.wall ?? []);
     results.scenarios.turn_overhead = {
@@ -255,8 +190,8 @@ async function main(): Promise<void> {
     };
   }
 
-  log('realistic: model 300 ms, tools 200 ms, 5 turns × 4 parallel tools');
-  {
+  if (selected('realistic')) {
+    log('realistic: model 300 ms, tools 200 ms, 5 turns × 4 parallel tools');
     const samples = await timed('realistic', { turns: 5, toolsPerTurn: 4, toolMs: 200, resultBytes: 200, modelMs: 300 });
     const base = median(samples.get('sdk_tool_runner')?.wall ?? []);
     results.scenarios.realistic = {
@@ -267,8 +202,8 @@ async function main(): Promise<void> {
     };
   }
 
-  log('fanout: one turn of 8 tools × 800 ms');
-  {
+  if (selected('fanout')) {
+    log('fanout: one turn of 8 tools × 800 ms');
     const samples = await timed('fanout', { turns: 1, toolsPerTurn: 8, toolMs: 800, resultBytes: 100, modelMs: 0 });
     results.scenarios.fanout = {
       ...Object.fromEntries(
@@ -282,10 +217,10 @@ async function main(): Promise<void> {
     };
   }
 
-  const concurrent = quick ? 20 : 200;
-  results.meta.throughputConversations = concurrent;
-  log(`throughput: ${concurrent} concurrent conversations × 5 turns × 2 tools on one worker`);
-  {
+  if (selected('throughput')) {
+    const concurrent = quick ? 20 : 200;
+    results.meta.throughputConversations = concurrent;
+    log(`throughput: ${concurrent} concurrent conversations × 5 turns × 2 tools on one worker`);
     const figures: Record<string, Record<string, number>> = {};
     const perRun = new Map<PeerName, Array<{ rate: number; p50: number; p99: number; rss: number }>>();
     const warm = (peer: Peer) => conversation(fake, peer.name, { turns: 2, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 });
@@ -320,9 +255,9 @@ async function main(): Promise<void> {
     results.scenarios.throughput = { ...figures, ...failedFigures('throughput') };
   }
 
-  const sizes = quick ? [10, 50] : [10, 50, 200];
-  log(`history_growth: history bytes after ${sizes.join(', ')} turns with 4 KB tool results`);
-  {
+  if (selected('history_growth')) {
+    const sizes = quick ? [10, 50] : [10, 50, 200];
+    log(`history_growth: history bytes after ${sizes.join(', ')} turns with 4 KB tool results`);
     const growth: Record<string, Record<string, number | string>> = {};
     const detail: Record<string, Record<string, unknown>> = {};
     for (const peer of peers.filter((p) => p.name !== 'sdk_tool_runner')) {
@@ -342,17 +277,27 @@ async function main(): Promise<void> {
     results.history_growth_detail = detail;
   }
 
+  if (selected('streaming')) {
+    const shape = quick ? STREAMING_QUICK : STREAMING_FULL;
+    results.meta.streaming = shape;
+    log(`streaming: ${shape.conversations} conversation(s) × ${shape.turns + 1} model calls × ${shape.deltasPerCall} text deltas every ${shape.chunkMs} ms, per peer`);
+    const figures = await runStreamingScenario(fake, written, peers, shape, (name, work) => attempt('streaming', { name }, work), log);
+    results.scenarios.streaming = { ...figures, ...failedFigures('streaming') };
+  }
+
   await Promise.all(peers.map((peer) => peer.stop()));
   await server.stop();
+  await events?.stop();
   await fake.close();
   results.meta.seconds = Math.round((Date.now() - started) / 1000);
   if (failures.length) results.failures = failures;
   const out = path.join(__dirname, 'results');
   fs.mkdirSync(out, { recursive: true });
-  const name = quick ? 'quick' : 'latest';
+  // A run of some scenarios must not stand in for a whole one.
+  const name = only ? 'partial' : quick ? 'quick' : 'latest';
   fs.writeFileSync(path.join(out, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
   fs.writeFileSync(path.join(out, `${name}.md`), renderMarkdown(results));
-  if (!quick) updateReadme(renderMarkdown(results));
+  if (name === 'latest') updateReadme(renderMarkdown(results));
   process.stdout.write(renderMarkdown(results));
   log(`done in ${results.meta.seconds}s → bench/results/${name}.json, ${name}.md`);
   const ours = failures.filter((f) => f.peer === 'durable_claude');

@@ -12,6 +12,16 @@ export interface ConversationSpec {
   toolsPerTurn: number;
   toolMs: number;
   resultBytes: number;
+  /**
+   * The streaming scenario: every model call streams marked text (delta-marks.ts) before its tool call, and the
+   * peer reports when each mark reached a subscribed client. Model calls: `turns + 1` (the last one answers).
+   */
+  stream?: StreamSpec;
+}
+
+export interface StreamSpec {
+  /** on: live output attached and a client subscribed; off: the same conversation without live output. */
+  mode: 'on' | 'off';
 }
 
 export interface RunRequest {
@@ -30,6 +40,12 @@ export interface ConversationOutcome {
   /** The history as Temporal stores and limits it (protobuf). */
   historyProtoBytes?: number;
   historyJsonBytes?: number;
+  /** Streaming: the model calls the conversation made. */
+  modelCalls?: number;
+  /** Streaming: events the subscribed client received (every type, not only text). */
+  eventsReceived?: number;
+  /** Streaming: [mark, when its last character reached the client (performance.timeOrigin + performance.now())]. */
+  deltaReceipts?: Array<[string, number]>;
 }
 
 export interface RunResponse {

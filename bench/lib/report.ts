@@ -1,7 +1,10 @@
 // bench/results/*.md: the figures as tables, and the issue's targets for durable_claude checked against them.
 
-export type PeerName = 'sdk_tool_runner' | 'durable_claude' | 'temporal_ai_sdk';
-export const PEERS: PeerName[] = ['sdk_tool_runner', 'durable_claude', 'temporal_ai_sdk'];
+import { streamingTitle, type StreamingShape } from './streaming-scenario';
+
+/** sdk_stream: the SDK's own messages.stream in the harness process, the floor of the streaming scenario. */
+export type PeerName = 'sdk_tool_runner' | 'sdk_stream' | 'durable_claude' | 'temporal_ai_sdk';
+export const PEERS: PeerName[] = ['sdk_tool_runner', 'sdk_stream', 'durable_claude', 'temporal_ai_sdk'];
 
 /** One scenario's figures per peer (history_growth: bytes per turn count, or why the peer could not finish). */
 export type ScenarioFigures = Partial<Record<PeerName, Record<string, number | string>>>;
@@ -18,6 +21,7 @@ export interface BenchResults {
     unavailable: Partial<Record<PeerName, string>>;
     seconds?: number;
     throughputConversations?: number;
+    streaming?: StreamingShape;
   };
   scenarios: {
     turn_overhead?: ScenarioFigures;
@@ -25,6 +29,7 @@ export interface BenchResults {
     fanout?: ScenarioFigures;
     throughput?: ScenarioFigures;
     history_growth?: ScenarioFigures;
+    streaming?: ScenarioFigures;
   };
   history_growth_detail?: Partial<Record<PeerName, Record<string, unknown>>>;
   /** Runs that failed, per scenario and peer (their figures say `failed`). */
@@ -37,6 +42,7 @@ const TITLES: Record<keyof BenchResults['scenarios'], (meta: BenchResults['meta'
   fanout: () => 'one turn of 8 tools × 800 ms (the turn: reply that asks → request with the results)',
   throughput: (meta) => `${meta.throughputConversations ?? '?'} concurrent conversations × 5 turns × 2 tools on one worker`,
   history_growth: () => 'history bytes (protobuf, as Temporal counts them against its 50 MB limit) after N turns with 4 KB tool results',
+  streaming: (meta) => (meta.streaming ? streamingTitle(meta.streaming) : 'live output'),
 };
 
 function table(figures: ScenarioFigures): string {
@@ -52,6 +58,7 @@ const num = (figures: ScenarioFigures | undefined, peer: PeerName, key: string):
 };
 
 export interface TargetCheck {
+  scenario: keyof BenchResults['scenarios'];
   target: string;
   /** undefined: the run could not decide it (a figure is missing). */
   met: boolean | undefined;
@@ -62,12 +69,13 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const s = results.scenarios;
   const checks: TargetCheck[] = [];
   const ratio = num(s.realistic, 'durable_claude', 'ratio_to_sdk_tool_runner');
-  checks.push({ target: 'realistic within 1.05× of sdk_tool_runner', met: ratio === undefined ? undefined : ratio <= 1.05, detail: ratio === undefined ? 'no figure' : `${ratio}×` });
+  checks.push({ scenario: 'realistic', target: 'realistic within 1.05× of sdk_tool_runner', met: ratio === undefined ? undefined : ratio <= 1.05, detail: ratio === undefined ? 'no figure' : `${ratio}×` });
   const fanout = num(s.fanout, 'durable_claude', 'turn_ms_median');
-  checks.push({ target: 'fanout turn under 0.9 s', met: fanout === undefined ? undefined : fanout < 900, detail: fanout === undefined ? 'no figure' : `${fanout} ms` });
+  checks.push({ scenario: 'fanout', target: 'fanout turn under 0.9 s', met: fanout === undefined ? undefined : fanout < 900, detail: fanout === undefined ? 'no figure' : `${fanout} ms` });
   const at50 = num(s.history_growth, 'durable_claude', '50');
   const at200 = num(s.history_growth, 'durable_claude', '200');
   checks.push({
+    scenario: 'history_growth',
     target: 'history_growth linear (200-turn bytes ≤ 4.4× the 50-turn bytes)',
     met: at50 === undefined || at200 === undefined ? undefined : at200 <= 4.4 * at50,
     detail: at50 === undefined || at200 === undefined ? 'needs the full run (200 turns)' : `${Math.round((at200 / at50) * 100) / 100}×`,
@@ -75,6 +83,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const ours = num(s.turn_overhead, 'durable_claude', 'overhead_ms_per_turn_vs_sdk_tool_runner');
   const theirs = num(s.turn_overhead, 'temporal_ai_sdk', 'overhead_ms_per_turn_vs_sdk_tool_runner');
   checks.push({
+    scenario: 'turn_overhead',
     target: 'turn_overhead ahead of temporal_ai_sdk',
     met: ours === undefined || theirs === undefined ? undefined : ours < theirs,
     detail: ours === undefined || theirs === undefined ? 'a peer is missing' : `${ours} vs ${theirs} ms per turn`,
@@ -82,11 +91,40 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const rate = num(s.throughput, 'durable_claude', 'conversations_per_second');
   const theirRate = num(s.throughput, 'temporal_ai_sdk', 'conversations_per_second');
   checks.push({
+    scenario: 'throughput',
     target: 'throughput ahead of temporal_ai_sdk',
     met: rate === undefined || theirRate === undefined ? undefined : rate > theirRate,
     detail: rate === undefined || theirRate === undefined ? 'a peer is missing' : `${rate} vs ${theirRate} conversations/s`,
   });
-  return checks;
+  checks.push(...streamingTargets(s.streaming));
+  // A run of some scenarios (--only) is checked against theirs only.
+  return checks.filter((check) => s[check.scenario] !== undefined);
+}
+
+function streamingTargets(figures: ScenarioFigures | undefined): TargetCheck[] {
+  const p50 = num(figures, 'durable_claude', 'delta_latency_ms_p50');
+  const p95 = num(figures, 'durable_claude', 'delta_latency_ms_p95');
+  const theirP50 = num(figures, 'temporal_ai_sdk', 'delta_latency_ms_p50');
+  const on = num(figures, 'durable_claude', 'history_bytes_per_turn_on');
+  const off = num(figures, 'durable_claude', 'history_bytes_per_turn_off');
+  const decided = (value: number | undefined, test: (v: number) => boolean, detail: (v: number) => string): Pick<TargetCheck, 'met' | 'detail'> =>
+    value === undefined ? { met: undefined, detail: 'no figure' } : { met: test(value), detail: detail(value) };
+  return [
+    { scenario: 'streaming', target: 'streaming delta latency p50 ≤ 50 ms', ...decided(p50, (v) => v <= 50, (v) => `${v} ms`) },
+    { scenario: 'streaming', target: 'streaming delta latency p95 ≤ 150 ms', ...decided(p95, (v) => v <= 150, (v) => `${v} ms`) },
+    {
+      scenario: 'streaming',
+      target: 'streaming delta latency ahead of temporal_ai_sdk (p50)',
+      met: p50 === undefined || theirP50 === undefined ? undefined : p50 < theirP50,
+      detail: p50 === undefined || theirP50 === undefined ? 'a peer is missing' : `${p50} vs ${theirP50} ms`,
+    },
+    {
+      scenario: 'streaming',
+      target: 'history with streaming ≤ 1.1× without',
+      met: on === undefined || off === undefined ? undefined : on <= 1.1 * off,
+      detail: on === undefined || off === undefined ? 'no figure' : `${on} vs ${off} bytes per turn (${Math.round((on / off) * 1000) / 1000}×)`,
+    },
+  ];
 }
 
 export function renderMarkdown(results: BenchResults): string {

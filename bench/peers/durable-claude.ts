@@ -1,12 +1,14 @@
 // Peer: durable-claude — a worker and a client in one process, on the harness's dev server, with the workflow
-// bundle the harness built once (so bundling is not timed).
+// bundle the harness built once (so bundling is not timed). With EVENTS_URL (the harness's NATS server) a second
+// worker publishes live output there, on its own task queue, for the streaming scenario; the first stays without.
 import Anthropic from '@anthropic-ai/sdk';
 import { temporal } from '@temporalio/proto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
-import { AgentClient, createAgentWorker, defineTool } from '../../src';
+import { AgentClient, createAgentWorker, defineTool, type ConversationHandle } from '../../src';
+import { MarkClock, now } from '../lib/delta-marks';
 import { errorMessage, servePeer } from '../lib/peer-loop';
-import { BENCH_MODEL } from '../lib/protocol';
+import { BENCH_MODEL, type ConversationOutcome, type ConversationSpec } from '../lib/protocol';
 import { doWork, TOOL_DESCRIPTION, TOOL_NAME, workInput } from '../lib/work-tool';
 
 async function main(): Promise<void> {
@@ -28,9 +30,89 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   const agent = new AgentClient({ client, taskQueue });
+  // Without live output the other scenarios still run; the streaming one then says why it could not.
+  let liveUnavailable = 'no EVENTS_URL: the harness started no event server';
+  const live = process.env.EVENTS_URL
+    ? await startLiveWorker(process.env.EVENTS_URL).catch((err: unknown) => void (liveUnavailable = `live output unavailable: ${errorMessage(err)}`))
+    : undefined;
+
+  /** Worker and client each with their own connection to the event server, as on two machines. */
+  async function startLiveWorker(servers: string) {
+    const { connectEventStore } = await import('../../src/streaming/nats-event-store');
+    const workerEvents = await connectEventStore({ servers });
+    const clientEvents = await connectEventStore({ servers });
+    const liveTaskQueue = `${taskQueue}-live`;
+    const liveWorker = await createAgentWorker({
+      connection: nativeConnection,
+      taskQueue: liveTaskQueue,
+      tools: [work],
+      anthropic: new Anthropic({ apiKey: 'sk-ant-bench', baseURL: process.env.FAKE_URL, maxRetries: 0 }),
+      workflowBundle: { codePath: process.env.BUNDLE! },
+      worker: workerOptions,
+      events: workerEvents,
+    });
+    const liveRunning = liveWorker.run();
+    return {
+      agent: new AgentClient({ client, taskQueue: liveTaskQueue, events: clientEvents }),
+      async stop() {
+        liveWorker.shutdown();
+        await liveRunning;
+        await Promise.all([workerEvents.close(), clientEvents.close()]);
+      },
+    };
+  }
+
+  async function measureHistory(handle: ConversationHandle): Promise<Pick<ConversationOutcome, 'historyProtoBytes' | 'historyJsonBytes'>> {
+    const history = await handle.fetchHistory();
+    return { historyProtoBytes: temporal.api.history.v1.History.encode(history).finish().length, historyJsonBytes: Buffer.byteLength(JSON.stringify(history)) };
+  }
+
+  /**
+   * The streaming scenario. on: the live worker, and handle.stream() read from the client's own event-store
+   * connection, each text mark stamped as its event arrives; off: the same conversation on the worker without events.
+   */
+  async function runStreamingConversation(spec: ConversationSpec): Promise<ConversationOutcome> {
+    const t0 = performance.now();
+    let workflowId: string | undefined;
+    try {
+      const on = spec.stream?.mode === 'on';
+      if (on && !live) throw new Error(liveUnavailable);
+      const handle = await (on ? live!.agent : agent).start({ prompt: spec.prompt, model: BENCH_MODEL, maxTokens: 1024, tools: [TOOL_NAME], limits: { maxIterations: spec.turns + 2 } });
+      workflowId = handle.conversationId;
+      const clock = new MarkClock();
+      let eventsReceived = 0;
+      let modelCalls = 0;
+      const reading = on
+        ? (async () => {
+            for await (const event of handle.stream()) {
+              const at = now();
+              eventsReceived++;
+              if (event.type === 'text_delta') clock.add(`${event.call}/${event.attempt}/${event.index}`, event.text, at);
+              else if (event.type === 'model_call_started') modelCalls++;
+            }
+          })()
+        : Promise.resolve();
+      const result = await handle.result();
+      await reading;
+      const wallMs = performance.now() - t0;
+      if (result.status !== 'completed') throw new Error(`finished with status ${result.status}`);
+      return {
+        prompt: spec.prompt,
+        ok: true,
+        wallMs,
+        workflowId,
+        modelCalls: on ? modelCalls : spec.turns + 1,
+        ...(on ? { eventsReceived, deltaReceipts: clock.receipts() } : {}),
+        ...(await measureHistory(handle)),
+      };
+    } catch (err) {
+      return { prompt: spec.prompt, ok: false, wallMs: performance.now() - t0, ...(workflowId ? { workflowId } : {}), error: errorMessage(err) };
+    }
+  }
 
   await servePeer(
     async (spec, { historyBytes }) => {
+      if (spec.stream) return runStreamingConversation(spec);
       const t0 = performance.now();
       let workflowId: string | undefined;
       try {
@@ -46,15 +128,7 @@ async function main(): Promise<void> {
         const wallMs = performance.now() - t0;
         if (result.status !== 'completed') throw new Error(`finished with status ${result.status}`);
         if (!historyBytes) return { prompt: spec.prompt, ok: true, wallMs, workflowId };
-        const history = await handle.fetchHistory();
-        return {
-          prompt: spec.prompt,
-          ok: true,
-          wallMs,
-          workflowId,
-          historyProtoBytes: temporal.api.history.v1.History.encode(history).finish().length,
-          historyJsonBytes: Buffer.byteLength(JSON.stringify(history)),
-        };
+        return { prompt: spec.prompt, ok: true, wallMs, workflowId, ...(await measureHistory(handle)) };
       } catch (err) {
         return { prompt: spec.prompt, ok: false, wallMs: performance.now() - t0, ...(workflowId ? { workflowId } : {}), error: errorMessage(err) };
       }
@@ -62,6 +136,7 @@ async function main(): Promise<void> {
     async () => {
       worker.shutdown();
       await running;
+      await live?.stop();
       await connection.close();
       await nativeConnection.close();
     },

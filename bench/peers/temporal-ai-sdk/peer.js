@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { AiSdkPlugin } from '@temporalio/ai-sdk';
 import { Client, Connection } from '@temporalio/client';
+import { WorkflowStreamClient } from '@temporalio/workflow-streams/client';
 import proto from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 
@@ -51,7 +52,81 @@ async function measureHistory(handle) {
   };
 }
 
+const now = () => performance.timeOrigin + performance.now();
+const textDecoder = new TextDecoder();
+
+/**
+ * When each marked text piece ("w00042 ", bench/lib/delta-marks.ts) arrived, however the text was cut into deltas:
+ * pieces are assembled per stream part id and stamped when their last character arrives.
+ */
+class MarkClock {
+  receipts = [];
+  #pending = new Map();
+  add(key, text, at) {
+    const buffer = (this.#pending.get(key) ?? '') + text;
+    const marks = /w\d{5} /g;
+    let consumed = 0;
+    for (let match = marks.exec(buffer); match; match = marks.exec(buffer)) {
+      this.receipts.push([match[0].trimEnd(), at]);
+      consumed = marks.lastIndex;
+    }
+    this.#pending.set(key, buffer.slice(consumed));
+  }
+}
+
+/**
+ * The streaming scenario: streamText on the Workflow Stream, and a client subscribed to its topic over this
+ * process's client connection (not the worker's), reading until every model call's `finish` part has arrived.
+ */
+async function runStreamingConversation(spec, { historyBytes }) {
+  const t0 = performance.now();
+  const workflowId = `ai-sdk-stream-${process.pid}-${++sequence}`;
+  const handle = client.workflow.getHandle(workflowId);
+  const modelCalls = spec.turns + 1;
+  const streamingTopic = 'model-stream';
+  try {
+    if (spec.stream.mode === 'off') {
+      await client.workflow.start('aiSdkAgent', { taskQueue, workflowId, args: [{ prompt: spec.prompt, model: 'claude-sonnet-5-5', maxSteps: modelCalls + 1 }] });
+      const result = await handle.result();
+      if (result.steps !== modelCalls) throw new Error(`ran ${result.steps} steps, expected ${modelCalls}`);
+      return { prompt: spec.prompt, ok: true, wallMs: performance.now() - t0, workflowId, modelCalls, ...(historyBytes ? await measureHistory(handle) : {}) };
+    }
+    await client.workflow.start('aiSdkStreamingAgent', {
+      taskQueue,
+      workflowId,
+      args: [{ prompt: spec.prompt, model: 'claude-sonnet-5-5', maxSteps: modelCalls + 1, streamingTopic }],
+    });
+    const clock = new MarkClock();
+    let eventsReceived = 0;
+    let finished = 0;
+    for await (const item of WorkflowStreamClient.create(client, workflowId).subscribe(streamingTopic, 0)) {
+      const at = now();
+      eventsReceived++;
+      const part = JSON.parse(textDecoder.decode(item.data.data));
+      if (part.type === 'text-delta') clock.add(part.id, part.delta, at);
+      if (part.type === 'finish' && ++finished === modelCalls) break;
+    }
+    await handle.signal('subscriberDone');
+    const result = await handle.result();
+    const wallMs = performance.now() - t0;
+    if (result.steps !== modelCalls) throw new Error(`ran ${result.steps} steps, expected ${modelCalls}`);
+    return {
+      prompt: spec.prompt,
+      ok: true,
+      wallMs,
+      workflowId,
+      modelCalls,
+      eventsReceived,
+      deltaReceipts: clock.receipts,
+      ...(historyBytes ? await measureHistory(handle) : {}),
+    };
+  } catch (err) {
+    return { prompt: spec.prompt, ok: false, wallMs: performance.now() - t0, workflowId, error: innermostMessage(err) };
+  }
+}
+
 async function runConversation(spec, { historyBytes }) {
+  if (spec.stream) return runStreamingConversation(spec, { historyBytes });
   const t0 = performance.now();
   const workflowId = `ai-sdk-${process.pid}-${++sequence}`;
   const handle = client.workflow.getHandle(workflowId);
