@@ -163,7 +163,7 @@ describe('tool input streamed as partial JSON', () => {
     };
     harness.fake.addScript({
       match: prompt,
-      steps: [{ ...reply(toolUse('lookup', input)), inputJsonChunkChars: 3 }, reply(text('Looked up.'))],
+      steps: [{ ...reply(toolUse('lookup', input)), toolInputStreaming: 'eager', inputJsonChunkChars: 3 }, reply(text('Looked up.'))],
     });
     const result = await converse(prompt);
     expect(result.status).toBe('completed');

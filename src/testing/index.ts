@@ -1,6 +1,7 @@
 // Test support for users' own agents: a fake Messages API the real SDK talks to over HTTP.
 export { FakeMessagesApi } from './fake-messages-api/server';
-export { compaction, reply, replyWith, text, toolUse } from './fake-messages-api/builders';
+export { compaction, reply, replyWith, text, thinking, toolUse } from './fake-messages-api/builders';
+export { CHARS_PER_OUTPUT_TOKEN, FINE_GRAINED_TOOL_STREAMING_BETA } from './fake-messages-api/reply-plan';
 export { MESSAGE_THREADS_BETA } from './fake-messages-api/threads';
 export { requestRuleViolation } from './fake-messages-api/validation';
 export type * from './fake-messages-api/types';

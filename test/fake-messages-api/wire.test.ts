@@ -361,7 +361,7 @@ describe('consecutive same-role turns (combined into one turn, as the real API d
   });
 });
 
-describe('tool input streamed as partial JSON', () => {
+describe('eager tool input streamed as partial JSON', () => {
   // Escapes, non-ASCII, an emoji (a surrogate pair), nesting, numbers: every kind of token a cut can fall inside.
   const input = {
     query: 'say "hi" \\ then\nleave',
@@ -370,8 +370,11 @@ describe('tool input streamed as partial JSON', () => {
     empty: {},
   };
 
+  // A tool that asks for eager input streaming gets small unbuffered pieces.
+  const eagerLookup = [{ name: 'lookup', input_schema: { type: 'object' as const }, eager_input_streaming: true }];
+
   async function streamToolUse(prompt: string) {
-    const stream = client.messages.stream({ model, max_tokens: 256, messages: [{ role: 'user', content: prompt }] });
+    const stream = client.messages.stream({ model, max_tokens: 256, tools: eagerLookup, messages: [{ role: 'user', content: prompt }] });
     const pieces: string[] = [];
     const snapshots: unknown[] = [];
     stream.on('streamEvent', (event) => {
@@ -428,7 +431,7 @@ describe('tool input streamed as partial JSON', () => {
       const coarseClient = new Anthropic({ apiKey: 'test-key', baseURL: coarse.baseURL, maxRetries: 0 });
       coarse.addScript({ match: prompt, steps: [reply(toolUse('lookup', input))] });
       const whole: string[] = [];
-      const stream = coarseClient.messages.stream({ model, max_tokens: 256, messages: [{ role: 'user', content: prompt }] });
+      const stream = coarseClient.messages.stream({ model, max_tokens: 256, tools: eagerLookup, messages: [{ role: 'user', content: prompt }] });
       stream.on('streamEvent', (event) => {
         if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') whole.push(event.delta.partial_json);
       });

@@ -25,3 +25,8 @@ export function replyWith(stopReason: BetaStopReason, ...content: ContentBlockSp
 export function compaction(summary: string, encryptedContent = `enc_${Buffer.from(summary).toString('base64url').slice(0, 24)}`): ContentBlockSpec {
   return { type: 'compaction', content: summary, encrypted_content: encryptedContent };
 }
+
+/** A thinking block: it streams as thinking_delta pieces, then one signature_delta. */
+export function thinking(value: string, signature = `sig_${Buffer.from(value).toString('base64url').slice(0, 24)}`): ContentBlockSpec {
+  return { type: 'thinking', thinking: value, signature };
+}

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { BetaContentBlock, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import { eagerInputStreamingOf, planReply, type ReplyPlan } from './reply-plan';
 import { abortableSleep, writeMessageStream, type StreamWriter } from './sse';
 import { MESSAGE_THREADS_BETA, ThreadStore, fingerprintOf, type ThreadError } from './threads';
 import { ReplyLedger, combineConsecutiveTurns } from './turns';
@@ -295,17 +296,26 @@ export class FakeMessagesApi {
     }
 
     if (continuedFrom) continuedFrom.inFlight = true;
-    let message: FakeMessage | undefined;
     try {
-      message = this.#buildMessage(resolved.step, full);
+      const step = resolved.step;
+      const textChunkChars = step.textChunkChars ?? this.#options.textChunkChars;
+      const plan = planReply(this.#buildMessage(step, full), {
+        maxTokens: full.max_tokens,
+        cutAtMaxTokens: step.cutAtMaxTokens ?? this.#options.cutAtMaxTokens ?? false,
+        ...(textChunkChars !== undefined ? { textChunkChars } : {}),
+        inputJsonChunkChars: step.inputJsonChunkChars ?? this.#options.inputJsonChunkChars ?? DEFAULT_INPUT_JSON_CHUNK_CHARS,
+        isEager: eagerInputStreamingOf(full, betas, step.toolInputStreaming ?? this.#options.toolInputStreaming ?? 'auto'),
+        scriptedOutputTokens: step.usage?.output_tokens !== undefined,
+      });
+      const { message } = plan;
       record.responseId = message.id;
       record.response = message;
+      if (plan.cut) record.maxTokensCut = plan.cut;
       this.#conversationOfReply.set(message.id, conversationKey);
       this.#replies.record(conversationKey, message.content);
-      const latency: Latency = { ...this.#options.latency, ...resolved.step.latency };
-      const inputJsonChunkChars = resolved.step.inputJsonChunkChars ?? this.#options.inputJsonChunkChars ?? DEFAULT_INPUT_JSON_CHUNK_CHARS;
+      const latency: Latency = { ...this.#options.latency, ...step.latency };
       const completed = record.stream
-        ? await writeMessageStream(res, message, latency, aborted.signal, this.#streamWriterHooks(record, inputJsonChunkChars))
+        ? await writeMessageStream(res, plan, latency, aborted.signal, this.#streamWriterHooks(record, plan))
         : await this.#writeJson(res, message, latency, aborted.signal, record);
       if (!completed) return;
       // The server keeps a thread only once the whole reply was sent.
@@ -328,14 +338,30 @@ export class FakeMessagesApi {
     }
   }
 
-  #streamWriterHooks(record: RecordedRequest, inputJsonChunkChars: number): StreamWriter {
+  #streamWriterHooks(record: RecordedRequest, plan: ReplyPlan): StreamWriter {
+    const onStreamWrite = this.#options.onStreamWrite;
+    const inputJsonDeltas: string[][] = [];
     return {
       onHeaders: () => {
         record.status = 200;
       },
-      inputJsonChunkChars,
-      onInputJsonPieces: (pieces) => {
-        (record.inputJsonDeltas ??= []).push(pieces);
+      onToolInputStart: () => {
+        inputJsonDeltas.push([]);
+        record.inputJsonDeltas = inputJsonDeltas;
+      },
+      onContentDelta: (index, kind, piece) => {
+        if (kind === 'input_json') inputJsonDeltas[inputJsonDeltas.length - 1]!.push(piece);
+        if (!onStreamWrite) return;
+        const writtenAt = performance.timeOrigin + performance.now();
+        onStreamWrite({
+          requestId: record.id,
+          responseId: plan.message.id,
+          ...(record.conversationKey !== undefined ? { conversationKey: record.conversationKey } : {}),
+          index,
+          kind,
+          piece,
+          writtenAt,
+        });
       },
     };
   }

@@ -1,38 +1,15 @@
 // The Messages API's streaming format: the exact event sequence the SDK's stream parser expects.
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import type { FakeMessage, Latency } from './types';
+import type { DeltaKind, ReplyPlan } from './reply-plan';
+import type { Latency } from './types';
 
 export interface StreamWriter {
   onHeaders(): void;
-  /** Characters per `input_json_delta` piece. */
-  inputJsonChunkChars: number;
-  /** The pieces one tool_use block's input went out in, before they are sent. */
-  onInputJsonPieces(pieces: string[]): void;
-}
-
-/** At most this many pieces per block, so a large input does not become tens of thousands of events. */
-const MAX_INPUT_JSON_PIECES = 256;
-
-/**
- * Cuts `json` into pieces of `size` characters wherever that falls (mid-string, mid-number, between a backslash and
- * what it escapes), never inside a UTF-16 surrogate pair: the real API sends valid UTF-8, so a piece is whole code points.
- */
-export function partialJsonPieces(json: string, size: number): string[] {
-  const codePoints = Array.from(json);
-  const step = Math.max(1, Math.floor(size), Math.ceil(codePoints.length / MAX_INPUT_JSON_PIECES));
-  const pieces: string[] = [];
-  for (let i = 0; i < codePoints.length; i += step) pieces.push(codePoints.slice(i, i + step).join(''));
-  return pieces.length ? pieces : [''];
-}
-
-/** Splits `text` into about `parts` chunks, so clients see real incremental deltas. */
-export function chunk(text: string, parts = 3): string[] {
-  if (text.length <= 1) return [text];
-  const size = Math.max(1, Math.ceil(text.length / parts));
-  const chunks: string[] = [];
-  for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
-  return chunks;
+  /** A tool_use block started: its `input_json_delta` pieces follow. */
+  onToolInputStart(): void;
+  /** A content delta was just written to the socket. */
+  onContentDelta(index: number, kind: DeltaKind, piece: string): void;
 }
 
 /** Resolves after `ms`, or at once when the client goes away. */
@@ -51,51 +28,91 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Writes `message` as SSE. False when the client went away before message_stop. */
+/**
+ * The stream's schedule: event n after the first goes out at `start + firstTokenMs + n × chunkMs`, so the rate holds
+ * however long each write and timer took.
+ */
+class StreamSchedule {
+  readonly #startedAt = performance.now();
+  #slots = 0;
+
+  constructor(
+    private readonly latency: Latency,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Waits until `slots` more slots have passed since the last event's. */
+  async wait(slots: number): Promise<void> {
+    this.#slots += slots;
+    const dueAt = this.#startedAt + (this.latency.firstTokenMs ?? 0) + this.#slots * (this.latency.chunkMs ?? 0);
+    await abortableSleep(Math.ceil(dueAt - performance.now()), this.signal);
+  }
+}
+
+function startOf(planned: ReplyPlan['blocks'][number]): Record<string, unknown> {
+  const block = planned.block as unknown as Record<string, unknown> & { type: string };
+  switch (block.type) {
+    case 'text':
+      return { type: 'text', text: '', citations: null };
+    case 'thinking':
+      return { type: 'thinking', thinking: '', signature: '' };
+    case 'tool_use':
+      return { type: 'tool_use', id: block.id, name: block.name, input: {} };
+    case 'compaction':
+      // As the real API: the block starts without its summary and one compaction_delta carries the final value.
+      return { ...block, content: null, encrypted_content: null };
+    default:
+      return block;
+  }
+}
+
+function deltaOf(kind: DeltaKind, piece: string): Record<string, unknown> {
+  if (kind === 'text') return { type: 'text_delta', text: piece };
+  if (kind === 'thinking') return { type: 'thinking_delta', thinking: piece };
+  return { type: 'input_json_delta', partial_json: piece };
+}
+
+/** Writes the planned reply as SSE. False when the client went away before message_stop. */
 export async function writeMessageStream(
   res: http.ServerResponse,
-  message: FakeMessage,
+  plan: ReplyPlan,
   latency: Latency,
   signal: AbortSignal,
   writer: StreamWriter,
 ): Promise<boolean> {
+  const { message } = plan;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     'request-id': `req_${randomBytes(12).toString('base64url')}`,
   });
   writer.onHeaders();
-  const send = async (type: string, data: Record<string, unknown>, delayMs = latency.chunkMs ?? 0): Promise<boolean> => {
-    await abortableSleep(delayMs, signal);
+  const schedule = new StreamSchedule(latency, signal);
+  const send = async (type: string, data: Record<string, unknown>, slots = 1): Promise<boolean> => {
+    await schedule.wait(slots);
     if (signal.aborted || res.destroyed) return false;
     res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
     return true;
   };
 
   const start = { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...message.usage, output_tokens: 1 } };
-  if (!(await send('message_start', { message: start }, latency.firstTokenMs ?? 0))) return false;
+  if (!(await send('message_start', { message: start }, 0))) return false;
   if (!(await send('ping', {}, 0))) return false;
-  for (let index = 0; index < message.content.length; index++) {
-    const block = message.content[index]! as unknown as Record<string, unknown> & { type: string };
-    if (block.type === 'text') {
-      if (!(await send('content_block_start', { index, content_block: { type: 'text', text: '', citations: null } }))) return false;
-      for (const piece of chunk(String(block.text))) {
-        if (!(await send('content_block_delta', { index, delta: { type: 'text_delta', text: piece } }))) return false;
+  for (const [index, planned] of plan.blocks.entries()) {
+    if (!(await send('content_block_start', { index, content_block: startOf(planned) }))) return false;
+    const { kind } = planned;
+    if (kind === 'input_json') writer.onToolInputStart();
+    if (kind) {
+      for (const { piece, slots } of planned.deltas) {
+        if (!(await send('content_block_delta', { index, delta: deltaOf(kind, piece) }, slots))) return false;
+        writer.onContentDelta(index, kind, piece);
       }
-    } else if (block.type === 'tool_use') {
-      if (!(await send('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } }))) return false;
-      const pieces = partialJsonPieces(JSON.stringify(block.input ?? {}), writer.inputJsonChunkChars);
-      writer.onInputJsonPieces(pieces);
-      for (const piece of pieces) {
-        if (!(await send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece } }))) return false;
-      }
-    } else if (block.type === 'compaction') {
-      // As the real API: the block starts without its summary and one compaction_delta carries the final value.
-      if (!(await send('content_block_start', { index, content_block: { ...block, content: null, encrypted_content: null } }))) return false;
+    }
+    if (planned.signature !== undefined && !(await send('content_block_delta', { index, delta: { type: 'signature_delta', signature: planned.signature } }))) return false;
+    const block = planned.block as unknown as Record<string, unknown>;
+    if (block.type === 'compaction') {
       const delta = { type: 'compaction_delta', content: block.content ?? null, encrypted_content: block.encrypted_content ?? null };
       if (!(await send('content_block_delta', { index, delta }))) return false;
-    } else if (!(await send('content_block_start', { index, content_block: block }))) {
-      return false;
     }
     if (!(await send('content_block_stop', { index }))) return false;
   }

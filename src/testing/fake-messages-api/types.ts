@@ -14,13 +14,55 @@ export const FAULT_KINDS: readonly FaultKind[] = ['429', '500', '529', '400', '4
 export type ContentBlockSpec =
   | { type: 'text'; text: string }
   | { type: 'tool_use'; name: string; input: unknown; id?: string }
+  /** Streams as `thinking_delta` pieces (cut like text), then one `signature_delta`. */
+  | { type: 'thinking'; thinking: string; signature: string }
   | (Record<string, unknown> & { type: string });
 
 export interface Latency {
   /** Delay before the first content arrives. */
   firstTokenMs?: number;
-  /** Delay between streamed chunks. */
+  /**
+   * Time per streamed event (a delta, a block start or stop, the message's end). Events are scheduled against the
+   * stream's start (`firstTokenMs + n × chunkMs`), not by sleeping after each write, so a fast rate does not drift.
+   * A buffered tool-input delta takes as many slots as the eager pieces of the same characters would (the model
+   * writes the key/value pair at the same speed, the API just holds it back), hence the pauses between them.
+   */
   chunkMs?: number;
+}
+
+/**
+ * How a tool_use block's input JSON streams.
+ * - `buffered`: each `input_json_delta` is one whole top-level key/value pair (the first opens `{`, the last closes
+ *   `}`), as the API streams a tool without eager input streaming ("one complete key and value property at a time").
+ * - `eager`: `inputJsonChunkChars`-sized pieces cut anywhere (mid-string, mid-number, inside escapes), as the API
+ *   streams a tool with `eager_input_streaming: true` or under the fine-grained-tool-streaming beta.
+ * - `auto` (default): `eager` when the request's definition of the tool has `eager_input_streaming: true`, or when
+ *   the `anthropic-beta` header has `fine-grained-tool-streaming-2025-05-14` and the tool does not say `false`;
+ *   `buffered` otherwise (also for a tool the request does not define).
+ */
+export type ToolInputStreaming = 'auto' | 'buffered' | 'eager';
+
+/** What one streamed content delta carried, reported right after it was written to the socket. */
+export interface StreamWrite {
+  /** The request log's id (`RecordedRequest.id`). */
+  requestId: string;
+  /** The reply's message id. */
+  responseId: string;
+  conversationKey?: string;
+  /** The content block's index. */
+  index: number;
+  kind: 'text' | 'input_json' | 'thinking';
+  piece: string;
+  /** `performance.timeOrigin + performance.now()`: epoch milliseconds, comparable across processes on one machine. */
+  writtenAt: number;
+}
+
+/** Where max_tokens cut a reply (`cutAtMaxTokens`). */
+export interface MaxTokensCut {
+  /** The block the budget ran out in, or the first block not sent when it ran out right after a whole block. */
+  index: number;
+  /** What of that block went out: its text, its thinking, or its partial input JSON ('' for a block not sent). */
+  sent: string;
 }
 
 export interface ResponseStep {
@@ -31,6 +73,20 @@ export interface ResponseStep {
   latency?: Latency;
   /** Overrides the server's `inputJsonChunkChars` for this reply. */
   inputJsonChunkChars?: number;
+  /** Overrides the server's `toolInputStreaming` for this reply's tool_use blocks. */
+  toolInputStreaming?: ToolInputStreaming;
+  /** Overrides the server's `textChunkChars` for this reply. */
+  textChunkChars?: number;
+  /**
+   * Cut the reply where the request's `max_tokens` runs out, as the real API does. A block's streamed characters
+   * (text, thinking, tool input JSON; other blocks count nothing) cost `CHARS_PER_OUTPUT_TOKEN` (4) per token, in
+   * order. When the content does not fit, the reply stops mid-block — a tool input mid-JSON, so what was sent of it
+   * is not valid JSON (a buffered one stops after its last whole pair, without the closing `}`) — and ends with
+   * `stop_reason: 'max_tokens'` (whatever `stop_reason` says) and `usage.output_tokens = max_tokens`. A thinking
+   * block cut short gets no signature. When the content fits, nothing changes, except that `usage.output_tokens`
+   * defaults to the same estimate. Overrides the server's `cutAtMaxTokens`.
+   */
+  cutAtMaxTokens?: boolean;
 }
 
 export interface FaultStep {
@@ -105,9 +161,21 @@ export interface FakeMessagesApiOptions {
   port?: number;
   /**
    * A streamed tool_use's input goes out as `input_json_delta` pieces of this many characters, cut anywhere (inside
-   * strings, numbers and escapes), as the real API's partial JSON is. Default 8.
+   * strings, numbers and escapes), when it streams eagerly (see `toolInputStreaming`). Default 8. A buffered input's
+   * pair takes `ceil(chars / inputJsonChunkChars)` `chunkMs` slots.
    */
   inputJsonChunkChars?: number;
+  /** How tool input streams; default `auto` (eager only for a tool that asks for it). */
+  toolInputStreaming?: ToolInputStreaming;
+  /**
+   * Characters (code points) per `text_delta` and `thinking_delta`. Default: each block in about three pieces,
+   * whatever its length.
+   */
+  textChunkChars?: number;
+  /** Cut every reply at the request's `max_tokens` (see `ResponseStep.cutAtMaxTokens`). Default false. */
+  cutAtMaxTokens?: boolean;
+  /** Called right after each content delta is written to the socket (for latency measurements). */
+  onStreamWrite?: (write: StreamWrite) => void;
 }
 
 export type ThreadKind = 'create' | 'continue' | 'unthreaded';
@@ -130,10 +198,16 @@ export interface RecordedRequest {
   errorCode?: string;
   fault?: FaultKind;
   responseId?: string;
-  /** For a streamed reply: the `partial_json` pieces sent, one list per tool_use block in content order. */
+  /** For a streamed reply: the `partial_json` pieces written, one list per tool_use block started, in content order. */
   inputJsonDeltas?: string[][];
-  /** The reply the fake produced (sent in full, or cut short if `aborted`). */
+  /**
+   * The reply as the fake sends it: cut at max_tokens when `cutAtMaxTokens` cut it (a cut tool_use's `input` then
+   * holds the top-level pairs that were whole when the budget ran out; the JSON reply carries the same), or cut
+   * short by the client if `aborted`.
+   */
   response?: FakeMessage;
+  /** Where max_tokens cut the reply, when it did. */
+  maxTokensCut?: MaxTokensCut;
   /** The client went away before the response ended (a cancelled or aborted call). */
   aborted?: boolean;
 }
