@@ -1,6 +1,6 @@
 // Whole conversations through the workflow for what the fake Messages API can now script: pause_turn and compaction
-// followed by a tool call (threaded and not), the max_tokens ladder running out, and tool input streamed as
-// truly partial input_json_delta pieces.
+// followed by a tool call (threaded and not), the max_tokens ladder running out or climbing past a reply the fake
+// really cut, and tool input streamed as truly partial input_json_delta pieces.
 import { z } from 'zod';
 import type { BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { defineTool } from '../src/tools/define-tool';
@@ -148,6 +148,53 @@ describe('the max_tokens ladder running out', () => {
     expect(lookups).not.toContainEqual({ query });
     expect(harness.fake.requestsFor(prompt).map((r) => (r.body as { max_tokens: number }).max_tokens)).toEqual([1000, 3000]);
     expect(result.transcript!.messages.map((m) => m.role)).toEqual(['user']);
+  });
+});
+
+describe('the max_tokens ladder on a reply the fake really cuts (cutAtMaxTokens)', () => {
+  // About 1,500 tokens of input at the fake's 4 characters a token: cut at 1,000, whole at 3,000.
+  const bigInput = (prompt: string) => ({ query: `big ${prompt}`, notes: 'n'.repeat(6000) });
+
+  test.each([
+    ['a buffered', 'buffered'],
+    ['an eager', 'eager'],
+  ] as const)('%s tool input cut mid-JSON is repeated with a higher max_tokens and runs once, whole', async (_name, toolInputStreaming) => {
+    const prompt = uniquePrompt(`Look up a big ${toolInputStreaming} input`);
+    const input = bigInput(prompt);
+    harness.fake.addScript({
+      match: prompt,
+      steps: [{ ...reply(text('Looking that up.'), toolUse('lookup', input)), cutAtMaxTokens: true, toolInputStreaming }, reply(text('Done.'))],
+    });
+    const result = await converse(prompt, { maxTokens: 1000, maxTokensLadder: [3000] });
+    expect(result.status).toBe('completed');
+    expect(lookups.filter((seen) => (seen as { query: string }).query === input.query)).toEqual([input]);
+    const [cut, whole] = harness.fake.requestsFor(prompt);
+    expect(cut!.maxTokensCut).toMatchObject({ index: 1 });
+    expect(cut!.response!.stop_reason).toBe('max_tokens');
+    expect(whole!.maxTokensCut).toBeUndefined();
+    expect(result.transcript!.turns[0]).toMatchObject({ maxTokensTried: [1000, 3000], stopReason: 'tool_use' });
+  });
+
+  test('a cut on a later turn, continuing a thread, is repeated the same way', async () => {
+    const prompt = uniquePrompt('Look up twice, the second time big');
+    const input = bigInput(prompt);
+    harness.fake.addScript({
+      match: prompt,
+      steps: [
+        reply(toolUse('lookup', { query: `small ${prompt}` })),
+        { ...reply(toolUse('lookup', input)), cutAtMaxTokens: true },
+        reply(text('Done.')),
+      ],
+    });
+    const result = await converse(prompt, { maxTokens: 1000, maxTokensLadder: [3000] });
+    expect(result.status).toBe('completed');
+    expect(lookups.filter((seen) => (seen as { query: string }).query === input.query)).toEqual([input]);
+    expect(harness.fake.requestsFor(prompt).map((r) => `${r.turnIndex}:${r.status}:${r.maxTokensCut ? 'cut' : 'whole'}`)).toEqual([
+      '0:200:whole',
+      '1:200:cut',
+      '1:200:whole',
+      '2:200:whole',
+    ]);
   });
 });
 
