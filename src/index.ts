@@ -61,6 +61,8 @@ export type {
 } from './client';
 /** Live output: stream() needs an event store, and the client has none. */
 export { LiveOutputUnavailableError, type StreamOptions } from './client';
+/** Live output: an event offset that is not a non-negative whole number (a RangeError). */
+export { InvalidOffsetError } from './client';
 /** Live output: the typed events a conversation streams (model text and tool input, turns, tools, approvals…). */
 export type * from './streaming/events';
 /** Live output: the event store contract, and the NATS JetStream store workers publish to and clients read. */

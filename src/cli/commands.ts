@@ -1,5 +1,7 @@
 // The CLI's commands: each declares its options and usage, and returns an exit code.
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { NativeConnection } from '@temporalio/worker';
 import readline from 'node:readline';
 import type { ConversationApprovals, ConversationHandle } from '../client';
 import { startDevServer, type DevServer } from '../devserver';
@@ -8,7 +10,10 @@ import { exampleTools } from '../examples/tools';
 import { createAgentWorker } from '../worker';
 import { AgentStatusKey } from '../search-attributes';
 import { WORKFLOW_TYPE, type ConversationResult } from '../workflows/types';
-import { connectAgent, connectModel, connectWorkerConnection, taskQueueOf, withAgent, type CliValues } from './connect';
+import { connectAgent, connectEvents, connectModel, connectWorkerConnection, taskQueueOf, withAgent, type CliValues } from './connect';
+import { LiveOutputUnavailableError } from '../client';
+import { startEventServer, type EventServer } from '../event-server';
+import { LiveView } from './live-view';
 import { positiveIntOption, queryTimeoutMs, requireConversationId, stringOption, warn, write, type Command } from './command';
 import { CliError, ExitCode } from './errors';
 import { transcriptLines } from '../format';
@@ -231,6 +236,43 @@ function decisionCommand(approve: boolean): Command {
   };
 }
 
+const watch: Command = {
+  usage: 'usage: durable-claude watch <conversationId> [--from-start | --from OFFSET] [--json]   (needs --events or DURABLE_CLAUDE_EVENTS)',
+  options: { 'from-start': { type: 'boolean' }, from: { type: 'string' }, json: { type: 'boolean' } },
+  async run([id, extra], values) {
+    const conversationId = requireConversationId(id);
+    if (extra) throw CliError.usage('watch takes one conversation id');
+    const fromText = stringOption(values, 'from');
+    if (fromText !== undefined && values['from-start']) throw CliError.usage('give --from-start or --from, not both');
+    if (fromText !== undefined && !/^\d+$/.test(fromText)) throw CliError.usage(`--from must be an event offset (a non-negative whole number), got '${fromText}'`);
+    return withAgent(values, async (agent) => {
+      const handle = agent.getHandle(conversationId);
+      if (!agent.events) throw new LiveOutputUnavailableError(conversationId);
+      // Default: from now on. --from-start: everything the store still holds, for a finished conversation too.
+      const fromOffset = values['from-start'] ? 0 : fromText !== undefined ? Number(fromText) : (await agent.events.lastOffset(conversationId)) + 1;
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const view = new LiveView({ out: (text) => process.stdout.write(text), showUserMessages: true });
+      try {
+        for await (const event of handle.stream({ fromOffset, signal: stop.signal })) {
+          if (values.json) write(JSON.stringify(event));
+          else view.render(event);
+        }
+        view.finish();
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (stop.signal.aborted) return ExitCode.ok;
+      const result = await handle.result();
+      if (!values.json) write(summaryLine(result, conversationId, 0).replace(' · 0.0s', ''));
+      return result.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
+    });
+  },
+};
+
 const show: Command = {
   usage: 'usage: durable-claude show <conversationId> [--json]',
   options: { json: { type: 'boolean' } },
@@ -280,41 +322,59 @@ const worker: Command = {
   async run(_positionals, values) {
     const model = await connectModel({ allowSimulated: false });
     const { connection, namespace } = await connectWorkerConnection(values);
+    const events = await connectEvents(values, namespace).catch(async (err: unknown) => {
+      await connection.close();
+      throw err;
+    });
     try {
-      const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic });
-      write(`worker on task queue ${taskQueueOf(values)} (namespace ${namespace}); Ctrl+C to stop`);
+      const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}) });
+      write(`worker on task queue ${taskQueueOf(values)} (namespace ${namespace})${events ? `, live output to ${events.description}` : ''}; Ctrl+C to stop`);
       await w.run();
       return ExitCode.ok;
     } finally {
+      await events?.close();
       await connection.close();
     }
   },
 };
 
 const dev: Command = {
-  usage: 'usage: durable-claude dev [--db-file FILE] [--port 7233] [--ui-port 8233]',
-  options: { 'db-file': { type: 'string' }, port: { type: 'string' }, 'ui-port': { type: 'string' } },
+  usage: 'usage: durable-claude dev [--db-file FILE] [--port 7233] [--ui-port 8233] [--events-port 4222] [--events-dir DIR]',
+  options: { 'db-file': { type: 'string' }, port: { type: 'string' }, 'ui-port': { type: 'string' }, 'events-port': { type: 'string' }, 'events-dir': { type: 'string' } },
   async run(_positionals, values) {
     const port = positiveIntOption(values, 'port') ?? 7233;
     const uiPort = positiveIntOption(values, 'ui-port') ?? port + 1000;
+    const eventsPort = positiveIntOption(values, 'events-port') ?? 4222;
     const dbFilename = stringOption(values, 'db-file') ?? '.temporal/dev.db';
+    // Live output is kept next to the history, so a restarted `dev` can still show a conversation's stream.
+    const eventsDir = stringOption(values, 'events-dir') ?? path.join(path.dirname(dbFilename), 'events');
     const model = await connectModel({ allowSimulated: true });
-    const server = await startDevServer({ port, uiPort, dbFilename, log: (line) => process.stderr.write(`${line}\n`) });
-    const { connection, namespace } = await connectWorkerConnection({ ...values, address: server.address });
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const server = await startDevServer({ port, uiPort, dbFilename, log });
+    let eventServer: EventServer | undefined;
+    let connection: NativeConnection | undefined;
+    let events: Awaited<ReturnType<typeof connectEvents>>;
     try {
+      eventServer = await startEventServer({ port: eventsPort, storeDir: eventsDir, log });
+      const worker = await connectWorkerConnection({ ...values, address: server.address });
+      connection = worker.connection;
+      events = await connectEvents({ events: eventServer.url }, worker.namespace);
       const taskQueue = taskQueueOf(values);
-      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic });
+      const w = await createAgentWorker({ connection, namespace: worker.namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}) });
       write(`Temporal dev server  ${server.address}   (data: ${dbFilename})`);
       write(`Temporal Web UI      ${server.uiUrl}`);
+      write(`event store          ${eventServer.url}   (NATS JetStream, live output; data: ${eventsDir})`);
       write(`worker               task queue ${taskQueue}, tools: ${EXAMPLE_TOOL_NAMES.join(', ')}`);
       write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
-      write(`try:                 TEMPORAL_ADDRESS=${server.address} npx durable-claude run "${DEMO_PROMPT}"`);
+      write(`try:                 TEMPORAL_ADDRESS=${server.address} DURABLE_CLAUDE_EVENTS=${eventServer.url} npx durable-claude run "${DEMO_PROMPT}"`);
       // The Temporal runtime shuts the worker down on SIGINT/SIGTERM; run() resolves once in-flight tasks have
-      // finished, and only then may the connection and the server close.
+      // finished, and only then may the connection and the servers close.
       await w.run();
       return ExitCode.ok;
     } finally {
-      await connection.close();
+      await events?.close();
+      await connection?.close();
+      await eventServer?.stop();
       await server.stop();
       await model.close();
     }
@@ -327,15 +387,19 @@ const demo: Command = {
   async run(_positionals, values) {
     const model = await connectModel({ allowSimulated: true });
     let server: DevServer | undefined;
+    let eventServer: EventServer | undefined;
     try {
       write('durable-claude demo: a Claude tool-use conversation as a durable Temporal workflow');
       write(model.simulated ? 'model: SIMULATED — no ANTHROPIC_API_KEY, so an offline scripted model answers (set the key to use Claude)' : 'model: Claude via the Anthropic API');
       write('starting a Temporal dev server (with the Web UI)…');
       server = await startDevServer({ ui: true, log: (line) => process.stderr.write(`${line}\n`) });
+      // Live output: Claude's text streams to this terminal through the event store as it is generated.
+      eventServer = await startEventServer({ log: (line) => process.stderr.write(`${line}\n`) });
       const { connection, namespace } = await connectWorkerConnection({ ...values, address: server.address });
+      const events = await connectEvents({ events: eventServer.url }, namespace);
       const taskQueue = 'durable-claude-demo';
-      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic });
-      const { agent, close } = await connectAgent({ ...values, address: server.address, 'task-queue': taskQueue });
+      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}) });
+      const { agent, close } = await connectAgent({ ...values, address: server.address, 'task-queue': taskQueue, events: eventServer.url });
       let result: ConversationResult | undefined;
       let link: string | undefined;
       try {
@@ -344,6 +408,7 @@ const demo: Command = {
           const handle = await agent.start({ prompt: DEMO_PROMPT, tools: EXAMPLE_TOOL_NAMES, conversationId: `demo-${Date.now()}` });
           link = await uiLink(server!.uiUrl, handle, namespace);
           write(`conversation ${handle.conversationId} — Web UI: ${link}`);
+          write(`user   › ${DEMO_PROMPT}`);
           const mode: ApprovalMode = values.yes || !process.stdin.isTTY ? 'yes' : 'ask';
           if (!values.yes && mode === 'yes') write('(no terminal attached: approving automatically, as with --yes)');
           result = await followConversation(handle, { approvals: mode, by: decider(values), queryTimeoutMs: queryTimeoutMs() });
@@ -351,6 +416,7 @@ const demo: Command = {
         });
       } finally {
         await close();
+        await events?.close();
         await connection.close();
       }
       write(`See the whole history in the Temporal Web UI: ${link}`);
@@ -361,6 +427,7 @@ const demo: Command = {
       }
       return result?.status === 'completed' ? ExitCode.ok : ExitCode.notCompleted;
     } finally {
+      await eventServer?.stop();
       await server?.stop();
       await model.close();
     }
@@ -377,6 +444,7 @@ export const commands: Record<string, Command> = {
   approve: decisionCommand(true),
   reject: decisionCommand(false),
   show,
+  watch,
   list,
   ...historyCommands,
 };

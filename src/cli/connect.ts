@@ -6,6 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { AgentClient } from '../client';
 import { loadTemporalConfig, type TemporalConfig } from '../config';
 import { simulatedModelScript } from '../demo/scripted-model';
+import { connectEventStore, type NatsEventStore } from '../streaming/nats-event-store';
 import { FakeMessagesApi } from '../testing/fake-messages-api/server';
 import { DEFAULT_TASK_QUEUE } from '../workflows/types';
 import { CliError, ExitCode } from './errors';
@@ -31,6 +32,28 @@ function unreachable(address: string, err: unknown): CliError {
   );
 }
 
+/** Where live output is read from: --events, else DURABLE_CLAUDE_EVENTS (a nats:// URL); unset or `off`: none. */
+export function eventsUrlOf(values: CliValues): string | undefined {
+  const url = typeof values.events === 'string' ? values.events : process.env.DURABLE_CLAUDE_EVENTS;
+  if (url === undefined || url === '' || url === 'off') return undefined;
+  if (!/^(nats|tls|wss?):\/\/[^\s]+$/.test(url)) {
+    throw CliError.usage(`the event store must be a nats:// URL (--events or DURABLE_CLAUDE_EVENTS), got ${JSON.stringify(url)}`);
+  }
+  return url;
+}
+
+/** The event store for live output, when one is configured. Unreachable: exit 4, like Temporal. */
+export async function connectEvents(values: CliValues, namespace: string): Promise<NatsEventStore | undefined> {
+  const url = eventsUrlOf(values);
+  if (!url) return undefined;
+  try {
+    return await connectEventStore({ servers: url, namespace, connectTimeoutMs: 5_000, name: 'durable-claude-cli' });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new CliError(`cannot reach the event store at ${url} (${reason}). Start it with \`durable-claude dev\`, or unset DURABLE_CLAUDE_EVENTS to follow turn by turn.`, ExitCode.unreachable);
+  }
+}
+
 export async function connectAgent(values: CliValues): Promise<{ agent: AgentClient; close(): Promise<void> }> {
   const { connectionOptions, namespace } = temporalSettings(values);
   let connection: Connection;
@@ -40,7 +63,20 @@ export async function connectAgent(values: CliValues): Promise<{ agent: AgentCli
   } catch (err) {
     throw unreachable(connectionOptions.address, err);
   }
-  return { agent: new AgentClient({ connection, namespace, taskQueue: taskQueueOf(values) }), close: () => connection.close() };
+  let events: NatsEventStore | undefined;
+  try {
+    events = await connectEvents(values, namespace);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  return {
+    agent: new AgentClient({ connection, namespace, taskQueue: taskQueueOf(values), ...(events ? { events } : {}) }),
+    async close() {
+      await events?.close();
+      await connection.close();
+    },
+  };
 }
 
 /** Runs `fn` with a connected client and closes the connection after. */

@@ -8,6 +8,8 @@ import {
   ConversationNotFoundError,
   DecisionRefusedError,
   InvalidConversationOptionsError,
+  InvalidOffsetError,
+  LiveOutputUnavailableError,
   MessageRefusedError,
   NoWorkerAnsweredError,
 } from '../client';
@@ -41,7 +43,7 @@ export class CliError extends Error {
 
   static from(err: unknown): CliError {
     if (err instanceof CliError) return err;
-    if (err instanceof InvalidConversationOptionsError) return new CliError(err.message, ExitCode.usage);
+    if (err instanceof InvalidConversationOptionsError || err instanceof LiveOutputUnavailableError || err instanceof InvalidOffsetError) return new CliError(err.message, ExitCode.usage);
     if (err instanceof NoWorkerAnsweredError) return new CliError(err.message, ExitCode.noWorker);
     if (err instanceof ConversationNotFoundError) return new CliError(err.message, ExitCode.notFound);
     if (err instanceof ConversationFinishedError) return new CliError(err.message, ExitCode.refused);

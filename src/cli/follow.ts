@@ -3,6 +3,8 @@
 import readline from 'node:readline/promises';
 import { NoWorkerAnsweredError, type ConversationHandle } from '../client';
 import { describeMessage } from '../format';
+import type { ApprovalRequestedEvent } from '../streaming/events';
+import { LiveView } from './live-view';
 import type { ConversationResult, MessageParam, PendingApproval } from '../workflows/types';
 
 export type ApprovalMode = 'ask' | 'yes' | 'wait';
@@ -12,6 +14,8 @@ export interface FollowOptions {
   /** Who the CLI decides as, for the audit trail. */
   by: string;
   write?: (line: string) => void;
+  /** Raw output for live output (streamed text has no newline per piece). Default: stdout. */
+  out?: (text: string) => void;
   pollMs?: number;
   /** How long one poll waits for a worker before the follower says none answers (and keeps waiting). */
   queryTimeoutMs: number;
@@ -38,7 +42,46 @@ async function askApproval(pending: PendingApproval): Promise<{ approve: boolean
   }
 }
 
+/**
+ * Follows a conversation to its end. With live output (the client has an event store) it prints text and tool input
+ * as they stream, from the events; without, it polls the transcript and prints each message when its turn ends.
+ */
 export async function followConversation(handle: ConversationHandle, options: FollowOptions): Promise<ConversationResult> {
+  return handle.hasLiveOutput ? followLive(handle, options) : followByPolling(handle, options);
+}
+
+async function decideLive(handle: ConversationHandle, event: ApprovalRequestedEvent, options: FollowOptions, write: (line: string) => void): Promise<void> {
+  if (options.approvals === 'wait') {
+    write(`    decide with: durable-claude approve ${handle.conversationId} ${event.toolUseId}   (or reject … --reason "…")`);
+    return;
+  }
+  const pending: PendingApproval = { toolUseId: event.toolUseId, toolName: event.name, input: event.input, turn: event.turn, requestedAt: event.at, expiresAt: event.expiresAt ?? null };
+  const decision = options.approvals === 'yes' ? { approve: true } : await askApproval(pending);
+  try {
+    if (decision.approve) await handle.approve(event.toolUseId, { by: options.by, ...(options.approvals === 'yes' ? { reason: 'approved with --yes' } : {}) });
+    else await handle.reject(event.toolUseId, { by: options.by, reason: decision.reason ?? 'rejected' });
+  } catch (err) {
+    // Someone else decided first, or the call expired: the stream shows what happened.
+    write(`    could not ${decision.approve ? 'approve' : 'reject'} ${event.toolUseId}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function followLive(handle: ConversationHandle, options: FollowOptions): Promise<ConversationResult> {
+  const out = options.out ?? ((text: string) => process.stdout.write(text));
+  const view = new LiveView({ out });
+  const write = (line: string) => {
+    view.finish();
+    out(`${line}\n`);
+  };
+  for await (const event of handle.stream()) {
+    view.render(event);
+    if (event.type === 'approval_requested') await decideLive(handle, event, options, write);
+  }
+  view.finish();
+  return handle.result();
+}
+
+async function followByPolling(handle: ConversationHandle, options: FollowOptions): Promise<ConversationResult> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const pollMs = options.pollMs ?? 250;
   const toolNames = new Map<string, string>();

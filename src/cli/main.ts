@@ -20,6 +20,7 @@ Commands:
   pending [<id>]                     tool calls waiting for approval (all conversations without an id)
   approve <id> <toolUseId> [--by WHO] [--input JSON] [--reason R] [--signal]
   reject <id> <toolUseId> --reason R [--by WHO] [--signal]
+  watch <id> [--from-start] [--json] a conversation's live output: text and tool input as they stream
   show <id>                          a readable transcript
   list [--status S] [--limit N]      conversations, newest first
   replay <id> | --file history.json  replay a history against the current workflow code
@@ -28,6 +29,7 @@ Commands:
   export <id> [--out FILE]           transcript and history in one file, for a bug report
 
 Global options: --address HOST:PORT, --namespace NS, --task-queue Q (or TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)
+                --events nats://HOST:PORT (or DURABLE_CLAUDE_EVENTS): live output from the event store
 
 Exit codes: 0 ok · 1 conversation did not complete · 2 bad arguments · 3 unknown conversation
             4 Temporal unreachable · 5 conversation failed · 6 decision refused · 7 missing API key · 8 replay diverged
@@ -37,6 +39,7 @@ export const GLOBAL_OPTIONS: ParseArgsConfig['options'] = {
   address: { type: 'string' },
   namespace: { type: 'string' },
   'task-queue': { type: 'string' },
+  events: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 

@@ -47,6 +47,11 @@ export class ConversationHandle {
     return this.workflow.workflowId;
   }
 
+  /** Whether stream() can be used: the client was made with an event store. */
+  get hasLiveOutput(): boolean {
+    return this.agent.events !== undefined;
+  }
+
   /** Waits for the conversation to end. Throws ConversationFailedError when it failed. */
   async result(): Promise<ConversationResult> {
     try {

@@ -13,7 +13,7 @@ export {
   MessageRefusedError,
   NoWorkerAnsweredError,
 } from './errors';
-export { LiveOutputUnavailableError, type StreamOptions } from './live';
+export { InvalidOffsetError, LiveOutputUnavailableError, type StreamOptions } from './live';
 export { RetryWouldRerunToolsError, resetPointOf, type ResetPoint, type RetryConversationOptions, type RetryOutcome } from './retry';
 export type { ConversationExport, ConversationSnapshot } from './export';
 export type {

@@ -21,11 +21,17 @@ export class LiveOutputUnavailableError extends AgentClientError {
   }
 }
 
-/** Throws a RangeError unless `offset` is a non-negative whole number. */
-export function checkOffset(offset: unknown, what = 'fromOffset'): number {
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-    throw new RangeError(`${what} must be a non-negative whole number (an event offset), got ${JSON.stringify(offset)}`);
+/** An event offset that is not a non-negative whole number. A RangeError, so it reads as one. */
+export class InvalidOffsetError extends RangeError {
+  constructor(readonly offset: unknown, what: string) {
+    super(`${what} must be a non-negative whole number (an event offset), got ${JSON.stringify(offset) ?? String(offset)}`);
+    this.name = 'InvalidOffsetError';
   }
+}
+
+/** Throws an InvalidOffsetError unless `offset` is a non-negative whole number. */
+export function checkOffset(offset: unknown, what = 'fromOffset'): number {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new InvalidOffsetError(offset, what);
   return offset;
 }
 

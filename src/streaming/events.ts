@@ -123,6 +123,8 @@ export interface ToolFinishedEvent extends EventBase {
   isError: boolean;
   /** How it ended: ok, error (is_error result), rejected, expired, invalid input, cancelled. */
   outcome: string;
+  /** The start of the result's text (at most 200 characters), for a progress line; the transcript has all of it. */
+  preview: string;
 }
 
 export interface ApprovalRequestedEvent extends EventBase {

@@ -173,6 +173,8 @@ export class ToolRound {
   /** Records a call's answer and tells subscribers how it ended. */
   #settle(settled: Map<string, SettledCall>, call: SettledCall, turn: number): void {
     settled.set(call.call.toolUseId, call);
+    const content = call.block.content;
+    const text = typeof content === 'string' ? content : (content ?? []).map((b) => (b.type === 'text' ? b.text : `[${b.type}]`)).join('');
     this.context.events.emit({
       type: 'tool_finished',
       turn,
@@ -180,6 +182,7 @@ export class ToolRound {
       name: call.call.toolName,
       isError: call.block.is_error === true,
       outcome: call.record.outcome,
+      preview: text.length > 200 ? `${text.slice(0, 199)}…` : text,
     });
   }
 

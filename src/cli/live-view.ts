@@ -1,0 +1,106 @@
+// The terminal view of a conversation's live events: Claude's text and a tool's input as they stream, then each
+// tool, approval and turn as it happens. Used by `run`, `chat`, `demo` and `watch`.
+import type { ConversationEvent } from '../streaming/events';
+
+const clip = (value: string, max = 200) => (value.length > max ? `${value.slice(0, max - 1)}…` : value);
+
+export interface LiveViewOptions {
+  /** Raw output, no newline added (streamed text goes out piece by piece). */
+  out: (text: string) => void;
+  /** Show the user's chat messages (watch does; chat has them on screen already). */
+  showUserMessages?: boolean;
+}
+
+/**
+ * Renders events in order. State per model-call attempt: a reset (the attempt died and Temporal retries it) says so
+ * and the retried attempt prints the reply again from the start; the transcript only ever holds the whole one.
+ */
+export class LiveView {
+  readonly #options: LiveViewOptions;
+  /** The line in progress: 'text' while Claude's text streams, 'input' while a tool's input streams. */
+  #open: 'text' | 'input' | undefined;
+  /** Streamed characters per attempt, so a reset can say how much it voids. */
+  readonly #streamed = new Map<string, number>();
+
+  constructor(options: LiveViewOptions) {
+    this.#options = options;
+  }
+
+  #line(text: string): void {
+    this.#close();
+    this.#options.out(`${text}\n`);
+  }
+
+  #close(): void {
+    if (this.#open) this.#options.out('\n');
+    this.#open = undefined;
+  }
+
+  #count(event: { call: string; attempt: number }, chars: number): void {
+    const key = `${event.call}#${event.attempt}`;
+    this.#streamed.set(key, (this.#streamed.get(key) ?? 0) + chars);
+  }
+
+  /** Renders one event; true when it ends the conversation. */
+  render(event: ConversationEvent): boolean {
+    const { out } = this.#options;
+    switch (event.type) {
+      case 'text_delta':
+        if (this.#open !== 'text') {
+          this.#close();
+          out('claude › ');
+          this.#open = 'text';
+        }
+        out(event.text);
+        this.#count(event, event.text.length);
+        return false;
+      case 'tool_use_started':
+        this.#close();
+        out(`  → ${event.name} `);
+        this.#open = 'input';
+        return false;
+      case 'tool_input_delta':
+        if (this.#open !== 'input') {
+          this.#close();
+          out('  → ');
+          this.#open = 'input';
+        }
+        out(event.partialJson);
+        this.#count(event, event.partialJson.length);
+        return false;
+      case 'content_block_finished':
+        this.#close();
+        return false;
+      case 'model_call_reset': {
+        const voided = this.#streamed.get(`${event.call}#${event.attempt}`) ?? 0;
+        this.#line(`  ↺ ${event.reason}${voided ? ` (${voided} streamed characters dropped)` : ''}`);
+        return false;
+      }
+      case 'tool_started':
+        this.#line(`  ⚙ ${event.name} running (${event.toolUseId})`);
+        return false;
+      case 'tool_finished':
+        this.#line(`  ${event.isError ? '✗' : '←'} ${event.name}: ${event.preview.replace(/\s+/g, ' ')}`);
+        return false;
+      case 'approval_requested':
+        this.#line(`  ⏸ ${event.name} waits for approval (${event.toolUseId}) ${clip(JSON.stringify(event.input))}${event.expiresAt ? `, expires ${event.expiresAt}` : ''}`);
+        return false;
+      case 'approval_decided':
+        this.#line(`  ${event.decision === 'approved' ? '✔ approved' : event.decision === 'rejected' ? '✗ rejected' : '⌛ expired'} ${event.name} by ${event.by ?? 'unknown'}${event.reason ? `: ${event.reason}` : ''}`);
+        return false;
+      case 'chat_message_received':
+        if (this.#options.showUserMessages) this.#line(`user   › ${event.text}`);
+        return false;
+      case 'conversation_finished':
+        this.#close();
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Ends the line in progress, if any. */
+  finish(): void {
+    this.#close();
+  }
+}
