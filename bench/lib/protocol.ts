@@ -22,6 +22,15 @@ export interface ConversationSpec {
 export interface StreamSpec {
   /** on: live output attached and a client subscribed; off: the same conversation without live output. */
   mode: 'on' | 'off';
+  /** temporal_ai_sdk only: its latency knobs; absent, its defaults. */
+  aiSdk?: AiSdkStreamTuning;
+}
+
+export interface AiSdkStreamTuning {
+  /** The provider's `streamingBatchInterval`: how long the streaming activity gathers parts before a signal. */
+  batchIntervalMs: number;
+  /** The subscriber's `pollCooldown`: its pause after a poll that drained the log. */
+  pollCooldownMs: number;
 }
 
 export interface RunRequest {
@@ -44,6 +53,9 @@ export interface ConversationOutcome {
   modelCalls?: number;
   /** Streaming: events the subscribed client received (every type, not only text). */
   eventsReceived?: number;
+  /** Streaming: signals and Updates in the history (Workflow Streams publishes by signal and polls by Update). */
+  historySignals?: number;
+  historyUpdates?: number;
   /** Streaming: [mark, when its last character reached the client (performance.timeOrigin + performance.now())]. */
   deltaReceipts?: Array<[string, number]>;
 }

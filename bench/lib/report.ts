@@ -2,9 +2,12 @@
 
 import { streamingTitle, type StreamingShape } from './streaming-scenario';
 
-/** sdk_stream: the SDK's own messages.stream in the harness process, the floor of the streaming scenario. */
-export type PeerName = 'sdk_tool_runner' | 'sdk_stream' | 'durable_claude' | 'temporal_ai_sdk';
-export const PEERS: PeerName[] = ['sdk_tool_runner', 'sdk_stream', 'durable_claude', 'temporal_ai_sdk'];
+/**
+ * sdk_stream: the SDK's own messages.stream in the harness process, the floor of the streaming scenario;
+ * temporal_ai_sdk_tuned: the ai-sdk peer with its streaming latency knobs at their floor (streaming-scenario.ts).
+ */
+export type PeerName = 'sdk_tool_runner' | 'sdk_stream' | 'durable_claude' | 'temporal_ai_sdk' | 'temporal_ai_sdk_tuned';
+export const PEERS: PeerName[] = ['sdk_tool_runner', 'sdk_stream', 'durable_claude', 'temporal_ai_sdk', 'temporal_ai_sdk_tuned'];
 
 /** One scenario's figures per peer (history_growth: bytes per turn count, or why the peer could not finish). */
 export type ScenarioFigures = Partial<Record<PeerName, Record<string, number | string>>>;

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { reply, text, toolUse, type FakeMessagesApi, type StreamWrite } from '../../src/testing';
 import { deltaLatencies, MarkClock, MarkSequence, marksOf, now, MARK_CHARS } from './delta-marks';
 import type { Peer } from './peer-process';
-import { BENCH_MODEL, type ConversationOutcome, type ConversationSpec } from './protocol';
+import { BENCH_MODEL, type AiSdkStreamTuning, type ConversationOutcome, type ConversationSpec } from './protocol';
 import type { PeerName, ScenarioFigures } from './report';
 import { median, percentile, round } from './stats';
 import { TOOL_DESCRIPTION, TOOL_NAME, workInput, workResult } from './work-tool';
@@ -24,7 +24,14 @@ export interface StreamingShape {
 }
 
 export const STREAMING_FULL: StreamingShape = { conversations: 3, turns: 2, deltasPerCall: 150, chunkMs: 15 };
-export const STREAMING_QUICK: StreamingShape = { conversations: 1, turns: 1, deltasPerCall: 60, chunkMs: 15 };
+export const STREAMING_QUICK: StreamingShape = { conversations: 1, turns: 1, deltasPerCall: 40, chunkMs: 15 };
+
+/**
+ * @temporalio/ai-sdk's two latency knobs: the streaming activity's publish batch (the provider's
+ * `streamingBatchInterval`, default 100 ms) and the subscriber's pause between polls (`subscribe`'s `pollCooldown`,
+ * default 100 ms). temporal_ai_sdk runs the defaults, temporal_ai_sdk_tuned these.
+ */
+export const AI_SDK_TUNED: AiSdkStreamTuning = { batchIntervalMs: 10, pollCooldownMs: 0 };
 
 export function streamingTitle(shape: StreamingShape): string {
   return (
@@ -66,8 +73,9 @@ export class StreamingScenario {
   ) {}
 
   /** Scripts one conversation: each call streams `deltasPerCall` marks, then asks for the tool (until the last). */
-  #script(peer: PeerName, shape: StreamingShape, mode: 'on' | 'off'): ScriptedConversation {
-    const prompt = `bench streaming ${peer} #${++this.#sequence} (${mode})`;
+  #script(peer: PeerName, shape: StreamingShape, mode: 'on' | 'off', aiSdk?: AiSdkStreamTuning): ScriptedConversation {
+    // Prompts of one length whatever the mode and number: the history comparison should see live output only.
+    const prompt = `bench streaming ${peer} #${String(++this.#sequence).padStart(4, '0')} live:${mode === 'on' ? 1 : 0}`;
     const textOfCall = new Map<number, string>();
     const textOf = (turnIndex: number) => {
       if (!textOfCall.has(turnIndex)) textOfCall.set(turnIndex, this.#marks.text(shape.deltasPerCall));
@@ -84,7 +92,7 @@ export class StreamingScenario {
       }),
     });
     return {
-      spec: { prompt, turns: shape.turns, toolsPerTurn: 1, toolMs: 0, resultBytes: 0, stream: { mode } },
+      spec: { prompt, turns: shape.turns, toolsPerTurn: 1, toolMs: 0, resultBytes: 0, stream: { mode, ...(aiSdk ? { aiSdk } : {}) } },
       marks: () => [...textOfCall.keys()].sort((a, b) => a - b).flatMap((turn) => marksOf(textOfCall.get(turn)!)),
     };
   }
@@ -126,19 +134,35 @@ export class StreamingScenario {
     return outcome;
   }
 
+  /** History bytes per model turn of the same conversation without live output. */
+  async #historyPerTurnOff(peer: PeerName, process: Peer, shape: StreamingShape): Promise<number> {
+    // Without live output the text's pace leaves no trace in history, so it need not be waited for.
+    const off = await this.#runOne(process, this.#script(peer, { ...shape, chunkMs: 0 }, 'off').spec);
+    return (off.historyProtoBytes ?? Number.NaN) / (off.modelCalls ?? shape.turns + 1);
+  }
+
   /**
    * Runs the scenario for one peer: a warm-up, the measured conversations with live output on, and (for the
-   * Temporal peers) one conversation with it off, for the history comparison. `process` undefined: sdk_stream here.
+   * Temporal peers, unless `historyOff` is given) one conversation with it off, for the history comparison.
+   * `process` undefined: sdk_stream, here.
    */
-  async measure(peer: PeerName, process: Peer | undefined, shape: StreamingShape): Promise<Record<string, number>> {
-    await this.#runOne(process, this.#script(peer, { ...shape, turns: 0, deltasPerCall: 10 }, 'on').spec);
+  async measure(
+    peer: PeerName,
+    process: Peer | undefined,
+    shape: StreamingShape,
+    options: { aiSdk?: AiSdkStreamTuning; historyOff?: number } = {},
+  ): Promise<Record<string, number>> {
+    const started = performance.now();
+    await this.#runOne(process, this.#script(peer, { ...shape, turns: 0, deltasPerCall: 10, chunkMs: 0 }, 'on', options.aiSdk).spec);
     const latencies: number[] = [];
     const historyOn: number[] = [];
+    let signals = 0;
+    let updates = 0;
     let missing = 0;
     let events = 0;
     let calls = 0;
     for (let i = 0; i < shape.conversations; i++) {
-      const conversation = this.#script(peer, shape, 'on');
+      const conversation = this.#script(peer, shape, 'on', options.aiSdk);
       const outcome = await this.#runOne(process, conversation.spec);
       const joined = deltaLatencies(this.written.stamps, outcome.deltaReceipts ?? [], conversation.marks());
       latencies.push(...joined.latencies);
@@ -146,6 +170,8 @@ export class StreamingScenario {
       events += outcome.eventsReceived ?? 0;
       calls += outcome.modelCalls ?? 0;
       if (outcome.historyProtoBytes !== undefined) historyOn.push(outcome.historyProtoBytes / (outcome.modelCalls ?? shape.turns + 1));
+      signals += outcome.historySignals ?? 0;
+      updates += outcome.historyUpdates ?? 0;
     }
     const figures: Record<string, number> = {
       delta_latency_ms_p50: round(percentile(latencies, 50)),
@@ -157,13 +183,14 @@ export class StreamingScenario {
       events_per_model_call: round(events / Math.max(1, calls)),
     };
     if (process) {
-      const off = await this.#runOne(process, this.#script(peer, shape, 'off').spec);
-      const offPerTurn = (off.historyProtoBytes ?? Number.NaN) / (off.modelCalls ?? shape.turns + 1);
+      const offPerTurn = options.historyOff ?? (await this.#historyPerTurnOff(peer, process, shape));
       figures.history_bytes_per_turn_on = Math.round(median(historyOn));
       figures.history_bytes_per_turn_off = Math.round(offPerTurn);
       figures.history_ratio_on_to_off = round(median(historyOn) / offPerTurn, 3);
+      figures.history_signals_per_model_call = round(signals / Math.max(1, calls));
+      figures.history_updates_per_model_call = round(updates / Math.max(1, calls));
     }
-    this.log(`streaming: ${peer}: p50 ${figures.delta_latency_ms_p50} ms, p95 ${figures.delta_latency_ms_p95} ms over ${latencies.length} deltas (${missing} missing)`);
+    this.log(`streaming: ${peer}: p50 ${figures.delta_latency_ms_p50} ms, p95 ${figures.delta_latency_ms_p95} ms over ${latencies.length} deltas (${missing} missing), ${Math.round((performance.now() - started) / 100) / 10} s`);
     return figures;
   }
 }
@@ -184,6 +211,13 @@ export async function runStreamingScenario(
   for (const peer of peers.filter((p) => p.name === 'durable_claude' || p.name === 'temporal_ai_sdk')) {
     const measured = await attempt(peer.name, () => scenario.measure(peer.name, peer, shape));
     if (measured) figures[peer.name] = measured;
+    if (peer.name !== 'temporal_ai_sdk') continue;
+    // What Workflow Streams costs without its batching: the same peer with the knobs at their floor.
+    const off = measured?.history_bytes_per_turn_off;
+    const tuned = await attempt('temporal_ai_sdk_tuned', () =>
+      scenario.measure('temporal_ai_sdk_tuned', peer, shape, { aiSdk: AI_SDK_TUNED, ...(off !== undefined ? { historyOff: off } : {}) }),
+    );
+    if (tuned) figures.temporal_ai_sdk_tuned = tuned;
   }
   return figures;
 }

@@ -41,7 +41,8 @@ async function main(): Promise<void> {
     const { connectEventStore } = await import('../../src/streaming/nats-event-store');
     const workerEvents = await connectEventStore({ servers });
     const clientEvents = await connectEventStore({ servers });
-    const liveTaskQueue = `${taskQueue}-live`;
+    // As long as the other queue's name, so the history comparison sees live output only.
+    const liveTaskQueue = taskQueue.replace('durable-claude', 'durable-events');
     const liveWorker = await createAgentWorker({
       connection: nativeConnection,
       taskQueue: liveTaskQueue,
@@ -62,9 +63,15 @@ async function main(): Promise<void> {
     };
   }
 
-  async function measureHistory(handle: ConversationHandle): Promise<Pick<ConversationOutcome, 'historyProtoBytes' | 'historyJsonBytes'>> {
+  async function measureHistory(handle: ConversationHandle): Promise<Pick<ConversationOutcome, 'historyProtoBytes' | 'historyJsonBytes' | 'historySignals' | 'historyUpdates'>> {
     const history = await handle.fetchHistory();
-    return { historyProtoBytes: temporal.api.history.v1.History.encode(history).finish().length, historyJsonBytes: Buffer.byteLength(JSON.stringify(history)) };
+    const events = history.events ?? [];
+    return {
+      historyProtoBytes: temporal.api.history.v1.History.encode(history).finish().length,
+      historyJsonBytes: Buffer.byteLength(JSON.stringify(history)),
+      historySignals: events.filter((event) => event.workflowExecutionSignaledEventAttributes).length,
+      historyUpdates: events.filter((event) => event.workflowExecutionUpdateAcceptedEventAttributes).length,
+    };
   }
 
   /**

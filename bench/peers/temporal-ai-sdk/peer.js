@@ -46,9 +46,12 @@ function innermostMessage(err) {
 
 async function measureHistory(handle) {
   const history = await handle.fetchHistory();
+  const events = history.events ?? [];
   return {
     historyProtoBytes: proto.temporal.api.history.v1.History.encode(history).finish().length,
     historyJsonBytes: Buffer.byteLength(JSON.stringify(history)),
+    historySignals: events.filter((event) => event.workflowExecutionSignaledEventAttributes).length,
+    historyUpdates: events.filter((event) => event.workflowExecutionUpdateAcceptedEventAttributes).length,
   };
 }
 
@@ -77,6 +80,7 @@ class MarkClock {
 /**
  * The streaming scenario: streamText on the Workflow Stream, and a client subscribed to its topic over this
  * process's client connection (not the worker's), reading until every model call's `finish` part has arrived.
+ * `spec.stream.aiSdk` sets the two latency knobs (publish batch interval, poll cooldown); absent, the defaults.
  */
 async function runStreamingConversation(spec, { historyBytes }) {
   const t0 = performance.now();
@@ -94,12 +98,21 @@ async function runStreamingConversation(spec, { historyBytes }) {
     await client.workflow.start('aiSdkStreamingAgent', {
       taskQueue,
       workflowId,
-      args: [{ prompt: spec.prompt, model: 'claude-sonnet-5-5', maxSteps: modelCalls + 1, streamingTopic }],
+      args: [
+        {
+          prompt: spec.prompt,
+          model: 'claude-sonnet-5-5',
+          maxSteps: modelCalls + 1,
+          streamingTopic,
+          ...(spec.stream.aiSdk ? { streamingBatchInterval: spec.stream.aiSdk.batchIntervalMs } : {}),
+        },
+      ],
     });
+    const subscribeOptions = spec.stream.aiSdk ? { pollCooldown: spec.stream.aiSdk.pollCooldownMs } : undefined;
     const clock = new MarkClock();
     let eventsReceived = 0;
     let finished = 0;
-    for await (const item of WorkflowStreamClient.create(client, workflowId).subscribe(streamingTopic, 0)) {
+    for await (const item of WorkflowStreamClient.create(client, workflowId).subscribe(streamingTopic, 0, subscribeOptions)) {
       const at = now();
       eventsReceived++;
       const part = JSON.parse(textDecoder.decode(item.data.data));
