@@ -12,7 +12,7 @@ export async function servePeer(runConversation: RunConversation, shutdown: () =
     const request = JSON.parse(line) as RunRequest;
     const started = performance.now();
     const conversations = await Promise.all(request.conversations.map((spec) => runConversation(spec, { historyBytes: request.historyBytes })));
-    const response: RunResponse = { id: request.id, totalMs: performance.now() - started, conversations, rssBytes: process.memoryUsage().rss };
+    const response: RunResponse = { id: request.id, totalMs: performance.now() - started, conversations, rssBytes: process.memoryUsage().rss, peerNow: performance.timeOrigin + performance.now() };
     process.stdout.write(`${JSON.stringify(response)}\n`);
   }
   await shutdown();

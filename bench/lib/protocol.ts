@@ -66,4 +66,6 @@ export interface RunResponse {
   conversations: ConversationOutcome[];
   /** The peer process's resident set size after the run (worker and client share the process). */
   rssBytes: number;
+  /** performance.timeOrigin + performance.now() as the peer wrote the response: for the harness's clock check. */
+  peerNow?: number;
 }

@@ -182,6 +182,12 @@ export class StreamingScenario {
       deltas_missing: missing,
       events_per_model_call: round(events / Math.max(1, calls)),
     };
+    // Receipts are stamped by the peer's clock and writes by ours: how far apart the two are bounds the figures.
+    if (process) {
+      const clock = await process.clockOffset();
+      figures.clock_offset_ms = round(clock.offsetMs, 2);
+      figures.clock_offset_uncertainty_ms = round(clock.uncertaintyMs, 2);
+    }
     if (process) {
       const offPerTurn = options.historyOff ?? (await this.#historyPerTurnOff(peer, process, shape));
       figures.history_bytes_per_turn_on = Math.round(median(historyOn));

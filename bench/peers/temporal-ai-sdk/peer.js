@@ -167,7 +167,7 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
   const request = JSON.parse(line);
   const started = performance.now();
   const conversations = await Promise.all(request.conversations.map((spec) => runConversation(spec, { historyBytes: request.historyBytes })));
-  process.stdout.write(`${JSON.stringify({ id: request.id, totalMs: performance.now() - started, conversations, rssBytes: process.memoryUsage().rss })}\n`);
+  process.stdout.write(`${JSON.stringify({ id: request.id, totalMs: performance.now() - started, conversations, rssBytes: process.memoryUsage().rss, peerNow: now() })}\n`);
 }
 worker.shutdown();
 await running;
