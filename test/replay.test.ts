@@ -28,6 +28,7 @@ const RECORDED_SCENARIOS = [
   'held-decision-expired',
   'inline-new-messages',
   'limit-max-iterations',
+  'live-output-approval',
   'limit-token-budget',
   'limit-tool-calls-per-turn',
   'max-tokens-ladder',

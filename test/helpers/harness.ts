@@ -7,6 +7,7 @@ import type { CallModelInput } from '../../src/activities/types';
 import { AgentClient } from '../../src/client';
 import type { AgentTool } from '../../src/tools/define-tool';
 import { FakeMessagesApi } from '../../src/testing';
+import type { EventStore } from '../../src/streaming/event-store';
 import type { AgentWorkerOptions } from '../../src/worker';
 import { connectTestTemporal, createTestWorker, fakeAnthropic, uniqueTaskQueue, type TestTemporal } from './temporal';
 
@@ -46,7 +47,8 @@ export async function withWorker<T>(
     tools: setup.tools ?? [],
     anthropic: setup.anthropic ?? fakeAnthropic(harness.fake.baseURL),
   });
-  const agent = new AgentClient({ client: harness.temporal.client, taskQueue });
+  // The worker publishes live output to `setup.events` (when given) and the client reads it from there.
+  const agent = new AgentClient({ client: harness.temporal.client, taskQueue, ...(setup.events ? { events: setup.events as EventStore } : {}) });
   return worker.runUntil(fn(agent, worker));
 }
 

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
+import { connectEventStore } from '../../src/streaming/nats-event-store';
 import { defineTool } from '../../src/tools/define-tool';
 import { createAgentWorker } from '../../src/worker';
 
@@ -66,18 +67,22 @@ async function main(): Promise<void> {
     }),
   ];
   const connection = await NativeConnection.connect({ address: env('TEMPORAL_ADDRESS') });
+  // Live output, when the test asks for it: the crash test of a model stream reads what this worker publishes.
+  const events = process.env.EVENTS_URL ? await connectEventStore({ servers: process.env.EVENTS_URL, name: `crash-worker-${process.pid}` }) : undefined;
   const worker = await createAgentWorker({
     connection,
     taskQueue: env('TASK_QUEUE'),
     tools,
     anthropic: new Anthropic({ apiKey: env('ANTHROPIC_API_KEY'), baseURL: env('FAKE_URL'), maxRetries: 0 }),
     workflowBundle: { codePath: env('BUNDLE') },
+    ...(events ? { events } : {}),
     model: { heartbeatIntervalMs: 300 },
     // A killed worker's sticky queue holds workflow tasks until this passes; then any worker takes them.
     worker: { stickyQueueScheduleToStartTimeout: '1s', shutdownGraceTime: '1s' },
   });
   process.stdout.write('ready\n');
   await worker.run();
+  await events?.close();
   await connection.close();
 }
 
