@@ -1,6 +1,6 @@
 // The benchmark harness: the same scripted conversations, over the same fake Messages API, with the same tool
 // latencies, for three peers — the SDK's in-process tool runner, durable-claude, and @temporalio/ai-sdk — on one
-// Temporal dev server. `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small);
+// Temporal dev server (the streaming scenario's floor, the SDK's own messages.stream, runs in this process). `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small);
 // `--only streaming,fanout` runs just those scenarios (written to bench/results/partial.*, the README untouched).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -95,7 +95,9 @@ async function main(): Promise<void> {
   const peers: Peer[] = [];
   const server: DevServer = await startDevServer({ ui: false });
   // durable-claude's live output goes through NATS JetStream, the server it documents for production.
-  const events: EventServer | undefined = selected('streaming') ? await startEventServer() : undefined;
+  const events: EventServer | undefined = selected('streaming')
+    ? await startEventServer().catch((err: unknown) => void log(`no event server, so durable_claude cannot stream: ${err instanceof Error ? err.message : String(err)}`))
+    : undefined;
   // Interrupted (Ctrl-C, a CI timeout): leave no dev server, event server or peer behind.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
