@@ -1,7 +1,10 @@
 // The SSE handler on a real node:http server, read by a raw HTTP client: conversations run on the real Temporal dev
 // server, their events go through the real nats-server, the model is the fake Messages API streaming scripted text.
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { AgentClient, type ConversationHandle } from '../src/client';
 import type { ConversationEvent, TextDeltaEvent } from '../src/streaming/events';
@@ -17,6 +20,14 @@ let harness: Harness;
 let store: NatsEventStore;
 let server: http.Server;
 let baseUrl: string;
+/**
+ * The same handler on a Unix socket, for the slow-reader test: a Unix socket's kernel buffers are a few hundred KB and
+ * fixed, where loopback TCP grows its own to megabytes, so a reader that stops shows on the server within one reply.
+ */
+let unixServer: http.Server;
+let socketPath: string;
+/** For the unix-socket requests: the most bytes the response held in this process right after a text delta, and the largest delta. */
+const buffering = { maxBuffered: 0, largestDelta: 0, highWaterMark: 0 };
 /** The handler's promise for each request, by path: it settles once the server side of the stream is over. */
 const served = new Map<string, Promise<void>>();
 
@@ -36,11 +47,32 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const slowReaderHandler = createEventStreamHandler({ agent });
+  unixServer = http.createServer((req, res) => {
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    buffering.highWaterMark = res.writableHighWaterMark;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      const accepted = write(chunk, ...rest);
+      // Deltas only: the events after the reply carry its whole text, one write each, whatever the reader does.
+      if (typeof chunk === 'string' && chunk.includes('\nevent: text_delta\n')) {
+        buffering.maxBuffered = Math.max(buffering.maxBuffered, res.writableLength);
+        buffering.largestDelta = Math.max(buffering.largestDelta, Buffer.byteLength(chunk));
+      }
+      return accepted;
+    }) as typeof res.write;
+    served.set(`unix:${req.url ?? '/'}`, slowReaderHandler(req, res));
+  });
+  socketPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-sse-')), 'events.sock');
+  await new Promise<void>((resolve) => unixServer.listen(socketPath, resolve));
 });
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  for (const each of [server, unixServer]) {
+    each?.closeAllConnections();
+    await new Promise((resolve) => each?.close(resolve));
+  }
+  if (socketPath) fs.rmSync(path.dirname(socketPath), { recursive: true, force: true });
   await store?.close();
   await harness?.close();
 });
@@ -64,9 +96,10 @@ interface SseResponse {
   disconnect(): void;
 }
 
-function openStream(path: string, headers: Record<string, string> = {}): Promise<SseResponse> {
+function openStream(path: string, headers: Record<string, string> = {}, via: { socketPath?: string } = {}): Promise<SseResponse> {
   return new Promise((resolve, reject) => {
-    const request = http.get(`${baseUrl}${path}`, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+    const url = via.socketPath ? `http://localhost${path}` : `${baseUrl}${path}`;
+    const request = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, ...via }, (res) => {
       res.setEncoding('utf8');
       resolve({
         status: res.statusCode ?? 0,
@@ -232,6 +265,27 @@ describe('createEventStreamHandler', () => {
     expect([...firstPart, ...rest]).toEqual(full);
     expect(shownText(eventsOf([...firstPart, ...rest]))).toBe(answer);
     expect(fromMiddle).toEqual(full.filter((m) => m.event === 'end' || Number(m.id) >= middle));
+  });
+
+  test('a reader that stops reading holds the events in the store, not in the server: the server waits for drain, then sends the rest', async () => {
+    const prompt = uniquePrompt('Write out the whole manual.');
+    // About 600 KB of text in 200 deltas: more than the socket's buffers hold, so the server must stop and wait.
+    const answer = Array.from({ length: 12_000 }, (_, i) => `line ${i} of the manual. `).join('').slice(0, 600_000);
+    harness.fake.addScript({ match: prompt, steps: [{ ...reply(text(answer)), textChunkChars: 3_000 }] });
+
+    const messages = await runWithStore({}, async (agent) => {
+      const handle = await agent.start({ prompt });
+      const response = await openStream(eventsPath(handle.conversationId), {}, { socketPath });
+      // Not reading: the whole reply is streamed by the model and stored while this client holds still.
+      await handle.result();
+      return readMessages(response);
+    });
+
+    expect(messages.at(-1)!.event).toBe('end');
+    expect(shownText(eventsOf(messages))).toBe(answer);
+    // What the server held for the stalled reader: never more than its buffer limit plus the one delta that crossed it.
+    expect(buffering.largestDelta).toBeGreaterThan(3_000);
+    expect(buffering.maxBuffered).toBeLessThanOrEqual(buffering.highWaterMark + buffering.largestDelta);
   });
 
   test('an unknown conversation is a 404 whose JSON names it, however the id is given', async () => {
