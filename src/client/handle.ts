@@ -1,5 +1,5 @@
 // One conversation: its result, queries, decisions, messages and lifecycle.
-import { WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import {
   approveSignal,
@@ -99,7 +99,25 @@ export class ConversationHandle {
     const runId = description.runId;
     const running = description.status.name === 'RUNNING';
     const run = this.agent.client.workflow.getHandle(this.conversationId, runId);
-    const closed = (signal: AbortSignal) => (running ? this.agent.client.connection.withAbortSignal(signal, () => run.result()) : Promise.resolve());
+    // result() long-polls the server for the run's close; an error that is not the close (a dropped connection, a
+    // server restart) is checked against describe(), so a stream never ends while its conversation still runs.
+    const closed = async (signal: AbortSignal): Promise<void> => {
+      if (!running) return;
+      for (;;) {
+        try {
+          await this.agent.client.connection.withAbortSignal(signal, () => run.result());
+          return;
+        } catch {
+          if (signal.aborted) return;
+          const status = await run.describe().then(
+            (d) => d.status.name,
+            (err: unknown) => (err instanceof WorkflowNotFoundError ? 'GONE' : 'UNKNOWN'),
+          );
+          if (status !== 'RUNNING' && status !== 'UNKNOWN') return;
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      }
+    };
     yield* liveEvents({ conversationId: this.conversationId, subscriber, runId, closed }, options);
   }
 
