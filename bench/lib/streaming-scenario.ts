@@ -24,7 +24,7 @@ export interface StreamingShape {
 }
 
 export const STREAMING_FULL: StreamingShape = { conversations: 3, turns: 2, deltasPerCall: 150, chunkMs: 15 };
-export const STREAMING_QUICK: StreamingShape = { conversations: 1, turns: 1, deltasPerCall: 40, chunkMs: 15 };
+export const STREAMING_QUICK: StreamingShape = { conversations: 1, turns: 1, deltasPerCall: 30, chunkMs: 15 };
 
 /**
  * @temporalio/ai-sdk's two latency knobs: the streaming activity's publish batch (the provider's
