@@ -67,6 +67,8 @@ export { InvalidOffsetError } from './client';
 export type * from './streaming/events';
 /** Live output: the event store contract, and the NATS JetStream store workers publish to and clients read. */
 export type { EventPublisher, EventStore, EventSubscriber, PublishOptions, SubscribeOptions } from './streaming/event-store';
+/** Live output for browsers: a conversation's events as Server-Sent Events, one (req, res) handler for node:http, Express and Fastify. */
+export { createEventStreamHandler, type EventStreamHandler, type EventStreamHandlerOptions } from './streaming/sse';
 /** The worker's sink for the workflow's live-output events, for a Worker.create of your own. */
 export { conversationEventSinks } from './streaming/workflow-sinks';
 /** Replays a recorded history against the current workflow code and says where it diverges. */

@@ -118,7 +118,8 @@ export class ConversationHandle {
         }
       }
     };
-    yield* liveEvents({ conversationId: this.conversationId, subscriber, runId, closed }, options);
+    // A run that closes while we watch gets 5 s for its last events to be stored (the publisher's own ack timeout).
+    yield* liveEvents({ conversationId: this.conversationId, subscriber, runId, closed, closingGraceMs: running ? 5_000 : 0 }, options);
   }
 
   state(options: QueryOptions = {}): Promise<ConversationState> {

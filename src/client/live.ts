@@ -35,12 +35,27 @@ export function checkOffset(offset: unknown, what = 'fromOffset'): number {
   return offset;
 }
 
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 export interface LiveStreamSource {
   conversationId: string;
   subscriber: EventSubscriber;
   /** The run being watched, and a wait that settles when it closes (however it ends), given up on `signal`. */
   runId: string;
   closed(signal: AbortSignal): Promise<unknown>;
+  /** How long to wait, once the run has closed, for its conversation_finished before ending at the store's last event. */
+  closingGraceMs?: number;
 }
 
 /**
@@ -56,9 +71,12 @@ export async function* liveEvents(source: LiveStreamSource, options: StreamOptio
   outer?.addEventListener('abort', onAbort, { once: true });
   let lastSeen = fromOffset - 1;
   let endAt: number | undefined;
-  // When the run closes: stop at the store's last event, or at once if that has been read already.
+  // When the run closes: its last events may still be on their way (the worker publishes the workflow's events after
+  // the task that closed the run), so give its conversation_finished a grace period; then stop at the store's last
+  // event (it never arrives when the store was down), or at once if that has been read already.
   const stopAtTheEnd = async () => {
     await source.closed(inner.signal).catch(() => undefined);
+    if (source.closingGraceMs) await abortableDelay(source.closingGraceMs, inner.signal);
     if (inner.signal.aborted) return;
     endAt = await source.subscriber.lastOffset(source.conversationId).catch(() => 0);
     if (lastSeen >= endAt) inner.abort();
