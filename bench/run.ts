@@ -1,7 +1,8 @@
 // The benchmark harness: the same scripted conversations, over the same fake Messages API, with the same tool
 // latencies, for three peers — the SDK's in-process tool runner, durable-claude, and @temporalio/ai-sdk — on one
-// Temporal dev server (the streaming scenario's floor, the SDK's own messages.stream, runs in this process). `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small);
-// `--only streaming,fanout` runs just those scenarios (written to bench/results/partial.*, the README untouched).
+// Temporal dev server; the streaming scenario adds its floor, the SDK's own messages.stream, run in this process.
+// `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small); `--only streaming,fanout` runs
+// just those scenarios (written to bench/results/partial.*, the README left as it is).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const runs = quick ? 1 : 5;
   log(`${quick ? 'quick' : 'full'} run on ${os.cpus().length} cores, Node ${process.version}`);
-  // The streaming scenario's clock: every text delta the fake writes, stamped as it goes out (cheap for the rest).
+  // The streaming scenario's clock: the text deltas the fake writes while it runs, stamped as they go out.
   const written = new WrittenMarks();
   const fake = await FakeMessagesApi.start({ onStreamWrite: (write) => written.record(write) });
   const peers: Peer[] = [];

@@ -43,10 +43,12 @@ export function streamingTitle(shape: StreamingShape): string {
 /** The scenario's view of the fake's writes: every mark, stamped when its last character went out. */
 export class WrittenMarks {
   readonly #clock = new MarkClock();
+  /** Only while the streaming scenario runs: the other scenarios' fake does no extra work. */
+  recording = false;
 
   /** FakeMessagesApiOptions.onStreamWrite. */
   record(write: StreamWrite): void {
-    if (write.kind === 'text') this.#clock.add(`${write.requestId}/${write.index}`, write.piece, write.writtenAt);
+    if (this.recording && write.kind === 'text') this.#clock.add(`${write.requestId}/${write.index}`, write.piece, write.writtenAt);
   }
 
   get stamps(): ReadonlyMap<string, number> {
@@ -212,18 +214,23 @@ export async function runStreamingScenario(
 ): Promise<ScenarioFigures> {
   const scenario = new StreamingScenario(fake, written, log);
   const figures: ScenarioFigures = {};
-  const floor = await attempt('sdk_stream', () => scenario.measure('sdk_stream', undefined, shape));
-  if (floor) figures.sdk_stream = floor;
-  for (const peer of peers.filter((p) => p.name === 'durable_claude' || p.name === 'temporal_ai_sdk')) {
-    const measured = await attempt(peer.name, () => scenario.measure(peer.name, peer, shape));
-    if (measured) figures[peer.name] = measured;
-    if (peer.name !== 'temporal_ai_sdk') continue;
-    // What Workflow Streams costs without its batching: the same peer with the knobs at their floor.
-    const off = measured?.history_bytes_per_turn_off;
-    const tuned = await attempt('temporal_ai_sdk_tuned', () =>
-      scenario.measure('temporal_ai_sdk_tuned', peer, shape, { aiSdk: AI_SDK_TUNED, ...(off !== undefined ? { historyOff: off } : {}) }),
-    );
-    if (tuned) figures.temporal_ai_sdk_tuned = tuned;
+  written.recording = true;
+  try {
+    const floor = await attempt('sdk_stream', () => scenario.measure('sdk_stream', undefined, shape));
+    if (floor) figures.sdk_stream = floor;
+    for (const peer of peers.filter((p) => p.name === 'durable_claude' || p.name === 'temporal_ai_sdk')) {
+      const measured = await attempt(peer.name, () => scenario.measure(peer.name, peer, shape));
+      if (measured) figures[peer.name] = measured;
+      if (peer.name !== 'temporal_ai_sdk') continue;
+      // What Workflow Streams costs without its batching: the same peer with the knobs at their floor.
+      const off = measured?.history_bytes_per_turn_off;
+      const tuned = await attempt('temporal_ai_sdk_tuned', () =>
+        scenario.measure('temporal_ai_sdk_tuned', peer, shape, { aiSdk: AI_SDK_TUNED, ...(off !== undefined ? { historyOff: off } : {}) }),
+      );
+      if (tuned) figures.temporal_ai_sdk_tuned = tuned;
+    }
+  } finally {
+    written.recording = false;
   }
   return figures;
 }
