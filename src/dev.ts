@@ -7,3 +7,7 @@ export { startDevServer, type DevServer, type DevServerOptions } from './devserv
 export { findTemporalCli, type FindTemporalCliOptions, type TemporalCli } from './devserver';
 /** The demo's tools: get_weather, get_time and an approval-gated send_email. */
 export { exampleTools, type ExampleToolsOptions, type SentEmail } from './examples/tools';
+/** Starts a local NATS server with JetStream: the event store for live output (built once from the Go module proxy). */
+export { startEventServer, findNatsServer, type EventServer, type EventServerOptions } from './event-server';
+/** The HTTP server `durable-claude dev` runs for live output: Server-Sent Events and a page per conversation. */
+export { startLiveOutputServer, type LiveOutputServer, type LiveOutputServerOptions } from './streaming/live-server';

@@ -69,6 +69,8 @@ export type * from './streaming/events';
 export type { EventPublisher, EventStore, EventSubscriber, PublishOptions, SubscribeOptions } from './streaming/event-store';
 /** Live output for browsers: a conversation's events as Server-Sent Events, one (req, res) handler for node:http, Express and Fastify. */
 export { createEventStreamHandler, type EventStreamHandler, type EventStreamHandlerOptions } from './streaming/sse';
+/** Live output: connects to the NATS JetStream event store (workers publish to it, clients and the SSE handler read it). */
+export { connectEventStore, NatsEventStore, type ConnectEventStoreOptions } from './streaming/nats-event-store';
 /** The worker's sink for the workflow's live-output events, for a Worker.create of your own. */
 export { conversationEventSinks } from './streaming/workflow-sinks';
 /** Replays a recorded history against the current workflow code and says where it diverges. */

@@ -308,33 +308,51 @@ describe('durable-claude CLI', () => {
     expect(badStart.stderr).toMatch(/tools\[0\] must be a tool name/);
   });
 
-  test('dev serves a dev server, the Web UI and a worker, keeps its data across restarts and stops cleanly on SIGINT', async () => {
+  test('dev serves a dev server, the Web UI, an event store, live output over SSE and a worker, keeps its data across restarts and stops cleanly on SIGINT', async () => {
     const dbFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-dev-')), 'dev.db');
     const port = await freePort();
-    const env = { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined, TEMPORAL_ADDRESS: undefined };
+    const ports = ['--events-port', String(await freePort()), '--live-port', String(await freePort())];
+    const env = { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined, TEMPORAL_ADDRESS: undefined, DURABLE_CLAUDE_EVENTS: undefined };
     const startDev = async () => {
-      const dev = cliProcess(['dev', '--db-file', dbFile, '--port', String(port), '--ui-port', String(await freePort())], { env, timeoutMs: 120_000 });
+      const dev = cliProcess(['dev', '--db-file', dbFile, '--port', String(port), '--ui-port', String(await freePort()), ...ports], { env, timeoutMs: 120_000 });
       for (let i = 0; i < 600 && !dev.stdout().includes('try:'); i++) await sleep(100);
       expect(dev.stdout()).toMatch(/Temporal Web UI +http:\/\/127\.0\.0\.1:\d+/);
-      return dev;
+      const eventsUrl = /event store +(nats:\/\/\S+)/.exec(dev.stdout())?.[1];
+      const liveUrl = /live output \(SSE\) +(http:\/\/\S+)\/conversations/.exec(dev.stdout())?.[1];
+      expect(eventsUrl).toBeDefined();
+      expect(liveUrl).toBeDefined();
+      return { dev, eventsUrl: eventsUrl!, liveUrl: liveUrl! };
     };
     const devCommon = ['--address', `127.0.0.1:${port}`, '--task-queue', 'durable-claude'];
     const first = await startDev();
     const id = `cli-dev-${Date.now()}`;
-    const ran = await cli(['run', DEMO_PROMPT, '--yes', '--id', id, ...devCommon], { env });
+    const ran = await cli(['run', DEMO_PROMPT, '--yes', '--id', id, '--events', first.eventsUrl, ...devCommon], { env });
     expect(ran.code).toBe(0);
     expect(ran.stdout).toMatch(/✔ completed · 3 turns/);
-    first.signal('SIGINT');
-    const stopped = await first.done;
+    expect(ran.stdout).toContain('  ⚙ get_weather running');
+    // The same conversation's events over Server-Sent Events, and its page.
+    const sse = await fetch(`${first.liveUrl}/conversations/${id}/events`);
+    expect(sse.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const body = await sse.text();
+    expect(body).toMatch(/^id: \d+\nevent: turn_started\n/m);
+    expect(body).toContain('event: text_delta');
+    expect(body).toMatch(/event: end\n/);
+    const page = await fetch(`${first.liveUrl}/conversations/${id}`);
+    expect(await page.text()).toContain('new EventSource');
+    first.dev.signal('SIGINT');
+    const stopped = await first.dev.done;
     expect(stopped.code).toBe(0);
     expect(stopped.stderr).not.toMatch(/Cannot close connection|durable-claude dev:/);
-    // Same file, new server: the conversation is still there, read from its result.
+    // Same files, new servers: the conversation is still there, read from its result, and its live output too.
     const second = await startDev();
     const shown = await cli(['show', id, ...devCommon], { env });
-    second.signal('SIGTERM');
+    const watched = await cli(['watch', id, '--from-start', '--events', second.eventsUrl, ...devCommon], { env });
+    second.dev.signal('SIGTERM');
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(new RegExp(`^conversation ${id} · completed · 3 turns`));
-    expect((await second.done).code).toBe(0);
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toContain('⏸ send_email waits for approval');
+    expect((await second.dev.done).code).toBe(0);
   }, 150_000);
 
   test('the demo runs to completion non-interactively with --yes, on its own dev server and the simulated model', async () => {

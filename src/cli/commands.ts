@@ -14,6 +14,8 @@ import { connectAgent, connectEvents, connectModel, connectWorkerConnection, tas
 import { LiveOutputUnavailableError } from '../client';
 import { startEventServer, type EventServer } from '../event-server';
 import { LiveView } from './live-view';
+import { startLiveOutputServer, type LiveOutputServer } from '../streaming/live-server';
+import type { AgentClient } from '../client';
 import { positiveIntOption, queryTimeoutMs, requireConversationId, stringOption, warn, write, type Command } from './command';
 import { CliError, ExitCode } from './errors';
 import { transcriptLines } from '../format';
@@ -339,12 +341,20 @@ const worker: Command = {
 };
 
 const dev: Command = {
-  usage: 'usage: durable-claude dev [--db-file FILE] [--port 7233] [--ui-port 8233] [--events-port 4222] [--events-dir DIR]',
-  options: { 'db-file': { type: 'string' }, port: { type: 'string' }, 'ui-port': { type: 'string' }, 'events-port': { type: 'string' }, 'events-dir': { type: 'string' } },
+  usage: 'usage: durable-claude dev [--db-file FILE] [--port 7233] [--ui-port 8233] [--events-port 4222] [--events-dir DIR] [--live-port 7243]',
+  options: {
+    'db-file': { type: 'string' },
+    port: { type: 'string' },
+    'ui-port': { type: 'string' },
+    'events-port': { type: 'string' },
+    'events-dir': { type: 'string' },
+    'live-port': { type: 'string' },
+  },
   async run(_positionals, values) {
     const port = positiveIntOption(values, 'port') ?? 7233;
     const uiPort = positiveIntOption(values, 'ui-port') ?? port + 1000;
     const eventsPort = positiveIntOption(values, 'events-port') ?? 4222;
+    const livePort = positiveIntOption(values, 'live-port') ?? port + 10;
     const dbFilename = stringOption(values, 'db-file') ?? '.temporal/dev.db';
     // Live output is kept next to the history, so a restarted `dev` can still show a conversation's stream.
     const eventsDir = stringOption(values, 'events-dir') ?? path.join(path.dirname(dbFilename), 'events');
@@ -354,6 +364,8 @@ const dev: Command = {
     let eventServer: EventServer | undefined;
     let connection: NativeConnection | undefined;
     let events: Awaited<ReturnType<typeof connectEvents>>;
+    let live: { agent: AgentClient; close(): Promise<void> } | undefined;
+    let liveServer: LiveOutputServer | undefined;
     try {
       eventServer = await startEventServer({ port: eventsPort, storeDir: eventsDir, log });
       const worker = await connectWorkerConnection({ ...values, address: server.address });
@@ -361,9 +373,12 @@ const dev: Command = {
       events = await connectEvents({ events: eventServer.url }, worker.namespace);
       const taskQueue = taskQueueOf(values);
       const w = await createAgentWorker({ connection, namespace: worker.namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}) });
+      live = await connectAgent({ ...values, address: server.address, events: eventServer.url });
+      liveServer = await startLiveOutputServer({ agent: live.agent, port: livePort });
       write(`Temporal dev server  ${server.address}   (data: ${dbFilename})`);
       write(`Temporal Web UI      ${server.uiUrl}`);
       write(`event store          ${eventServer.url}   (NATS JetStream, live output; data: ${eventsDir})`);
+      write(`live output (SSE)    ${liveServer.url}/conversations/<id>/events   (a page: ${liveServer.url}/conversations/<id>)`);
       write(`worker               task queue ${taskQueue}, tools: ${EXAMPLE_TOOL_NAMES.join(', ')}`);
       write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
       write(`try:                 TEMPORAL_ADDRESS=${server.address} DURABLE_CLAUDE_EVENTS=${eventServer.url} npx durable-claude run "${DEMO_PROMPT}"`);
@@ -372,6 +387,8 @@ const dev: Command = {
       await w.run();
       return ExitCode.ok;
     } finally {
+      await liveServer?.close();
+      await live?.close();
       await events?.close();
       await connection?.close();
       await eventServer?.stop();
