@@ -112,7 +112,8 @@ export async function connectModel(options: { allowSimulated: boolean }): Promis
   if (!options.allowSimulated) {
     throw new CliError('ANTHROPIC_API_KEY is not set: the worker needs it to call Claude (ANTHROPIC_BASE_URL points at another endpoint).', ExitCode.missingApiKey);
   }
-  const fake = await FakeMessagesApi.start({ defaultScript: simulatedModelScript(), latency: { firstTokenMs: 250, chunkMs: 20 } });
+  // Text at about 300 characters a second in small pieces, so live output looks as it does with Claude.
+  const fake = await FakeMessagesApi.start({ defaultScript: simulatedModelScript(), latency: { firstTokenMs: 250, chunkMs: 15 }, textChunkChars: 5 });
   return {
     anthropic: new Anthropic({ apiKey: 'simulated-offline-model', baseURL: fake.baseURL }),
     simulated: true,

@@ -63,6 +63,8 @@ export function exampleTools(options: ExampleToolsOptions = {}): AgentTool[] {
       }),
       needsApproval: true,
       approvalTimeout: '24h',
+      // Fine-grained tool streaming: a long email body shows up while Claude is still writing it.
+      streamInput: true,
       run: ({ to, subject, body }, { idempotencyKey }) => {
         const existing = outbox.get(idempotencyKey);
         if (existing) return { status: 'already sent', to: existing.to, sentAt: existing.sentAt };
