@@ -20,6 +20,7 @@ interface Service {
   ports?: string[];
   healthcheck?: { test: string[] };
   entrypoint?: string[];
+  command?: string[];
   restart?: string;
 }
 const services = compose.services;
@@ -42,8 +43,8 @@ const composeMissing =
   expect(config.status).toBe(0);
 });
 
-test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, and the worker', () => {
-  expect(Object.keys(services).sort()).toEqual(['postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, NATS for live output, and the worker', () => {
+  expect(Object.keys(services).sort()).toEqual(['nats', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
   expect(services.postgresql!.image).toMatch(/^postgres:\d+(\.\d+)?$/);
   expect(services.temporal!.image).toBe('temporalio/server:1.29.1');
   expect(services['temporal-schema']!.image).toBe('temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0');
@@ -68,8 +69,8 @@ test('start order: every depends_on names a service, with a condition that servi
       else expect(condition).toBe('service_started');
     }
   }
-  // The worker starts only once the namespace and search attributes exist.
-  expect(services.worker!.depends_on).toEqual({ 'temporal-setup': { condition: 'service_completed_successfully' } });
+  // The worker starts only once the namespace and search attributes exist, and JetStream answers.
+  expect(services.worker!.depends_on).toEqual({ 'temporal-setup': { condition: 'service_completed_successfully' }, nats: { condition: 'service_healthy' } });
 });
 
 test('volumes: named volumes are declared, bind mounts exist in the repository', () => {
@@ -81,15 +82,16 @@ test('volumes: named volumes are declared, bind mounts exist in the repository',
       else expect(declared).toContain(source);
     }
   }
-  // PostgreSQL keeps its data in a named volume, so nothing is lost on restart.
+  // PostgreSQL and JetStream keep their data in named volumes, so nothing is lost on restart.
   expect(services.postgresql!.volumes).toEqual(['temporal-postgres-data:/var/lib/postgresql/data']);
+  expect(services.nats!.volumes).toEqual(['nats-data:/data']);
 });
 
 test('ports are valid and not published twice', () => {
   const published = Object.values(services).flatMap((s) => s.ports ?? []).map((p) => Number(p.split(':')[0]));
   for (const port of published) expect(Number.isInteger(port) && port > 0 && port < 65536).toBe(true);
   expect(new Set(published).size).toBe(published.length);
-  expect(published.sort()).toEqual([7233, 8080]);
+  expect(published.sort()).toEqual([4222, 7233, 8080]);
 });
 
 test('the worker gets its key from the environment and reaches Temporal by service name', () => {
@@ -97,6 +99,7 @@ test('the worker gets its key from the environment and reaches Temporal by servi
   expect(env.ANTHROPIC_API_KEY).toMatch(/^\$\{ANTHROPIC_API_KEY:\?/);
   expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
   expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  expect(env.DURABLE_CLAUDE_EVENTS).toBe('nats://nats:4222');
   expect(fs.existsSync(path.join(ROOT, services.worker!.build!.context, services.worker!.build!.dockerfile ?? 'Dockerfile'))).toBe(true);
 });
 
@@ -105,6 +108,16 @@ test('the setup job registers the search attributes conversations publish', () =
   for (const key of AGENT_SEARCH_ATTRIBUTES) expect(script).toContain(key.name);
   expect(script).toContain('AgentStatus:Keyword');
   expect(script).toContain('AgentPendingApprovals:Int');
+});
+
+test('NATS runs with JetStream on a stored directory, its official image pinned, healthy once JetStream answers', () => {
+  const nats = services.nats!;
+  expect(nats.image).toMatch(/^nats:\d+\.\d+\.\d+-alpine[\d.]*$/);
+  const command = nats.command ?? [];
+  expect(command).toContain('-js');
+  expect(command[command.indexOf('-sd') + 1]).toBe(nats.volumes![0]!.split(':')[1]);
+  expect(nats.healthcheck!.test.join(' ')).toContain('/healthz?js-enabled-only=true');
+  expect(command[command.indexOf('-m') + 1]).toBe('8222');
 });
 
 test("the Dockerfile's steps are the project's own: npm ci, npm run build, node lib/worker.js", () => {
@@ -121,7 +134,7 @@ test("the Dockerfile's steps are the project's own: npm ci, npm run build, node 
 
 test("the image's start command runs outside Docker: the worker connects, serves, and stops cleanly on SIGTERM", async () => {
   const worker = spawn(process.execPath, [path.join(ROOT, 'lib', 'worker.js')], {
-    env: { ...process.env, TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS, TEMPORAL_NAMESPACE: 'default', ANTHROPIC_API_KEY: 'sk-ant-placeholder', DURABLE_CLAUDE_TASK_QUEUE: 'compose-smoke' },
+    env: { ...process.env, TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS, TEMPORAL_NAMESPACE: 'default', ANTHROPIC_API_KEY: 'sk-ant-placeholder', DURABLE_CLAUDE_TASK_QUEUE: 'compose-smoke', DURABLE_CLAUDE_EVENTS: process.env.DURABLE_CLAUDE_TEST_EVENTS_URL },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
