@@ -2,8 +2,10 @@
 // will not break conversations already running.
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
-import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { Worker, type InjectedSinks, type ReplayWorkerOptions } from '@temporalio/worker';
+import type { WorkflowEvent } from './streaming/events';
 import { conversationEventSinks } from './streaming/workflow-sinks';
+import type { ConversationSinks } from './workflows/live-events';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -57,4 +59,32 @@ export async function replayHistory(
     const eventId = divergedEventId(error);
     return { ok: false, workflowId, events, error, ...(eventId !== undefined ? { divergedAtEventId: eventId } : {}) };
   }
+}
+
+/**
+ * The workflow's live-output events (turns, tools, approvals, chat messages, the end), regenerated from a history by
+ * replaying it: the workflow code that emitted them is deterministic, so this is exactly what it published, even when
+ * the event store no longer holds it. Model-stream events (text deltas) are not in history and not regenerated.
+ * Offsets are the events' positions in the run (1, 2, …), not the store's.
+ */
+export async function workflowEventsOf(
+  history: History,
+  options: { workflowId?: string; runId?: string } & Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle'> = {},
+): Promise<WorkflowEvent[]> {
+  const workflowId = options.workflowId ?? workflowIdOf(history) ?? 'replayed-conversation';
+  const source = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') };
+  const events: WorkflowEvent[] = [];
+  const sinks: InjectedSinks<ConversationSinks> = {
+    conversationEvents: {
+      emit: {
+        fn(info, event) {
+          const { seq, ...body } = event;
+          events.push({ ...body, conversationId: workflowId, runId: options.runId ?? info.runId, offset: seq } as WorkflowEvent);
+        },
+        callDuringReplay: true,
+      },
+    },
+  };
+  await Worker.runReplayHistory({ ...source, replayName: `durable-claude-events-${workflowId}`, sinks }, history, workflowId);
+  return events.sort((a, b) => a.offset - b.offset);
 }

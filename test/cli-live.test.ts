@@ -90,6 +90,21 @@ test('run prints the text as it streams, tools and the approval as they happen; 
   });
 });
 
+test('watch --from-start of a conversation the store never saw: its workflow events, replayed from history', async () => {
+  const prompt = uniquePrompt('Weather in Oslo');
+  harness.fake.addScript({ match: prompt, steps: [reply(toolUse('get_weather', { location: 'Oslo' })), reply(text('Oslo is windy.'))] });
+  const id = `unseen-${taskQueue}`;
+  // A worker without an event store: nothing is published.
+  await withWorker(harness, { tools: exampleTools(), taskQueue }, async (agent) => {
+    await (await agent.start({ prompt, tools: ['get_weather'], conversationId: id })).result();
+  });
+  const watched = await cliProcess(['watch', id, '--from-start', '--events', testEventsUrl(), ...common]).done;
+  expect(watched.code).toBe(0);
+  expect(watched.stderr).toContain('replayed from history');
+  expect(watched.stdout).toContain('  ⚙ get_weather running');
+  expect(watched.stdout).toContain('claude › Oslo is windy.');
+});
+
 test('watch: unknown conversation exits 3, no event store or a bad offset exits 2', async () => {
   const unknown = await cliProcess(['watch', 'no-such-conversation-watch', '--events', testEventsUrl(), ...common]).done;
   expect(unknown.code).toBe(3);

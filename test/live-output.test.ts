@@ -94,12 +94,17 @@ describe('live output', () => {
         { ...reply(text(LONG_ANSWER)), textChunkChars: 5, latency: { chunkMs: 3 } },
       ],
     });
-    const { early, late, result } = await withStore({ tools: [weather, clock] }, async (agent) => {
+    const { early, late, result, replayed } = await withStore({ tools: [weather, clock] }, async (agent) => {
       const handle = await agent.start({ prompt, tools: ['get_weather', 'get_time'] });
       const earlyEvents = collect(handle);
       const result = await handle.result();
-      return { early: await earlyEvents, late: await collect(agent.getHandle(handle.conversationId), 0), result };
+      const replayed = await handle.workflowEvents({ workflowBundle: { codePath: process.env.DURABLE_CLAUDE_TEST_BUNDLE! } });
+      return { early: await earlyEvents, late: await collect(agent.getHandle(handle.conversationId), 0), result, replayed };
     });
+    // The workflow's events are durable: replaying the history regenerates exactly what was published.
+    const published = early.filter((e) => !('call' in e));
+    expect(replayed.map(({ offset: _o, ...rest }) => rest)).toEqual(published.map(({ offset: _o, ...rest }) => rest));
+    expect(replayed.map((e) => e.offset)).toEqual(replayed.map((_, i) => i + 1));
     expect(result.status).toBe('completed');
     expect(late.map((e) => e.offset)).toEqual(early.map((e) => e.offset));
     expect(late).toEqual(early);

@@ -257,6 +257,15 @@ const watch: Command = {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       const view = new LiveView({ out: (text) => process.stdout.write(text), showUserMessages: true });
+      if (values['from-start'] && (await agent.events.lastOffset(conversationId)) === 0 && (await handle.describe()).status.name !== 'RUNNING') {
+        // The store no longer holds it (or never did): the workflow's own events come back from its history.
+        warn('the event store holds nothing for this conversation; its workflow events, replayed from history (no text deltas):');
+        for (const event of await handle.workflowEvents()) {
+          if (values.json) write(JSON.stringify(event));
+          else view.render(event);
+        }
+        view.finish();
+      }
       try {
         for await (const event of handle.stream({ fromOffset, signal: stop.signal })) {
           if (values.json) write(JSON.stringify(event));

@@ -21,6 +21,8 @@ export class LiveView {
   #open: 'text' | 'input' | undefined;
   /** Streamed characters per attempt, so a reset can say how much it voids. */
   readonly #streamed = new Map<string, number>();
+  /** Turns whose text streamed; a turn without (events replayed from history) shows its text when it finishes. */
+  readonly #turnsWithText = new Set<number>();
 
   constructor(options: LiveViewOptions) {
     this.#options = options;
@@ -53,6 +55,7 @@ export class LiveView {
         }
         out(event.text);
         this.#count(event, event.text.length);
+        this.#turnsWithText.add(event.turn);
         return false;
       case 'tool_use_started':
         this.#close();
@@ -87,6 +90,9 @@ export class LiveView {
         return false;
       case 'approval_decided':
         this.#line(`  ${event.decision === 'approved' ? '✔ approved' : event.decision === 'rejected' ? '✗ rejected' : '⌛ expired'} ${event.name} by ${event.by ?? 'unknown'}${event.reason ? `: ${event.reason}` : ''}`);
+        return false;
+      case 'turn_finished':
+        if (event.text && !this.#turnsWithText.has(event.turn)) this.#line(`claude › ${event.text}`);
         return false;
       case 'chat_message_received':
         if (this.#options.showUserMessages) this.#line(`user   › ${event.text}`);

@@ -32,7 +32,9 @@ import { ConversationFinishedError, ConversationNotFoundError, DecisionRefusedEr
 import { completedSnapshot, exportConversation, type ConversationExport, type ConversationSnapshot } from './export';
 import { checkOffset, liveEvents, LiveOutputUnavailableError, type StreamOptions } from './live';
 import { retryConversation, type RetryConversationOptions, type RetryOutcome } from './retry';
-import type { ConversationEvent } from '../streaming/events';
+import type { ConversationEvent, WorkflowEvent } from '../streaming/events';
+import { workflowEventsOf } from '../replay';
+import type { ReplayWorkerOptions } from '@temporalio/worker';
 import type { ApprovalsOptions, DecisionOptions, QueryOptions } from './types';
 
 type History = temporal.api.history.v1.IHistory;
@@ -120,6 +122,18 @@ export class ConversationHandle {
     };
     // A run that closes while we watch gets 5 s for its last events to be stored (the publisher's own ack timeout).
     yield* liveEvents({ conversationId: this.conversationId, subscriber, runId, closed, closingGraceMs: running ? 5_000 : 0 }, options);
+  }
+
+  /**
+   * The workflow's own live-output events (turns, tools, approvals, chat messages, the end) regenerated from the
+   * conversation's history by replaying it — the same events it published, also after the event store has dropped
+   * them (model text deltas are not in history). Offsets are positions in the run. Bundles the workflow code unless
+   * given `workflowBundle`, so it takes seconds.
+   */
+  async workflowEvents(options: Pick<ReplayWorkerOptions, 'workflowBundle' | 'workflowsPath'> = {}): Promise<WorkflowEvent[]> {
+    const history = await this.fetchHistory();
+    const { runId } = await this.describe();
+    return workflowEventsOf(history, { ...options, workflowId: this.conversationId, runId });
   }
 
   state(options: QueryOptions = {}): Promise<ConversationState> {

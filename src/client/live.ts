@@ -79,7 +79,8 @@ export async function* liveEvents(source: LiveStreamSource, options: StreamOptio
     if (source.closingGraceMs) await abortableDelay(source.closingGraceMs, inner.signal);
     if (inner.signal.aborted) return;
     endAt = await source.subscriber.lastOffset(source.conversationId).catch(() => 0);
-    if (lastSeen >= endAt) inner.abort();
+    // Offsets start at 1: a store that holds nothing (endAt 0) has nothing left to read either.
+    if (Math.max(lastSeen, 0) >= endAt) inner.abort();
   };
   void stopAtTheEnd();
   try {
