@@ -89,6 +89,11 @@ function decodeEvent(text: string): Omit<ConversationEvent, 'offset'> | undefine
   return undefined;
 }
 
+/**
+ * One namespace's view of the events stream. Publishing never throws or blocks (see stats for what was given up);
+ * subscribe() throws a RangeError for a bad offset at once, and rejects its first read if the server cannot be
+ * reached to set up the consumer; once reading, it rides out reconnects and ends only on its signal or close().
+ */
 export class NatsEventStore implements EventStore {
   readonly description: string;
   readonly namespace: string;
@@ -116,6 +121,7 @@ export class NatsEventStore implements EventStore {
   private flushWaiters: { target: number; resolve: () => void }[] = [];
 
   private connected = true;
+  private disconnects = 0;
   private connectionClosed = false;
   /** The last publish failed: send one at a time until one succeeds. */
   private failing = false;
@@ -262,13 +268,16 @@ export class NatsEventStore implements EventStore {
     for await (const status of this.connection.status()) {
       if (status.type === 'disconnect') {
         this.connected = false;
+        this.disconnects += 1;
         this.startOutage(`disconnected from ${status.server}`);
         this.wake();
       } else if (status.type === 'reconnect') {
         // The server may have come back without its store (a fresh container): recreate the stream before sending.
+        const disconnects = this.disconnects;
         void ensureStream(this.jsm, this.streamConfig)
           .catch((err: unknown) => this.log(`[events] could not recreate stream ${this.streamName}: ${err instanceof Error ? err.message : String(err)}`))
           .finally(() => {
+            if (this.disconnects !== disconnects) return; // Lost again meanwhile: the next reconnect decides.
             this.connected = true;
             this.wake();
           });
