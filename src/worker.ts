@@ -6,6 +6,7 @@ import type { ModelActivityOptions } from './activities/model';
 import { loadTemporalConfig } from './config';
 import { exampleTools } from './examples/tools';
 import type { EventPublisher } from './streaming/event-store';
+import { connectEventStore } from './streaming/nats-event-store';
 import { conversationEventSinks } from './streaming/workflow-sinks';
 import type { AgentTool } from './tools/define-tool';
 import { ToolRegistry } from './tools/registry';
@@ -34,6 +35,13 @@ export interface AgentWorkerOptions {
 }
 
 export async function createAgentWorker(options: AgentWorkerOptions): Promise<Worker> {
+  const namespace = options.namespace ?? 'default';
+  if (options.events?.namespace !== undefined && options.events.namespace !== namespace) {
+    throw new TypeError(
+      `The event store is connected for namespace '${options.events.namespace}' but the worker runs in '${namespace}': ` +
+        `pass connectEventStore({ ..., namespace: '${namespace}' })`,
+    );
+  }
   const tools = options.tools instanceof ToolRegistry ? options.tools : new ToolRegistry(options.tools ?? [], { ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}) });
   const anthropic = options.anthropic ?? new Anthropic();
   return Worker.create({
@@ -46,7 +54,7 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     maxHeartbeatThrottleInterval: '2s',
     ...options.worker,
     connection: options.connection,
-    namespace: options.namespace ?? 'default',
+    namespace,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     activities: createAgentActivities({ anthropic, tools, ...options.model, ...(options.events ? { events: options.events } : {}) }),
     sinks: { ...options.worker?.sinks, ...conversationEventSinks(options.events) },
@@ -58,12 +66,19 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
 export async function runWorker(tools: AgentTool[], taskQueue = process.env.DURABLE_CLAUDE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE): Promise<void> {
   const config = loadTemporalConfig();
   const connection = await NativeConnection.connect(config.connectionOptions);
+  // Live output when DURABLE_CLAUDE_EVENTS names an event store (nats://host:port), as docker compose sets it.
+  const eventsUrl = process.env.DURABLE_CLAUDE_EVENTS;
+  const events = eventsUrl && eventsUrl !== 'off' ? await connectEventStore({ servers: eventsUrl, namespace: config.namespace, name: 'durable-claude-worker' }) : undefined;
   try {
-    const worker = await createAgentWorker({ connection, namespace: config.namespace, taskQueue, tools });
-    console.log(`durable-claude worker: ${config.connectionOptions.address}, namespace ${config.namespace}, task queue ${taskQueue}, tools: ${tools.map((t) => t.name).join(', ')}`);
+    const worker = await createAgentWorker({ connection, namespace: config.namespace, taskQueue, tools, ...(events ? { events } : {}) });
+    console.log(
+      `durable-claude worker: ${config.connectionOptions.address}, namespace ${config.namespace}, task queue ${taskQueue}, tools: ${tools.map((t) => t.name).join(', ')}` +
+        (events ? `, live output to ${events.description}` : ''),
+    );
     // Worker.run() shuts down gracefully on SIGINT/SIGTERM: running activities finish, polls stop.
     await worker.run();
   } finally {
+    await events?.close();
     await connection.close();
   }
 }

@@ -13,7 +13,7 @@ import { uniqueTaskQueue } from './helpers/temporal';
 
 const BIN = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
 
-function cliProcess(args: string[], env: NodeJS.ProcessEnv = {}) {
+function cliProcess(args: string[], env: NodeJS.ProcessEnv = {}, input = '') {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DURABLE_CLAUDE_EVENTS: undefined, ...env } as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -27,7 +27,7 @@ function cliProcess(args: string[], env: NodeJS.ProcessEnv = {}) {
       resolve({ code, stdout, stderr });
     });
   });
-  child.stdin.end('');
+  child.stdin.end(input);
   return { done, stdout: () => stdout };
 }
 
@@ -87,6 +87,33 @@ test('run prints the text as it streams, tools and the approval as they happen; 
     const events = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; offset: number });
     expect(events[events.length - 1]!.type).toBe('conversation_finished');
     expect(events.map((e) => e.offset)).toEqual([...events.map((e) => e.offset)].sort((a, b) => a - b));
+  });
+});
+
+test('chat streams each reply from the events, once, and ends on /end', async () => {
+  const first = uniquePrompt('Hello there');
+  harness.fake.addScript({
+    match: first,
+    steps: [
+      { ...reply(text(SLOW_ANSWER)), textChunkChars: 6, latency: { chunkMs: 40 } },
+      { ...reply(text('Second answer, streamed too.')), textChunkChars: 4 },
+    ],
+  });
+  await withWorker(harness, { tools: exampleTools(), taskQueue, events: store }, async () => {
+    const chat = cliProcess(['chat', '--yes', '--id', `chat-${taskQueue}`, '--events', testEventsUrl(), ...common], {}, `${first}\nAnd then?\n/end\n`);
+    let partial = '';
+    for (let i = 0; i < 400 && !partial; i++) {
+      const out = chat.stdout();
+      if (out.includes('part3 ') && !out.includes('part29')) partial = out;
+      else if (out.includes('part29')) break;
+      await sleep(25);
+    }
+    const { code, stdout, stderr } = await chat.done;
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(partial).not.toBe('');
+    expect(stdout.split(`claude › ${SLOW_ANSWER}\n`)).toHaveLength(2);
+    expect(stdout.split('claude › Second answer, streamed too.\n')).toHaveLength(2);
+    expect(stdout).toMatch(/completed · 2 turns/);
   });
 });
 

@@ -252,7 +252,7 @@ describe('NatsEventStore on a nats-server of its own', () => {
     }
   });
 
-  test('stores connecting at once agree on one stream, and a store with other limits updates it', async () => {
+  test('stores connecting at once agree on one stream; a store with limits of its own sets them, one without leaves them', async () => {
     const server = await startEventServer();
     const stores: NatsEventStore[] = [];
     try {
@@ -265,6 +265,10 @@ describe('NatsEventStore on a nats-server of its own', () => {
       await publishTexts(stores[4]!, conversationId, ['newest']);
       // The stream now keeps the conversation's last 3 events only.
       expect(texts(await take(stores[0]!.subscribe(conversationId), 3))).toEqual(['t3', 't4', 'newest']);
+      // A store with no limits of its own (a CLI, a client) leaves the stream's alone instead of setting defaults.
+      stores.push(await connectEventStore({ servers: server.url }));
+      await publishTexts(stores[5]!, conversationId, ['after-a-default-client']);
+      expect(texts(await take(stores[0]!.subscribe(conversationId), 3))).toEqual(['t4', 'newest', 'after-a-default-client']);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
       await server.stop();

@@ -71,7 +71,11 @@ function shownText(events: ConversationEvent[]): string {
     if (event.type === 'model_call_started') {
       latestCallOfTurn.set(event.turn, `${event.call}#${event.attempt}`);
       byAttempt.set(`${event.call}#${event.attempt}`, { turn: event.turn, text: '' });
-    } else if (event.type === 'model_call_reset') byAttempt.delete(`${event.call}#${event.attempt}`);
+    } else if (event.type === 'model_call_reset') {
+      // What the attempt streamed so far is void; what it streams after (a thread replay) starts over.
+      const entry = byAttempt.get(`${event.call}#${event.attempt}`);
+      if (entry) entry.text = '';
+    }
     else if (event.type === 'text_delta') {
       const entry = byAttempt.get(`${event.call}#${event.attempt}`);
       if (entry) entry.text += event.text;

@@ -27,6 +27,9 @@ export interface ModelActivityOptions {
   events?: EventPublisher;
 }
 
+/** The longest a model call waits for its live-output events to be stored before it returns its reply. */
+const FLUSH_BEFORE_REPLY_MS = 1_000;
+
 const REPLAY_ERROR_CODES = new Set(['thread_not_found', 'thread_already_continued', 'thread_continue_in_flight', 'thread_fingerprint_mismatch']);
 const RETRYABLE_STATUSES = new Set([408, 409, 429]);
 const RETRYABLE_STREAM_ERRORS = new Set(['overloaded_error', 'api_error', 'rate_limit_error', 'timeout_error']);
@@ -263,6 +266,10 @@ export function createModelActivities(options: ModelActivityOptions) {
       }
     }
     live?.finished(message);
+    // The reply's events reach the store before the workflow hears of the reply: its turn_finished (and the end of the
+    // conversation) may be published by another worker, and a subscriber stops reading at the end. Bounded, so a
+    // slow or unreachable store never holds up the conversation.
+    if (options.events) await Promise.race([options.events.flush(), new Promise((resolve) => setTimeout(resolve, FLUSH_BEFORE_REPLY_MS).unref())]);
 
     // A continue keeps its thread's create-time fingerprint; anything else just read the context to build its request.
     const fingerprint = kind === 'continue' ? hint!.createdWith : threadFingerprint(context!, input.model);

@@ -11,7 +11,7 @@ import { createAgentWorker } from '../worker';
 import { AgentStatusKey } from '../search-attributes';
 import { WORKFLOW_TYPE, type ConversationResult } from '../workflows/types';
 import { connectAgent, connectEvents, connectModel, connectWorkerConnection, taskQueueOf, withAgent, type CliValues } from './connect';
-import { LiveOutputUnavailableError } from '../client';
+import { ConversationNotFoundError, LiveOutputUnavailableError } from '../client';
 import { startEventServer, type EventServer } from '../event-server';
 import { LiveView } from './live-view';
 import { startLiveOutputServer, type LiveOutputServer } from '../streaming/live-server';
@@ -141,6 +141,57 @@ async function decideWhileAnswering<T>(
   return settled;
 }
 
+/** Prints a chat's live output from the moment the conversation exists; says how far it has got. */
+class LiveChatPrinter {
+  readonly #view = new LiveView({ out: (text) => process.stdout.write(text) });
+  readonly #stop = new AbortController();
+  #finishedTurns = 0;
+  #done: Promise<void> | undefined;
+  #waiters: Array<() => void> = [];
+
+  constructor(private readonly handle: ConversationHandle) {}
+
+  /** Starts following; the conversation is being started (update-with-start), so it may not exist for a moment. */
+  start(): void {
+    this.#done = this.#follow().catch((err: unknown) => warn(`live output stopped: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  async #follow(): Promise<void> {
+    for (let tries = 0; !this.#stop.signal.aborted; tries++) {
+      try {
+        for await (const event of this.handle.stream({ signal: this.#stop.signal })) {
+          this.#view.render(event);
+          if (event.type === 'turn_finished') {
+            this.#view.finish();
+            this.#finishedTurns = Math.max(this.#finishedTurns, event.turn);
+            for (const wake of this.#waiters.splice(0)) wake();
+          }
+        }
+        return;
+      } catch (err) {
+        if (!(err instanceof ConversationNotFoundError) || tries > 100) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  /** Resolves once the reply of turn `turns` has been printed (or after 5 s: the answer is on record anyway). */
+  async caughtUp(turns: number): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (this.#finishedTurns < turns && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#done;
+  }
+}
+
 const chat: Command = {
   usage: 'usage: durable-claude chat [--id ID] [--tools a,b] [--model M] [--system S] [--yes] [--by WHO]   (type /end to finish)',
   options: { id: { type: 'string' }, tools: { type: 'string' }, model: { type: 'string' }, system: { type: 'string' }, yes: { type: 'boolean' }, by: { type: 'string' } },
@@ -157,6 +208,8 @@ const chat: Command = {
     const conversationId = settings.conversationId ?? `chat-${randomUUID()}`;
     const handle = agent.getHandle(conversationId);
     const deciding = { yes: values.yes === true, by: decider(values), nextLine };
+    // Live output: the replies stream to the terminal from the events while each message waits for its answer.
+    const live = handle.hasLiveOutput ? new LiveChatPrinter(handle) : undefined;
     try {
       let started = false;
       if (process.stdin.isTTY) write('chat: type a message, /end to finish');
@@ -176,11 +229,15 @@ const chat: Command = {
         const reply = started
           ? handle.sendMessage(text)
           : agent.startChat({ message: text, tools: toolsOf(values), ...settings, conversationId }).then((first) => first.reply);
+        if (!started) live?.start();
         started = true;
-        write(`claude › ${(await decideWhileAnswering(handle, reply, deciding)).text}`);
+        const answer = await decideWhileAnswering(handle, reply, deciding);
+        if (live) await live.caughtUp(answer.turns);
+        else write(`claude › ${answer.text}`);
       }
     } finally {
       rl.close();
+      await live?.stop();
       await close();
     }
   },

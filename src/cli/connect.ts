@@ -6,7 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { AgentClient } from '../client';
 import { loadTemporalConfig, type TemporalConfig } from '../config';
 import { simulatedModelScript } from '../demo/scripted-model';
-import { connectEventStore, type NatsEventStore } from '../streaming/nats-event-store';
+import { connectEventStore, redactCredentials, type NatsEventStore } from '../streaming/nats-event-store';
 import { FakeMessagesApi } from '../testing/fake-messages-api/server';
 import { DEFAULT_TASK_QUEUE } from '../workflows/types';
 import { CliError, ExitCode } from './errors';
@@ -37,7 +37,7 @@ export function eventsUrlOf(values: CliValues): string | undefined {
   const url = typeof values.events === 'string' ? values.events : process.env.DURABLE_CLAUDE_EVENTS;
   if (url === undefined || url === '' || url === 'off') return undefined;
   if (!/^(nats|tls|wss?):\/\/[^\s]+$/.test(url)) {
-    throw CliError.usage(`the event store must be a nats:// URL (--events or DURABLE_CLAUDE_EVENTS), got ${JSON.stringify(url)}`);
+    throw CliError.usage(`the event store must be a nats:// URL (--events or DURABLE_CLAUDE_EVENTS), got ${JSON.stringify(redactCredentials(url))}`);
   }
   return url;
 }
@@ -50,7 +50,7 @@ export async function connectEvents(values: CliValues, namespace: string): Promi
     return await connectEventStore({ servers: url, namespace, connectTimeoutMs: 5_000, name: 'durable-claude-cli' });
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new CliError(`cannot reach the event store at ${url} (${reason}). Start it with \`durable-claude dev\`, or unset DURABLE_CLAUDE_EVENTS to follow turn by turn.`, ExitCode.unreachable);
+    throw new CliError(`cannot reach the event store at ${redactCredentials(url)} (${reason}). Start it with \`durable-claude dev\`, or unset DURABLE_CLAUDE_EVENTS to follow turn by turn.`, ExitCode.unreachable);
   }
 }
 

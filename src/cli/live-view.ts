@@ -23,6 +23,10 @@ export class LiveView {
   readonly #streamed = new Map<string, number>();
   /** Turns whose text streamed; a turn without (events replayed from history) shows its text when it finishes. */
   readonly #turnsWithText = new Set<number>();
+  /** Each turn's latest model-call attempt: pieces of an older one (a timed-out attempt still sending) are not shown. */
+  readonly #currentAttempt = new Map<number, string>();
+  /** Why a turn's last call ended, to say why the next one starts over. */
+  readonly #lastStop = new Map<number, string | null>();
 
   constructor(options: LiveViewOptions) {
     this.#options = options;
@@ -43,10 +47,26 @@ export class LiveView {
     this.#streamed.set(key, (this.#streamed.get(key) ?? 0) + chars);
   }
 
+  #isCurrent(event: { turn: number; call: string; attempt: number }): boolean {
+    return this.#currentAttempt.get(event.turn) === `${event.call}#${event.attempt}`;
+  }
+
   /** Renders one event; true when it ends the conversation. */
   render(event: ConversationEvent): boolean {
     const { out } = this.#options;
+    if ('call' in event && event.type !== 'model_call_started' && event.type !== 'model_call_reset' && !this.#isCurrent(event)) return false;
     switch (event.type) {
+      case 'model_call_started': {
+        const previous = this.#currentAttempt.get(event.turn);
+        this.#currentAttempt.set(event.turn, `${event.call}#${event.attempt}`);
+        if (previous && (this.#streamed.get(previous) ?? 0) > 0 && this.#lastStop.get(event.turn) === 'max_tokens') {
+          this.#line(`  ↺ the reply was cut off at max_tokens; asking again with max_tokens ${event.maxTokens}`);
+        }
+        return false;
+      }
+      case 'message_finished':
+        this.#lastStop.set(event.turn, event.stopReason);
+        return false;
       case 'text_delta':
         if (this.#open !== 'text') {
           this.#close();

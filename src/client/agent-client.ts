@@ -34,6 +34,13 @@ export class AgentClient {
   constructor(options: AgentClientOptions = {}) {
     this.client = options.client ?? new Client({ ...(options.connection ? { connection: options.connection } : {}), namespace: options.namespace ?? 'default' });
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    const namespace = this.client.options.namespace;
+    if (options.events?.namespace !== undefined && options.events.namespace !== namespace) {
+      throw new TypeError(
+        `The event store is connected for namespace '${options.events.namespace}' but the client uses '${namespace}': ` +
+          `pass connectEventStore({ ..., namespace: '${namespace}' })`,
+      );
+    }
     this.events = options.events;
   }
 

@@ -120,8 +120,9 @@ export class ConversationHandle {
         }
       }
     };
-    // A run that closes while we watch gets 5 s for its last events to be stored (the publisher's own ack timeout).
-    yield* liveEvents({ conversationId: this.conversationId, subscriber, runId, closed, closingGraceMs: running ? 5_000 : 0 }, options);
+    // A run that closes while we watch gets 15 s for its last events to be stored: a publisher keeps an event queued
+    // up to 10 s while the store is unreachable, and waits up to 5 s for its ack.
+    yield* liveEvents({ conversationId: this.conversationId, subscriber, runId, closed, closingGraceMs: running ? 15_000 : 0 }, options);
   }
 
   /**

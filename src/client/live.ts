@@ -35,6 +35,9 @@ export function checkOffset(offset: unknown, what = 'fromOffset'): number {
   return offset;
 }
 
+/** How long a conversation_finished waits for Temporal to confirm the run closed before the stream reads on. */
+const FINISH_CONFIRM_MS = 10_000;
+
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -71,23 +74,39 @@ export async function* liveEvents(source: LiveStreamSource, options: StreamOptio
   outer?.addEventListener('abort', onAbort, { once: true });
   let lastSeen = fromOffset - 1;
   let endAt: number | undefined;
+  // Settles once the watched run has closed, however it ended (or the stream was stopped).
+  const runClosed = source.closed(inner.signal).then(
+    () => true,
+    () => true,
+  );
   // When the run closes: its last events may still be on their way (the worker publishes the workflow's events after
   // the task that closed the run), so give its conversation_finished a grace period; then stop at the store's last
   // event (it never arrives when the store was down), or at once if that has been read already.
   const stopAtTheEnd = async () => {
-    await source.closed(inner.signal).catch(() => undefined);
+    await runClosed;
     if (source.closingGraceMs) await abortableDelay(source.closingGraceMs, inner.signal);
-    if (inner.signal.aborted) return;
-    endAt = await source.subscriber.lastOffset(source.conversationId).catch(() => 0);
+    for (let tries = 0; endAt === undefined && !inner.signal.aborted; tries++) {
+      try {
+        endAt = await source.subscriber.lastOffset(source.conversationId);
+      } catch {
+        // The store is unreachable for now: ending here could skip stored events; ask again.
+        await abortableDelay(Math.min(1_000 * 2 ** tries, 10_000), inner.signal);
+      }
+    }
     // Offsets start at 1: a store that holds nothing (endAt 0) has nothing left to read either.
-    if (Math.max(lastSeen, 0) >= endAt) inner.abort();
+    if (endAt !== undefined && Math.max(lastSeen, 0) >= endAt) inner.abort();
   };
   void stopAtTheEnd();
   try {
     for await (const event of source.subscriber.subscribe(source.conversationId, { fromOffset, signal: inner.signal })) {
       lastSeen = event.offset;
       yield event;
-      if (event.type === 'conversation_finished' && event.runId === source.runId) return;
+      if (event.type === 'conversation_finished' && event.runId === source.runId) {
+        // Believed once Temporal says the run closed: a workflow task the server refused (a signal arrived as it
+        // completed) may have published a finish that the retried task does not repeat.
+        const confirmed = await Promise.race([runClosed, abortableDelay(FINISH_CONFIRM_MS, inner.signal).then(() => false)]);
+        if (confirmed) return;
+      }
       if (endAt !== undefined && lastSeen >= endAt) return;
     }
   } finally {

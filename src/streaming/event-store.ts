@@ -20,6 +20,8 @@ export interface SubscribeOptions {
 
 /** Written by workers. Publishing never blocks the model stream and never throws into it. */
 export interface EventPublisher {
+  /** The Temporal namespace whose conversations this store holds (conversation ids are unique only within one). */
+  readonly namespace?: string;
   /** Queues an event; returns at once. Events of one publisher reach the store in the order given. */
   publish(event: UnsequencedEvent, options: PublishOptions): void;
   /** Resolves when everything queued so far is stored (or dropped, see `stats`). */
@@ -31,6 +33,7 @@ export interface EventPublisher {
 
 /** Read by clients. */
 export interface EventSubscriber {
+  readonly namespace?: string;
   /**
    * The conversation's events in offset order, from `fromOffset`, live: waits for new events at the end. Bounded
    * memory: a slow reader makes the store hold events, never this process. Ends only on `signal` (the caller decides

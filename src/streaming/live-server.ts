@@ -31,17 +31,28 @@ const conversationId = ${id};
 document.getElementById('id').textContent = conversationId;
 const log = document.getElementById('log');
 const state = document.getElementById('state');
-const attempts = new Map();
+// A turn shows the text of its latest model-call attempt: a retried attempt or a call repeated with a higher
+// max_tokens replaces what came before it, and late pieces of an older attempt are ignored.
 function line(text, cls) { const el = document.createElement('pre'); el.textContent = text; if (cls) el.className = cls; log.append(el); return el; }
+const turns = new Map();
+function turnView(turn) {
+  let view = turns.get(turn);
+  if (!view) { view = { attempt: '', el: line('', 'text'), tools: [] }; turns.set(turn, view); }
+  return view;
+}
+function restart(view, attempt) { view.attempt = attempt; view.el.textContent = ''; view.tools.forEach((el) => el.remove()); view.tools = []; }
+const toolLines = new Map();
 const source = new EventSource('/conversations/' + encodeURIComponent(conversationId) + '/events');
 source.onopen = () => { state.textContent = 'live'; };
 source.onerror = () => { state.textContent = 'reconnecting…'; };
 const on = (type, fn) => source.addEventListener(type, (m) => fn(JSON.parse(m.data)));
-on('model_call_started', (e) => { attempts.set(e.call + '#' + e.attempt, line('', 'text')); });
-on('text_delta', (e) => { const el = attempts.get(e.call + '#' + e.attempt) || line(''); attempts.set(e.call + '#' + e.attempt, el); el.textContent += e.text; });
-on('model_call_reset', (e) => { const el = attempts.get(e.call + '#' + e.attempt); if (el) el.remove(); line('↺ ' + e.reason, 'state'); });
-on('tool_use_started', (e) => { const el = line('→ ' + e.name + ' ', 'tool'); attempts.set('tool:' + e.toolUseId, el); });
-on('tool_input_delta', (e) => { const el = attempts.get('tool:' + e.toolUseId); if (el) el.textContent += e.partialJson; });
+const current = (e) => turnView(e.turn).attempt === e.call + '#' + e.attempt;
+on('model_call_started', (e) => restart(turnView(e.turn), e.call + '#' + e.attempt));
+// A reset voids what the attempt streamed so far; what it streams after (a thread replay) starts over.
+on('model_call_reset', (e) => { if (current(e)) restart(turnView(e.turn), e.call + '#' + e.attempt); line('↺ ' + e.reason, 'state'); });
+on('text_delta', (e) => { if (current(e)) turnView(e.turn).el.textContent += e.text; });
+on('tool_use_started', (e) => { if (!current(e)) return; const el = line('→ ' + e.name + ' ', 'tool'); turnView(e.turn).tools.push(el); toolLines.set(e.toolUseId, el); });
+on('tool_input_delta', (e) => { const el = toolLines.get(e.toolUseId); if (el && current(e)) el.textContent += e.partialJson; });
 on('approval_requested', (e) => line('⏸ ' + e.name + ' waits for approval (' + e.toolUseId + ')', 'tool'));
 on('approval_decided', (e) => line(e.decision + ' ' + e.name + ' by ' + (e.by || ''), 'tool'));
 on('tool_finished', (e) => line((e.isError ? '✗ ' : '← ') + e.name + ': ' + e.preview, 'tool'));
@@ -61,8 +72,16 @@ export async function startLiveOutputServer(options: LiveOutputServerOptions): P
     if (req.method === 'GET' && /^\/conversations\/[^/]+\/events$/.test(path)) {
       void events(req, res);
     } else if (req.method === 'GET' && page) {
+      let conversationId: string;
+      try {
+        conversationId = decodeURIComponent(page[1]!);
+      } catch {
+        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('The conversation id in the path is not valid percent-encoding\n');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(viewerPage(decodeURIComponent(page[1]!)));
+      res.end(viewerPage(conversationId));
     } else {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('GET /conversations/<id> (a page) or /conversations/<id>/events (Server-Sent Events)\n');

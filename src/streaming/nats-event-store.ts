@@ -74,9 +74,13 @@ export function conversationSubject(namespace: string, conversationId: string): 
   return `${SUBJECT_PREFIX}.${encodeToken(namespace)}.${encodeToken(conversationId)}`;
 }
 
-/** Server addresses without any user:password@ part, for messages. */
-function describeServers(servers: string[]): string {
-  return servers.map((server) => server.replace(/\/\/[^@/]*@/, '//')).join(',');
+/** Server addresses without any user:password@ part (a password may hold '@'), for messages. */
+export function describeServers(servers: string[]): string {
+  return servers.map(redactCredentials).join(',');
+}
+
+export function redactCredentials(server: string): string {
+  return server.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
 }
 
 function decodeEvent(text: string): Omit<ConversationEvent, 'offset'> | undefined {
@@ -107,7 +111,7 @@ export class NatsEventStore implements EventStore {
   private readonly maxPublishesInFlight: number;
   private readonly publishTimeoutMs: number;
   private readonly maxQueuedMs: number;
-  private readonly streamConfig: StreamConfigWanted;
+  private readonly streamPlan: StreamPlan;
 
   private readonly queue: QueuedPublish[] = [];
   private queueHead = 0;
@@ -134,15 +138,15 @@ export class NatsEventStore implements EventStore {
   constructor(
     connection: NatsConnection,
     jsm: JetStreamManager,
-    streamConfig: StreamConfigWanted,
+    streamPlan: StreamPlan,
     options: Required<Pick<ConnectEventStoreOptions, 'namespace' | 'maxPendingPublishes' | 'maxPublishesInFlight' | 'publishTimeoutMs' | 'maxQueuedMs' | 'log'>> & { servers: string[] },
   ) {
     this.connection = connection;
     this.jsm = jsm;
     this.js = jetstream(connection);
     this.namespace = options.namespace;
-    this.streamConfig = streamConfig;
-    this.streamName = streamConfig.name;
+    this.streamPlan = streamPlan;
+    this.streamName = streamPlan.config.name;
     this.log = options.log;
     this.maxPendingPublishes = options.maxPendingPublishes;
     this.maxPublishesInFlight = options.maxPublishesInFlight;
@@ -274,7 +278,7 @@ export class NatsEventStore implements EventStore {
       } else if (status.type === 'reconnect') {
         // The server may have come back without its store (a fresh container): recreate the stream before sending.
         const disconnects = this.disconnects;
-        void ensureStream(this.jsm, this.streamConfig)
+        void ensureStream(this.jsm, this.streamPlan)
           .catch((err: unknown) => this.log(`[events] could not recreate stream ${this.streamName}: ${err instanceof Error ? err.message : String(err)}`))
           .finally(() => {
             if (this.disconnects !== disconnects) return; // Lost again meanwhile: the next reconnect decides.
@@ -416,6 +420,16 @@ export class NatsEventStore implements EventStore {
 
 type StreamConfigWanted = Partial<StreamConfig> & { name: string };
 
+/** The stream a store wants, and whether its limits were chosen (then they are applied) or are only the defaults. */
+interface StreamPlan {
+  config: StreamConfigWanted;
+  /**
+   * Limits given to connectEventStore are brought to the stream; defaults are not, so a CLI or a client that connects
+   * with none never shrinks what the workers set up (shrinking max_bytes or max_age discards stored events at once).
+   */
+  applyLimits: boolean;
+}
+
 function desiredStreamConfig(streamName: string, limits: { maxAgeMs: number; maxEventsPerConversation: number; maxBytes: number }): StreamConfigWanted {
   return {
     name: streamName,
@@ -433,23 +447,31 @@ function desiredStreamConfig(streamName: string, limits: { maxAgeMs: number; max
 
 const UPDATABLE_LIMITS = ['max_age', 'max_msgs_per_subject', 'max_bytes', 'duplicate_window', 'discard'] as const;
 
-/** Creates the stream if it is missing and brings its limits to ours if they differ; another process may race us. */
-async function ensureStream(jsm: JetStreamManager, desired: StreamConfigWanted): Promise<void> {
+/**
+ * Creates the stream if it is missing; makes it cover our subjects; brings its limits to ours when they were chosen
+ * (see StreamPlan) and differ. Another process may race us.
+ */
+async function ensureStream(jsm: JetStreamManager, plan: StreamPlan): Promise<void> {
+  const desired = plan.config;
   for (let attempt = 0; ; attempt++) {
     try {
       const info = await jsm.streams.info(desired.name);
       const current = info.config;
       const subjectsCovered = desired.subjects!.every((subject) => current.subjects?.includes(subject));
-      const limitsDiffer = UPDATABLE_LIMITS.some((key) => current[key] !== desired[key]);
+      const limitsDiffer = plan.applyLimits && UPDATABLE_LIMITS.some((key) => current[key] !== desired[key]);
       if (!subjectsCovered || limitsDiffer) {
         const subjects = [...new Set([...(current.subjects ?? []), ...desired.subjects!])];
         await jsm.streams.update(desired.name, {
           subjects,
-          max_age: desired.max_age!,
-          max_msgs_per_subject: desired.max_msgs_per_subject!,
-          max_bytes: desired.max_bytes!,
-          duplicate_window: desired.duplicate_window!,
-          discard: desired.discard!,
+          ...(limitsDiffer
+            ? {
+                max_age: desired.max_age!,
+                max_msgs_per_subject: desired.max_msgs_per_subject!,
+                max_bytes: desired.max_bytes!,
+                duplicate_window: desired.duplicate_window!,
+                discard: desired.discard!,
+              }
+            : {}),
         });
       }
       return;
@@ -491,9 +513,10 @@ export async function connectEventStore(options: ConnectEventStoreOptions): Prom
   });
   try {
     const jsm = await jetstreamManager(connection);
-    const streamConfig = desiredStreamConfig(streamName, limits);
-    await ensureStream(jsm, streamConfig);
-    return new NatsEventStore(connection, jsm, streamConfig, {
+    const applyLimits = options.maxAgeMs !== undefined || options.maxEventsPerConversation !== undefined || options.maxBytes !== undefined;
+    const streamPlan: StreamPlan = { config: desiredStreamConfig(streamName, limits), applyLimits };
+    await ensureStream(jsm, streamPlan);
+    return new NatsEventStore(connection, jsm, streamPlan, {
       servers,
       namespace: options.namespace ?? 'default',
       maxPendingPublishes: options.maxPendingPublishes ?? 10_000,
