@@ -1,8 +1,7 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { buildGoBinary, canConnect, freePort, isExecutable, machineCacheDir, onPath, sleepMs, spawnTiedToThisProcess } from './local-servers';
 import { devServerSearchAttributeArgs } from './search-attributes';
 
 /**
@@ -37,30 +36,11 @@ export interface FindTemporalCliOptions {
 
 /** Where this machine keeps the CLI it built: shared by every clone and CI run of the project. */
 export function temporalCliCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.DURABLE_CLAUDE_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'durable-claude');
-  return path.join(base, `temporal-cli-${TEMPORAL_CLI_VERSION}-sqlite-${SQLITE_DRIVER_VERSION}`);
+  return path.join(machineCacheDir(env), `temporal-cli-${TEMPORAL_CLI_VERSION}-sqlite-${SQLITE_DRIVER_VERSION}`);
 }
 
 export function cachedTemporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(temporalCliCacheDir(env), 'bin', process.platform === 'win32' ? 'temporal.exe' : 'temporal');
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 /**
@@ -92,104 +72,23 @@ export async function findTemporalCli(options: FindTemporalCliOptions = {}): Pro
   return { path: await buildTemporalCli(options), source: 'go-build' };
 }
 
-function goBinary(env: NodeJS.ProcessEnv): string {
-  const candidates = [onPath('go', env), '/usr/local/go/bin/go', '/usr/lib/go/bin/go'].filter(
-    (c): c is string => !!c && isExecutable(c),
-  );
-  if (!candidates[0]) {
-    throw new Error(
-      `Cannot build the Temporal CLI: no Go toolchain found. Install Go, or set TEMPORAL_CLI to a temporal binary (v${TEMPORAL_CLI_VERSION} or newer).`,
-    );
-  }
-  return candidates[0];
-}
-
-const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * `go build` of the official CLI (through deploy/temporal-cli) into this machine's cache. A lock directory keeps two processes (two jest runs,
- * a CI run and a demo) from building at once; the loser waits for the winner's binary.
- */
+/** `go build` of the official CLI (through deploy/temporal-cli) into this machine's cache, once. */
 export async function buildTemporalCli(options: FindTemporalCliOptions = {}): Promise<string> {
   const env = options.env ?? process.env;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const target = cachedTemporalCliPath(env);
-  const cacheDir = temporalCliCacheDir(env);
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const lock = path.join(cacheDir, 'build.lock');
-  const started = Date.now();
-  for (;;) {
-    try {
-      fs.mkdirSync(lock);
-      break;
-    } catch {
-      if (isExecutable(target)) return target;
-      const age = Date.now() - fs.statSync(lock).mtimeMs;
-      // A build that died leaves its lock behind; 30 minutes is far past any real build.
-      if (age > 30 * 60_000) {
-        fs.rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - started > 35 * 60_000) throw new Error(`Timed out waiting for another Temporal CLI build (${lock})`);
-      log('[temporal-cli] another process is building the Temporal CLI; waiting…');
-      await sleepMs(5_000);
-    }
-  }
-  try {
-    if (isExecutable(target)) return target;
-    const go = goBinary(env);
-    const staging = fs.mkdtempSync(path.join(cacheDir, 'staging-'));
-    const built = path.join(staging, path.basename(target));
-    log(
-      `[temporal-cli] building ${TEMPORAL_CLI_PACKAGE}@v${TEMPORAL_CLI_VERSION} (sqlite driver v${SQLITE_DRIVER_VERSION}) with ${go} ` +
-        '(first time on this machine; takes a few minutes)',
-    );
-    const code = await new Promise<number>((resolve, reject) => {
-      const ldflags = `-s -w -X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`;
-      const child = spawn(go, ['build', '-v', '-trimpath', '-ldflags', ldflags, '-o', built, TEMPORAL_CLI_PACKAGE], {
-        cwd: TEMPORAL_CLI_BUILD_MODULE,
-        env: { ...env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly', GOWORK: 'off' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let packages = 0;
-      let lastLine = '';
-      const tail: string[] = [];
-      const onOutput = (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) {
-          tail.push(line);
-          if (tail.length > 40) tail.shift();
-          if (!line.startsWith('go: downloading')) packages += 1;
-          lastLine = line;
-        }
-      };
-      child.stdout.on('data', onOutput);
-      child.stderr.on('data', onOutput);
-      const ticker = setInterval(() => {
-        const seconds = Math.round((Date.now() - started) / 1000);
-        log(`[temporal-cli] still building: ${seconds}s, ${packages} packages compiled (last: ${lastLine.slice(0, 80)})`);
-      }, 15_000);
-      child.on('error', (err) => {
-        clearInterval(ticker);
-        reject(err);
-      });
-      child.on('close', (status) => {
-        clearInterval(ticker);
-        if (status !== 0) log(tail.join('\n'));
-        resolve(status ?? 1);
-      });
-    });
-    if (code !== 0 || !isExecutable(built)) {
-      throw new Error(`go build ${TEMPORAL_CLI_PACKAGE} in ${TEMPORAL_CLI_BUILD_MODULE} failed with exit code ${code}; see the output above`);
-    }
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.renameSync(built, target);
-    fs.rmSync(staging, { recursive: true, force: true });
-    const version = spawnSync(target, ['--version'], { encoding: 'utf8' }).stdout.trim();
-    log(`[temporal-cli] built ${version} in ${Math.round((Date.now() - started) / 1000)}s → ${target}`);
-    return target;
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
+  return buildGoBinary({
+    label: 'temporal-cli',
+    what: 'the Temporal CLI',
+    goPackage: TEMPORAL_CLI_PACKAGE,
+    moduleDir: TEMPORAL_CLI_BUILD_MODULE,
+    target: cachedTemporalCliPath(env),
+    ldflags: `-s -w -X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
+    withoutGo: `Install Go, or set TEMPORAL_CLI to a temporal binary (v${TEMPORAL_CLI_VERSION} or newer).`,
+    startNote: `v${TEMPORAL_CLI_VERSION} with sqlite driver v${SQLITE_DRIVER_VERSION}, first time on this machine; takes a few minutes`,
+    // 30 minutes is far past any real build.
+    staleLockMs: 30 * 60_000,
+    env,
+    log: options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
+  });
 }
 
 /**
@@ -272,28 +171,7 @@ export function removeScratchDb(dbFilename: string): void {
 }
 
 /** A free TCP port on this machine (the OS picks it). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+export { freePort };
 
 /** `temporal server start-dev` with the agent search attributes registered; resolves once it accepts connections. */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
@@ -313,7 +191,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   fs.mkdirSync(path.dirname(path.resolve(dbFilename)), { recursive: true });
   args.push('--db-filename', dbFilename, ...(scratch ? scratchDbPragmaArgs() : []));
   const out = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
-  const server = await spawnTiedToThisProcess(cli.path, args, out, scratch ? path.dirname(scratch) : undefined);
+  const server = await spawnTiedToThisProcess('durable-claude-dev-server', cli.path, args, out, scratch ? path.dirname(scratch) : undefined);
   if (typeof out === 'number') fs.closeSync(out);
   const { child } = server;
   let exited: number | null | undefined;
@@ -358,72 +236,4 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       clearTimeout(timer);
     },
   };
-}
-
-/**
- * Runs the server under a small POSIX shell that ends it when this process ends, however it ends: a normal exit,
- * an uncaught exception, a signal, even SIGKILL. The shell holds the read end of a pipe whose only write end is
- * ours; the kernel closes it when we die, `read` returns, and the shell stops the server (SIGTERM, SIGKILL after
- * 10 s) and removes its scratch database. In its own session, so a terminal's Ctrl+C reaches only this process,
- * which decides how the server stops. Arguments: the server's command line; DURABLE_CLAUDE_SCRATCH_DIR in the environment.
- */
-const SERVER_WATCHDOG = `
-exec 3<&0 </dev/null
-"$@" >&2 3<&- &
-server=$!
-echo "$server"
-(
-  read -r _ <&3
-  kill -TERM "$server" 2>/dev/null
-  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$server" 2>/dev/null || break; sleep 1; done
-  kill -KILL "$server" 2>/dev/null
-) &
-watcher=$!
-exec 3<&-
-wait "$server"
-code=$?
-kill "$watcher" 2>/dev/null
-if [ -n "$DURABLE_CLAUDE_SCRATCH_DIR" ]; then rm -rf "$DURABLE_CLAUDE_SCRATCH_DIR"; fi
-exit "$code"
-`;
-
-interface TiedServer {
-  /** The watchdog shell (or, on Windows, the server itself): it exits once the server has. */
-  child: ChildProcess;
-  /** The server's own pid. */
-  pid: number;
-}
-
-async function spawnTiedToThisProcess(command: string, args: string[], out: number | 'ignore', scratchDir: string | undefined): Promise<TiedServer> {
-  if (process.platform === 'win32') {
-    const child = spawn(command, args, { stdio: ['ignore', out, out] });
-    return { child, pid: child.pid! };
-  }
-  const child = spawn('/bin/sh', ['-c', SERVER_WATCHDOG, 'durable-claude-dev-server', command, ...args], {
-    stdio: ['pipe', 'pipe', out],
-    detached: true,
-    env: { ...process.env, DURABLE_CLAUDE_SCRATCH_DIR: scratchDir ?? '' },
-  });
-  // Never written: the pipe exists to be closed by our death. An EPIPE after the shell ended is of no interest.
-  child.stdin!.on('error', () => undefined);
-  const pid = await new Promise<number>((resolve, reject) => {
-    let printed = '';
-    const onData = (chunk: Buffer) => {
-      printed += chunk.toString();
-      const line = printed.split('\n')[0]!;
-      if (printed.includes('\n')) {
-        child.stdout!.off('data', onData);
-        const serverPid = Number(line.trim());
-        if (Number.isInteger(serverPid) && serverPid > 0) resolve(serverPid);
-        else reject(new Error(`the dev server's watchdog printed ${JSON.stringify(line)} instead of a pid`));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the dev server's watchdog exited with code ${code} before starting the server`)));
-  });
-  // Only the child process itself keeps this process alive, as a plain spawn would.
-  (child.stdin as unknown as { unref?: () => void }).unref?.();
-  (child.stdout as unknown as { unref?: () => void }).unref?.();
-  return { child, pid };
 }

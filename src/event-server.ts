@@ -1,10 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { buildGoBinary, canConnect, freePort, isExecutable, machineCacheDir, onPath, sleepMs, spawnTiedToThisProcess } from './local-servers';
 
 /**
  * Finds (or builds, once per machine) the official NATS server, whose JetStream holds live output: the tests,
@@ -34,30 +33,11 @@ export interface FindNatsServerOptions {
 
 /** Where this machine keeps the server it built, next to the Temporal CLI (same cache root as devserver.ts). */
 export function natsServerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.DURABLE_CLAUDE_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'durable-claude');
-  return path.join(base, `nats-server-${NATS_SERVER_VERSION}`);
+  return path.join(machineCacheDir(env), `nats-server-${NATS_SERVER_VERSION}`);
 }
 
 export function cachedNatsServerPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(natsServerCacheDir(env), 'bin', process.platform === 'win32' ? 'nats-server.exe' : 'nats-server');
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 /** Finds the server without building it: NATS_SERVER, then PATH, then this machine's cache. */
@@ -84,101 +64,23 @@ export async function findNatsServer(options: FindNatsServerOptions = {}): Promi
   return { path: await buildNatsServer(options), source: 'go-build' };
 }
 
-function goBinary(env: NodeJS.ProcessEnv): string {
-  const candidates = [onPath('go', env), '/usr/local/go/bin/go', '/usr/lib/go/bin/go'].filter((c): c is string => !!c && isExecutable(c));
-  if (!candidates[0]) {
-    throw new Error(`Cannot build nats-server: no Go toolchain found. Install Go, or set NATS_SERVER to a nats-server binary (v${NATS_SERVER_VERSION} or newer).`);
-  }
-  return candidates[0];
-}
-
-const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * `go build` of the official server (through deploy/nats-server) into this machine's cache. A lock directory keeps
- * two processes from building at once; the loser waits for the winner's binary.
- */
+/** `go build` of the official server (through deploy/nats-server) into this machine's cache, once. */
 export async function buildNatsServer(options: FindNatsServerOptions = {}): Promise<string> {
   const env = options.env ?? process.env;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const target = cachedNatsServerPath(env);
-  const cacheDir = natsServerCacheDir(env);
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const lock = path.join(cacheDir, 'build.lock');
-  const started = Date.now();
-  for (;;) {
-    try {
-      fs.mkdirSync(lock);
-      break;
-    } catch {
-      if (isExecutable(target)) return target;
-      let age: number;
-      try {
-        age = Date.now() - fs.statSync(lock).mtimeMs;
-      } catch {
-        continue; // The other build just finished and removed its lock.
-      }
-      // A build that died leaves its lock behind; 20 minutes is far past any real build (about a minute here).
-      if (age > 20 * 60_000) {
-        fs.rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - started > 25 * 60_000) throw new Error(`Timed out waiting for another nats-server build (${lock})`);
-      log('[nats-server] another process is building nats-server; waiting…');
-      await sleepMs(3_000);
-    }
-  }
-  try {
-    if (isExecutable(target)) return target;
-    const go = goBinary(env);
-    const staging = fs.mkdtempSync(path.join(cacheDir, 'staging-'));
-    const built = path.join(staging, path.basename(target));
-    log(`[nats-server] building ${NATS_SERVER_PACKAGE}@v${NATS_SERVER_VERSION} with ${go} (first time on this machine; takes a minute or two)`);
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(go, ['build', '-v', '-trimpath', '-ldflags', '-s -w', '-o', built, NATS_SERVER_PACKAGE], {
-        cwd: NATS_SERVER_BUILD_MODULE,
-        env: { ...env, CGO_ENABLED: '0', GOFLAGS: '-mod=readonly', GOWORK: 'off' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let packages = 0;
-      let lastLine = '';
-      const tail: string[] = [];
-      const onOutput = (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) {
-          tail.push(line);
-          if (tail.length > 40) tail.shift();
-          if (!line.startsWith('go: downloading')) packages += 1;
-          lastLine = line;
-        }
-      };
-      child.stdout.on('data', onOutput);
-      child.stderr.on('data', onOutput);
-      const ticker = setInterval(() => {
-        const seconds = Math.round((Date.now() - started) / 1000);
-        log(`[nats-server] still building: ${seconds}s, ${packages} packages compiled (last: ${lastLine.slice(0, 80)})`);
-      }, 15_000);
-      child.on('error', (err) => {
-        clearInterval(ticker);
-        reject(err);
-      });
-      child.on('close', (status) => {
-        clearInterval(ticker);
-        if (status !== 0) log(tail.join('\n'));
-        resolve(status ?? 1);
-      });
-    });
-    if (code !== 0 || !isExecutable(built)) {
-      throw new Error(`go build ${NATS_SERVER_PACKAGE} in ${NATS_SERVER_BUILD_MODULE} failed with exit code ${code}; see the output above`);
-    }
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.renameSync(built, target);
-    fs.rmSync(staging, { recursive: true, force: true });
-    const version = spawnSync(target, ['--version'], { encoding: 'utf8' }).stdout.trim();
-    log(`[nats-server] built ${version} in ${Math.round((Date.now() - started) / 1000)}s → ${target}`);
-    return target;
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
+  return buildGoBinary({
+    label: 'nats-server',
+    what: 'nats-server',
+    goPackage: NATS_SERVER_PACKAGE,
+    moduleDir: NATS_SERVER_BUILD_MODULE,
+    target: cachedNatsServerPath(env),
+    ldflags: '-s -w',
+    withoutGo: `Install Go, or set NATS_SERVER to a nats-server binary (v${NATS_SERVER_VERSION} or newer).`,
+    startNote: `v${NATS_SERVER_VERSION}, first time on this machine; takes a minute or two`,
+    // 20 minutes is far past any real build (about a minute here).
+    staleLockMs: 20 * 60_000,
+    env,
+    log: options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
+  });
 }
 
 export interface EventServerOptions {
@@ -199,29 +101,6 @@ export interface EventServer {
   pid: number;
   /** SIGTERM, SIGKILL after a grace; resolves once the server has exited. */
   stop(): Promise<void>;
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** A NATS client connects and JetStream answers: a listening socket alone does not mean JetStream is up. */
@@ -249,7 +128,7 @@ export async function startEventServer(options: EventServerOptions = {}): Promis
   fs.mkdirSync(storeDir, { recursive: true });
   const args = ['-js', '-a', host, '-p', String(port), '-sd', storeDir];
   const out = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
-  const tied = await spawnTiedToThisProcess(server.path, args, out, scratchDir);
+  const tied = await spawnTiedToThisProcess('durable-claude-nats-server', server.path, args, out, scratchDir);
   if (typeof out === 'number') fs.closeSync(out);
   const { child } = tied;
   let exited: number | null | undefined;
@@ -286,68 +165,4 @@ export async function startEventServer(options: EventServerOptions = {}): Promis
       clearTimeout(timer);
     },
   };
-}
-
-/**
- * Runs the server under a small POSIX shell that stops it when this process ends, however it ends (even SIGKILL):
- * the shell holds the read end of a pipe whose only write end is ours, so `read` returns when we die. The same
- * scheme as devserver.ts uses for the Temporal dev server. Removes DURABLE_CLAUDE_SCRATCH_DIR once the server is gone.
- */
-const SERVER_WATCHDOG = `
-exec 3<&0 </dev/null
-"$@" >&2 3<&- &
-server=$!
-echo "$server"
-(
-  read -r _ <&3
-  kill -TERM "$server" 2>/dev/null
-  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$server" 2>/dev/null || break; sleep 1; done
-  kill -KILL "$server" 2>/dev/null
-) &
-watcher=$!
-exec 3<&-
-wait "$server"
-code=$?
-kill "$watcher" 2>/dev/null
-if [ -n "$DURABLE_CLAUDE_SCRATCH_DIR" ]; then rm -rf "$DURABLE_CLAUDE_SCRATCH_DIR"; fi
-exit "$code"
-`;
-
-interface TiedServer {
-  /** The watchdog shell (or, on Windows, the server itself): it exits once the server has. */
-  child: ChildProcess;
-  /** The server's own pid. */
-  pid: number;
-}
-
-async function spawnTiedToThisProcess(command: string, args: string[], out: number | 'ignore', scratchDir: string | undefined): Promise<TiedServer> {
-  if (process.platform === 'win32') {
-    const child = spawn(command, args, { stdio: ['ignore', out, out] });
-    return { child, pid: child.pid! };
-  }
-  const child = spawn('/bin/sh', ['-c', SERVER_WATCHDOG, 'durable-claude-nats-server', command, ...args], {
-    stdio: ['pipe', 'pipe', out],
-    detached: true,
-    env: { ...process.env, DURABLE_CLAUDE_SCRATCH_DIR: scratchDir ?? '' },
-  });
-  // Never written: the pipe exists to be closed by our death.
-  child.stdin!.on('error', () => undefined);
-  const pid = await new Promise<number>((resolve, reject) => {
-    let printed = '';
-    const onData = (chunk: Buffer) => {
-      printed += chunk.toString();
-      if (!printed.includes('\n')) return;
-      child.stdout!.off('data', onData);
-      const line = printed.split('\n')[0]!;
-      const serverPid = Number(line.trim());
-      if (Number.isInteger(serverPid) && serverPid > 0) resolve(serverPid);
-      else reject(new Error(`the nats-server watchdog printed ${JSON.stringify(line)} instead of a pid`));
-    };
-    child.stdout!.on('data', onData);
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the nats-server watchdog exited with code ${code} before starting the server`)));
-  });
-  (child.stdin as unknown as { unref?: () => void }).unref?.();
-  (child.stdout as unknown as { unref?: () => void }).unref?.();
-  return { child, pid };
 }
