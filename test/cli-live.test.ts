@@ -49,6 +49,17 @@ afterAll(async () => {
 
 const SLOW_ANSWER = Array.from({ length: 30 }, (_, i) => `part${i}`).join(' ');
 
+/** What the terminal showed at a moment when SLOW_ANSWER was on it in part only; '' if never seen so. */
+async function partialAnswerOnScreen(stdout: () => string): Promise<string> {
+  for (let i = 0; i < 400; i++) {
+    const out = stdout();
+    if (out.includes('part3 ') && !out.includes('part29')) return out;
+    if (out.includes('part29')) return '';
+    await sleep(25);
+  }
+  return '';
+}
+
 test('run prints the text as it streams, tools and the approval as they happen; watch --from-start replays it', async () => {
   const prompt = uniquePrompt('Weather in Paris, then email the team');
   harness.fake.addScript({
@@ -62,13 +73,7 @@ test('run prints the text as it streams, tools and the approval as they happen; 
   await withWorker(harness, { tools: exampleTools(), taskQueue, events: store }, async () => {
     const run = cliProcess(['run', prompt, '--tools', 'get_weather,send_email', '--yes', '--id', `live-${taskQueue}`, '--events', testEventsUrl(), ...common]);
     // Part of the last answer is on screen while the rest is still being written: it streams, not turn by turn.
-    let partial = '';
-    for (let i = 0; i < 400 && !partial; i++) {
-      const out = run.stdout();
-      if (out.includes('part3 ') && !out.includes('part29')) partial = out;
-      else if (out.includes('part29')) break;
-      await sleep(25);
-    }
+    const partial = await partialAnswerOnScreen(run.stdout);
     const { code, stdout, stderr } = await run.done;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(partial).not.toBe('');
@@ -101,13 +106,7 @@ test('chat streams each reply from the events, once, and ends on /end', async ()
   });
   await withWorker(harness, { tools: exampleTools(), taskQueue, events: store }, async () => {
     const chat = cliProcess(['chat', '--yes', '--id', `chat-${taskQueue}`, '--events', testEventsUrl(), ...common], {}, `${first}\nAnd then?\n/end\n`);
-    let partial = '';
-    for (let i = 0; i < 400 && !partial; i++) {
-      const out = chat.stdout();
-      if (out.includes('part3 ') && !out.includes('part29')) partial = out;
-      else if (out.includes('part29')) break;
-      await sleep(25);
-    }
+    const partial = await partialAnswerOnScreen(chat.stdout);
     const { code, stdout, stderr } = await chat.done;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(partial).not.toBe('');
