@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildGoBinary, canConnect, freePort, isExecutable, machineCacheDir, onPath, sleepMs, spawnTiedToThisProcess } from './local-servers';
+import { buildGoBinary, canConnect, freePort, locateLocalBinary, machineCacheDir, sleepMs, spawnTiedToThisProcess, type LocalBinary, type LocalBinarySource } from './local-servers';
 import { devServerSearchAttributeArgs } from './search-attributes';
 
 /**
@@ -19,12 +19,9 @@ const TEMPORAL_CLI_PACKAGE = 'github.com/temporalio/cli/cmd/temporal';
 const TEMPORAL_CLI_BUILD_MODULE = path.join(__dirname, '..', 'deploy', 'temporal-cli');
 const SQLITE_DRIVER_VERSION = '1.44.3';
 
-export type TemporalCliSource = 'env' | 'path' | 'cache' | 'go-build';
+export type TemporalCliSource = LocalBinarySource;
 
-export interface TemporalCli {
-  path: string;
-  source: TemporalCliSource;
-}
+export type TemporalCli = LocalBinary;
 
 export interface FindTemporalCliOptions {
   /** Build from the Go module proxy when nothing else is found. Default true. */
@@ -48,16 +45,7 @@ export function cachedTemporalCliPath(env: NodeJS.ProcessEnv = process.env): str
  * directory is run: anyone can put a file there, and this project never asks the SDK to download a server.
  */
 export function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): TemporalCli | undefined {
-  const fromEnv = env.TEMPORAL_CLI;
-  if (fromEnv) {
-    if (!isExecutable(fromEnv)) throw new Error(`TEMPORAL_CLI=${fromEnv} is not an executable file`);
-    return { path: fromEnv, source: 'env' };
-  }
-  const fromPath = onPath('temporal', env);
-  if (fromPath) return { path: fromPath, source: 'path' };
-  const cached = cachedTemporalCliPath(env);
-  if (isExecutable(cached)) return { path: cached, source: 'cache' };
-  return undefined;
+  return locateLocalBinary({ envVar: 'TEMPORAL_CLI', name: 'temporal', cached: cachedTemporalCliPath(env) }, env);
 }
 
 export async function findTemporalCli(options: FindTemporalCliOptions = {}): Promise<TemporalCli> {

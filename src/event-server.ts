@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { buildGoBinary, canConnect, freePort, isExecutable, machineCacheDir, onPath, sleepMs, spawnTiedToThisProcess } from './local-servers';
+import { buildGoBinary, canConnect, freePort, locateLocalBinary, machineCacheDir, sleepMs, spawnTiedToThisProcess, type LocalBinary, type LocalBinarySource } from './local-servers';
 
 /**
  * Finds (or builds, once per machine) the official NATS server, whose JetStream holds live output: the tests,
@@ -16,12 +16,9 @@ const NATS_SERVER_PACKAGE = 'github.com/nats-io/nats-server/v2';
 /** The Go module that pins the build (go.sum: every machine builds the same bytes). */
 const NATS_SERVER_BUILD_MODULE = path.join(__dirname, '..', 'deploy', 'nats-server');
 
-export type NatsServerSource = 'env' | 'path' | 'cache' | 'go-build';
+export type NatsServerSource = LocalBinarySource;
 
-export interface NatsServer {
-  path: string;
-  source: NatsServerSource;
-}
+export type NatsServer = LocalBinary;
 
 export interface FindNatsServerOptions {
   /** Build from the Go module proxy when nothing else is found. Default true. */
@@ -42,16 +39,7 @@ export function cachedNatsServerPath(env: NodeJS.ProcessEnv = process.env): stri
 
 /** Finds the server without building it: NATS_SERVER, then PATH, then this machine's cache. */
 export function locateNatsServer(env: NodeJS.ProcessEnv = process.env): NatsServer | undefined {
-  const fromEnv = env.NATS_SERVER;
-  if (fromEnv) {
-    if (!isExecutable(fromEnv)) throw new Error(`NATS_SERVER=${fromEnv} is not an executable file`);
-    return { path: fromEnv, source: 'env' };
-  }
-  const fromPath = onPath(process.platform === 'win32' ? 'nats-server.exe' : 'nats-server', env);
-  if (fromPath) return { path: fromPath, source: 'path' };
-  const cached = cachedNatsServerPath(env);
-  if (isExecutable(cached)) return { path: cached, source: 'cache' };
-  return undefined;
+  return locateLocalBinary({ envVar: 'NATS_SERVER', name: 'nats-server', cached: cachedNatsServerPath(env) }, env);
 }
 
 export async function findNatsServer(options: FindNatsServerOptions = {}): Promise<NatsServer> {

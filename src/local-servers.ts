@@ -29,6 +29,29 @@ export function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined
   return undefined;
 }
 
+export type LocalBinarySource = 'env' | 'path' | 'cache' | 'go-build';
+
+export interface LocalBinary {
+  path: string;
+  source: LocalBinarySource;
+}
+
+/**
+ * Finds a binary without building it: the environment variable that names it, then PATH, then this machine's cache.
+ * Nothing in the temp directory is run: anyone can put a file there.
+ */
+export function locateLocalBinary(spec: { envVar: string; name: string; cached: string }, env: NodeJS.ProcessEnv): LocalBinary | undefined {
+  const fromEnv = env[spec.envVar];
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) throw new Error(`${spec.envVar}=${fromEnv} is not an executable file`);
+    return { path: fromEnv, source: 'env' };
+  }
+  const fromPath = onPath(process.platform === 'win32' ? `${spec.name}.exe` : spec.name, env);
+  if (fromPath) return { path: fromPath, source: 'path' };
+  if (isExecutable(spec.cached)) return { path: spec.cached, source: 'cache' };
+  return undefined;
+}
+
 export const sleepMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A free TCP port on this machine (the OS picks it). */
