@@ -101,7 +101,8 @@ export class AttemptEvents {
     }
   }
 
-  finished(message: BetaMessage): void {
+  /** The reply is whole; `costUsd` is its price (null: the model has no price). */
+  finished(message: BetaMessage, costUsd: number | null): void {
     this.#next({
       type: 'message_finished',
       messageId: message.id,
@@ -111,6 +112,8 @@ export class AttemptEvents {
         outputTokens: message.usage.output_tokens,
         cacheReadInputTokens: message.usage.cache_read_input_tokens ?? 0,
         cacheCreationInputTokens: message.usage.cache_creation_input_tokens ?? 0,
+        cacheCreation1hInputTokens: message.usage.cache_creation?.ephemeral_1h_input_tokens ?? 0,
+        costUsd,
       },
     });
   }

@@ -10,8 +10,10 @@ import { modelRequestQuery } from '../workflows/definitions';
 import type { EventPublisher } from '../streaming/event-store';
 import { workflowOf } from './context';
 import { AttemptEvents } from './model-events';
-import type { CallModelInput, CallModelResult, ModelReply, ModelRequestContext, ModelRequestKind } from './types';
+import type { CallModelInput, CallModelResult, EstimateModelCallInput, ModelCallEstimate, ModelReply, ModelRequestContext, ModelRequestKind } from './types';
 import { MESSAGE_THREADS_BETA } from '../message-threads';
+import { costOfUsage, maxCostOfRequest, priceOf, type ModelPrice, type PriceTable } from '../pricing/cost';
+import { withPromptCaching } from './prompt-cache';
 
 
 export interface ModelActivityOptions {
@@ -25,6 +27,8 @@ export interface ModelActivityOptions {
   heartbeatIntervalMs?: number;
   /** Live output: each attempt's stream events go here as they arrive (see src/streaming/events.ts). */
   events?: EventPublisher;
+  /** Prices (US dollars per million tokens) ahead of the list in src/pricing/prices.ts; a conversation's own win. */
+  prices?: PriceTable;
 }
 
 /** The longest a model call waits for its live-output events to be stored before it returns its reply. */
@@ -37,17 +41,6 @@ const RETRYABLE_STREAM_ERRORS = new Set(['overloaded_error', 'api_error', 'rate_
 /** Hash of what a thread fixes at create time: a change means a continue would be refused. */
 function threadFingerprint(context: ModelRequestContext, model: string): string {
   return createHash('sha256').update(JSON.stringify([model, context.system ?? null, context.tools])).digest('hex').slice(0, 16);
-}
-
-/** A copy without block-level cache_control: one request may not carry every breakpoint ever set. */
-function withoutCacheControl<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(withoutCacheControl) as T;
-  if (typeof value !== 'object' || value === null) return value;
-  const { cache_control: _dropped, ...rest } = value as Record<string, unknown>;
-  for (const key of ['content', 'source']) {
-    if (key in rest) rest[key] = withoutCacheControl(rest[key]);
-  }
-  return rest as T;
 }
 
 function lastAssistantIndex(messages: BetaMessageParam[]): number {
@@ -107,7 +100,13 @@ export function classifyModelError(err: unknown, options: ClassifyModelErrorOpti
   return ApplicationFailure.create({ message: error.message, type: error.name, nonRetryable: false });
 }
 
+/** The price of a call: its reply's model, else the model asked for (a fallback or alias may be unpriced). */
+function priceOfCall(replyModel: string | undefined, requestedModel: string, table: PriceTable): ModelPrice | undefined {
+  return (replyModel ? priceOf(replyModel, table) : undefined) ?? priceOf(requestedModel, table);
+}
+
 function replyOf(message: BetaMessage): ModelReply {
+  const split = message.usage.cache_creation;
   return {
     id: message.id,
     model: message.model,
@@ -119,6 +118,9 @@ function replyOf(message: BetaMessage): ModelReply {
       output_tokens: message.usage.output_tokens,
       cache_read_input_tokens: message.usage.cache_read_input_tokens ?? 0,
       cache_creation_input_tokens: message.usage.cache_creation_input_tokens ?? 0,
+      ...(split
+        ? { cache_creation: { ephemeral_5m_input_tokens: split.ephemeral_5m_input_tokens ?? 0, ephemeral_1h_input_tokens: split.ephemeral_1h_input_tokens ?? 0 } }
+        : {}),
     },
   };
 }
@@ -135,6 +137,17 @@ export function createModelActivities(options: ModelActivityOptions) {
   const idleTimeoutMs = options.streamIdleTimeoutMs ?? 60_000;
   const threadMaxAgeMs = options.threadMaxAgeMs ?? 270_000;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
+  const pricesOf = (input: { prices?: Record<string, ModelPrice> }): PriceTable => ({ ...options.prices, ...input.prices });
+
+  /** The whole request context, read from the workflow by query (not recorded), checked against the call's length. */
+  async function readRequestContext(ctx: Context, transcriptLength: number): Promise<ModelRequestContext> {
+    const { workflowId, runId } = workflowOf(ctx);
+    const read = await ctx.client.workflow.getHandle(workflowId, runId).query(modelRequestQuery);
+    if (read.messages.length !== transcriptLength) {
+      throw ApplicationFailure.nonRetryable(`The workflow holds ${read.messages.length} messages but this call was scheduled for ${transcriptLength}`, 'TranscriptMismatch');
+    }
+    return read;
+  }
 
   /** Streams one request; heartbeats on an interval while it runs and aborts a stream that goes quiet. */
   async function stream(params: MessageCreateParamsBase, live: AttemptEvents | undefined): Promise<BetaMessage> {
@@ -184,17 +197,8 @@ export function createModelActivities(options: ModelActivityOptions) {
     const maxRetryDelayMs = input.maxRetryIntervalMs ?? (typeof policyMaxInterval === 'number' ? policyMaxInterval : undefined);
     let context: ModelRequestContext | undefined;
     /** The whole request context, read from the workflow (once) when a create or a replay needs it. */
-    const readContext = async (): Promise<ModelRequestContext> => {
-      if (context) return context;
-      const read = await ctx.client.workflow.getHandle(workflowId, runId).query(modelRequestQuery);
-      if (read.messages.length !== input.transcriptLength) {
-        throw ApplicationFailure.nonRetryable(
-          `The workflow holds ${read.messages.length} messages but this call was scheduled for ${input.transcriptLength}`,
-          'TranscriptMismatch',
-        );
-      }
-      return (context = read);
-    };
+    const readContext = async (): Promise<ModelRequestContext> => (context ??= await readRequestContext(ctx, input.transcriptLength));
+    const cacheTtl = input.cache?.ttl ?? null;
     const base: MessageCreateParamsBase = {
       model: input.model,
       max_tokens: input.maxTokens,
@@ -205,14 +209,20 @@ export function createModelActivities(options: ModelActivityOptions) {
     // The workflow sends a tool_choice only when the conversation has tools; a context read says so too.
     const toolChoice = (request: ModelRequestContext | undefined) =>
       input.toolChoice && (request === undefined || request.tools.length > 0) ? { tool_choice: input.toolChoice } : {};
-    const full = (request: ModelRequestContext, threaded: boolean): MessageCreateParamsBase => ({
-      ...base,
-      ...toolChoice(request),
-      ...(request.system !== undefined ? { system: request.system } : {}),
-      ...(request.tools.length > 0 ? { tools: request.tools } : {}),
-      messages: threaded ? withoutCacheControl(request.messages) : request.messages,
-      ...(threaded ? { thread: { type: 'create' as const }, betas: [MESSAGE_THREADS_BETA] } : {}),
-    });
+    // Every kind of request carries the same caching: breakpoints change markers only, so the prefix bytes a
+    // create, a replay, a retry or an unthreaded call send are the same, and each reads what the last one wrote.
+    const full = (request: ModelRequestContext, threaded: boolean): MessageCreateParamsBase =>
+      withPromptCaching(
+        {
+          ...base,
+          ...toolChoice(request),
+          ...(request.system !== undefined ? { system: request.system } : {}),
+          ...(request.tools.length > 0 ? { tools: request.tools } : {}),
+          messages: request.messages,
+          ...(threaded ? { thread: { type: 'create' as const }, betas: [MESSAGE_THREADS_BETA] } : {}),
+        },
+        { ttl: cacheTtl, answeredThrough: lastAssistantIndex(request.messages) },
+      );
 
     const hint = input.thread;
     const fresh = input.threads && hint !== null && !input.forceCreate && Date.now() - hint.storedAt < threadMaxAgeMs;
@@ -231,13 +241,16 @@ export function createModelActivities(options: ModelActivityOptions) {
     for (let sends = 0; message === undefined; sends++) {
       const params: MessageCreateParamsBase =
         kind === 'continue'
-          ? {
-              ...base,
-              ...toolChoice(context),
-              messages: continueFromInput ? input.newMessages! : context!.messages.slice(hint!.replyIndex + 1),
-              thread: { type: 'continue', previous_message_id: hint!.previousMessageId },
-              betas: [MESSAGE_THREADS_BETA],
-            }
+          ? withPromptCaching(
+              {
+                ...base,
+                ...toolChoice(context),
+                messages: continueFromInput ? input.newMessages! : context!.messages.slice(hint!.replyIndex + 1),
+                thread: { type: 'continue', previous_message_id: hint!.previousMessageId },
+                betas: [MESSAGE_THREADS_BETA],
+              } as MessageCreateParamsBase,
+              { ttl: cacheTtl, answeredThrough: -1 },
+            )
           : full(await readContext(), kind !== 'unthreaded');
       try {
         message = await stream(params, live);
@@ -265,7 +278,10 @@ export function createModelActivities(options: ModelActivityOptions) {
         throw failure;
       }
     }
-    live?.finished(message);
+    const reply = replyOf(message);
+    const price = priceOfCall(message.model, input.model, pricesOf(input));
+    const costUsd = price ? costOfUsage(reply.usage, price, cacheTtl ?? '5m') : null;
+    live?.finished(message, costUsd);
     // The reply's events reach the store before the workflow hears of the reply: its turn_finished (and the end of the
     // conversation) may be published by another worker, and a subscriber stops reading at the end. Bounded, so a
     // slow or unreachable store never holds up the conversation.
@@ -274,8 +290,12 @@ export function createModelActivities(options: ModelActivityOptions) {
     // A continue keeps its thread's create-time fingerprint; anything else just read the context to build its request.
     const fingerprint = kind === 'continue' ? hint!.createdWith : threadFingerprint(context!, input.model);
     const storesThread = kind !== 'unthreaded' && message.stop_reason !== 'refusal' && !isFallbackReply(message);
+    const sentAndReceived = reply.usage.input_tokens + (reply.usage.cache_read_input_tokens ?? 0) + (reply.usage.cache_creation_input_tokens ?? 0) + reply.usage.output_tokens;
     return {
-      reply: replyOf(message),
+      reply,
+      costUsd,
+      // The next call sends at least all of this again; its estimate adds max_tokens of output on top.
+      ...(price ? { nextCallFloorUsd: maxCostOfRequest(sentAndReceived, 0, price, cacheTtl) } : {}),
       requestKind: kind,
       ...(storesThread ? { thread: { previousMessageId: message.id, storedAt: Date.now(), createdWith: fingerprint } } : {}),
       ...(threadsUnsupported ? { threadsUnsupported } : {}),
@@ -283,5 +303,29 @@ export function createModelActivities(options: ModelActivityOptions) {
     };
   }
 
-  return { callModel };
+  async function estimateModelCall(input: EstimateModelCallInput): Promise<ModelCallEstimate> {
+    const ctx = Context.current();
+    const price = priceOf(input.model, pricesOf(input));
+    if (!price) {
+      throw ApplicationFailure.nonRetryable(
+        `No price for model ${input.model}, so its budget cannot be enforced: give the conversation's prices option (or the worker's prices) for it`,
+        'UnknownModelPrice',
+      );
+    }
+    const request = await readRequestContext(ctx, input.transcriptLength);
+    try {
+      const counted = await anthropic.beta.messages.countTokens({
+        model: input.model,
+        messages: request.messages,
+        ...(request.system !== undefined ? { system: request.system } : {}),
+        ...(request.tools.length > 0 ? { tools: request.tools } : {}),
+        ...(input.toolChoice && request.tools.length > 0 ? { tool_choice: input.toolChoice } : {}),
+      });
+      return { inputTokens: counted.input_tokens, maxCostUsd: maxCostOfRequest(counted.input_tokens, input.maxTokens, price, input.cacheTtl ?? null) };
+    } catch (err) {
+      throw classifyModelError(err);
+    }
+  }
+
+  return { callModel, estimateModelCall };
 }

@@ -1,5 +1,6 @@
 // The argument and result objects of every activity. Types only: workflow code imports this file with
 // `import type`, so history payloads are self-describing and can grow fields without breaking replay.
+import type { ModelPrice } from '../pricing/cost';
 import type {
   BetaContentBlock,
   BetaMessageParam,
@@ -113,6 +114,9 @@ export interface ThreadHint {
 
 export type ModelRequestKind = 'create' | 'continue' | 'replay' | 'unthreaded';
 
+/** The prompt-cache TTL a request asks for with its top-level cache_control (null: caching off). */
+export type CacheTtl = '5m' | '1h';
+
 export interface CallModelInput {
   turn: number;
   model: string;
@@ -137,6 +141,13 @@ export interface CallModelInput {
    * next-retry delay as given, and the activity is not told its policy). Absent in calls scheduled before it existed.
    */
   maxRetryIntervalMs?: number;
+  /**
+   * Prompt caching: the request carries a top-level `cache_control` with this TTL (the API's automatic caching).
+   * Absent: no top-level cache_control (caching off, or a call scheduled before caching existed).
+   */
+  cache?: { ttl: CacheTtl };
+  /** The conversation's own prices (`prices` option), ahead of the worker's table. */
+  prices?: Record<string, ModelPrice>;
 }
 
 export interface ModelReply {
@@ -145,7 +156,10 @@ export interface ModelReply {
   content: BetaContentBlock[];
   stopReason: BetaStopReason | null;
   stopSequence: string | null;
-  usage: Pick<BetaUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens'>;
+  usage: Pick<BetaUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens'> & {
+    /** The cache writes split by TTL, where the API reports it (absent in histories recorded before). */
+    cache_creation?: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number } | null;
+  };
 }
 
 export interface CallModelResult {
@@ -156,6 +170,35 @@ export interface CallModelResult {
   /** Threads are unsupported for this conversation (e.g. a zero-data-retention organisation): stop trying. */
   threadsUnsupported?: boolean;
   durationMs: number;
+  /**
+   * The reply's cost in US dollars at the worker's prices (the conversation's own first); null when the reply's model
+   * has no price. Absent in histories recorded before costs existed.
+   */
+  costUsd?: number | null;
+  /**
+   * The least the next model call's budget estimate can be (what this call sent and got back, at the dearest input
+   * rate, plus max_tokens of output): past the budget, the conversation stops before running the reply's tools.
+   */
+  nextCallFloorUsd?: number;
+}
+
+export interface EstimateModelCallInput {
+  turn: number;
+  model: string;
+  maxTokens: number;
+  toolChoice?: BetaToolChoice;
+  /** How many transcript messages the call will send; read from the workflow by query, as callModel does. */
+  transcriptLength: number;
+  /** The TTL the call will ask for; absent, caching is off. */
+  cacheTtl?: CacheTtl;
+  prices?: Record<string, ModelPrice>;
+}
+
+export interface ModelCallEstimate {
+  /** The API's token count of the whole request (system, tools, messages). */
+  inputTokens: number;
+  /** The most the call can cost: every input token at the dearest rate, plus max_tokens of output. */
+  maxCostUsd: number;
 }
 
 /** What the model activity reads from the workflow for a request, by query, so it is never recorded twice. */
@@ -180,6 +223,8 @@ export interface AgentActivities {
   describeTools(input: DescribeToolsInput): Promise<DescribeToolsResult>;
   reviewToolCalls(input: ReviewToolCallsInput): Promise<ReviewToolCallsResult>;
   callModel(input: CallModelInput): Promise<CallModelResult>;
+  /** Counts the next call's input tokens (the API's count_tokens) and prices its worst case, for a budget. */
+  estimateModelCall(input: EstimateModelCallInput): Promise<ModelCallEstimate>;
   runTool(input: RunToolInput): Promise<RunToolResult>;
   describeRun(input: DescribeRunInput): Promise<DescribeRunResult>;
 }

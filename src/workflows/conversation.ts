@@ -17,8 +17,9 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { BetaContentBlock } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import type { AgentActivities, ModelRequestContext, ToolDescription } from '../activities/types';
-import { AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
+import type { AgentActivities, CallModelResult, ModelRequestContext, ToolDescription } from '../activities/types';
+import { formatUsd } from '../pricing/cost';
+import { AgentCostUsdKey, AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
 import { ApprovalBook } from './approvals';
 import { ChatInbox } from './chat-inbox';
 import {
@@ -37,10 +38,11 @@ import {
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
 import { LiveEvents } from './live-events';
-import { ModelTurns } from './model-turn';
+import { ModelTurns, budgetSpent } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
 import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
 import type {
+  BudgetStop,
   ConversationOptions,
   ConversationResult,
   ConversationStatus,
@@ -64,12 +66,16 @@ const { describeTools } = proxyLocalActivities<Pick<AgentActivities, 'describeTo
 interface ExchangeOutcome {
   status: FinalStatus;
   toolOutput?: ToolOutput;
+  budgetStop?: BudgetStop;
 }
 
 /** Histories recorded before it looped on a forced tool_choice until maxIterations. */
 const STRUCTURED_OUTPUT_PATCH = 'forced-tool-choice-ends-with-tool-output';
 /** Histories recorded before it held early decisions without a timer. */
 const HELD_DECISIONS_EXPIRE_PATCH = 'held-decisions-expire-on-a-timer';
+
+/** Histories recorded before the AgentCostUsd search attribute. */
+const COST_SEARCH_ATTRIBUTE_PATCH = 'cost-search-attribute';
 
 /** A result is one payload, limited to 2 MB (UTF-8 bytes): a longer transcript is left to the transcript query. */
 const MAX_TRANSCRIPT_IN_RESULT_BYTES = 1_000_000;
@@ -84,6 +90,15 @@ function textOf(content: MessageParam['content'] | undefined): string {
 
 function toolUsesOf(content: BetaContentBlock[]): ToolUse[] {
   return content.flatMap((block) => (block.type === 'tool_use' ? [{ toolUseId: block.id, toolName: block.name, input: block.input }] : []));
+}
+
+/** A tool call answered without running: the budget cannot pay for the model call that would read its result. */
+function notRunForBudget(call: ToolUse, stop: BudgetStop): SettledCall {
+  return {
+    call,
+    block: { type: 'tool_result', tool_use_id: call.toolUseId, content: `Not run: the conversation's budget is exhausted (${stop.message}).`, is_error: true },
+    record: { toolUseId: call.toolUseId, toolName: call.toolName, outcome: 'over_budget', gated: false },
+  };
 }
 
 /** With a forced tool_choice the model cannot answer in text: the round's successful call is the output. */
@@ -134,6 +149,7 @@ export class Conversation {
       turn: this.#turns.length,
       pendingApprovals: this.#approvals.pendingCount,
       usage: this.#usage,
+      ...(this.#options.budgetUsd !== undefined ? { budgetUsd: this.#options.budgetUsd } : {}),
       heldDecisions: this.#approvals.held(Date.now()),
       droppedDecisions: this.#approvals.dropped(Date.now()),
       ...(this.#result ? { result: this.#result } : {}),
@@ -268,15 +284,18 @@ export class Conversation {
     for (let iteration = 1; ; iteration++) {
       if (this.#overBudget()) return { status: 'token_budget_exceeded' };
       if (iteration > this.#options.maxIterations) return { status: 'max_iterations' };
-      const { result, record, cutToolUse } = await this.#modelTurns.call(iteration);
+      const turn = await this.#modelTurns.call(iteration);
+      if (!('result' in turn)) return { status: 'budget_exceeded', budgetStop: turn.budgetStop };
+      const { result, record, cutToolUse, budgetStop } = turn;
       const reply = result.reply;
       this.#lastStopReason = reply.stopReason;
+      this.#publishCost();
       if (cutToolUse) {
-        // The ladder ran out with a tool_use still cut off: keep what is whole, drop the unusable call.
+        // The ladder ran out (or the budget stopped it) with a tool_use still cut off: keep what is whole, drop the unusable call.
         const whole = reply.content.filter((block) => block.type !== 'tool_use');
         if (whole.length) this.#modelTurns.appendReply(result, whole);
         else this.#modelTurns.dropReply();
-        return { status: 'truncated' };
+        return budgetStop ? { status: 'budget_exceeded', budgetStop } : { status: 'truncated' };
       }
       this.#modelTurns.appendReply(result, reply.content);
       switch (reply.stopReason) {
@@ -299,6 +318,14 @@ export class Conversation {
           if (iteration >= this.#options.maxIterations) return { status: 'max_iterations' };
           const calls = toolUsesOf(reply.content);
           if (calls.length === 0) return { status: 'completed' };
+          const roundStop = this.#budgetExhaustedAfter(result);
+          if (roundStop) {
+            // The model cannot be called again, so nothing would read the results: no tool runs and no one is asked.
+            const settled = calls.map((call) => notRunForBudget(call, roundStop));
+            record.toolCalls = settled.map((s) => s.record);
+            this.#messages.push({ role: 'user', content: settled.map((s) => s.block) });
+            return { status: 'budget_exceeded', budgetStop: roundStop };
+          }
           const settled = await this.#toolRound.run(calls, record.turn);
           record.toolCalls = settled.map((s) => s.record);
           this.#messages.push({ role: 'user', content: settled.map((s) => s.block) });
@@ -321,6 +348,26 @@ export class Conversation {
       if (!forcesToolUse(toolChoiceForTurn(this.#options, turn))) return false;
     }
     return true;
+  }
+
+  /**
+   * With a budget: the budget stops the conversation before this reply's tools run when even the least the next call
+   * can be estimated at (it sends at least what this one sent and got back) does not fit.
+   */
+  #budgetExhaustedAfter(result: CallModelResult): BudgetStop | undefined {
+    const budgetUsd = this.#options.budgetUsd;
+    if (budgetUsd === undefined) return undefined;
+    const spentUsd = this.#usage.costUsd;
+    const spent = budgetSpent(budgetUsd, spentUsd);
+    if (spent || result.nextCallFloorUsd === undefined || spentUsd! + result.nextCallFloorUsd <= budgetUsd) return spent;
+    return {
+      budgetUsd,
+      spentUsd: spentUsd!,
+      nextCallMaxUsd: result.nextCallFloorUsd,
+      message:
+        `the reply's tool calls were not run: the model call that would read their results costs at least ` +
+        `$${result.nextCallFloorUsd.toFixed(4)} and $${(budgetUsd - spentUsd!).toFixed(4)} of the $${budgetUsd.toFixed(4)} budget is left`,
+    };
   }
 
   #overBudget(): boolean {
@@ -355,6 +402,7 @@ export class Conversation {
       ...(endedBy ? { endedBy } : {}),
       ...(endedBy === 'user' && endRequest && (endRequest.by !== undefined || endRequest.reason !== undefined) ? { endRequest } : {}),
       ...(outcome.toolOutput ? { toolOutput: outcome.toolOutput } : {}),
+      ...(outcome.budgetStop ? { budgetStop: outcome.budgetStop } : {}),
     };
     // Waiting sendMessage updates get the final state rather than hanging on a conversation that is over.
     this.#inbox.answerQueued({ status: outcome.status, text: this.#result.text, turns: this.#turns.length });
@@ -394,8 +442,21 @@ export class Conversation {
     }
   }
 
+  #publishedCost: number | undefined;
+
+  /** The AgentCostUsd search attribute follows what was spent, for `list` to filter and sort by. */
+  #publishCost(): void {
+    const cost = this.#usage.costUsd;
+    if (!this.#options.costSearchAttribute || cost === null || cost === this.#publishedCost) return;
+    if (!patched(COST_SEARCH_ATTRIBUTE_PATCH)) return;
+    upsertSearchAttributes([{ key: AgentCostUsdKey, value: cost }]);
+    this.#publishedCost = cost;
+  }
+
   #setDetails(details: string): void {
-    setCurrentDetails(`${this.#status} · ${details}`);
+    const budget = this.#options.budgetUsd !== undefined ? ` of ${formatUsd(this.#options.budgetUsd)}` : '';
+    const cost = this.#usage.costUsd === null ? 'cost unknown' : `${formatUsd(this.#usage.costUsd)} spent${budget}`;
+    setCurrentDetails(`${this.#status} · ${details} · ${cost}`);
   }
 }
 

@@ -1,13 +1,13 @@
 // One model turn: the callModel activity, repeated up the max_tokens ladder while a tool_use comes back cut off,
 // and the message-thread hint that lets the next call send only its own new messages.
 import { ActivityFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
-import type { BetaContentBlock } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type { BetaContentBlock, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { AgentActivities, CallModelResult, ThreadHint } from '../activities/types';
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
 import type { LiveEvents } from './live-events';
 import { modelCallTimeoutMs, toolChoiceForTurn, type ResolvedOptions } from './options';
-import type { ContentBlockParam, MessageParam, TurnRecord, UsageTotals } from './types';
+import type { BudgetStop, ContentBlockParam, MessageParam, TurnRecord, UsageTotals } from './types';
 import { addUsage, emptyUsage, usageOf } from './usage';
 
 /**
@@ -21,8 +21,36 @@ const MAX_INLINE_NEW_MESSAGES_BYTES = 2_048;
 export interface ModelTurnOutcome {
   result: CallModelResult;
   record: TurnRecord;
-  /** The ladder ran out with a tool_use still cut off by max_tokens. */
+  /** The ladder ran out with a tool_use still cut off by max_tokens (or the budget stopped it: `budgetStop`). */
   cutToolUse: boolean;
+  /** The ladder's next rung was not called: it could have cost more than the budget has left. */
+  budgetStop?: BudgetStop;
+}
+
+/** The call was not made: it could have cost more than the budget has left. */
+export interface BudgetStopOutcome {
+  budgetStop: BudgetStop;
+}
+
+const { estimateModelCall } = proxyActivities<Pick<AgentActivities, 'estimateModelCall'>>({
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 5, initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
+  summary: 'count the next call\'s tokens for the budget',
+});
+
+const usd = (value: number) => `$${value.toFixed(4)}`;
+
+/** A budget stop without a call estimate: what was spent already reached the budget (or is unknown). */
+export function budgetSpent(budgetUsd: number, spentUsd: number | null): BudgetStop | undefined {
+  if (spentUsd !== null && spentUsd < budgetUsd) return undefined;
+  return {
+    budgetUsd,
+    spentUsd: spentUsd ?? budgetUsd,
+    message:
+      spentUsd === null
+        ? `the budget of ${usd(budgetUsd)} cannot be checked: a call's model has no price`
+        : `the budget of ${usd(budgetUsd)} is spent (${usd(spentUsd)})`,
+  };
 }
 
 /** What the model turn reads and writes of the conversation. */
@@ -47,8 +75,41 @@ export class ModelTurns {
     this.#threadsEnabled = context.options.threads;
   }
 
+  /**
+   * With a budget: the call's worst case (the API's token count at the dearest input rate, plus max_tokens of output)
+   * must fit in what is left, or the call is not made.
+   */
+  async #checkBudget(turn: number, maxTokens: number, toolChoice: BetaToolChoice | undefined): Promise<BudgetStop | undefined> {
+    const { options, messages } = this.context;
+    const budgetUsd = options.budgetUsd;
+    if (budgetUsd === undefined) return undefined;
+    const spentUsd = this.context.usage.costUsd;
+    const spent = budgetSpent(budgetUsd, spentUsd);
+    if (spent) return spent;
+    this.context.setDetails(`turn ${turn}: counting tokens for the budget`);
+    const estimate = await estimateModelCall({
+      turn,
+      model: options.model,
+      maxTokens,
+      ...(toolChoice && this.context.hasTools() ? { toolChoice } : {}),
+      transcriptLength: messages.length,
+      ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
+      ...(options.prices ? { prices: options.prices } : {}),
+    });
+    if (spentUsd! + estimate.maxCostUsd <= budgetUsd) return undefined;
+    return {
+      budgetUsd,
+      spentUsd: spentUsd!,
+      nextCallMaxUsd: estimate.maxCostUsd,
+      nextCallInputTokens: estimate.inputTokens,
+      message:
+        `turn ${turn} was not sent: it could cost up to ${usd(estimate.maxCostUsd)} (${estimate.inputTokens} input tokens, ` +
+        `max_tokens ${maxTokens}) and ${usd(budgetUsd - spentUsd!)} of the ${usd(budgetUsd)} budget is left`,
+    };
+  }
+
   /** One model turn; repeats with a higher max_tokens (the ladder) while a tool_use comes back cut off. */
-  async call(iteration: number): Promise<ModelTurnOutcome> {
+  async call(iteration: number): Promise<ModelTurnOutcome | BudgetStopOutcome> {
     const { options, messages } = this.context;
     const turn = this.context.turns.length + 1;
     const model = options.model;
@@ -56,10 +117,15 @@ export class ModelTurns {
     const usage = emptyUsage();
     let durationMs = 0;
     const toolChoice = toolChoiceForTurn(options, iteration);
+    const budgetStop = await this.#checkBudget(turn, ladder[0]!, toolChoice);
+    if (budgetStop) return { budgetStop };
     this.context.events.emit({ type: 'turn_started', turn, model });
+    let result: CallModelResult | undefined;
     for (let rung = 0; ; ) {
-      this.context.setDetails(`turn ${turn}: calling ${model}`);
       const maxTokens = ladder[rung]!;
+      const rungStop = rung > 0 ? await this.#checkBudget(turn, maxTokens, toolChoice) : undefined;
+      if (rungStop) return { ...this.#record(turn, result!, usage, durationMs, ladder.slice(0, rung)), cutToolUse: true, budgetStop: rungStop };
+      this.context.setDetails(`turn ${turn}: calling ${model}`);
       const activities = proxyActivities<Pick<AgentActivities, 'callModel'>>({
         startToCloseTimeout: modelCallTimeoutMs(options, maxTokens),
         heartbeatTimeout: options.modelHeartbeatTimeoutMs,
@@ -75,7 +141,6 @@ export class ModelTurns {
       const hint = this.#threadsEnabled ? this.#threadHint : null;
       const pending = hint && rung === 0 ? messages.slice(hint.replyIndex + 1) : undefined;
       const newMessages = pending && jsonByteLength(pending) <= MAX_INLINE_NEW_MESSAGES_BYTES ? pending : undefined;
-      let result: CallModelResult;
       try {
         result = await activities.callModel({
           turn,
@@ -90,6 +155,8 @@ export class ModelTurns {
           ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
           ...(options.stopSequences ? { stopSequences: options.stopSequences } : {}),
           maxRetryIntervalMs: options.modelRetry.maximumIntervalMs,
+          ...(options.cacheTtl ? { cache: { ttl: options.cacheTtl } } : {}),
+          ...(options.prices ? { prices: options.prices } : {}),
         });
       } catch (err) {
         if (err instanceof ActivityFailure && !isCancellation(err)) {
@@ -104,7 +171,7 @@ export class ModelTurns {
         throw err;
       }
       if (result.threadsUnsupported) this.#threadsEnabled = false;
-      const replyUsage = usageOf(result.reply);
+      const replyUsage = usageOf(result);
       addUsage(usage, replyUsage);
       addUsage(this.context.usage, replyUsage);
       durationMs += result.durationMs;
@@ -115,20 +182,24 @@ export class ModelTurns {
         rung++;
         continue;
       }
-      const record: TurnRecord = {
-        turn,
-        model: result.reply.model || model,
-        stopReason: result.reply.stopReason,
-        requestKind: result.requestKind,
-        maxTokensTried: ladder.slice(0, rung + 1),
-        messageIndex: -1,
-        usage,
-        durationMs,
-        toolCalls: [],
-      };
-      this.context.turns.push(record);
-      return { result, record, cutToolUse };
+      return { ...this.#record(turn, result, usage, durationMs, ladder.slice(0, rung + 1)), cutToolUse };
     }
+  }
+
+  #record(turn: number, result: CallModelResult, usage: UsageTotals, durationMs: number, maxTokensTried: number[]): Pick<ModelTurnOutcome, 'result' | 'record'> {
+    const record: TurnRecord = {
+      turn,
+      model: result.reply.model || this.context.options.model,
+      stopReason: result.reply.stopReason,
+      requestKind: result.requestKind,
+      maxTokensTried,
+      messageIndex: -1,
+      usage,
+      durationMs,
+      toolCalls: [],
+    };
+    this.context.turns.push(record);
+    return { result, record };
   }
 
   /** Appends the reply; a reply that resumes a paused turn joins the paused message (the API combines same-role turns anyway). */

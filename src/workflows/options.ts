@@ -8,6 +8,8 @@ import {
   type ToolChoiceScheduleEntry,
   type ToolChoiceSetting,
 } from './types';
+import type { CacheTtl } from '../activities/types';
+import { priceTableProblems, type ModelPrice } from '../pricing/cost';
 import { DURATION_HINT, parseDurationMs } from './duration';
 import { isRecord } from './json';
 
@@ -25,7 +27,12 @@ export interface ResolvedOptions {
   maxIterations: number;
   maxToolCallsPerTurn: number;
   tokenBudget?: number;
+  /** limits.budget.usd */
+  budgetUsd?: number;
   threads: boolean;
+  /** The TTL of the top-level cache_control on every model call; null: caching off. */
+  cacheTtl: CacheTtl | null;
+  prices?: Record<string, ModelPrice>;
   approvalTimeoutMs?: number;
   onApprovalTimeout: 'reject' | 'fail';
   holdUnknownDecisionsMs: number;
@@ -37,10 +44,13 @@ export interface ResolvedOptions {
   modelTimeoutGiven: boolean;
   modelHeartbeatTimeoutMs: number;
   searchAttributes: boolean;
+  costSearchAttribute: boolean;
   includeTranscriptInResult: boolean;
 }
 
 export const MAX_OUTPUT_TOKENS = 128_000;
+/** The API's limit of cache_control breakpoints per request, the automatic (top-level) one counting as one. */
+export const MAX_CACHE_BREAKPOINTS = 4;
 export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,128}$/;
 
 const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
@@ -64,7 +74,12 @@ const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
   'modelHeartbeatTimeout',
   'searchAttributes',
   'includeTranscriptInResult',
+  'cache',
+  'prices',
+  'costSearchAttribute',
 ];
+
+const CACHE_SETTINGS = ['5m', '1h', 'off'] as const;
 
 export type OptionsCheck = { ok: true; options: ResolvedOptions } | { ok: false; errors: string[] };
 
@@ -237,8 +252,34 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   const maxToolCallsPerTurn = limits.maxToolCallsPerTurn ?? 8;
   if (!isPositiveInt(maxToolCallsPerTurn, 1_000)) errors.push('limits.maxToolCallsPerTurn must be a whole number from 1 to 1000');
   if (limits.tokenBudget !== undefined && !isPositiveInt(limits.tokenBudget)) errors.push('limits.tokenBudget must be a positive whole number of tokens');
+  let budgetUsd: number | undefined;
+  if (limits.budget !== undefined) {
+    const usd: unknown = isRecord(limits.budget) ? limits.budget.usd : undefined;
+    if (typeof usd !== 'number' || !Number.isFinite(usd) || usd <= 0) {
+      errors.push(`limits.budget must be {usd: a positive number of US dollars}, got ${JSON.stringify(limits.budget)}`);
+    } else budgetUsd = usd;
+  }
 
-  for (const flag of ['threads', 'searchAttributes', 'includeTranscriptInResult'] as const) {
+  const cache = opts.cache ?? '5m';
+  if (!(CACHE_SETTINGS as readonly unknown[]).includes(cache)) {
+    errors.push(`cache must be '5m' (the default), '1h' or 'off'; got ${JSON.stringify(opts.cache)}`);
+  }
+  if (opts.prices !== undefined) errors.push(...priceTableProblems(opts.prices, 'prices'));
+  if (Array.isArray(opts.system)) {
+    const slots = MAX_CACHE_BREAKPOINTS - (cache === 'off' ? 0 : 1);
+    const marked = opts.system.filter((block) => isRecord(block) && block.cache_control !== undefined && block.cache_control !== null);
+    if (marked.length > slots) {
+      errors.push(`system has ${marked.length} cache_control breakpoints; a request may carry ${MAX_CACHE_BREAKPOINTS}${cache === 'off' ? '' : ', one of them the automatic breakpoint (cache: \'off\' frees it)'}`);
+    }
+    for (const block of marked) {
+      const marker = (block as { cache_control: unknown }).cache_control;
+      if (!isRecord(marker) || marker.type !== 'ephemeral' || (marker.ttl !== undefined && marker.ttl !== '5m' && marker.ttl !== '1h')) {
+        errors.push(`system cache_control must be {type: 'ephemeral', ttl?: '5m' | '1h'}, got ${JSON.stringify(marker)}`);
+      }
+    }
+  }
+
+  for (const flag of ['threads', 'searchAttributes', 'costSearchAttribute', 'includeTranscriptInResult'] as const) {
     if (opts[flag] !== undefined && typeof opts[flag] !== 'boolean') errors.push(`${flag} must be true or false`);
   }
 
@@ -278,7 +319,10 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       maxIterations,
       maxToolCallsPerTurn,
       ...(limits.tokenBudget !== undefined ? { tokenBudget: limits.tokenBudget } : {}),
+      ...(budgetUsd !== undefined ? { budgetUsd } : {}),
       threads: opts.threads ?? true,
+      cacheTtl: cache === 'off' ? null : cache,
+      ...(opts.prices !== undefined ? { prices: opts.prices } : {}),
       ...(approvalTimeoutMs !== undefined ? { approvalTimeoutMs } : {}),
       onApprovalTimeout: approvals.onTimeout ?? 'reject',
       holdUnknownDecisionsMs,
@@ -289,6 +333,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       modelTimeoutGiven: opts.modelTimeout !== undefined,
       modelHeartbeatTimeoutMs,
       searchAttributes: opts.searchAttributes ?? false,
+      costSearchAttribute: opts.costSearchAttribute ?? opts.searchAttributes ?? false,
       includeTranscriptInResult: opts.includeTranscriptInResult ?? true,
     },
   };

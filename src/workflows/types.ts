@@ -8,6 +8,7 @@ import type {
   BetaToolChoice,
 } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { ModelRequestKind, RunToolResult } from '../activities/types';
+import type { ModelPrice } from '../pricing/cost';
 
 export type MessageParam = BetaMessageParam;
 export type ContentBlockParam = BetaContentBlockParam;
@@ -33,6 +34,12 @@ export interface ConversationLimits {
   maxToolCallsPerTurn?: number;
   /** Input plus output tokens over the whole conversation; crossing it ends the conversation. */
   tokenBudget?: number;
+  /**
+   * A spending cap in US dollars at the worker's prices. Before each model call its worst case (the API's token count
+   * of the request at the dearest input rate, plus max_tokens of output) is checked against what is left; a call that
+   * could exceed it is not made and the conversation ends with status budget_exceeded. A fork has its own budget.
+   */
+  budget?: { usd: number };
 }
 
 export interface ApprovalOptions {
@@ -90,6 +97,15 @@ export interface ConversationOptions {
   searchAttributes?: boolean;
   /** Put the transcript into the workflow's result (default true); without it, read it with the transcript query. */
   includeTranscriptInResult?: boolean;
+  /**
+   * Prompt caching (the API's automatic top-level cache_control) on every model call: '5m' (default), '1h' for
+   * conversations whose turns are further apart (approval waits), or 'off'.
+   */
+  cache?: '5m' | '1h' | 'off';
+  /** Prices (US dollars per million tokens) for models, ahead of the worker's table: for private or new prices. */
+  prices?: Record<string, ModelPrice>;
+  /** Keep the AgentCostUsd search attribute up to date (needs it registered; the client checks). Default: as searchAttributes. */
+  costSearchAttribute?: boolean;
 }
 
 export type ConversationStatus =
@@ -102,16 +118,34 @@ export type ConversationStatus =
   | 'context_window_exceeded'
   | 'max_iterations'
   | 'token_budget_exceeded'
+  | 'budget_exceeded'
   | 'failed'
   | 'cancelled';
 
 export type FinalStatus = Exclude<ConversationStatus, 'running' | 'awaiting_approval' | 'awaiting_user' | 'failed' | 'cancelled'>;
 
 export interface UsageTotals {
+  /** Input tokens neither read from nor written to the cache (the API's input_tokens). */
   inputTokens: number;
   outputTokens: number;
   cacheReadInputTokens: number;
   cacheCreationInputTokens: number;
+  /** Of cacheCreationInputTokens, those written with the 1-hour TTL (billed at 2× input, not 1.25×). */
+  cacheCreation1hInputTokens: number;
+  /** US dollars at the worker's prices; null when some call's model has no price (unknown, never zero). */
+  costUsd: number | null;
+}
+
+/** Why a conversation stopped at its budget: what was spent, and what the call it did not make could have cost. */
+export interface BudgetStop {
+  budgetUsd: number;
+  spentUsd: number;
+  /** The worst case of the model call not made (absent when what was spent already reached the budget). */
+  nextCallMaxUsd?: number;
+  /** The call's input tokens as the API counted them. */
+  nextCallInputTokens?: number;
+  /** A sentence for people. */
+  message: string;
 }
 
 export interface PendingApproval {
@@ -148,6 +182,7 @@ export type ToolCallOutcome =
   | 'invalid_input'
   | 'unknown_tool'
   | 'over_limit'
+  | 'over_budget'
   | 'rejected'
   | 'expired'
   | 'timeout';
@@ -227,6 +262,8 @@ export interface ConversationResult {
   endRequest?: EndConversationRequest;
   /** With a forced tool_choice: the tool call that ended the exchange, its input being the structured result. */
   toolOutput?: ToolOutput;
+  /** Status budget_exceeded: why. */
+  budgetStop?: BudgetStop;
 }
 
 export interface EndConversationRequest {
@@ -256,6 +293,8 @@ export interface ConversationState {
   turn: number;
   pendingApprovals: number;
   usage: UsageTotals;
+  /** The conversation's spending cap (limits.budget.usd), when it has one. */
+  budgetUsd?: number;
   /** Decisions for tool calls not seen yet (a signal can overtake the reply it refers to). */
   heldDecisions: HeldDecision[];
   /** Decisions that were not used, and why. */
