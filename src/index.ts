@@ -81,6 +81,11 @@ export { parseHistory } from './replay';
 export { AgentStatusKey } from './search-attributes';
 /** Search attribute AgentPendingApprovals (INT): how many tool calls wait for a person. */
 export { AgentPendingApprovalsKey } from './search-attributes';
+/** Search attribute AgentCostUsd (DOUBLE): what the conversation has cost so far, in US dollars. */
+export { AgentCostUsdKey } from './search-attributes';
+/** Cost: the list prices (with their date and source), the price of a model, and the cost of a reply's usage. */
+export { LIST_PRICES } from './pricing/prices';
+export { costOfUsage, formatUsd, maxCostOfRequest, priceOf, priceTableProblems, type BilledUsage, type ModelPrice, type PriceTable } from './pricing/cost';
 /** Readable lines of a transcript, as `durable-claude show` prints them. */
 export { transcriptLines } from './format';
 /** Everything of the workflow-safe entry: signals, queries, updates and the pure types. */

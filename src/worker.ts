@@ -11,6 +11,7 @@ import { conversationEventSinks } from './streaming/workflow-sinks';
 import type { AgentTool } from './tools/define-tool';
 import { ToolRegistry } from './tools/registry';
 import { DEFAULT_TASK_QUEUE } from './workflows/types';
+import { priceTableProblems, type PriceTable } from './pricing/cost';
 
 export interface AgentWorkerOptions {
   connection: NativeConnection;
@@ -22,7 +23,12 @@ export interface AgentWorkerOptions {
   maxResultBytes?: number;
   /** The SDK client; defaults to `new Anthropic()` (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL from the environment). */
   anthropic?: Anthropic;
-  model?: Omit<ModelActivityOptions, 'anthropic' | 'events'>;
+  model?: Omit<ModelActivityOptions, 'anthropic' | 'events' | 'prices'>;
+  /**
+   * Prices in US dollars per million tokens, ahead of the list in src/pricing/prices.ts (a conversation's own
+   * `prices` option wins over these): for negotiated prices, or models newer than the list.
+   */
+  prices?: PriceTable;
   /**
    * Live output: where model-stream and workflow events are published (an EventStore from connectEventStore). Without
    * one, conversations run the same and clients see them turn by turn.
@@ -42,6 +48,8 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
         `pass connectEventStore({ ..., namespace: '${namespace}' })`,
     );
   }
+  const priceProblems = options.prices === undefined ? [] : priceTableProblems(options.prices, 'prices');
+  if (priceProblems.length > 0) throw new TypeError(`Invalid worker prices: ${priceProblems.join('; ')}`);
   const tools = options.tools instanceof ToolRegistry ? options.tools : new ToolRegistry(options.tools ?? [], { ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}) });
   const anthropic = options.anthropic ?? new Anthropic();
   return Worker.create({
@@ -56,7 +64,13 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     connection: options.connection,
     namespace,
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    activities: createAgentActivities({ anthropic, tools, ...options.model, ...(options.events ? { events: options.events } : {}) }),
+    activities: createAgentActivities({
+      anthropic,
+      tools,
+      ...options.model,
+      ...(options.events ? { events: options.events } : {}),
+      ...(options.prices ? { prices: options.prices } : {}),
+    }),
     sinks: { ...options.worker?.sinks, ...conversationEventSinks(options.events) },
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });

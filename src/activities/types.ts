@@ -30,6 +30,8 @@ export interface ToolDescription {
   heartbeatTimeoutMs?: number;
   /** The tool opted into fine-grained tool streaming: it is sent with `eager_input_streaming: true`. */
   eagerInputStreaming?: boolean;
+  /** An explicit cache breakpoint after this tool's definition, with this TTL (defineTool's cacheBreakpoint). */
+  cacheTtl?: CacheTtl;
 }
 
 export interface DescribeToolsInput {

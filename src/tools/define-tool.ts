@@ -48,6 +48,12 @@ export interface ToolSettings<Input> {
    * off or invalid; the tool itself only ever runs with the whole input, validated against its schema.
    */
   streamInput?: boolean;
+  /**
+   * An explicit prompt-cache breakpoint after this tool's definition (`cache_control`), e.g. on the last tool so the
+   * tool list is cached apart from the rest. Seldom needed: every call already has the automatic breakpoint. '1h'
+   * for a 1-hour TTL. Counts toward the API's 4 breakpoints per request.
+   */
+  cacheBreakpoint?: true | '5m' | '1h';
   run(input: Input, context: ToolContext): ToolOutput | Promise<ToolOutput>;
 }
 
@@ -86,6 +92,10 @@ function checkDuration(value: Duration | undefined, what: string): void {
 function checkSettings(settings: ToolSettings<never>): void {
   checkName(settings.name);
   if (settings.streamInput !== undefined && typeof settings.streamInput !== 'boolean') throw new TypeError(`${settings.name}.streamInput must be true or false`);
+  const breakpoint = settings.cacheBreakpoint;
+  if (breakpoint !== undefined && breakpoint !== true && breakpoint !== '5m' && breakpoint !== '1h') {
+    throw new TypeError(`${settings.name}.cacheBreakpoint must be true, '5m' or '1h', got ${JSON.stringify(breakpoint)}`);
+  }
   if (typeof settings.run !== 'function') throw new TypeError(`Tool ${settings.name} needs a run function`);
   checkDuration(settings.timeout, `${settings.name}.timeout`);
   checkDuration(settings.approvalTimeout, `${settings.name}.approvalTimeout`);

@@ -60,6 +60,7 @@ export class ToolRegistry {
       initialRetryIntervalMs: ms(settings.retry?.initialInterval) ?? DEFAULT_RETRY_INTERVAL_MS,
       ...(heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs } : {}),
       ...(settings.streamInput ? { eagerInputStreaming: true } : {}),
+      ...(settings.cacheBreakpoint ? { cacheTtl: settings.cacheBreakpoint === '1h' ? ('1h' as const) : ('5m' as const) } : {}),
     };
   }
 }

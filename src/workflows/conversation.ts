@@ -162,6 +162,7 @@ export class Conversation {
         input_schema: tool.inputSchema as ModelRequestContext['tools'][number]['input_schema'],
         ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
         ...(tool.eagerInputStreaming ? { eager_input_streaming: true } : {}),
+        ...(tool.cacheTtl ? { cache_control: tool.cacheTtl === '1h' ? { type: 'ephemeral' as const, ttl: '1h' as const } : { type: 'ephemeral' as const } } : {}),
       })),
       messages: this.#messages,
     }));
