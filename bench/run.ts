@@ -1,6 +1,7 @@
 // The benchmark harness: the same scripted conversations, over the same fake Messages API, with the same tool
 // latencies, for three peers — the SDK's in-process tool runner, durable-claude, and @temporalio/ai-sdk — on one
-// Temporal dev server; the streaming scenario adds its floor, the SDK's own messages.stream, run in this process.
+// Temporal dev server; the streaming scenario adds its floor, the SDK's own messages.stream, run in this process, and
+// the cost scenario a second durable-claude run with message threads off.
 // `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small); `--only streaming,fanout` runs
 // just those scenarios (written to bench/results/partial.*, the README left as it is).
 import { spawnSync } from 'node:child_process';
@@ -16,9 +17,10 @@ import { median, percentile, round } from './lib/stats';
 import { BENCH_MODEL, type ConversationSpec } from './lib/protocol';
 import { renderMarkdown, type BenchResults, type PeerName } from './lib/report';
 import { runStreamingScenario, STREAMING_FULL, STREAMING_QUICK, WrittenMarks } from './lib/streaming-scenario';
+import { COST_FULL, COST_QUICK, runCostScenario } from './lib/cost-scenario';
 import { TOOL_NAME } from './lib/work-tool';
 
-const SCENARIOS = ['turn_overhead', 'realistic', 'fanout', 'throughput', 'history_growth', 'streaming'] as const;
+const SCENARIOS = ['turn_overhead', 'realistic', 'fanout', 'throughput', 'history_growth', 'streaming', 'cost'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const quick = process.argv.includes('--quick');
@@ -288,6 +290,14 @@ async function main(): Promise<void> {
     results.scenarios.streaming = { ...figures, ...failedFigures('streaming') };
   }
 
+  if (selected('cost')) {
+    const shape = quick ? COST_QUICK : COST_FULL;
+    results.meta.cost = shape;
+    log(`cost: ${shape.modelCalls} model calls × ${shape.toolsPerTurn} tools × ${shape.resultBytes / 1024} KB results, a ${shape.systemChars}-character system prompt, per peer`);
+    const figures = await runCostScenario(fake, peers, shape, (name, work) => attempt('cost', { name }, work), log);
+    results.scenarios.cost = { ...figures, ...failedFigures('cost') };
+  }
+
   await Promise.all(peers.map((peer) => peer.stop()));
   await server.stop();
   await events?.stop();
@@ -303,7 +313,7 @@ async function main(): Promise<void> {
   if (name === 'latest') updateReadme(renderMarkdown(results));
   process.stdout.write(renderMarkdown(results));
   log(`done in ${results.meta.seconds}s → bench/results/${name}.json, ${name}.md`);
-  const ours = failures.filter((f) => f.peer === 'durable_claude');
+  const ours = failures.filter((f) => f.peer === 'durable_claude' || f.peer === 'durable_claude_unthreaded');
   if (ours.length) {
     log(`durable_claude failed in ${ours.map((f) => f.scenario).join(', ')}`);
     process.exitCode = 1;

@@ -12,6 +12,10 @@ export interface ConversationSpec {
   toolsPerTurn: number;
   toolMs: number;
   resultBytes: number;
+  /** The system prompt (the cost scenario); absent, none. */
+  system?: string;
+  /** durable_claude only: its `threads` option (the cost scenario's unthreaded run); absent, its default. */
+  threads?: boolean;
   /**
    * The streaming scenario: every model call streams marked text (delta-marks.ts) before its tool call, and the
    * peer reports when each mark reached a subscribed client. Model calls: `turns + 1` (the last one answers).

@@ -1,13 +1,15 @@
 // bench/results/*.md: the figures as tables, and the issue's targets for durable_claude checked against them.
 
+import { COST_FULL, costTitle, type CostShape } from './cost-scenario';
 import { streamingTitle, type StreamingShape } from './streaming-scenario';
 
 /**
  * sdk_stream: the SDK's own messages.stream in the harness process, the floor of the streaming scenario;
- * temporal_ai_sdk_tuned: the ai-sdk peer with its streaming latency knobs at their floor (streaming-scenario.ts).
+ * temporal_ai_sdk_tuned: the ai-sdk peer with its streaming latency knobs at their floor (streaming-scenario.ts);
+ * durable_claude_unthreaded: the durable-claude peer with message threads off (the cost scenario).
  */
-export type PeerName = 'sdk_tool_runner' | 'sdk_stream' | 'durable_claude' | 'temporal_ai_sdk' | 'temporal_ai_sdk_tuned';
-export const PEERS: PeerName[] = ['sdk_tool_runner', 'sdk_stream', 'durable_claude', 'temporal_ai_sdk', 'temporal_ai_sdk_tuned'];
+export type PeerName = 'sdk_tool_runner' | 'sdk_stream' | 'durable_claude' | 'durable_claude_unthreaded' | 'temporal_ai_sdk' | 'temporal_ai_sdk_tuned';
+export const PEERS: PeerName[] = ['sdk_tool_runner', 'sdk_stream', 'durable_claude', 'durable_claude_unthreaded', 'temporal_ai_sdk', 'temporal_ai_sdk_tuned'];
 
 /** One scenario's figures per peer (history_growth: bytes per turn count, or why the peer could not finish). */
 export type ScenarioFigures = Partial<Record<PeerName, Record<string, number | string>>>;
@@ -25,6 +27,7 @@ export interface BenchResults {
     seconds?: number;
     throughputConversations?: number;
     streaming?: StreamingShape;
+    cost?: CostShape;
   };
   scenarios: {
     turn_overhead?: ScenarioFigures;
@@ -33,6 +36,7 @@ export interface BenchResults {
     throughput?: ScenarioFigures;
     history_growth?: ScenarioFigures;
     streaming?: ScenarioFigures;
+    cost?: ScenarioFigures;
   };
   history_growth_detail?: Partial<Record<PeerName, Record<string, unknown>>>;
   /** Runs that failed, per scenario and peer (their figures say `failed`). */
@@ -46,6 +50,7 @@ const TITLES: Record<keyof BenchResults['scenarios'], (meta: BenchResults['meta'
   throughput: (meta) => `${meta.throughputConversations ?? '?'} concurrent conversations × 5 turns × 2 tools on one worker`,
   history_growth: () => 'history bytes (protobuf, as Temporal counts them against its 50 MB limit) after N turns with 4 KB tool results',
   streaming: (meta) => (meta.streaming ? streamingTitle(meta.streaming) : 'live output'),
+  cost: (meta) => (meta.cost ? costTitle(meta.cost, meta.model) : 'what one long tool-use conversation is billed'),
 };
 
 function table(figures: ScenarioFigures): string {
@@ -100,6 +105,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     detail: rate === undefined || theirRate === undefined ? 'a peer is missing' : `${rate} vs ${theirRate} conversations/s`,
   });
   checks.push(...streamingTargets(s.streaming));
+  checks.push(...costTargets(s.cost, results.meta.cost));
   // A run of some scenarios (--only) is checked against theirs only.
   return checks.filter((check) => s[check.scenario] !== undefined);
 }
@@ -130,6 +136,74 @@ function streamingTargets(figures: ScenarioFigures | undefined): TargetCheck[] {
   ];
 }
 
+/** The cost targets, as the issue words them (the report's line under the cost table). */
+export const COST_TARGETS_LINE =
+  "after the first turn ≥ 85 % of durable_claude's input tokens are cache reads; its bill is the lowest of the three; unthreaded within 10 % of threaded";
+
+const percent = (share: number) => `${Math.round(share * 1000) / 10} %`;
+const dollars = (usd: number) => `$${usd.toFixed(4)}`;
+
+function costTargets(figures: ScenarioFigures | undefined, shape: CostShape | undefined): TargetCheck[] {
+  const share = num(figures, 'durable_claude', 'cached_share_after_first_turn');
+  const ours = num(figures, 'durable_claude', 'cost_usd');
+  const unthreaded = num(figures, 'durable_claude_unthreaded', 'cost_usd');
+  const others = (['sdk_tool_runner', 'temporal_ai_sdk'] as const).map((peer) => ({ peer, usd: num(figures, peer, 'cost_usd') }));
+  const cheapestOther = others.every((other) => other.usd !== undefined) ? others.reduce((a, b) => (b.usd! < a.usd! ? b : a)) : undefined;
+  return [
+    {
+      scenario: 'cost',
+      target: "cost: after the first turn ≥ 85 % of durable_claude's input tokens are cache reads",
+      // The share grows with the conversation: the issue sets it for the full run's length, not the quick one's.
+      met: share === undefined || (shape?.modelCalls ?? 0) < COST_FULL.modelCalls ? undefined : share >= 0.85,
+      detail:
+        share === undefined
+          ? 'no figure'
+          : (shape?.modelCalls ?? 0) < COST_FULL.modelCalls
+            ? `${percent(share)} over ${shape?.modelCalls ?? '?'} calls; the target is for ${COST_FULL.modelCalls} (the full run)`
+            : percent(share),
+    },
+    {
+      // Strictly lowest: a tie means caching saved nothing over the cheapest of the others.
+      scenario: 'cost',
+      target: 'cost: durable_claude bill the lowest of the three',
+      met: ours === undefined || !cheapestOther ? undefined : ours < cheapestOther.usd!,
+      detail: ours === undefined || !cheapestOther ? 'a peer is missing' : `${dollars(ours)} vs ${dollars(cheapestOther.usd!)} (${cheapestOther.peer}, the cheaper of the others)`,
+    },
+    {
+      scenario: 'cost',
+      target: 'cost: unthreaded within 10 % of threaded',
+      met: ours === undefined || unthreaded === undefined ? undefined : Math.abs(unthreaded - ours) <= 0.1 * ours,
+      detail: ours === undefined || unthreaded === undefined ? 'no figure' : `${dollars(unthreaded)} vs ${dollars(ours)} (${ours > 0 ? `${unthreaded >= ours ? '+' : ''}${percent((unthreaded - ours) / ours)}` : 'threaded cost 0'})`,
+    },
+  ];
+}
+
+/** The cost table: tokens summed over the conversation's calls, its bill, and the cached share. */
+function costTable(figures: ScenarioFigures): string {
+  const cell = (peer: PeerName, key: string, show: (value: number) => string) => {
+    const value = num(figures, peer, key);
+    return value === undefined ? String(figures[peer]?.[key] ?? '—') : show(value);
+  };
+  const rows = PEERS.filter((peer) => figures[peer]).map((peer) =>
+    figures[peer]!.failed !== undefined
+      ? `| ${peer} | failed: ${String(figures[peer]!.failed)} | | | | | |`
+      : `| ${peer} | ${[
+          cell(peer, 'input_tokens', String),
+          cell(peer, 'cache_read_input_tokens', String),
+          cell(peer, 'cache_creation_input_tokens', String),
+          cell(peer, 'output_tokens', String),
+          cell(peer, 'cost_usd', dollars),
+          cell(peer, 'cached_share_after_first_turn', percent),
+        ].join(' | ')} |`,
+  );
+  return ['| peer | input | cache read | cache write | output | cost | cached share |', '|---|---:|---:|---:|---:|---:|---:|', ...rows].join('\n');
+}
+
+function costTargetsLine(results: BenchResults): string {
+  const verdicts = costTargets(results.scenarios.cost, results.meta.cost).map((check) => `${check.met === undefined ? '…' : check.met ? '✅' : '❌'} ${check.detail}`);
+  return `Targets: ${COST_TARGETS_LINE} — ${verdicts.join(' · ')}`;
+}
+
 export function renderMarkdown(results: BenchResults): string {
   const { meta } = results;
   const lines = [
@@ -140,7 +214,8 @@ export function renderMarkdown(results: BenchResults): string {
   for (const key of Object.keys(TITLES) as Array<keyof BenchResults['scenarios']>) {
     const figures = results.scenarios[key];
     if (!figures) continue;
-    lines.push(`**${key}** — ${TITLES[key](meta)}`, '', table(figures), '');
+    if (key === 'cost') lines.push(`**${key}** — ${TITLES[key](meta)}`, '', costTable(figures), '', costTargetsLine(results), '');
+    else lines.push(`**${key}** — ${TITLES[key](meta)}`, '', table(figures), '');
   }
   lines.push('**Targets for durable_claude**', '');
   for (const check of checkTargets(results)) lines.push(`- ${check.met === undefined ? '…' : check.met ? '✅' : '❌'} ${check.target}: ${check.detail}`);

@@ -129,6 +129,8 @@ async function main(): Promise<void> {
           maxTokens: 1024,
           tools: [TOOL_NAME],
           limits: { maxIterations: spec.turns + 2 },
+          ...(spec.system !== undefined ? { system: spec.system } : {}),
+          ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
         });
         workflowId = handle.conversationId;
         const result = await handle.result();

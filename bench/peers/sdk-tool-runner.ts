@@ -20,6 +20,7 @@ void servePeer(
         messages: [{ role: 'user', content: spec.prompt }],
         tools: [work],
         max_iterations: spec.turns + 2,
+        ...(spec.system !== undefined ? { system: spec.system } : {}),
       });
       if (final.stop_reason !== 'end_turn') throw new Error(`stopped with ${final.stop_reason}`);
       return { prompt: spec.prompt, ok: true, wallMs: performance.now() - t0 };

@@ -147,7 +147,7 @@ async function runConversation(spec, { historyBytes }) {
     await client.workflow.start('aiSdkAgent', {
       taskQueue,
       workflowId,
-      args: [{ prompt: spec.prompt, model: 'claude-sonnet-5-5', maxSteps: spec.turns + 2 }],
+      args: [{ prompt: spec.prompt, model: 'claude-sonnet-5-5', maxSteps: spec.turns + 2, ...(spec.system !== undefined ? { system: spec.system } : {}) }],
     });
     const result = await handle.result();
     const wallMs = performance.now() - t0;

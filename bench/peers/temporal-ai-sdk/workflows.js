@@ -19,9 +19,10 @@ const tools = {
   }),
 };
 
-export async function aiSdkAgent({ prompt, model, maxSteps }) {
+export async function aiSdkAgent({ prompt, model, maxSteps, system }) {
   const result = await generateText({
     model: temporalProvider.languageModel(model),
+    ...(system !== undefined ? { system } : {}),
     prompt,
     maxOutputTokens: 1024,
     tools,
