@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { BetaContentBlock, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import { PromptCache, minCacheableTokensFor, promptOf, recordedCacheOf, type CachePlan, type Prompt } from './prompt-cache';
 import { eagerInputStreamingOf, planReply, type ReplyPlan } from './reply-plan';
 import { abortableSleep, writeMessageStream, type StreamWriter } from './sse';
 import { MESSAGE_THREADS_BETA, ThreadStore, fingerprintOf, type ThreadError } from './threads';
@@ -16,6 +17,7 @@ import {
   type FaultKind,
   type FullRequest,
   type Latency,
+  type PromptCacheEntry,
   type RandomFaultOptions,
   type RecordedRequest,
   type ResponseStep,
@@ -70,6 +72,14 @@ const FAULT_ERRORS: Record<'429' | '500' | '529' | '400' | '401', Omit<ErrorRepl
 };
 
 const DEFAULT_INPUT_JSON_CHUNK_CHARS = 8;
+const MESSAGES_PATH = '/v1/messages';
+const COUNT_TOKENS_PATH = '/v1/messages/count_tokens';
+
+/** A request's prompt-cache plan, and the step that applies it once the prompt was processed (a reply began). */
+interface CacheStep {
+  plan: CachePlan;
+  commit: () => void;
+}
 
 export class FakeMessagesApi {
   readonly requests: RecordedRequest[] = [];
@@ -83,6 +93,7 @@ export class FakeMessagesApi {
   readonly #attempts = new Map<string, number>();
   readonly #consecutiveFaults = new Map<string, number>();
   readonly #sockets = new Set<Socket>();
+  readonly #promptCache: PromptCache;
   #faults: RandomFaultOptions | null;
   #random: () => number;
   #unsupported: string[] | null = null;
@@ -93,6 +104,7 @@ export class FakeMessagesApi {
     this.#faults = options.faults ?? null;
     this.#random = seededRandom(options.faults?.seed ?? 1);
     this.#threads = new ThreadStore(() => this.#options.threadTtlMs ?? 5 * 60_000, () => this.now());
+    this.#promptCache = new PromptCache(() => this.now());
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.#sendError(res, { status: 500, type: 'api_error', message: `fake server bug: ${String(err)}` });
@@ -155,7 +167,18 @@ export class FakeMessagesApi {
     this.#random = seededRandom(faults?.seed ?? 1);
   }
 
+  /** Empties the prompt cache (the real API has no such call; entries otherwise expire after their TTL). */
+  clearPromptCache(): void {
+    this.#promptCache.clear();
+  }
+
+  /** The live prompt-cache entries, in the order they were first written. */
+  promptCacheEntries(): PromptCacheEntry[] {
+    return this.#promptCache.entries();
+  }
+
   reset(): void {
+    this.#promptCache.clear();
     this.#scripts.length = 0;
     this.requests.length = 0;
     this.#threads.evictAll();
@@ -202,7 +225,7 @@ export class FakeMessagesApi {
       this.#sendError(res, error);
     };
 
-    if (req.method !== 'POST' || path !== '/v1/messages') return fail({ status: 404, type: 'not_found_error', message: `${req.method} ${path} is not served by the fake Messages API` });
+    if (req.method !== 'POST' || (path !== MESSAGES_PATH && path !== COUNT_TOKENS_PATH)) return fail({ status: 404, type: 'not_found_error', message: `${req.method} ${path} is not served by the fake Messages API` });
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
@@ -212,6 +235,7 @@ export class FakeMessagesApi {
     record.body = body;
     record.stream = body.stream === true;
     if (!headers['x-api-key'] && !headers.authorization) return fail({ status: 401, type: 'authentication_error', message: 'x-api-key header is required' });
+    if (path === COUNT_TOKENS_PATH) return this.#countTokens(body, record, res, fail);
 
     const thread = body.thread as { type?: string; previous_message_id?: string } | null | undefined;
     const betas = (headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim());
@@ -259,6 +283,9 @@ export class FakeMessagesApi {
     }
     const violation = requestRuleViolation(full);
     if (violation) return fail({ status: 400, type: 'invalid_request_error', message: violation });
+    const prompt = promptOf(full, { markersFromMessage: continuedFrom ? continuedFrom.messages.length : 0 });
+    if ('error' in prompt) return fail({ status: 400, type: 'invalid_request_error', message: prompt.error });
+    const cache = this.#cacheStep(prompt.prompt, full.model, record);
     // What the model sees, and what a thread stores: consecutive same-role messages as one turn.
     full = { ...full, messages: combineConsecutiveTurns(full.messages) };
 
@@ -266,6 +293,7 @@ export class FakeMessagesApi {
     const turnIndex = this.#replies.repliesIn(conversationKey, full.messages);
     record.conversationKey = conversationKey;
     record.turnIndex = turnIndex;
+    if (full.max_tokens === 0) return this.#servePrewarm(full, record, res, aborted.signal, cache);
     const script = this.#scripts.find((s) => this.#matches(s, full, conversationKey)) ?? this.#options.defaultScript;
     if (!script) {
       return fail({ status: 500, type: 'api_error', message: `fake Messages API: no script matches the conversation starting ${JSON.stringify(conversationKey.slice(0, 80))}` });
@@ -279,7 +307,7 @@ export class FakeMessagesApi {
     const randomFault = this.#randomFault(turnKey);
     if (randomFault) {
       record.fault = randomFault;
-      return this.#serveFault(randomFault, record, res, this.#faults?.retryAfterSeconds, aborted.signal, full);
+      return this.#serveFault(randomFault, record, res, this.#faults?.retryAfterSeconds, aborted.signal, full, cache);
     }
     let step: ScriptStep;
     if (Array.isArray(script.steps)) {
@@ -292,14 +320,14 @@ export class FakeMessagesApi {
     const resolved = this.#resolveStep(step, attempt);
     if ('fault' in resolved) {
       record.fault = resolved.fault;
-      return this.#serveFault(resolved.fault, record, res, resolved.retryAfterSeconds, aborted.signal, full, resolved.retryAfterMs);
+      return this.#serveFault(resolved.fault, record, res, resolved.retryAfterSeconds, aborted.signal, full, cache, resolved.retryAfterMs);
     }
 
     if (continuedFrom) continuedFrom.inFlight = true;
     try {
       const step = resolved.step;
       const textChunkChars = step.textChunkChars ?? this.#options.textChunkChars;
-      const plan = planReply(this.#buildMessage(step, full), {
+      const plan = planReply(this.#buildMessage(step, full, cache.plan), {
         maxTokens: full.max_tokens,
         cutAtMaxTokens: step.cutAtMaxTokens ?? this.#options.cutAtMaxTokens ?? false,
         ...(textChunkChars !== undefined ? { textChunkChars } : {}),
@@ -315,8 +343,8 @@ export class FakeMessagesApi {
       this.#replies.record(conversationKey, message.content);
       const latency: Latency = { ...this.#options.latency, ...step.latency };
       const completed = record.stream
-        ? await writeMessageStream(res, plan, latency, aborted.signal, this.#streamWriterHooks(record, plan))
-        : await this.#writeJson(res, message, latency, aborted.signal, record);
+        ? await writeMessageStream(res, plan, latency, aborted.signal, this.#streamWriterHooks(record, plan, cache))
+        : await this.#writeJson(res, message, latency, aborted.signal, record, cache);
       if (!completed) return;
       // The server keeps a thread only once the whole reply was sent.
       if (kind !== 'unthreaded' && (message.stop_reason !== 'refusal' || this.#options.storeRefusals)) {
@@ -338,12 +366,62 @@ export class FakeMessagesApi {
     }
   }
 
-  #streamWriterHooks(record: RecordedRequest, plan: ReplyPlan): StreamWriter {
+  /**
+   * `max_tokens: 0` pre-warms the cache: the prompt is processed (its breakpoints written), nothing is generated, and
+   * the reply is empty with stop_reason max_tokens. No script step, no turn attempt, no stored thread.
+   */
+  async #servePrewarm(full: FullRequest, record: RecordedRequest, res: http.ServerResponse, signal: AbortSignal, cache: CacheStep): Promise<void> {
+    const message = this.#buildMessage({ content: [], stop_reason: 'max_tokens', usage: { output_tokens: 0 } }, full, cache.plan);
+    const plan = planReply(message, { maxTokens: 0, cutAtMaxTokens: false, inputJsonChunkChars: DEFAULT_INPUT_JSON_CHUNK_CHARS, isEager: () => false, scriptedOutputTokens: true });
+    record.responseId = message.id;
+    record.response = message;
+    const latency: Latency = { ...this.#options.latency };
+    if (record.stream) await writeMessageStream(res, plan, latency, signal, this.#streamWriterHooks(record, plan, cache));
+    else await this.#writeJson(res, message, latency, signal, record, cache);
+  }
+
+  /** Looks the prompt up in the cache now; its writes and refreshes wait until a reply begins. */
+  #cacheStep(prompt: Prompt, model: string, record: RecordedRequest): CacheStep {
+    const plan = this.#promptCache.plan(prompt, minCacheableTokensFor(model, this.#options.minCacheableTokens));
+    const recorded = recordedCacheOf(plan);
+    record.cache = recorded;
+    return {
+      plan,
+      commit: () => {
+        if (recorded.written) return;
+        recorded.written = true;
+        this.#promptCache.commit(plan);
+      },
+    };
+  }
+
+  /**
+   * POST /v1/messages/count_tokens: the total input tokens the same Messages request would have (the sum of its
+   * usage's input_tokens, cache_read_input_tokens and cache_creation_input_tokens). It reads and writes no cache and
+   * is no conversation turn.
+   */
+  #countTokens(body: Record<string, unknown>, record: RecordedRequest, res: http.ServerResponse, fail: (error: ErrorReply) => void): void {
+    if (body.thread !== undefined && body.thread !== null) {
+      return fail({ status: 400, type: 'invalid_request_error', message: 'thread: Extra inputs are not permitted (count_tokens counts a whole request; send the full messages)' });
+    }
+    // count_tokens takes no max_tokens; the rest of the request rules apply as to a Messages request.
+    const request = { ...body, max_tokens: 1 } as unknown as FullRequest;
+    const violation = requestRuleViolation(request);
+    if (violation) return fail({ status: 400, type: 'invalid_request_error', message: violation });
+    const prompt = promptOf(request);
+    if ('error' in prompt) return fail({ status: 400, type: 'invalid_request_error', message: prompt.error });
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'application/json', 'request-id': newId('req') });
+    res.end(JSON.stringify({ input_tokens: prompt.prompt.totalTokens }));
+  }
+
+  #streamWriterHooks(record: RecordedRequest, plan: ReplyPlan, cache: CacheStep): StreamWriter {
     const onStreamWrite = this.#options.onStreamWrite;
     const inputJsonDeltas: string[][] = [];
     return {
       onHeaders: () => {
         record.status = 200;
+        cache.commit();
       },
       onToolInputStart: () => {
         inputJsonDeltas.push([]);
@@ -366,10 +444,11 @@ export class FakeMessagesApi {
     };
   }
 
-  async #writeJson(res: http.ServerResponse, message: FakeMessage, latency: Latency, signal: AbortSignal, record: RecordedRequest): Promise<boolean> {
+  async #writeJson(res: http.ServerResponse, message: FakeMessage, latency: Latency, signal: AbortSignal, record: RecordedRequest, cache: CacheStep): Promise<boolean> {
     await abortableSleep((latency.firstTokenMs ?? 0) + (latency.chunkMs ?? 0) * message.content.length, signal);
     if (signal.aborted) return false;
     record.status = 200;
+    cache.commit();
     res.writeHead(200, { 'content-type': 'application/json', 'request-id': newId('req') });
     res.end(JSON.stringify(message));
     return true;
@@ -415,7 +494,7 @@ export class FakeMessagesApi {
     return faults.kinds[Math.floor(pick * faults.kinds.length)]!;
   }
 
-  #buildMessage(step: ResponseStep, full: FullRequest): FakeMessage {
+  #buildMessage(step: ResponseStep, full: FullRequest, cache: CachePlan): FakeMessage {
     const content = step.content.map((block): BetaContentBlock => {
       if (block.type === 'text') return { type: 'text', text: String((block as { text: unknown }).text), citations: null } as BetaContentBlock;
       if (block.type === 'tool_use') {
@@ -436,10 +515,15 @@ export class FakeMessagesApi {
       stop_details: null,
       container: null,
       usage: {
-        input_tokens: step.usage?.input_tokens ?? estimateTokens([full.system, full.tools, full.messages]),
+        input_tokens: step.usage?.input_tokens ?? cache.uncachedTokens,
         output_tokens: step.usage?.output_tokens ?? estimateTokens(content),
-        cache_read_input_tokens: step.usage?.cache_read_input_tokens ?? 0,
-        cache_creation_input_tokens: step.usage?.cache_creation_input_tokens ?? 0,
+        cache_read_input_tokens: step.usage?.cache_read_input_tokens ?? cache.readTokens,
+        cache_creation_input_tokens: step.usage?.cache_creation_input_tokens ?? cache.write5mTokens + cache.write1hTokens,
+        cache_creation:
+          step.usage?.cache_creation ??
+          (step.usage?.cache_creation_input_tokens !== undefined
+            ? { ephemeral_5m_input_tokens: step.usage.cache_creation_input_tokens ?? 0, ephemeral_1h_input_tokens: 0 }
+            : { ephemeral_5m_input_tokens: cache.write5mTokens, ephemeral_1h_input_tokens: cache.write1hTokens }),
       } as FakeMessage['usage'],
     };
   }
@@ -451,6 +535,7 @@ export class FakeMessagesApi {
     retryAfterSeconds: number | undefined,
     signal: AbortSignal,
     full: FullRequest,
+    cache: CacheStep,
     retryAfterMs?: number,
   ): Promise<void> {
     if (!FAULT_KINDS.includes(fault)) throw new Error(`unknown fault ${String(fault)}`);
@@ -462,7 +547,9 @@ export class FakeMessagesApi {
       case 'stall':
         record.status = 200;
         res.writeHead(200, { 'content-type': record.stream ? 'text/event-stream' : 'application/json', 'request-id': newId('req') });
-        if (record.stream) res.write(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { ...this.#buildMessage({ content: [] }, full), content: [], stop_reason: null } })}\n\n`);
+        // The model is working on it: the prompt was processed.
+        cache.commit();
+        if (record.stream) res.write(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { ...this.#buildMessage({ content: [] }, full, cache.plan), content: [], stop_reason: null } })}\n\n`);
         // Never answer; the client's timeout or abort ends it.
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
         return;
@@ -470,7 +557,8 @@ export class FakeMessagesApi {
         if (record.stream) {
           record.status = 200;
           res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': newId('req') });
-          const partial = this.#buildMessage({ content: [{ type: 'text', text: 'partial answer' }] }, full);
+          cache.commit();
+          const partial = this.#buildMessage({ content: [{ type: 'text', text: 'partial answer' }] }, full, cache.plan);
           res.write(`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { ...partial, content: [], stop_reason: null } })}\n\n`);
           res.write(`event: content_block_start\ndata: ${JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '', citations: null } })}\n\n`);
           res.write(`event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'partial' } })}\n\n`);

@@ -69,7 +69,11 @@ export interface ResponseStep {
   content: ContentBlockSpec[];
   /** Default: tool_use when the content has a tool_use block, else end_turn. */
   stop_reason?: BetaStopReason;
-  usage?: Partial<Pick<BetaUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens'>>;
+  /**
+   * Usage to report instead of the fake's own, field by field (the prompt cache still reads and writes as usual).
+   * When `cache_creation_input_tokens` is given without `cache_creation`, the split reports it all as 5-minute writes.
+   */
+  usage?: Partial<Pick<BetaUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens' | 'cache_creation'>>;
   latency?: Latency;
   /** Overrides the server's `inputJsonChunkChars` for this reply. */
   inputJsonChunkChars?: number;
@@ -176,6 +180,47 @@ export interface FakeMessagesApiOptions {
   cutAtMaxTokens?: boolean;
   /** Called right after each content delta is written to the socket (for latency measurements). */
   onStreamWrite?: (write: StreamWrite) => void;
+  /**
+   * The minimum cacheable prompt length: one number for every model, or model id prefixes (longest match wins)
+   * consulted before the built-in table (`MIN_CACHEABLE_TOKENS` in prompt-cache.ts; unknown models 1024).
+   */
+  minCacheableTokens?: number | Record<string, number>;
+}
+
+/** A prompt-cache TTL as `cache_control.ttl` names it. */
+export type CacheTtl = '5m' | '1h';
+
+/** What the prompt cache did for one request (token counts as the reply's usage reports them before any script override). */
+export interface RecordedCache {
+  /** Breakpoints the request placed, the automatic one included. */
+  breakpoints: number;
+  /** cache_read_input_tokens: the longest cached prefix found. */
+  readTokens: number;
+  /** cache_creation_input_tokens: from the end of the hit to the last breakpoint written. */
+  writeTokens: number;
+  /** The part of `writeTokens` written by 1-hour breakpoints (ephemeral_1h_input_tokens). */
+  write1hTokens: number;
+  /** input_tokens: after the last breakpoint written, or everything when nothing was cached. */
+  uncachedTokens: number;
+  /** The block the hit ends at: index in the request's cacheable blocks (tools, then system blocks, then message blocks). */
+  hitAt?: number;
+  /** Whether the prompt was processed (a reply began), so the writes and refreshes took effect. Status-code faults: false. */
+  written: boolean;
+}
+
+/** One live prompt-cache entry (`FakeMessagesApi.promptCacheEntries()`). */
+export interface PromptCacheEntry {
+  model: string;
+  /** The breakpoint's block: index in the request's cacheable blocks (tools, then system blocks, then message blocks). */
+  blockIndex: number;
+  /** Tokens of the cached prefix. */
+  tokens: number;
+  ttl: CacheTtl;
+  /** When the entry was first written. */
+  writtenAt: number;
+  /** The last write or hit, from which its TTL runs. */
+  lastUsedAt: number;
+  expiresAt: number;
 }
 
 export type ThreadKind = 'create' | 'continue' | 'unthreaded';
@@ -210,6 +255,8 @@ export interface RecordedRequest {
   maxTokensCut?: MaxTokensCut;
   /** The client went away before the response ended (a cancelled or aborted call). */
   aborted?: boolean;
+  /** What the prompt cache read and wrote (requests to /v1/messages that passed validation). */
+  cache?: RecordedCache;
 }
 
 export type FakeMessage = {

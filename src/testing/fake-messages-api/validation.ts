@@ -14,7 +14,8 @@ function blocksOf(content: unknown): Block[] {
 /** The first rule the request breaks, as the API would word it, or undefined when it is well formed. */
 export function requestRuleViolation(request: FullRequest): string | undefined {
   if (typeof request.model !== 'string' || request.model === '') return 'model: Field required';
-  if (!Number.isInteger(request.max_tokens) || request.max_tokens < 1) return 'max_tokens: must be a positive integer';
+  // 0 is a cache pre-warm: the prompt is processed and cached, nothing is generated (prompt-caching guide).
+  if (!Number.isInteger(request.max_tokens) || request.max_tokens < 0) return 'max_tokens: must be a non-negative integer';
   const { messages } = request;
   if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
 
