@@ -28,7 +28,14 @@ export function exampleTools(options: ExampleToolsOptions = {}): AgentTool[] {
   return [
     defineTool({
       name: 'get_weather',
-      description: 'Get the current weather in a city. Use for questions about weather right now.',
+      // Detailed descriptions, as the tool-use guide advises (what the tool does, when to use it and when not, what
+      // it returns): they steer the model, and with the schemas they make a prefix long enough to be cached.
+      description:
+        'Get the current weather in a city: temperature, unit and a one-word description of the conditions (sunny, windy, ' +
+        'rain…). Use it for questions about the weather right now or today in a named place; it has no forecasts and no ' +
+        'history, so say so rather than guess when asked about another day. The location must be a city, with its region ' +
+        'or country when the name is ambiguous (Paris, France rather than Paris). The temperature is in celsius unless ' +
+        'the user asks for fahrenheit or is clearly in the United States.',
       input: z.object({
         location: z.string().min(1).describe('City and region, e.g. "San Francisco, CA"'),
         unit: z.enum(['celsius', 'fahrenheit']).optional().describe('Temperature unit; default celsius'),
@@ -42,7 +49,11 @@ export function exampleTools(options: ExampleToolsOptions = {}): AgentTool[] {
     }),
     defineTool({
       name: 'get_time',
-      description: 'Get the current local time in a time zone. Use for questions about the time somewhere.',
+      description:
+        'Get the current local date and time in a time zone, formatted for people (e.g. "Dec 1, 2026, 8:27 PM"). Use it ' +
+        'whenever the user asks what time or day it is somewhere, or when an answer depends on local time (opening ' +
+        'hours, whether it is night). Give an IANA time zone name such as Europe/Paris or America/Los_Angeles, never an ' +
+        'abbreviation like CET or PST; an unknown zone is an error that names it.',
       input: z.object({ timezone: z.string().min(1).describe('IANA time zone, e.g. "America/Los_Angeles"') }),
       run: ({ timezone }) => {
         try {
@@ -55,7 +66,11 @@ export function exampleTools(options: ExampleToolsOptions = {}): AgentTool[] {
     }),
     defineTool({
       name: 'send_email',
-      description: 'Send an email. Has side effects: a person approves every call before it runs.',
+      description:
+        'Send an email to one recipient. It has side effects that cannot be undone, so a person approves every call ' +
+        'before it runs, and may edit it or reject it with a reason, which you will see as the result. Use it only when ' +
+        'the user asked for an email to be sent, with the address they gave; never invent an address. Keep the subject ' +
+        'short and the body plain text. The result says whether it was sent or, for a repeated call, already sent.',
       input: z.object({
         to: z.email().describe('Recipient address'),
         subject: z.string().min(1).max(200),
