@@ -8,6 +8,7 @@ import { InvalidConversationOptionsError } from '../src/client';
 import { costOfUsage, priceOf, type ModelPrice } from '../src/pricing/cost';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse, type RecordedRequest } from '../src/testing';
+import { recordHistoryFixture } from './helpers/fixtures';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 
 let harness: Harness;
@@ -78,9 +79,12 @@ describe('prompt caching is on by default', () => {
   test('every call asks for automatic caching; after the first, each reads the prefix the one before wrote', async () => {
     const prompt = uniquePrompt('Where are my orders?');
     threeTurns(prompt);
-    const result = await withWorker(harness, { tools: [lookup] }, async (agent) =>
-      (await agent.start({ prompt, system: SYSTEM, tools: ['lookup'] })).result(),
-    );
+    const result = await withWorker(harness, { tools: [lookup] }, async (agent) => {
+      const handle = await agent.start({ prompt, system: SYSTEM, tools: ['lookup'] });
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'prompt-caching-cost', handle.conversationId);
+      return result;
+    });
     expect(result.status).toBe('completed');
     const calls = answered(prompt);
     expect(calls).toHaveLength(3);
@@ -311,9 +315,12 @@ describe('cost and budget', () => {
     const tokens = await firstCallTokens(['refund']);
     const prompt = pricedPrompt('Refund my order');
     harness.fake.addScript({ match: prompt, steps: [reply(text('Never sent.'))] });
-    const result = await withWorker(harness, { tools: [refund] }, async (agent) =>
-      (await agent.start({ prompt, model, tools: ['refund'], prices: { [model]: dollarPerInputToken }, limits: { budget: { usd: tokens - 1 } } })).result(),
-    );
+    const result = await withWorker(harness, { tools: [refund] }, async (agent) => {
+      const handle = await agent.start({ prompt, model, tools: ['refund'], prices: { [model]: dollarPerInputToken }, limits: { budget: { usd: tokens - 1 } } });
+      const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'budget-exceeded-before-call', handle.conversationId);
+      return result;
+    });
     expect(result.status).toBe('budget_exceeded');
     expect(result.turns).toBe(0);
     expect(result.budgetStop).toMatchObject({ budgetUsd: tokens - 1, spentUsd: 0, nextCallInputTokens: tokens, nextCallMaxUsd: tokens });
@@ -330,6 +337,7 @@ describe('cost and budget', () => {
     const { result, pending } = await withWorker(harness, { tools: [refund] }, async (agent) => {
       const handle = await agent.start({ prompt, model, tools: ['refund'], prices: { [model]: dollarPerInputToken }, limits: { budget: { usd: tokens * 1.5 } } });
       const result = await handle.result();
+      await recordHistoryFixture(harness.temporal.client, 'budget-exceeded-before-tools', handle.conversationId);
       return { result, pending: await handle.pending() };
     });
     expect(result.status).toBe('budget_exceeded');
