@@ -65,6 +65,11 @@ export function priceOf(model: string, overrides?: PriceTable): ModelPrice | und
 
 const PER_TOKEN = 1 / 1_000_000;
 
+/** Dollars to a ten-billionth: enough for any price per token, without binary fractions' 0.0046887000000000005. */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * 1e10) / 1e10;
+}
+
 /**
  * The cost of one reply in US dollars. Cache writes the API does not split by TTL are priced at `unsplitTtl`'s rate
  * (the TTL the request asked for).
@@ -74,7 +79,7 @@ export function costOfUsage(usage: BilledUsage, price: ModelPrice, unsplitTtl: '
   const split = usage.cache_creation;
   const written1h = split ? (split.ephemeral_1h_input_tokens ?? 0) : unsplitTtl === '1h' ? written : 0;
   const written5m = split ? (split.ephemeral_5m_input_tokens ?? 0) : written - written1h;
-  return (
+  return roundUsd(
     (usage.input_tokens * price.input +
       usage.output_tokens * price.output +
       (usage.cache_read_input_tokens ?? 0) * price.cacheRead +
@@ -90,7 +95,7 @@ export function costOfUsage(usage: BilledUsage, price: ModelPrice, unsplitTtl: '
  */
 export function maxCostOfRequest(inputTokens: number, maxTokens: number, price: ModelPrice, cacheTtl: '5m' | '1h' | null): number {
   const dearestInput = Math.max(price.input, cacheTtl === '1h' ? price.cacheWrite1h : cacheTtl === '5m' ? price.cacheWrite5m : 0);
-  return (inputTokens * dearestInput + maxTokens * price.output) * PER_TOKEN;
+  return roundUsd((inputTokens * dearestInput + maxTokens * price.output) * PER_TOKEN);
 }
 
 /** Dollars for people: four significant decimals under a cent, two above. */

@@ -1,6 +1,7 @@
 // Token usage and cost, summed per turn and over the conversation. The cost of each call is the worker's figure,
 // recorded with the call: replays add up the same numbers whatever the prices are today.
 import type { CallModelResult } from '../activities/types';
+import { roundUsd } from '../pricing/cost';
 import type { UsageTotals } from './types';
 
 export function emptyUsage(): UsageTotals {
@@ -26,7 +27,7 @@ export function addUsage(into: UsageTotals, more: UsageTotals): void {
   into.cacheReadInputTokens += more.cacheReadInputTokens;
   into.cacheCreationInputTokens += more.cacheCreationInputTokens;
   into.cacheCreation1hInputTokens += more.cacheCreation1hInputTokens;
-  into.costUsd = into.costUsd === null || more.costUsd === null ? null : into.costUsd + more.costUsd;
+  into.costUsd = into.costUsd === null || more.costUsd === null ? null : roundUsd(into.costUsd + more.costUsd);
 }
 
 /** All input tokens of a usage: uncached, read from the cache and written to it. */

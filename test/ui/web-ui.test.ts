@@ -106,3 +106,11 @@ test('the conversation summary (the first words of the prompt) is shown', async 
   expect(text).toContain('model claude-sonnet-5-5 · tools: get_weather, get_time, send_email');
   await page.screenshot({ path: path.join(ARTIFACTS, 'conversation-summary.png') });
 });
+
+test("the conversation's cost is a search attribute on its page", async () => {
+  await page.goto(`${server.uiUrl}/namespaces/default/workflows/${conversation.id}/${conversation.runId}/search-attributes`);
+  await page.getByText('AgentCostUsd').first().waitFor({ timeout: 30_000 });
+  // Priced at the list price of claude-sonnet-5-5, from what the fake API reported (cache reads included).
+  expect(await page.innerText('body')).toMatch(/"AgentCostUsd": 0\.00\d+,/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'conversation-search-attributes.png') });
+});
