@@ -4,7 +4,7 @@
 // Then cost: priced per call, summed, capped by a budget.
 import type { BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { z } from 'zod';
-import { InvalidConversationOptionsError } from '../src/client';
+import { ConversationFinishedError, InvalidConversationOptionsError } from '../src/client';
 import { costOfUsage, priceOf, type ModelPrice } from '../src/pricing/cost';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse, type RecordedRequest } from '../src/testing';
@@ -338,6 +338,9 @@ describe('cost and budget', () => {
       const handle = await agent.start({ prompt, model, tools: ['refund'], prices: { [model]: dollarPerInputToken }, limits: { budget: { usd: tokens * 1.5 } } });
       const result = await handle.result();
       await recordHistoryFixture(harness.temporal.client, 'budget-exceeded-before-tools', handle.conversationId);
+      // A person who comes to approve it learns the conversation is over, rather than waiting on nothing.
+      const [call] = result.transcript!.turns[0]!.toolCalls;
+      await expect(handle.approve(call!.toolUseId, { by: 'ops@example.com' })).rejects.toBeInstanceOf(ConversationFinishedError);
       return { result, pending: await handle.pending() };
     });
     expect(result.status).toBe('budget_exceeded');
