@@ -1,5 +1,6 @@
-// Plain-text renderings of transcripts, for terminals and bug reports.
-import type { ContentBlockParam, MessageParam, Transcript } from './workflows/types';
+// Plain-text renderings of transcripts, usage and cost, for terminals and bug reports.
+import { formatUsd } from './pricing/cost';
+import type { ContentBlockParam, MessageParam, Transcript, UsageTotals } from './workflows/types';
 
 const clip = (value: string, max = 300) => (value.length > max ? `${value.slice(0, max - 1)}…` : value);
 
@@ -38,4 +39,30 @@ export function transcriptLines(transcript: Transcript): string[] {
     lines.push(`approval: ${a.decidedAt} ${a.decision} ${a.toolName} (${a.toolUseId}) by ${a.by} via ${a.via}${a.reason ? `: ${a.reason}` : ''}${a.edited ? ' [edited]' : ''}`);
   }
   return lines;
+}
+
+const tokens = (n: number | undefined) => (n ?? 0).toLocaleString('en-US');
+
+/**
+ * A usage's tokens for people: '1,234 input + 5,678 cache read + 910 cache write / 300 output tokens' (input being
+ * the uncached part). Partial: usage recorded before the cache fields existed counts them as 0.
+ */
+export function usageText(usage: Partial<UsageTotals>): string {
+  const written1h = usage.cacheCreation1hInputTokens ?? 0;
+  return (
+    `${tokens(usage.inputTokens)} input + ${tokens(usage.cacheReadInputTokens)} cache read + ` +
+    `${tokens(usage.cacheCreationInputTokens)} cache write${written1h > 0 ? ` (${tokens(written1h)} at 1h)` : ''} / ` +
+    `${tokens(usage.outputTokens)} output tokens`
+  );
+}
+
+/** What was spent: '$0.0123', '$0.0123 of $1.00 budget', or 'cost unknown' (null or absent), never $0 for unknown. */
+export function costText(costUsd: number | null | undefined, budgetUsd?: number): string {
+  if (budgetUsd === undefined) return formatUsd(costUsd);
+  return costUsd === null || costUsd === undefined ? `cost unknown (budget ${formatUsd(budgetUsd)})` : `${formatUsd(costUsd)} of ${formatUsd(budgetUsd)} budget`;
+}
+
+/** The line a terminal prints when a turn's reply is in: '  · turn 2 · 310 input + … / 42 output tokens · $0.0018'. */
+export function turnUsageLine(turn: number, usage: Partial<UsageTotals>): string {
+  return `  · turn ${turn} · ${usageText(usage)} · ${costText(usage.costUsd)}`;
 }

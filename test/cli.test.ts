@@ -89,7 +89,7 @@ describe('durable-claude CLI', () => {
         'claude › Emailed the team.',
       ]),
     );
-    expect(out.stdout).toMatch(/✔ completed · 3 turns · [\d,]+ input \/ [\d,]+ output tokens · [\d.]+s · conversation cli-run-/);
+    expect(out.stdout).toMatch(/✔ completed · 3 turns · [\d,]+ input \+ [\d,]+ cache read \+ [\d,]+ cache write \/ [\d,]+ output tokens · \$[\d.]+ · [\d.]+s · conversation cli-run-/);
   });
 
   test('run --wait, then pending, approve and show from other processes', async () => {
@@ -128,7 +128,7 @@ describe('durable-claude CLI', () => {
     expect(shown.stdout).toMatch(/^conversation cli-wait-\d+ · completed · 3 turns/);
     expect(shown.stdout).toMatch(/approval: .* approved send_email \(toolu_.*\) by ops@example.com via update/);
     const listed = await cli(['list', '--status', 'completed', '--query', `WorkflowId = '${id}'`, ...common]);
-    expect(listed.stdout).toMatch(new RegExp(`completed +0 pending  ${id}`));
+    expect(listed.stdout).toMatch(new RegExp(`completed +0 pending +\\$[\\d.]+  ${id}`));
   });
 
   test('a conversation whose worker is gone: pending and show say so (exit 9) instead of hanging', async () => {

@@ -1,10 +1,15 @@
 // docker-compose.yml cannot run here (a docker client, no engine), so it is checked as data: every reference
 // resolves, images are pinned to the versions the tests run on, and the worker image's steps run outside Docker.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import Long from 'long';
 import { parse } from 'yaml';
-import { AGENT_SEARCH_ATTRIBUTES } from '../src/search-attributes';
+import { AGENT_SEARCH_ATTRIBUTES, AgentPendingApprovalsKey, AgentStatusKey } from '../src/search-attributes';
 
 const ROOT = path.join(__dirname, '..');
 const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as {
@@ -108,7 +113,51 @@ test('the setup job registers the search attributes conversations publish', () =
   for (const key of AGENT_SEARCH_ATTRIBUTES) expect(script).toContain(key.name);
   expect(script).toContain('AgentStatus:Keyword');
   expect(script).toContain('AgentPendingApprovals:Int');
+  expect(script).toContain('AgentCostUsd:Double');
 });
+
+test('the setup script, run against a real server: a new namespace gets every attribute, an older one the missing AgentCostUsd', async () => {
+  // The script calls `temporal` as the admin-tools image has it: the test run's CLI under that name.
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'setup-namespace-'));
+  fs.symlinkSync(process.env.TEMPORAL_TEST_CLI!, path.join(bin, 'temporal'));
+  const address = process.env.TEMPORAL_TEST_ADDRESS!;
+  const setUp = (namespace: string) =>
+    spawnSync('sh', [path.join(ROOT, 'deploy/temporal/setup-namespace.sh')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace },
+    });
+  const connection = await Connection.connect({ address });
+  const { IndexedValueType } = temporal.api.enums.v1;
+  const registered = async (namespace: string) => {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    return Object.fromEntries(AGENT_SEARCH_ATTRIBUTES.map((key) => [key.name, customAttributes?.[key.name]]));
+  };
+  const all = { AgentStatus: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, AgentPendingApprovals: IndexedValueType.INDEXED_VALUE_TYPE_INT, AgentCostUsd: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE };
+  try {
+    const fresh = `setup-new-${randomUUID().slice(0, 8)}`;
+    const first = setUp(fresh);
+    expect([first.status, first.stderr]).toEqual([0, '']);
+    expect(first.stdout).toContain(`namespace ${fresh} ready with AgentStatus, AgentPendingApprovals and AgentCostUsd`);
+    expect(await registered(fresh)).toEqual(all);
+    // Run again (every start of the stack): nothing to add, no error.
+    expect(setUp(fresh).status).toBe(0);
+
+    // A namespace set up before AgentCostUsd existed.
+    const older = `setup-old-${randomUUID().slice(0, 8)}`;
+    await connection.workflowService.registerNamespace({ namespace: older, workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) } });
+    await connection.operatorService.addSearchAttributes({
+      namespace: older,
+      searchAttributes: { [AgentStatusKey.name]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, [AgentPendingApprovalsKey.name]: IndexedValueType.INDEXED_VALUE_TYPE_INT },
+    });
+    const upgraded = setUp(older);
+    expect([upgraded.status, upgraded.stderr]).toEqual([0, '']);
+    expect(await registered(older)).toEqual(all);
+  } finally {
+    await connection.close();
+    fs.rmSync(bin, { recursive: true, force: true });
+  }
+}, 120_000);
 
 test('NATS runs with JetStream on a stored directory, its official image pinned, healthy once JetStream answers', () => {
   const nats = services.nats!;

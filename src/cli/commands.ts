@@ -8,7 +8,7 @@ import { startDevServer, type DevServer } from '../devserver';
 import { DEMO_PROMPT } from '../demo/scripted-model';
 import { exampleTools } from '../examples/tools';
 import { createAgentWorker } from '../worker';
-import { AgentStatusKey } from '../search-attributes';
+import { AgentCostUsdKey, AgentStatusKey } from '../search-attributes';
 import { WORKFLOW_TYPE, type ConversationResult } from '../workflows/types';
 import { connectAgent, connectEvents, connectModel, connectWorkerConnection, taskQueueOf, withAgent, type CliValues } from './connect';
 import { ConversationNotFoundError, LiveOutputUnavailableError } from '../client';
@@ -18,7 +18,7 @@ import { startLiveOutputServer, type LiveOutputServer } from '../streaming/live-
 import type { AgentClient } from '../client';
 import { positiveIntOption, queryTimeoutMs, requireConversationId, stringOption, warn, write, type Command } from './command';
 import { CliError, ExitCode } from './errors';
-import { transcriptLines } from '../format';
+import { costText, transcriptLines, usageText } from '../format';
 import { followConversation, summaryLine, type ApprovalMode } from './follow';
 import { historyCommands } from './history-commands';
 
@@ -353,30 +353,53 @@ const show: Command = {
         write(JSON.stringify({ state, transcript }, null, 2));
         return ExitCode.ok;
       }
-      write(`conversation ${conversationId} · ${state.status} · ${state.turn} turns · ${state.usage.inputTokens} input / ${state.usage.outputTokens} output tokens`);
+      const budgetStop = state.result?.budgetStop;
+      const budgetUsd = state.budgetUsd ?? budgetStop?.budgetUsd;
+      write(
+        `conversation ${conversationId} · ${state.status} · ${state.turn} turn${state.turn === 1 ? '' : 's'} · ` +
+          `${usageText(state.usage)} · ${costText(state.usage.costUsd, budgetUsd)}`,
+      );
+      if (budgetStop) write(`■ stopped at the budget: ${budgetStop.message}`);
       for (const line of transcriptLines(transcript)) write(line);
       return ExitCode.ok;
     });
   },
 };
 
+/** --min-cost: US dollars as a plain decimal ('0.05', '$2', '.5'), written into the query the same way. */
+function minCostOption(values: CliValues): string | undefined {
+  const given = stringOption(values, 'min-cost');
+  if (given === undefined) return undefined;
+  const match = /^\$?(\d*)(?:\.(\d*))?$/.exec(given.trim());
+  if (!match || (match[1] === '' && !match[2])) throw CliError.usage(`--min-cost must be an amount of US dollars such as 0.05, got '${given}'`);
+  return `${match[1] || '0'}${match[2] ? `.${match[2]}` : ''}`;
+}
+
+const LIST_SORTS = ['start', 'cost'] as const;
+
 const list: Command = {
-  usage: 'usage: durable-claude list [--status S] [--query VISIBILITY_QUERY] [--limit N] [--json]',
-  options: { status: { type: 'string' }, query: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'usage: durable-claude list [--status S] [--min-cost USD] [--sort start|cost] [--query VISIBILITY_QUERY] [--limit N] [--json]',
+  options: { status: { type: 'string' }, 'min-cost': { type: 'string' }, sort: { type: 'string' }, query: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
   async run(_positionals, values) {
+    const status = stringOption(values, 'status');
+    if (status !== undefined && !/^[a-z_]+$/.test(status)) throw CliError.usage(`--status must be a status such as awaiting_approval, got '${status}'`);
+    const minCost = minCostOption(values);
+    const sort = stringOption(values, 'sort') ?? 'start';
+    if (!(LIST_SORTS as readonly string[]).includes(sort)) throw CliError.usage(`--sort must be ${LIST_SORTS.join(' or ')} (most expensive first), got '${sort}'`);
+    const limit = positiveIntOption(values, 'limit') ?? 50;
     return withAgent(values, async (agent) => {
-      const status = stringOption(values, 'status');
-      if (status !== undefined && !/^[a-z_]+$/.test(status)) throw CliError.usage(`--status must be a status such as awaiting_approval, got '${status}'`);
       const extra = stringOption(values, 'query');
-      const query = `WorkflowType = '${WORKFLOW_TYPE}'${status ? ` AND ${AgentStatusKey.name} = '${status}'` : ''}${extra ? ` AND (${extra})` : ''}`;
-      const rows = await agent.list(query, positiveIntOption(values, 'limit') ?? 50);
+      const query =
+        `WorkflowType = '${WORKFLOW_TYPE}'${status ? ` AND ${AgentStatusKey.name} = '${status}'` : ''}` +
+        `${minCost !== undefined ? ` AND ${AgentCostUsdKey.name} >= ${minCost}` : ''}${extra ? ` AND (${extra})` : ''}`;
+      const rows = await agent.list(query, limit, { sortBy: sort === 'cost' ? 'cost' : 'startTime' });
       if (values.json) write(JSON.stringify(rows, null, 2));
       else if (rows.length === 0) write('no conversations');
       else {
         for (const r of rows) {
           // A closed run whose AgentStatus was left behind (e.g. terminated) says what Temporal says of it.
           const status = r.statusStale ? `${r.status} (run ${r.executionStatus.toLowerCase()})` : r.status;
-          write(`${r.startTime.toISOString()}  ${status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${r.conversationId}`);
+          write(`${r.startTime.toISOString()}  ${status.padEnd(18)} ${String(r.pendingApprovals).padStart(2)} pending  ${costText(r.costUsd).padStart(12)}  ${r.conversationId}`);
         }
       }
       return ExitCode.ok;

@@ -2,10 +2,10 @@
 // results, and the approvals it waits for (deciding them itself with --yes, or asking at the terminal).
 import readline from 'node:readline/promises';
 import { NoWorkerAnsweredError, type ConversationHandle } from '../client';
-import { describeMessage } from '../format';
+import { costText, describeMessage, turnUsageLine, usageText } from '../format';
 import type { ApprovalRequestedEvent } from '../streaming/events';
 import { LiveView } from './live-view';
-import type { ConversationResult, MessageParam, PendingApproval } from '../workflows/types';
+import type { ConversationResult, PendingApproval, Transcript } from '../workflows/types';
 
 export type ApprovalMode = 'ask' | 'yes' | 'wait';
 
@@ -21,13 +21,14 @@ export interface FollowOptions {
   queryTimeoutMs: number;
 }
 
+/** The end-of-run line; a conversation stopped by its budget gets a second line that says why. */
 export function summaryLine(result: ConversationResult, conversationId: string, elapsedMs: number): string {
-  const { usage } = result;
-  return (
+  const { usage, budgetStop } = result;
+  const line =
     `${result.status === 'completed' ? '✔' : '■'} ${result.status} · ${result.turns} turn${result.turns === 1 ? '' : 's'} · ` +
-    `${usage.inputTokens.toLocaleString('en-US')} input / ${usage.outputTokens.toLocaleString('en-US')} output tokens · ` +
-    `${(elapsedMs / 1000).toFixed(1)}s · conversation ${conversationId}`
-  );
+    `${usageText(usage)} · ${costText(usage.costUsd, budgetStop?.budgetUsd)} · ` +
+    `${(elapsedMs / 1000).toFixed(1)}s · conversation ${conversationId}`;
+  return budgetStop ? `${line}\n  ■ stopped at the budget: ${budgetStop.message}` : line;
 }
 
 async function askApproval(pending: PendingApproval): Promise<{ approve: boolean; reason?: string }> {
@@ -87,14 +88,25 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
   const toolNames = new Map<string, string>();
   const announced = new Set<string>();
   let printed = 0;
+  let turnsPrinted = 0;
   let settled: { result?: ConversationResult; error?: unknown } | undefined;
   const finished = handle.result().then(
     (result) => (settled = { result }),
     (error: unknown) => (settled = { error }),
   );
 
-  const printNew = (messages: MessageParam[]) => {
-    for (; printed < messages.length; printed++) for (const line of describeMessage(messages[printed]!, toolNames)) write(line);
+  // Each message once; a turn's usage line right after its reply (or as soon as its record is in, if later).
+  const printNew = ({ messages, turns }: Pick<Transcript, 'messages' | 'turns'>) => {
+    const printTurns = () => {
+      for (; turnsPrinted < turns.length && turns[turnsPrinted]!.messageIndex < printed; turnsPrinted++) {
+        write(turnUsageLine(turns[turnsPrinted]!.turn, turns[turnsPrinted]!.usage));
+      }
+    };
+    for (; printed < messages.length; printed++) {
+      printTurns();
+      for (const line of describeMessage(messages[printed]!, toolNames)) write(line);
+    }
+    printTurns();
   };
 
   let failures = 0;
@@ -102,7 +114,7 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
   const { queryTimeoutMs } = options;
   while (!settled) {
     try {
-      printNew((await handle.transcript({ timeoutMs: queryTimeoutMs })).messages);
+      printNew(await handle.transcript({ timeoutMs: queryTimeoutMs }));
       if (workerMissing) {
         write('  ▶ a worker answers again');
         workerMissing = false;
@@ -135,6 +147,6 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
   }
   if (settled.error !== undefined) throw settled.error;
   const result = settled.result!;
-  printNew(result.transcript?.messages ?? (await handle.transcript().catch(() => ({ messages: [] }))).messages);
+  printNew(result.transcript ?? (await handle.transcript().catch(() => ({ messages: [], turns: [] }))));
   return result;
 }

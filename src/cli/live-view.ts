@@ -1,5 +1,6 @@
 // The terminal view of a conversation's live events: Claude's text and a tool's input as they stream, then each
-// tool, approval and turn as it happens. Used by `run`, `chat`, `demo` and `watch`.
+// tool, approval and turn (with its tokens and cost) as it happens. Used by `run`, `chat`, `demo` and `watch`.
+import { turnUsageLine } from '../format';
 import type { ConversationEvent } from '../streaming/events';
 
 const clip = (value: string, max = 200) => (value.length > max ? `${value.slice(0, max - 1)}…` : value);
@@ -113,6 +114,7 @@ export class LiveView {
         return false;
       case 'turn_finished':
         if (event.text && !this.#turnsWithText.has(event.turn)) this.#line(`claude › ${event.text}`);
+        this.#line(turnUsageLine(event.turn, event.usage));
         return false;
       case 'chat_message_received':
         if (this.#options.showUserMessages) this.#line(`user   › ${event.text}`);

@@ -3,9 +3,10 @@
 import type { EventSubscriber } from '../streaming/event-store';
 import { Client, Connection, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { TypedSearchAttributes, type Payload, type SerializationContext } from '@temporalio/common';
+import { TypedSearchAttributes, type Payload, type SearchAttributePair, type SerializationContext } from '@temporalio/common';
 import { loadTemporalConfig } from '../config';
-import { AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
+import { priceOf } from '../pricing/cost';
+import { AgentCostUsdKey, AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
 import { sendMessageUpdate } from '../workflows/definitions';
 import type { agentConversation } from '../workflows/conversation';
 import { checkConversationOptions } from '../workflows/options';
@@ -13,7 +14,7 @@ import { DEFAULT_TASK_QUEUE, WORKFLOW_TYPE, type ContentBlockParam, type Convers
 import { ConversationAlreadyExistsError, InvalidConversationOptionsError, MessageRefusedError, innermostMessage, translateError } from './errors';
 import { isClosed } from './execution-status';
 import { ConversationHandle } from './handle';
-import type { AgentClientOptions, ConversationApprovals, ConversationSummary, ForkOptions, StartConversationOptions } from './types';
+import type { AgentClientOptions, ConversationApprovals, ConversationSummary, ForkOptions, ListConversationsOptions, StartConversationOptions } from './types';
 
 // AgentStatus values of a conversation still going; on a closed run they are stale.
 const STILL_GOING: ReadonlySet<string> = new Set<ConversationStatus>(['running', 'awaiting_approval', 'awaiting_user']);
@@ -29,7 +30,8 @@ export class AgentClient {
   readonly taskQueue: string;
   /** Where live output is read from; undefined when the client was made without an event store. */
   readonly events: EventSubscriber | undefined;
-  #searchAttributesRegistered: Promise<boolean> | undefined;
+  /** The namespace's custom search attribute names, looked up once; empty when the lookup failed. */
+  #registeredAttributes: Promise<ReadonlySet<string>> | undefined;
 
   constructor(options: AgentClientOptions = {}) {
     this.client = options.client ?? new Client({ ...(options.connection ? { connection: options.connection } : {}), namespace: options.namespace ?? 'default' });
@@ -51,31 +53,53 @@ export class AgentClient {
     return new AgentClient({ connection, namespace: config.namespace, ...options });
   }
 
-  /** Whether the namespace has the AgentStatus search attributes (registered by `durable-claude dev` and the tests). */
-  searchAttributesRegistered(): Promise<boolean> {
-    this.#searchAttributesRegistered ??= this.client.connection.operatorService
+  #customSearchAttributes(): Promise<ReadonlySet<string>> {
+    this.#registeredAttributes ??= this.client.connection.operatorService
       .listSearchAttributes({ namespace: this.client.options.namespace })
-      .then(({ customAttributes }) => AgentStatusKey.name in (customAttributes ?? {}) && AgentPendingApprovalsKey.name in (customAttributes ?? {}))
-      .catch(() => false);
-    return this.#searchAttributesRegistered;
+      .then(({ customAttributes }) => new Set(Object.keys(customAttributes ?? {})))
+      .catch(() => new Set<string>());
+    return this.#registeredAttributes;
+  }
+
+  /** Whether the namespace has the AgentStatus search attributes (registered by `durable-claude dev` and the tests). */
+  async searchAttributesRegistered(): Promise<boolean> {
+    const registered = await this.#customSearchAttributes();
+    return registered.has(AgentStatusKey.name) && registered.has(AgentPendingApprovalsKey.name);
+  }
+
+  /**
+   * Whether the namespace has the AgentCostUsd search attribute. A namespace set up before it existed has only the
+   * status ones: conversations there keep status indexing and have no cost attribute (upserting an unregistered
+   * attribute would fail the workflow's tasks).
+   */
+  async costSearchAttributeRegistered(): Promise<boolean> {
+    return (await this.#customSearchAttributes()).has(AgentCostUsdKey.name);
   }
 
   async #prepare(options: StartConversationOptions) {
     const { conversationId, taskQueue, onConflict, onFinished, ...conversation } = options;
     const indexed = conversation.searchAttributes ?? (await this.searchAttributesRegistered());
-    const input: ConversationOptions = { ...conversation, searchAttributes: indexed };
+    // Explicit settings win; otherwise the cost attribute is kept only where it is registered (and status indexing
+    // was not turned off).
+    const costIndexed = conversation.costSearchAttribute ?? (conversation.searchAttributes !== false && (await this.costSearchAttributeRegistered()));
+    const input: ConversationOptions = { ...conversation, searchAttributes: indexed, costSearchAttribute: costIndexed };
     const check = checkConversationOptions(input);
     if (!check.ok) throw new InvalidConversationOptionsError(check.errors);
     if (conversationId !== undefined && (typeof conversationId !== 'string' || conversationId.trim() === '' || conversationId.length > 255)) {
       throw new InvalidConversationOptionsError(['conversationId must be a non-empty string of at most 255 characters']);
     }
+    const initialAttributes: SearchAttributePair[] = [];
+    if (indexed) initialAttributes.push({ key: AgentStatusKey, value: 'running' }, { key: AgentPendingApprovalsKey, value: 0 });
+    // $0 so far, for `AgentCostUsd >= 0` and sorting from the start; only for a model with a known price, since an
+    // unpriced one's cost is unknown and must not be listed as $0 (the worker knows at least the prices we do).
+    if (costIndexed && priceOf(check.options.model, check.options.prices) !== undefined) initialAttributes.push({ key: AgentCostUsdKey, value: 0 });
     const workflowOptions = {
       taskQueue: taskQueue ?? this.taskQueue,
       workflowId: conversationId ?? `conversation-${randomUUID()}`,
       args: [input] as [ConversationOptions],
       staticSummary: summaryOf(conversation),
       staticDetails: `model ${check.options.model} · tools: ${check.options.tools.join(', ') || 'none'}`,
-      ...(indexed ? { typedSearchAttributes: new TypedSearchAttributes([{ key: AgentStatusKey, value: 'running' }, { key: AgentPendingApprovalsKey, value: 0 }]) } : {}),
+      ...(initialAttributes.length > 0 ? { typedSearchAttributes: new TypedSearchAttributes(initialAttributes) } : {}),
     };
     return { workflowOptions, onConflict: onConflict ?? 'use-existing', onFinished: onFinished ?? 'fail' };
   }
@@ -165,12 +189,25 @@ export class AgentClient {
     return new ConversationHandle(this, this.client.workflow.getHandle<typeof agentConversation>(conversationId));
   }
 
-  /** Conversations matching a visibility query (default: all of this project's conversations). */
-  async list(query = `WorkflowType = '${WORKFLOW_TYPE}'`, limit = 100): Promise<ConversationSummary[]> {
+  /**
+   * Conversations matching a visibility query (default: all of this project's conversations), at most `limit`.
+   *
+   * Order: as Temporal lists them (newest first) by default. `{ sortBy: 'cost' }` puts the most expensive first
+   * (conversations of unknown cost last). Temporal's SQL visibility (the dev server, PostgreSQL, MySQL) has no
+   * ORDER BY, so this sort happens here: every match is read first, up to `scanLimit` (default 10,000) of them, and
+   * past that the most expensive of those read is returned. Narrow the query to keep it small, e.g.
+   * `list("WorkflowType = 'agentConversation' AND AgentCostUsd >= 1", 20, { sortBy: 'cost' })`.
+   */
+  async list(query = `WorkflowType = '${WORKFLOW_TYPE}'`, limit = 100, options: ListConversationsOptions = {}): Promise<ConversationSummary[]> {
+    const { sortBy = 'startTime', scanLimit = 10_000 } = options;
+    if (sortBy !== 'startTime' && sortBy !== 'cost') throw new TypeError(`sortBy must be 'startTime' or 'cost', got ${JSON.stringify(sortBy)}`);
+    if (!Number.isInteger(scanLimit) || scanLimit < 1) throw new TypeError(`scanLimit must be a positive whole number, got ${JSON.stringify(scanLimit)}`);
+    const reading = sortBy === 'cost' ? Math.max(limit, scanLimit) : limit;
     const found: ConversationSummary[] = [];
-    for await (const execution of this.client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+    for await (const execution of this.client.workflow.list({ query, pageSize: Math.min(reading, 1000) })) {
       const executionStatus = execution.status.name;
       const agentStatus = execution.typedSearchAttributes.get(AgentStatusKey);
+      const costUsd = execution.typedSearchAttributes.get(AgentCostUsdKey);
       const closed = isClosed(executionStatus);
       found.push({
         conversationId: execution.workflowId,
@@ -179,12 +216,15 @@ export class AgentClient {
         executionStatus,
         statusStale: closed && agentStatus !== undefined && STILL_GOING.has(agentStatus),
         pendingApprovals: closed ? 0 : (execution.typedSearchAttributes.get(AgentPendingApprovalsKey) ?? 0),
+        ...(costUsd !== undefined ? { costUsd } : {}),
         startTime: execution.startTime,
         ...(execution.closeTime ? { closeTime: execution.closeTime } : {}),
       });
-      if (found.length >= limit) break;
+      if (found.length >= reading) break;
     }
-    return found;
+    // Array.prototype.sort is stable: equal costs keep Temporal's order.
+    if (sortBy === 'cost') found.sort((a, b) => (b.costUsd ?? -Infinity) - (a.costUsd ?? -Infinity) || 0);
+    return found.slice(0, limit);
   }
 
   /** Every running conversation waiting for a person, with one visibility query. */

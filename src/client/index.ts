@@ -23,6 +23,7 @@ export type {
   ConversationSummary,
   DecisionOptions,
   ForkOptions,
+  ListConversationsOptions,
   QueryOptions,
   StartConversationOptions,
 } from './types';

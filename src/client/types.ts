@@ -73,9 +73,25 @@ export interface ConversationSummary {
   statusStale: boolean;
   /** Calls waiting for a person: 0 once the run has closed, whatever its search attribute last said. */
   pendingApprovals: number;
+  /**
+   * US dollars spent so far, from the AgentCostUsd search attribute. Absent when unknown: a model without a price,
+   * a namespace without the attribute, or a conversation started before it existed. Never read absent as $0.
+   */
+  costUsd?: number;
   startTime: Date;
   closeTime?: Date;
   summary?: string;
+}
+
+/** How `list()` orders what it finds. */
+export interface ListConversationsOptions {
+  /**
+   * 'startTime' (default): as Temporal lists them, newest first. 'cost': most expensive first, unknown costs last;
+   * sorted by the client, after reading every match up to `scanLimit` (SQL visibility has no ORDER BY).
+   */
+  sortBy?: 'startTime' | 'cost';
+  /** With sortBy 'cost': how many matches to read at most before sorting. Default 10,000. */
+  scanLimit?: number;
 }
 
 export interface ForkOptions extends Omit<StartConversationOptions, 'prompt' | 'messages'> {
