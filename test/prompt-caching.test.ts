@@ -217,6 +217,23 @@ describe('durability reads the cache instead of writing it again', () => {
     expect(usageOf(replay!).cache_read_input_tokens).toBe(usageOf(create!).cache_creation_input_tokens);
   });
 
+  test('a repeat up the max_tokens ladder reads the prefix the cut-off call wrote', async () => {
+    const prompt = uniquePrompt('Look up a long order number');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [{ ...reply(toolUse('lookup', { order: `Z-${'9'.repeat(240)}` })), cutAtMaxTokens: true }, reply(text('Found it.'))],
+    });
+    const result = await withWorker(harness, { tools: [lookup] }, async (agent) =>
+      (await agent.start({ prompt, system: SYSTEM, tools: ['lookup'], maxTokens: 40, maxTokensLadder: [200] })).result(),
+    );
+    expect(result.status).toBe('completed');
+    expect(result.transcript!.turns[0]!.maxTokensTried).toEqual([40, 200]);
+    const [cut, repeated] = answered(prompt);
+    expect(cut!.response!.stop_reason).toBe('max_tokens');
+    expect(usageOf(repeated!).cache_read_input_tokens).toBe(usageOf(cut!).cache_creation_input_tokens);
+    expect(usageOf(repeated!).cache_creation_input_tokens).toBe(0);
+  });
+
   test('a fork from turn 1 reads the prefix the source conversation wrote', async () => {
     const prompt = uniquePrompt('Fork me');
     threeTurns(prompt, { after: 'And the other order?', text: 'It shipped too.' });
