@@ -13,7 +13,7 @@ import { AttemptEvents } from './model-events';
 import type { CallModelInput, CallModelResult, EstimateModelCallInput, ModelCallEstimate, ModelReply, ModelRequestContext, ModelRequestKind } from './types';
 import { MESSAGE_THREADS_BETA } from '../message-threads';
 import { costOfUsage, maxCostOfRequest, priceOf, type ModelPrice, type PriceTable } from '../pricing/cost';
-import { withPromptCaching } from './prompt-cache';
+import { breakpointTtlsOf, withPromptCaching } from './prompt-cache';
 
 
 export interface ModelActivityOptions {
@@ -100,9 +100,14 @@ export function classifyModelError(err: unknown, options: ClassifyModelErrorOpti
   return ApplicationFailure.create({ message: error.message, type: error.name, nonRetryable: false });
 }
 
-/** The price of a call: its reply's model, else the model asked for (a fallback or alias may be unpriced). */
+/**
+ * The price of a call: its reply's model's. The requested model's only when the reply names the same model (or a
+ * dated id of it): a fallback model with no price has an unknown cost, not the requested model's.
+ */
 function priceOfCall(replyModel: string | undefined, requestedModel: string, table: PriceTable): ModelPrice | undefined {
-  return (replyModel ? priceOf(replyModel, table) : undefined) ?? priceOf(requestedModel, table);
+  if (!replyModel) return priceOf(requestedModel, table);
+  const sameModel = replyModel === requestedModel || replyModel.replace(/-\d{8}$/, '') === requestedModel.replace(/-\d{8}$/, '');
+  return priceOf(replyModel, table) ?? (sameModel ? priceOf(requestedModel, table) : undefined);
 }
 
 function replyOf(message: BetaMessage): ModelReply {
@@ -238,6 +243,7 @@ export function createModelActivities(options: ModelActivityOptions) {
     let kind: ModelRequestKind = !input.threads ? 'unthreaded' : canContinue ? 'continue' : 'create';
     let threadsUnsupported = false;
     let message: BetaMessage | undefined;
+    let sentTtls: Array<'5m' | '1h'> = [];
     for (let sends = 0; message === undefined; sends++) {
       const params: MessageCreateParamsBase =
         kind === 'continue'
@@ -249,9 +255,10 @@ export function createModelActivities(options: ModelActivityOptions) {
                 thread: { type: 'continue', previous_message_id: hint!.previousMessageId },
                 betas: [MESSAGE_THREADS_BETA],
               } as MessageCreateParamsBase,
-              { ttl: cacheTtl, answeredThrough: -1 },
+              { ttl: cacheTtl, answeredThrough: -1, fixedElsewhere: input.fixedBreakpointTtls?.length ?? 0 },
             )
           : full(await readContext(), kind !== 'unthreaded');
+      sentTtls = [...breakpointTtlsOf(params), ...(kind === 'continue' ? (input.fixedBreakpointTtls ?? []) : [])];
       try {
         message = await stream(params, live);
       } catch (err) {
@@ -295,7 +302,7 @@ export function createModelActivities(options: ModelActivityOptions) {
       reply,
       costUsd,
       // The next call sends at least all of this again; its estimate adds max_tokens of output on top.
-      ...(price ? { nextCallFloorUsd: maxCostOfRequest(sentAndReceived, 0, price, cacheTtl) } : {}),
+      ...(price ? { nextCallFloorUsd: maxCostOfRequest(sentAndReceived, 0, price, sentTtls) } : {}),
       requestKind: kind,
       ...(storesThread ? { thread: { previousMessageId: message.id, storedAt: Date.now(), createdWith: fingerprint } } : {}),
       ...(threadsUnsupported ? { threadsUnsupported } : {}),
@@ -312,16 +319,23 @@ export function createModelActivities(options: ModelActivityOptions) {
         'UnknownModelPrice',
       );
     }
-    const request = await readRequestContext(ctx, input.transcriptLength);
-    try {
-      const counted = await anthropic.beta.messages.countTokens({
+    const context = await readRequestContext(ctx, input.transcriptLength);
+    // The request as callModel will send it, breakpoints placed the same way (within the limit, TTLs in order).
+    const request = withPromptCaching(
+      {
         model: input.model,
-        messages: request.messages,
-        ...(request.system !== undefined ? { system: request.system } : {}),
-        ...(request.tools.length > 0 ? { tools: request.tools } : {}),
-        ...(input.toolChoice && request.tools.length > 0 ? { tool_choice: input.toolChoice } : {}),
-      });
-      return { inputTokens: counted.input_tokens, maxCostUsd: maxCostOfRequest(counted.input_tokens, input.maxTokens, price, input.cacheTtl ?? null) };
+        max_tokens: input.maxTokens,
+        messages: context.messages,
+        ...(context.system !== undefined ? { system: context.system } : {}),
+        ...(context.tools.length > 0 ? { tools: context.tools } : {}),
+        ...(input.toolChoice && context.tools.length > 0 ? { tool_choice: input.toolChoice } : {}),
+      },
+      { ttl: input.cacheTtl ?? null, answeredThrough: lastAssistantIndex(context.messages) },
+    );
+    try {
+      const { max_tokens: _maxTokens, ...countParams } = request;
+      const counted = await anthropic.beta.messages.countTokens(countParams);
+      return { inputTokens: counted.input_tokens, maxCostUsd: maxCostOfRequest(counted.input_tokens, input.maxTokens, price, breakpointTtlsOf(request)) };
     } catch (err) {
       throw classifyModelError(err);
     }

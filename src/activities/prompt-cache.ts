@@ -48,6 +48,11 @@ export interface PromptCachingOptions {
    * SDK does on thread replays, so one request never carries every breakpoint ever set. -1: none answered.
    */
   answeredThrough: number;
+  /**
+   * Breakpoints on the system prompt and tools that this request does not carry but the server counts: a thread
+   * continue's, fixed at the thread's create. Their slots are taken before any message breakpoint's.
+   */
+  fixedElsewhere?: number;
 }
 
 /**
@@ -74,10 +79,10 @@ export function withPromptCaching(params: MessageCreateParamsBase, options: Prom
   if (options.ttl && lastBlock?.cache_control && ttlOf(lastBlock.cache_control) !== options.ttl) dropMarker(lastBlock);
   const fixed = [...markedIn(tools ?? []), ...markedIn(Array.isArray(system) ? system : [])];
   const inMessages = messages.flatMap((m) => (Array.isArray(m.content) ? markedIn(m.content) : []));
-  const slots = MAX_CACHE_BREAKPOINTS - (options.ttl ? 1 : 0);
+  const slots = MAX_CACHE_BREAKPOINTS - (options.ttl ? 1 : 0) - (options.fixedElsewhere ?? 0);
   // System and tool breakpoints are checked at start (the options check); the newest message breakpoints win the rest.
-  const keptFixed = fixed.slice(0, slots);
-  for (const dropped of fixed.slice(slots)) dropMarker(dropped.holder);
+  const keptFixed = fixed.slice(0, Math.max(0, slots));
+  for (const dropped of fixed.slice(keptFixed.length)) dropMarker(dropped.holder);
   const messageSlots = Math.max(0, slots - keptFixed.length);
   const keptMessages = messageSlots === 0 ? [] : inMessages.slice(-messageSlots);
   for (const dropped of inMessages.slice(0, inMessages.length - keptMessages.length)) dropMarker(dropped.holder);
@@ -100,4 +105,11 @@ export function withPromptCaching(params: MessageCreateParamsBase, options: Prom
     messages,
     ...(options.ttl ? { cache_control: options.ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' } } : {}),
   } as MessageCreateParamsBase;
+}
+
+/** The TTL of every breakpoint a request carries, the automatic one included, for its worst-case price. */
+export function breakpointTtlsOf(params: MessageCreateParamsBase): CacheTtl[] {
+  const top = (params as { cache_control?: Marked['cache_control'] }).cache_control;
+  const blocks: unknown[] = [...(params.tools ?? []), ...(Array.isArray(params.system) ? params.system : []), ...params.messages.flatMap((m) => (Array.isArray(m.content) ? m.content : []))];
+  return [...(top ? [ttlOf(top)] : []), ...markedIn(blocks).map((point) => point.ttl)];
 }

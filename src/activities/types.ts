@@ -150,6 +150,11 @@ export interface CallModelInput {
   cache?: { ttl: CacheTtl };
   /** The conversation's own prices (`prices` option), ahead of the worker's table. */
   prices?: Record<string, ModelPrice>;
+  /**
+   * The TTLs of the breakpoints the user set on the system prompt and tools (tools first), when there are any: a
+   * thread continue does not send them, but they count toward the request's limit and its worst-case price.
+   */
+  fixedBreakpointTtls?: CacheTtl[];
 }
 
 export interface ModelReply {

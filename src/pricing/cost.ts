@@ -90,11 +90,13 @@ export function costOfUsage(usage: BilledUsage, price: ModelPrice, unsplitTtl: '
 }
 
 /**
- * The most a request can cost: every input token at the dearest input rate it could be billed at (written to the
- * cache at its TTL, or uncached), and `maxTokens` of output. A budget check uses it, so it never under-counts.
+ * The most a request can cost: every input token at the dearest input rate it could be billed at (uncached, or
+ * written to the cache at any TTL its breakpoints ask for), and `maxTokens` of output. A budget check uses it, so it
+ * never under-counts. `cacheTtls`: the TTLs of every breakpoint the request carries (the automatic one and the user's).
  */
-export function maxCostOfRequest(inputTokens: number, maxTokens: number, price: ModelPrice, cacheTtl: '5m' | '1h' | null): number {
-  const dearestInput = Math.max(price.input, cacheTtl === '1h' ? price.cacheWrite1h : cacheTtl === '5m' ? price.cacheWrite5m : 0);
+export function maxCostOfRequest(inputTokens: number, maxTokens: number, price: ModelPrice, cacheTtls: '5m' | '1h' | null | ReadonlyArray<'5m' | '1h'>): number {
+  const ttls = cacheTtls === null ? [] : typeof cacheTtls === 'string' ? [cacheTtls] : cacheTtls;
+  const dearestInput = Math.max(price.input, ...ttls.map((ttl) => (ttl === '1h' ? price.cacheWrite1h : price.cacheWrite5m)));
   return roundUsd((inputTokens * dearestInput + maxTokens * price.output) * PER_TOKEN);
 }
 

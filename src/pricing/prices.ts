@@ -42,9 +42,12 @@ export const LIST_PRICES: { readonly asOf: string; readonly sources: readonly st
     'claude-opus-4-5': listed(5, 25),
     'claude-opus-4-1': listed(15, 75),
     'claude-opus-4-0': listed(15, 75),
+    // The snapshot ids claude-opus-4-20250514 and claude-sonnet-4-20250514 drop their date to these.
+    'claude-opus-4': listed(15, 75),
     'claude-sonnet-4-6': listed(3, 15),
     'claude-sonnet-4-5': listed(3, 15),
     'claude-sonnet-4-0': listed(3, 15),
+    'claude-sonnet-4': listed(3, 15),
     'claude-haiku-4-5': listed(1, 5),
     // Not listed: Haiku 5.5 (its price is tiered by prompt length, which one rate per token cannot express) and
     // Fable 5.2 (no official figure read): give them in `prices`.

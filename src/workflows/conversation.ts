@@ -17,7 +17,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { BetaContentBlock } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import type { AgentActivities, CallModelResult, ModelRequestContext, ToolDescription } from '../activities/types';
+import type { AgentActivities, CacheTtl, CallModelResult, ModelRequestContext, ToolDescription } from '../activities/types';
 import { formatUsd } from '../pricing/cost';
 import { AgentCostUsdKey, AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
 import { ApprovalBook } from './approvals';
@@ -53,7 +53,7 @@ import type {
   TurnRecord,
   UserMessageReply,
 } from './types';
-import { emptyUsage } from './usage';
+import { emptyUsage, totalInputTokens } from './usage';
 
 export { FailureTypes } from './failure-retries';
 
@@ -74,6 +74,8 @@ const STRUCTURED_OUTPUT_PATCH = 'forced-tool-choice-ends-with-tool-output';
 /** Histories recorded before it held early decisions without a timer. */
 const HELD_DECISIONS_EXPIRE_PATCH = 'held-decisions-expire-on-a-timer';
 
+/** Histories recorded before tokenBudget counted cache reads and writes as input. */
+const TOKEN_BUDGET_COUNTS_CACHE_PATCH = 'token-budget-counts-cache';
 /** Histories recorded before the AgentCostUsd search attribute. */
 const COST_SEARCH_ATTRIBUTE_PATCH = 'cost-search-attribute';
 
@@ -136,7 +138,12 @@ export class Conversation {
     );
     this.#inbox = new ChatInbox(options.chat, () => this.#result !== undefined);
     const shared = { options, messages: this.#messages, turns: this.#turns, usage: this.#usage, retries: this.#retries, events: this.#events };
-    this.#modelTurns = new ModelTurns({ ...shared, hasTools: () => this.#tools.size > 0, setDetails: (details) => this.#setDetails(details) });
+    this.#modelTurns = new ModelTurns({
+      ...shared,
+      hasTools: () => this.#tools.size > 0,
+      fixedBreakpointTtls: () => this.#fixedBreakpointTtls(),
+      setDetails: (details) => this.#setDetails(details),
+    });
     this.#toolRound = new ToolRound({ options, tools: this.#tools, approvals: this.#approvals, retries: this.#retries, events: this.#events });
   }
 
@@ -343,6 +350,13 @@ export class Conversation {
     }
   }
 
+  /** The TTLs of the user's breakpoints on tools and system blocks, in prefix order. */
+  #fixedBreakpointTtls(): CacheTtl[] {
+    const system = Array.isArray(this.#options.system) ? this.#options.system : [];
+    const marked = system.flatMap((block) => (block.cache_control ? [block.cache_control.ttl === '1h' ? ('1h' as const) : ('5m' as const)] : []));
+    return [...[...this.#tools.values()].flatMap((tool) => (tool.cacheTtl ? [tool.cacheTtl] : [])), ...marked];
+  }
+
   /** This turn and every later one the iteration limit allows force a tool call. */
   #forcedToTheEnd(iteration: number): boolean {
     for (let turn = iteration; turn <= this.#options.maxIterations; turn++) {
@@ -373,7 +387,10 @@ export class Conversation {
 
   #overBudget(): boolean {
     const budget = this.#options.tokenBudget;
-    return budget !== undefined && this.#usage.inputTokens + this.#usage.outputTokens >= budget;
+    if (budget === undefined) return false;
+    // input_tokens is only the uncached part once caching is on: the budget counts what was read and written too.
+    const input = patched(TOKEN_BUDGET_COUNTS_CACHE_PATCH) ? totalInputTokens(this.#usage) : this.#usage.inputTokens;
+    return input + this.#usage.outputTokens >= budget;
   }
 
   #lastAssistantText(): string {

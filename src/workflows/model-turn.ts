@@ -2,7 +2,7 @@
 // and the message-thread hint that lets the next call send only its own new messages.
 import { ActivityFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { BetaContentBlock, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import type { AgentActivities, CallModelResult, ThreadHint } from '../activities/types';
+import type { AgentActivities, CacheTtl, CallModelResult, ModelCallEstimate, ThreadHint } from '../activities/types';
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
 import type { LiveEvents } from './live-events';
@@ -32,12 +32,6 @@ export interface BudgetStopOutcome {
   budgetStop: BudgetStop;
 }
 
-const { estimateModelCall } = proxyActivities<Pick<AgentActivities, 'estimateModelCall'>>({
-  startToCloseTimeout: '1m',
-  retry: { maximumAttempts: 5, initialInterval: '1s', maximumInterval: '30s', backoffCoefficient: 2 },
-  summary: 'count the next call\'s tokens for the budget',
-});
-
 const usd = (value: number) => `$${value.toFixed(4)}`;
 
 /** A budget stop without a call estimate: what was spent already reached the budget (or is unknown). */
@@ -62,6 +56,8 @@ export interface TurnContext {
   readonly retries: FailureRetries;
   readonly events: LiveEvents;
   hasTools(): boolean;
+  /** The TTLs of the user's breakpoints on tools and system prompt, tools first (empty when there are none). */
+  fixedBreakpointTtls(): CacheTtl[];
   setDetails(details: string): void;
 }
 
@@ -87,15 +83,44 @@ export class ModelTurns {
     const spent = budgetSpent(budgetUsd, spentUsd);
     if (spent) return spent;
     this.context.setDetails(`turn ${turn}: counting tokens for the budget`);
-    const estimate = await estimateModelCall({
-      turn,
-      model: options.model,
-      maxTokens,
-      ...(toolChoice && this.context.hasTools() ? { toolChoice } : {}),
-      transcriptLength: messages.length,
-      ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
-      ...(options.prices ? { prices: options.prices } : {}),
+    // The count goes to the same API as the call, so it is retried as the call would be, and a failure for good is
+    // the model call's failure (retry() repeats it).
+    const { estimateModelCall } = proxyActivities<Pick<AgentActivities, 'estimateModelCall'>>({
+      startToCloseTimeout: '1m',
+      retry: {
+        maximumAttempts: options.modelRetry.maximumAttempts,
+        initialInterval: options.modelRetry.initialIntervalMs,
+        maximumInterval: options.modelRetry.maximumIntervalMs,
+        backoffCoefficient: 2,
+      },
+      summary: `count turn ${turn}'s tokens for the budget`,
     });
+    let estimate: ModelCallEstimate;
+    for (;;) {
+      try {
+        estimate = await estimateModelCall({
+          turn,
+          model: options.model,
+          maxTokens,
+          ...(toolChoice && this.context.hasTools() ? { toolChoice } : {}),
+          transcriptLength: messages.length,
+          ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
+          ...(options.prices ? { prices: options.prices } : {}),
+        });
+        break;
+      } catch (err) {
+        if (err instanceof ActivityFailure && !isCancellation(err)) {
+          if (await this.context.retries.take({ kind: 'model_call', turn })) continue;
+          throw FailureRetries.failure(
+            `The budget check before turn ${turn} failed: ${err.cause?.message ?? err.message}`,
+            FailureTypes.modelCallFailed,
+            { kind: 'model_call', turn },
+            err,
+          );
+        }
+        throw err;
+      }
+    }
     if (spentUsd! + estimate.maxCostUsd <= budgetUsd) return undefined;
     return {
       budgetUsd,
@@ -120,6 +145,7 @@ export class ModelTurns {
     const budgetStop = await this.#checkBudget(turn, ladder[0]!, toolChoice);
     if (budgetStop) return { budgetStop };
     this.context.events.emit({ type: 'turn_started', turn, model });
+    const fixedBreakpointTtls = this.context.fixedBreakpointTtls();
     let result: CallModelResult | undefined;
     for (let rung = 0; ; ) {
       const maxTokens = ladder[rung]!;
@@ -157,6 +183,7 @@ export class ModelTurns {
           maxRetryIntervalMs: options.modelRetry.maximumIntervalMs,
           ...(options.cacheTtl ? { cache: { ttl: options.cacheTtl } } : {}),
           ...(options.prices ? { prices: options.prices } : {}),
+          ...(fixedBreakpointTtls.length > 0 ? { fixedBreakpointTtls } : {}),
         });
       } catch (err) {
         if (err instanceof ActivityFailure && !isCancellation(err)) {

@@ -333,7 +333,9 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       modelTimeoutGiven: opts.modelTimeout !== undefined,
       modelHeartbeatTimeoutMs,
       searchAttributes: opts.searchAttributes ?? false,
-      costSearchAttribute: opts.costSearchAttribute ?? opts.searchAttributes ?? false,
+      // Only a client that checked AgentCostUsd is registered turns it on: upserting an unregistered attribute would
+      // fail every workflow task of the conversation.
+      costSearchAttribute: opts.costSearchAttribute ?? false,
       includeTranscriptInResult: opts.includeTranscriptInResult ?? true,
     },
   };

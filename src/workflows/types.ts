@@ -104,7 +104,7 @@ export interface ConversationOptions {
   cache?: '5m' | '1h' | 'off';
   /** Prices (US dollars per million tokens) for models, ahead of the worker's table: for private or new prices. */
   prices?: Record<string, ModelPrice>;
-  /** Keep the AgentCostUsd search attribute up to date (needs it registered; the client checks). Default: as searchAttributes. */
+  /** Keep the AgentCostUsd search attribute up to date (needs it registered: the client checks and sets this). Default false. */
   costSearchAttribute?: boolean;
 }
 
