@@ -65,7 +65,9 @@ test(`model faults on 30% of calls: ${CONVERSATIONS} conversations complete with
     }
     expect(attemptsPerCall.size).toBe(CONVERSATIONS * 3);
     expect(Math.max(...attemptsPerCall.values())).toBeLessThanOrEqual(Math.min(MAX_CONSECUTIVE_FAULTS + 1, MAXIMUM_ATTEMPTS));
-    expect(requests.length).toBe(CONVERSATIONS * 3 + faults.length);
+    // A reply the worker gave up on (its 1 s idle watchdog, when a loaded machine delays events) is retried too.
+    const abandoned = requests.filter((r) => r.fault === undefined && r.aborted === true);
+    expect(requests.length).toBe(CONVERSATIONS * 3 + faults.length + abandoned.length);
     // One layer of retries: the SDK never retried on its own (its retry counter header stays 0).
     expect(requests.every((r) => r.headers['x-stainless-retry-count'] === '0')).toBe(true);
 
