@@ -1,5 +1,6 @@
 // The worker: hosts the conversation workflow and the activities that touch the world (the model, the tools).
 import Anthropic from '@anthropic-ai/sdk';
+import type { ExternalStorage } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createAgentActivities } from './activities';
 import type { ModelActivityOptions } from './activities/model';
@@ -12,6 +13,7 @@ import type { AgentTool } from './tools/define-tool';
 import { ToolRegistry } from './tools/registry';
 import { DEFAULT_TASK_QUEUE } from './workflows/types';
 import { priceTableProblems, type PriceTable } from './pricing/cost';
+import { storageFromEnv } from './storage/config';
 
 export interface AgentWorkerOptions {
   connection: NativeConnection;
@@ -19,8 +21,15 @@ export interface AgentWorkerOptions {
   taskQueue?: string;
   /** Your tools. The workflow sees their names and schemas; their code runs here. */
   tools?: ToolRegistry | AgentTool[];
-  /** Cut tool results above this size (bytes). Default 256 KiB. */
+  /** Cut tool results above this size (bytes). Default 256 KiB; with externalStorage, 8 MiB. */
   maxResultBytes?: number;
+  /**
+   * Where payloads over its threshold go (Temporal's external storage: fileSystemStorage or s3Storage from
+   * durable-claude): tool results, tool inputs, transcripts and query answers; history keeps references. Clients
+   * reading these conversations need the same storage (AgentClient.connect({ externalStorage })). With it, tool
+   * results may be up to 24 MiB instead of 1.5 MB.
+   */
+  externalStorage?: ExternalStorage;
   /** The SDK client; defaults to `new Anthropic()` (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL from the environment). */
   anthropic?: Anthropic;
   model?: Omit<ModelActivityOptions, 'anthropic' | 'events' | 'prices'>;
@@ -50,7 +59,13 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
   }
   const priceProblems = options.prices === undefined ? [] : priceTableProblems(options.prices, 'prices');
   if (priceProblems.length > 0) throw new TypeError(`Invalid worker prices: ${priceProblems.join('; ')}`);
-  const tools = options.tools instanceof ToolRegistry ? options.tools : new ToolRegistry(options.tools ?? [], { ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}) });
+  const tools =
+    options.tools instanceof ToolRegistry
+      ? options.tools
+      : new ToolRegistry(options.tools ?? [], {
+          ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}),
+          ...(options.externalStorage ? { externalStorage: true } : {}),
+        });
   const anthropic = options.anthropic ?? new Anthropic();
   return Worker.create({
     // Model calls and tool runs mostly wait on I/O; a high slot count keeps parallel tool calls parallel.
@@ -70,8 +85,12 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
       ...options.model,
       ...(options.events ? { events: options.events } : {}),
       ...(options.prices ? { prices: options.prices } : {}),
+      // The workflow asks (describePayloadStorage) before it carries a large state into a new run.
+      payloadsOffloadedAbove: options.externalStorage?.payloadSizeThreshold ?? null,
     }),
     sinks: { ...options.worker?.sinks, ...conversationEventSinks(options.events) },
+    // Activities' own client (the model call reads the transcript by query through it) gets this converter too.
+    ...(options.externalStorage ? { dataConverter: { ...options.worker?.dataConverter, externalStorage: options.externalStorage } } : {}),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });
 }
@@ -83,11 +102,14 @@ export async function runWorker(tools: AgentTool[], taskQueue = process.env.DURA
   // Live output when DURABLE_CLAUDE_EVENTS names an event store (nats://host:port), as docker compose sets it.
   const eventsUrl = process.env.DURABLE_CLAUDE_EVENTS;
   const events = eventsUrl && eventsUrl !== 'off' ? await connectEventStore({ servers: eventsUrl, namespace: config.namespace, name: 'durable-claude-worker' }) : undefined;
+  // Large payloads to DURABLE_CLAUDE_STORAGE_DIR or DURABLE_CLAUDE_S3_BUCKET (storage/config.ts), as the CLI reads them.
+  const stored = storageFromEnv();
   try {
-    const worker = await createAgentWorker({ connection, namespace: config.namespace, taskQueue, tools, ...(events ? { events } : {}) });
+    const worker = await createAgentWorker({ connection, namespace: config.namespace, taskQueue, tools, ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) });
     console.log(
       `durable-claude worker: ${config.connectionOptions.address}, namespace ${config.namespace}, task queue ${taskQueue}, tools: ${tools.map((t) => t.name).join(', ')}` +
-        (events ? `, live output to ${events.description}` : ''),
+        (events ? `, live output to ${events.description}` : '') +
+        (stored ? `, large payloads in ${stored.description}` : ''),
     );
     // Worker.run() shuts down gracefully on SIGINT/SIGTERM: running activities finish, polls stop.
     await worker.run();

@@ -2,11 +2,13 @@
 // offline simulated model.
 import Anthropic from '@anthropic-ai/sdk';
 import { Connection } from '@temporalio/client';
+import type { ExternalStorage } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { AgentClient } from '../client';
 import { loadTemporalConfig, type TemporalConfig } from '../config';
 import { simulatedModelScript } from '../demo/scripted-model';
 import { connectEventStore, redactCredentials, type NatsEventStore } from '../streaming/nats-event-store';
+import { devStorageDirIfPresent, storageFromEnv, type ConfiguredStorage } from '../storage/config';
 import { FakeMessagesApi } from '../testing/fake-messages-api/server';
 import { DEFAULT_TASK_QUEUE } from '../workflows/types';
 import { CliError, ExitCode } from './errors';
@@ -54,7 +56,30 @@ export async function connectEvents(values: CliValues, namespace: string): Promi
   }
 }
 
-export async function connectAgent(values: CliValues): Promise<{ agent: AgentClient; close(): Promise<void> }> {
+/**
+ * The workers' store of large payloads, for reading what history references: --storage-dir DIR (`off`: none), else
+ * the environment (DURABLE_CLAUDE_STORAGE_DIR, DURABLE_CLAUDE_S3_BUCKET …, read as the worker reads it), else
+ * `fallbackDirectory` (`durable-claude dev` passes its own), else the dev store in this directory when it exists.
+ */
+export function storageOf(values: CliValues, fallbackDirectory?: string): ConfiguredStorage | undefined {
+  const flag = typeof values['storage-dir'] === 'string' ? values['storage-dir'] : undefined;
+  if (flag === '') throw CliError.usage('--storage-dir needs a directory (or `off`)');
+  try {
+    if (flag === 'off') return undefined;
+    const defaultDirectory = fallbackDirectory ?? devStorageDirIfPresent();
+    return storageFromEnv(flag !== undefined ? { directory: flag } : {}, defaultDirectory !== undefined ? { defaultDirectory } : {});
+  } catch (err) {
+    throw CliError.usage((err as Error).message);
+  }
+}
+
+/** The data converter for replaying histories whose large payloads are in external storage. */
+export function replayConverterOf(values: CliValues): { dataConverter?: { externalStorage: ExternalStorage } } {
+  const stored = storageOf(values);
+  return stored ? { dataConverter: { externalStorage: stored.storage } } : {};
+}
+
+export async function connectAgent(values: CliValues, options: { storageDirectory?: string } = {}): Promise<{ agent: AgentClient; close(): Promise<void> }> {
   const { connectionOptions, namespace } = temporalSettings(values);
   let connection: Connection;
   try {
@@ -64,14 +89,16 @@ export async function connectAgent(values: CliValues): Promise<{ agent: AgentCli
     throw unreachable(connectionOptions.address, err);
   }
   let events: NatsEventStore | undefined;
+  let stored: ConfiguredStorage | undefined;
   try {
+    stored = storageOf(values, options.storageDirectory);
     events = await connectEvents(values, namespace);
   } catch (err) {
     await connection.close();
     throw err;
   }
   return {
-    agent: new AgentClient({ connection, namespace, taskQueue: taskQueueOf(values), ...(events ? { events } : {}) }),
+    agent: new AgentClient({ connection, namespace, taskQueue: taskQueueOf(values), ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) }),
     async close() {
       await events?.close();
       await connection.close();

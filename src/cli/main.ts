@@ -30,6 +30,8 @@ Commands:
 
 Global options: --address HOST:PORT, --namespace NS, --task-queue Q (or TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)
                 --events nats://HOST:PORT (or DURABLE_CLAUDE_EVENTS): live output from the event store
+                --storage-dir DIR (or DURABLE_CLAUDE_STORAGE_DIR; S3: DURABLE_CLAUDE_S3_BUCKET …): the workers' store
+                  of large payloads; default .temporal/payloads when \`durable-claude dev\` made it; \`off\`: none
 
 Exit codes: 0 ok · 1 conversation did not complete · 2 bad arguments · 3 unknown conversation
             4 Temporal unreachable · 5 conversation failed · 6 decision refused · 7 missing API key · 8 replay diverged
@@ -40,6 +42,7 @@ export const GLOBAL_OPTIONS: ParseArgsConfig['options'] = {
   namespace: { type: 'string' },
   'task-queue': { type: 'string' },
   events: { type: 'string' },
+  'storage-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 

@@ -3,14 +3,28 @@ import type { AgentTool, Duration } from './define-tool';
 import { parseDurationMs } from '../workflows/duration';
 
 export interface ToolRegistryOptions {
-  /** Tool results above this many bytes are cut, with a note to the model. Default 256 KiB (Temporal's payload limit is 2 MB). */
+  /**
+   * Tool results above this many bytes are cut, with a note to the model. Default 256 KiB, at most 1,500,000
+   * (Temporal's payload limit is 2 MB); with external storage, default 8 MiB and at most 24 MiB.
+   */
   maxResultBytes?: number;
+  /**
+   * The worker has external storage (createAgentWorker({ externalStorage }) sets this): large results go to the store
+   * and history holds a reference, so the limit is the Messages API's request size (32 MB) rather than Temporal's.
+   */
+  externalStorage?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_ATTEMPTS = 3;
 const DEFAULT_RETRY_INTERVAL_MS = 500;
 export const DEFAULT_MAX_RESULT_BYTES = 256 * 1024;
+/** Without external storage: a result is one Temporal payload (2 MB at most), with room for the rest of it. */
+export const MAX_INLINE_RESULT_BYTES = 1_500_000;
+/** With external storage: results go whole to the model up to this size by default. */
+export const DEFAULT_MAX_STORED_RESULT_BYTES = 8 * 1024 * 1024;
+/** With external storage: the Messages API takes requests of up to 32 MB, and the request holds more than one result. */
+export const MAX_STORED_RESULT_BYTES = 24 * 1024 * 1024;
 
 /** Durations were checked by defineTool, so this only converts. */
 function ms(value: Duration | undefined): number | undefined {
@@ -27,9 +41,15 @@ export class ToolRegistry {
       if (this.#tools.has(tool.name)) throw new TypeError(`Two tools are named ${tool.name}`);
       this.#tools.set(tool.name, tool);
     }
-    this.maxResultBytes = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
-    if (!(Number.isInteger(this.maxResultBytes) && this.maxResultBytes >= 1024 && this.maxResultBytes <= 1_500_000)) {
-      throw new TypeError('maxResultBytes must be a whole number from 1024 to 1500000 (Temporal payloads are limited to 2 MB)');
+    const stored = options.externalStorage === true;
+    this.maxResultBytes = options.maxResultBytes ?? (stored ? DEFAULT_MAX_STORED_RESULT_BYTES : DEFAULT_MAX_RESULT_BYTES);
+    const ceiling = stored ? MAX_STORED_RESULT_BYTES : MAX_INLINE_RESULT_BYTES;
+    if (!(Number.isInteger(this.maxResultBytes) && this.maxResultBytes >= 1024 && this.maxResultBytes <= ceiling)) {
+      throw new TypeError(
+        stored
+          ? `maxResultBytes must be a whole number from 1024 to ${MAX_STORED_RESULT_BYTES} (with external storage the limit is the Messages API's 32 MB request)`
+          : `maxResultBytes must be a whole number from 1024 to ${MAX_INLINE_RESULT_BYTES} (Temporal payloads are limited to 2 MB; with external storage on the worker, createAgentWorker({ externalStorage }), up to ${MAX_STORED_RESULT_BYTES})`,
+      );
     }
   }
 

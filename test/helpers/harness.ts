@@ -1,6 +1,6 @@
 // One fake Messages API and one Temporal connection per test file; a worker per test on its own task queue.
 import type { BetaToolResultBlockParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter, type ExternalStorage } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
 import type { CallModelInput } from '../../src/activities/types';
@@ -30,8 +30,10 @@ export async function startHarness(fakeOptions: Parameters<typeof FakeMessagesAp
   };
 }
 
-export interface WorkerSetup extends Partial<Omit<AgentWorkerOptions, 'connection' | 'tools'>> {
+export interface WorkerSetup extends Partial<Omit<AgentWorkerOptions, 'connection' | 'tools' | 'externalStorage'>> {
   tools?: AgentTool[];
+  /** Default: the tests' filesystem store (testStorage()); `false`: a worker without external storage. */
+  externalStorage?: ExternalStorage | false;
 }
 
 /** Runs `fn` while a worker serves a fresh task queue; the worker shuts down after. */
@@ -62,8 +64,27 @@ export function uniquePrompt(text: string): string {
  * 50 MB limit, and as JSON (what `temporal workflow show --output json` prints, payloads in base64).
  */
 export async function historyBytes(harness: Harness, workflowId: string): Promise<{ proto: number; json: number }> {
-  const history = await harness.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await storedHistory(harness, workflowId);
   return { proto: temporal.api.history.v1.History.encode(history).finish().length, json: Buffer.byteLength(JSON.stringify(history)) };
+}
+
+/**
+ * A run's history as the server holds it: external-storage references left as they are (fetchHistory() resolves
+ * them through the client's storage, as every reader should).
+ */
+export async function storedHistory(harness: Harness, workflowId: string, runId?: string): Promise<temporal.api.history.v1.History> {
+  const events: temporal.api.history.v1.IHistoryEvent[] = [];
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await harness.temporal.connection.workflowService.getWorkflowExecutionHistory({
+      namespace: harness.temporal.client.options.namespace,
+      execution: { workflowId, ...(runId ? { runId } : {}) },
+      ...(nextPageToken ? { nextPageToken } : {}),
+    });
+    events.push(...(page.history?.events ?? []));
+    nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+  return temporal.api.history.v1.History.create({ events });
 }
 
 /** The inputs of a conversation's model calls, decoded from the ActivityTaskScheduled events of its history. */

@@ -40,10 +40,32 @@ const tools = [
 ];
 const names = tools.map((t) => t.name);
 
-test('a tool result over 2 MB (Temporal’s payload limit) is cut with a note; the workflow does not fail on payload size', async () => {
+test('a tool result over 2 MB (Temporal’s payload limit) reaches the model whole when the worker has external storage', async () => {
   const prompt = uniquePrompt('Dump all the logs');
   harness.fake.addScript({ match: prompt, steps: [reply(toolUse('dump_logs', {})), reply(text('That is a lot of logs.'))] });
-  const { result, bytes } = await withWorker(harness, { tools }, async (agent) => {
+  // The harness's workers and client share a filesystem store (test/helpers/temporal.ts).
+  const { result, transcript, bytes } = await withWorker(harness, { tools }, async (agent) => {
+    const handle = await agent.start({ prompt, tools: names });
+    const result = await handle.result();
+    // A result leaves out a transcript over 1 MB; the transcript query has it all.
+    return { result, transcript: await handle.transcript(), bytes: await historyBytes(harness, handle.conversationId) };
+  });
+  expect(result.status).toBe('completed');
+  const [block] = toolResultsOf(transcript.messages[2]!.content);
+  expect(block!.is_error).toBeUndefined();
+  expect(block!.content).toBe('log line\n'.repeat(300_000));
+  expect(transcript.turns[0]!.toolCalls[0]!.truncatedFromBytes).toBeUndefined();
+  const [, second] = harness.fake.requestsFor(prompt);
+  const sent = (second!.body as { messages: Array<{ content: unknown }> }).messages.flatMap((m) => toolResultsOf(m.content));
+  expect(Buffer.byteLength(sent[0]!.content as string)).toBe(2_700_000);
+  // History holds a reference to the result, not the result.
+  expect(bytes.proto).toBeLessThan(100_000);
+});
+
+test('without external storage a tool result over 2 MB is cut with a note; the workflow does not fail on payload size', async () => {
+  const prompt = uniquePrompt('Dump all the logs');
+  harness.fake.addScript({ match: prompt, steps: [reply(toolUse('dump_logs', {})), reply(text('That is a lot of logs.'))] });
+  const { result, bytes } = await withWorker(harness, { tools, externalStorage: false }, async (agent) => {
     const handle = await agent.start({ prompt, tools: names });
     const result = await handle.result();
     return { result, bytes: await historyBytes(harness, handle.conversationId) };
