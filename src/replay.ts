@@ -18,17 +18,38 @@ export interface ReplayOutcome {
   error?: string;
 }
 
-/**
- * A history from JSON: what `temporal workflow show --output json` writes, what fetchHistory() returns serialized,
- * or an export file of this project (which holds it under `history`).
- */
-export function parseHistory(json: unknown): History {
-  const value = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
-  const candidate = (value as { history?: unknown })?.history && !(value as { events?: unknown }).events ? (value as { history: unknown }).history : value;
+function historyOf(candidate: unknown): History {
   if (typeof candidate !== 'object' || candidate === null || !Array.isArray((candidate as { events?: unknown }).events)) {
     throw new Error('not a Temporal history: expected an object with an "events" list (temporal workflow show --output json)');
   }
   return historyFromJSON(candidate);
+}
+
+/**
+ * A history from JSON: what `temporal workflow show --output json` writes, what fetchHistory() returns serialized,
+ * or an export file of this project (which holds its latest run's under `history`).
+ */
+export function parseHistory(json: unknown): History {
+  const value = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
+  const candidate = (value as { history?: unknown })?.history && !(value as { events?: unknown }).events ? (value as { history: unknown }).history : value;
+  return historyOf(candidate);
+}
+
+/**
+ * Every run's history, oldest first: an export file of a conversation that continued as new holds the earlier runs
+ * under `previousHistories` and the latest under `history`; a single history (or an older export) is one run.
+ */
+export function parseHistories(json: unknown): History[] {
+  const value = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
+  const previous = (value as { previousHistories?: unknown })?.previousHistories;
+  if (previous !== undefined && !Array.isArray(previous)) throw new Error('previousHistories must be a list of histories (oldest first)');
+  return [...(previous ?? []).map((history, i) => {
+    try {
+      return historyOf(history);
+    } catch (err) {
+      throw new Error(`previousHistories[${i}]: ${(err as Error).message}`, { cause: err });
+    }
+  }), parseHistory(value)];
 }
 
 /** The workflow id a history belongs to, from its first event, when it says (histories carry it only indirectly). */
@@ -43,13 +64,23 @@ export function divergedEventId(message: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-export async function replayHistory(
-  history: History,
-  options: { workflowId?: string } & Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle'> = {},
-): Promise<ReplayOutcome> {
+/**
+ * How to replay: the workflow code (a bundle, or its path), and the data converter histories were written with —
+ * with the external storage their large payloads went to, so the replay reads them back.
+ */
+export type ReplayOptions = { workflowId?: string } & Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle' | 'dataConverter'>;
+
+function replaySource(options: ReplayOptions): Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle' | 'dataConverter'> {
+  return {
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') }),
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+  };
+}
+
+export async function replayHistory(history: History, options: ReplayOptions = {}): Promise<ReplayOutcome> {
   const workflowId = options.workflowId ?? workflowIdOf(history) ?? 'replayed-conversation';
   const events = history.events?.length ?? 0;
-  const source = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') };
+  const source = replaySource(options);
   try {
     // The live-output sink is registered (replay never calls it) so a replay logs no "unregistered sink" error.
     await Worker.runReplayHistory({ ...source, replayName: `durable-claude-replay-${workflowId}`, sinks: conversationEventSinks(undefined) }, history, workflowId);
@@ -61,6 +92,13 @@ export async function replayHistory(
   }
 }
 
+/** Each run of a chain (oldest first), replayed on its own: every run must replay, the first that does not says where. */
+export async function replayHistories(histories: History[], options: ReplayOptions = {}): Promise<ReplayOutcome[]> {
+  const outcomes: ReplayOutcome[] = [];
+  for (const history of histories) outcomes.push(await replayHistory(history, options));
+  return outcomes;
+}
+
 /**
  * The workflow's live-output events (turns, tools, approvals, chat messages, the end), regenerated from a history by
  * replaying it: the workflow code that emitted them is deterministic, so this is exactly what it published, even when
@@ -69,10 +107,10 @@ export async function replayHistory(
  */
 export async function workflowEventsOf(
   history: History,
-  options: { workflowId?: string; runId?: string } & Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle'> = {},
+  options: ReplayOptions & { runId?: string } = {},
 ): Promise<WorkflowEvent[]> {
   const workflowId = options.workflowId ?? workflowIdOf(history) ?? 'replayed-conversation';
-  const source = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') };
+  const source = replaySource(options);
   const events: WorkflowEvent[] = [];
   const sinks: InjectedSinks<ConversationSinks> = {
     conversationEvents: {

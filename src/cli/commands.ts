@@ -228,7 +228,7 @@ const chat: Command = {
         }
         const reply = started
           ? handle.sendMessage(text)
-          : agent.startChat({ message: text, tools: toolsOf(values), ...settings, conversationId }).then((first) => first.reply);
+          : agent.startChat({ message: text, tools: toolsOf(values), ...settings, conversationId }).then((first) => first.handle.followReply(first.reply));
         if (!started) live?.start();
         started = true;
         const answer = await decideWhileAnswering(handle, reply, deciding);
@@ -355,8 +355,10 @@ const show: Command = {
       }
       const budgetStop = state.result?.budgetStop;
       const budgetUsd = state.budgetUsd ?? budgetStop?.budgetUsd;
+      // Continue-as-new: one conversation, several runs (absent from state written before runs were counted).
+      const runs = state.runs !== undefined && state.runs > 1 ? ` · ${state.runs} runs` : '';
       write(
-        `conversation ${conversationId} · ${state.status} · ${state.turn} turn${state.turn === 1 ? '' : 's'} · ` +
+        `conversation ${conversationId} · ${state.status} · ${state.turn} turn${state.turn === 1 ? '' : 's'}${runs} · ` +
           `${usageText(state.usage)} · ${costText(state.usage.costUsd, budgetUsd)}`,
       );
       if (budgetStop) write(`■ stopped at the budget: ${budgetStop.message}`);

@@ -1,11 +1,12 @@
 // Debugging after the fact: replay a history against the current code, retry a failed run, fork, export.
 import fs from 'node:fs';
-import { parseHistory, replayHistory } from '../replay';
+import { parseHistories, replayHistories } from '../replay';
 import { requireConversationId, stringOption, warn, write, type Command } from './command';
 import { withAgent } from './connect';
 import { CliError, ExitCode } from './errors';
 
-function readHistoryFile(file: string): ReturnType<typeof parseHistory> {
+/** The histories a file holds, oldest run first: one for `temporal workflow show` output, every run for an export. */
+function readHistoryFile(file: string): ReturnType<typeof parseHistories> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -13,27 +14,36 @@ function readHistoryFile(file: string): ReturnType<typeof parseHistory> {
     throw CliError.usage(`cannot read ${file}: ${(err as Error).message}`);
   }
   try {
-    return parseHistory(text);
+    return parseHistories(text);
   } catch (err) {
     throw CliError.usage(`${file}: ${(err as Error).message}`);
   }
 }
 
 const replay: Command = {
-  usage: 'usage: durable-claude replay <conversationId> | --file history.json',
+  usage: 'usage: durable-claude replay <conversationId> | --file history.json   (every run of a conversation that continued as new)',
   options: { file: { type: 'string' } },
   async run([conversationId], values) {
     const file = stringOption(values, 'file');
     if (!!file === !!conversationId) throw CliError.usage('give either a conversation id or --file history.json');
     const source = file ?? conversationId!;
-    const history = file ? readHistoryFile(file) : await withAgent(values, (agent) => agent.getHandle(conversationId!).fetchHistory());
-    const outcome = await replayHistory(history);
-    if (outcome.ok) {
-      write(`✔ ${source}: replays cleanly against the current workflow code (${outcome.events} events)`);
+    const histories = file
+      ? readHistoryFile(file)
+      : await withAgent(values, async (agent) => (await agent.getHandle(conversationId!).histories()).map(({ history }) => history));
+    const outcomes = await replayHistories(histories);
+    const runLabel = (i: number) => (histories.length > 1 ? ` run ${i + 1} of ${histories.length}` : '');
+    const diverged = outcomes.findIndex((outcome) => !outcome.ok);
+    if (diverged < 0) {
+      const events = outcomes.reduce((sum, outcome) => sum + outcome.events, 0);
+      const runs = histories.length > 1 ? `${histories.length} runs, ` : '';
+      write(`✔ ${source}: replays cleanly against the current workflow code (${runs}${events} events)`);
       return ExitCode.ok;
     }
-    write(`✗ ${source}: the current workflow code diverges from this history${outcome.divergedAtEventId !== undefined ? ` at event ${outcome.divergedAtEventId}` : ''}`);
-    write(`  ${outcome.error}`);
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.ok) continue;
+      write(`✗ ${source}${runLabel(i)}: the current workflow code diverges from this history${outcome.divergedAtEventId !== undefined ? ` at event ${outcome.divergedAtEventId}` : ''}`);
+      write(`  ${outcome.error}`);
+    }
     return ExitCode.replayDiverged;
   },
 };
@@ -90,7 +100,10 @@ const exportCommand: Command = {
     return withAgent(values, async (agent) => {
       const exported = await agent.getHandle(conversationId).export();
       fs.writeFileSync(out, `${JSON.stringify(exported, null, 2)}\n`);
-      write(`wrote ${out}: transcript (${exported.transcript?.messages.length ?? 0} messages) and history (${(exported.history as { events?: unknown[] }).events?.length ?? 0} events)`);
+      const eventsOf = (history: unknown) => (history as { events?: unknown[] }).events?.length ?? 0;
+      const events = [...exported.previousHistories, exported.history].reduce<number>((sum, history) => sum + eventsOf(history), 0);
+      const runs = exported.runIds.length > 1 ? `histories of ${exported.runIds.length} runs` : 'history';
+      write(`wrote ${out}: transcript (${exported.transcript?.messages.length ?? 0} messages) and ${runs} (${events} events)`);
       return ExitCode.ok;
     });
   },

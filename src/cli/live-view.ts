@@ -43,13 +43,18 @@ export class LiveView {
     this.#open = undefined;
   }
 
-  #count(event: { call: string; attempt: number }, chars: number): void {
-    const key = `${event.call}#${event.attempt}`;
+  /** An attempt's key: activity ids restart in each run of a chain (continue-as-new), so the run is part of it. */
+  #attemptOf(event: { runId: string; call: string; attempt: number }): string {
+    return `${event.runId}/${event.call}#${event.attempt}`;
+  }
+
+  #count(event: { runId: string; call: string; attempt: number }, chars: number): void {
+    const key = this.#attemptOf(event);
     this.#streamed.set(key, (this.#streamed.get(key) ?? 0) + chars);
   }
 
-  #isCurrent(event: { turn: number; call: string; attempt: number }): boolean {
-    return this.#currentAttempt.get(event.turn) === `${event.call}#${event.attempt}`;
+  #isCurrent(event: { runId: string; turn: number; call: string; attempt: number }): boolean {
+    return this.#currentAttempt.get(event.turn) === this.#attemptOf(event);
   }
 
   /** Renders one event; true when it ends the conversation. */
@@ -59,7 +64,7 @@ export class LiveView {
     switch (event.type) {
       case 'model_call_started': {
         const previous = this.#currentAttempt.get(event.turn);
-        this.#currentAttempt.set(event.turn, `${event.call}#${event.attempt}`);
+        this.#currentAttempt.set(event.turn, this.#attemptOf(event));
         if (previous && (this.#streamed.get(previous) ?? 0) > 0 && this.#lastStop.get(event.turn) === 'max_tokens') {
           this.#line(`  ↺ the reply was cut off at max_tokens; asking again with max_tokens ${event.maxTokens}`);
         }
@@ -96,7 +101,7 @@ export class LiveView {
         this.#close();
         return false;
       case 'model_call_reset': {
-        const voided = this.#streamed.get(`${event.call}#${event.attempt}`) ?? 0;
+        const voided = this.#streamed.get(this.#attemptOf(event)) ?? 0;
         this.#line(`  ↺ ${event.reason}${voided ? ` (${voided} streamed characters dropped)` : ''}`);
         return false;
       }

@@ -14,10 +14,22 @@ import { DEFAULT_TASK_QUEUE, WORKFLOW_TYPE, type ContentBlockParam, type Convers
 import { ConversationAlreadyExistsError, InvalidConversationOptionsError, MessageRefusedError, innermostMessage, translateError } from './errors';
 import { isClosed } from './execution-status';
 import { ConversationHandle } from './handle';
+import { resolvedHistory } from './run-chain';
 import type { AgentClientOptions, ConversationApprovals, ConversationSummary, ForkOptions, ListConversationsOptions, StartConversationOptions } from './types';
 
 // AgentStatus values of a conversation still going; on a closed run they are stale.
 const STILL_GOING: ReadonlySet<string> = new Set<ConversationStatus>(['running', 'awaiting_approval', 'awaiting_user']);
+
+/**
+ * A visibility query narrowed to runs that did not continue as new: a conversation's earlier runs have the status
+ * ContinuedAsNew, its latest run any other. A trailing ORDER BY (Elasticsearch visibility) stays at the end.
+ */
+function latestRunsOnly(query: string): string {
+  const orderBy = /\s+order\s+by\s+[\w\s,]+$/i.exec(query);
+  const where = (orderBy ? query.slice(0, orderBy.index) : query).trim();
+  const narrowed = `${where ? `(${where}) AND ` : ''}ExecutionStatus != 'ContinuedAsNew'`;
+  return orderBy ? `${narrowed}${orderBy[0]}` : narrowed;
+}
 
 function summaryOf(options: ConversationOptions): string {
   const first = options.prompt ?? (typeof options.messages?.[0]?.content === 'string' ? options.messages[0].content : 'conversation');
@@ -148,7 +160,10 @@ export class AgentClient {
     }
   }
 
-  /** A new conversation that starts from another's transcript through turn N, e.g. to try a different prompt or tool. */
+  /**
+   * A new conversation that starts from another's transcript through turn N, e.g. to try a different prompt or tool.
+   * The whole transcript counts, across every run of the source; the new conversation has its own single run.
+   */
   async fork(sourceConversationId: string, options: ForkOptions): Promise<ConversationHandle> {
     const { turn, prompt, ...rest } = options;
     const source = this.getHandle(sourceConversationId);
@@ -173,9 +188,13 @@ export class AgentClient {
       throw new InvalidConversationOptionsError([`turn ${turn} ended the exchange with an answer; give a prompt for the next user message`]);
     }
     const description = await source.describe();
-    const sourceInput = (await source.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input;
+    // The latest run's input: the options it was started with (continue-as-new passes them on), read back from
+    // external storage when they went there.
+    const sourceHistory = await resolvedHistory(this.client, await source.fetchHistory());
+    const sourceInput = sourceHistory.events?.[0]?.workflowExecutionStartedEventAttributes?.input;
     const original = (await this.#decodeFirst<ConversationOptions>(sourceConversationId, sourceInput?.payloads ?? [])) ?? {};
-    const { prompt: _p, messages: _m, ...inherited } = original;
+    // `continuation` is what the source's latest run was carried into it with (continue-as-new): never a fork's.
+    const { prompt: _p, messages: _m, continuation: _c, ...inherited } = original;
     return this.start({
       ...inherited,
       ...rest,
@@ -190,7 +209,9 @@ export class AgentClient {
   }
 
   /**
-   * Conversations matching a visibility query (default: all of this project's conversations), at most `limit`.
+   * Conversations matching a visibility query (default: all of this project's conversations), at most `limit`:
+   * one row per conversation, its latest run (runs that continued as new are left out, and a conversation a retry
+   * reset shows its newest run only).
    *
    * Order: as Temporal lists them (newest first) by default. `{ sortBy: 'cost' }` puts the most expensive first
    * (conversations of unknown cost last). Temporal's SQL visibility (the dev server, PostgreSQL, MySQL) has no
@@ -204,7 +225,11 @@ export class AgentClient {
     if (!Number.isInteger(scanLimit) || scanLimit < 1) throw new TypeError(`scanLimit must be a positive whole number, got ${JSON.stringify(scanLimit)}`);
     const reading = sortBy === 'cost' ? Math.max(limit, scanLimit) : limit;
     const found: ConversationSummary[] = [];
-    for await (const execution of this.client.workflow.list({ query, pageSize: Math.min(reading, 1000) })) {
+    const seen = new Set<string>();
+    for await (const execution of this.client.workflow.list({ query: latestRunsOnly(query), pageSize: Math.min(reading, 1000) })) {
+      // Newest first: a conversation's first row is its latest run.
+      if (seen.has(execution.workflowId)) continue;
+      seen.add(execution.workflowId);
       const executionStatus = execution.status.name;
       const agentStatus = execution.typedSearchAttributes.get(AgentStatusKey);
       const costUsd = execution.typedSearchAttributes.get(AgentCostUsdKey);

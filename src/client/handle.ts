@@ -1,8 +1,10 @@
 // One conversation: its result, queries, decisions, messages and lifecycle.
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import {
   approveSignal,
+  awaitReplyUpdate,
   decideUpdate,
   endConversationSignal,
   pendingApprovalsQuery,
@@ -22,6 +24,7 @@ import type {
   DecideRequest,
   PendingApproval,
   Transcript,
+  TranscriptPageRequest,
   UserMessageReply,
 } from '../workflows/types';
 import type { EventSubscriber } from '../streaming/event-store';
@@ -30,14 +33,34 @@ import { followApprovals } from './approvals';
 import { boundedCall } from './bounded-call';
 import { ConversationFinishedError, ConversationNotFoundError, DecisionRefusedError, MessageRefusedError, innermostMessage } from './errors';
 import { completedSnapshot, exportConversation, type ConversationExport, type ConversationSnapshot } from './export';
-import { checkOffset, liveEvents, LiveOutputUnavailableError, type StreamOptions } from './live';
+import { abortableDelay, checkOffset, liveEvents, LiveOutputUnavailableError, type StreamOptions } from './live';
+import { chainHistories, type RunHistory } from './run-chain';
 import { retryConversation, type RetryConversationOptions, type RetryOutcome } from './retry';
 import type { ConversationEvent, WorkflowEvent } from '../streaming/events';
 import { workflowEventsOf } from '../replay';
 import type { ReplayWorkerOptions } from '@temporalio/worker';
-import type { ApprovalsOptions, DecisionOptions, QueryOptions } from './types';
+import type { ApprovalsOptions, DecisionOptions, QueryOptions, TranscriptReadOptions } from './types';
 
 type History = temporal.api.history.v1.IHistory;
+
+/** A transcript page's size when the caller gives none: well under gRPC's 4 MB message limit. */
+export const DEFAULT_TRANSCRIPT_PAGE_BYTES = 1_000_000;
+
+/**
+ * Whether an Update failed because the run it went to closed under it by continuing as new (the server routes a
+ * retry to the latest run). Admitted-not-accepted Updates are retried by the server and SDK themselves; what can
+ * still reach us is the "workflow is closing" error once those retries ran out, or "not found" for the closed run.
+ */
+function runClosedUnder(err: unknown): boolean {
+  if (err instanceof WorkflowNotFoundError) return true;
+  if (err instanceof ServiceError) return /closing|already completed/i.test(`${err.message} ${err.cause instanceof Error ? err.cause.message : ''}`);
+  return false;
+}
+
+/** An Update that the run accepted but did not answer before it continued as new (Temporal fails it so). */
+function acceptedThenContinued(err: unknown): boolean {
+  return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'AcceptedUpdateCompletedWorkflow';
+}
 
 export class ConversationHandle {
   constructor(
@@ -65,8 +88,36 @@ export class ConversationHandle {
 
   // Queries run on a worker: with no worker on the task queue the server holds them until its own deadline, so
   // callers that must not hang pass `timeoutMs` and get NoWorkerAnsweredError instead.
-  transcript(options: QueryOptions = {}): Promise<Transcript> {
-    return this.#query(() => this.workflow.query(transcriptQuery), options);
+  /**
+   * The whole transcript, across every run of the conversation, read in pages of at most `pageBytes` (default
+   * ~1 MB) so no answer meets gRPC's message-size limit; `timeoutMs` bounds each page.
+   */
+  async transcript(options: TranscriptReadOptions = {}): Promise<Transcript> {
+    const maxBytes = options.pageBytes ?? DEFAULT_TRANSCRIPT_PAGE_BYTES;
+    // Messages are only ever appended; a transcript that got shorter between two pages was rewritten: read again.
+    for (let attempt = 0; ; attempt++) {
+      let first: Transcript | undefined;
+      const messages: Transcript['messages'] = [];
+      for (let fromMessage = 0; ; ) {
+        const page = await this.transcriptPage({ fromMessage, maxBytes }, options);
+        // A worker without paged reads answers with the whole transcript and no page.
+        if (!page.page) return page;
+        const { page: position, ...rest } = page;
+        if (position.fromMessage !== fromMessage || position.totalMessages < messages.length) break;
+        // Turn records, the approval audit and retries ride on the first page; later pages are messages only.
+        first ??= rest;
+        messages.push(...rest.messages);
+        if (position.nextMessage === null) return { ...first, messages };
+        if (position.nextMessage <= fromMessage) throw new Error(`transcript page from message ${fromMessage} did not move on (next ${position.nextMessage})`);
+        fromMessage = position.nextMessage;
+      }
+      if (attempt >= 2) throw new Error(`the transcript of conversation ${this.conversationId} kept changing while it was read`);
+    }
+  }
+
+  /** One page of the transcript: messages from `fromMessage`, as many whole ones as fit `maxBytes` (at least one). */
+  transcriptPage(request: TranscriptPageRequest, options: QueryOptions = {}): Promise<Transcript> {
+    return this.#query(() => this.workflow.query(transcriptQuery, request), options);
   }
 
   pending(options: QueryOptions = {}): Promise<PendingApproval[]> {
@@ -85,7 +136,8 @@ export class ConversationHandle {
   /**
    * The conversation's live output: model text and tool input as they stream, and every turn, tool, approval and
    * chat message, as typed events in offset order from `fromOffset` (0: from the start, for a late subscriber too).
-   * Ends when the run that is current at the call ends; `signal` stops it. Needs the client's event store.
+   * Ends when the conversation ends: through continue-as-new it reads on into the next run's events (offsets go on
+   * across runs; an event's `runId` says which run wrote it). `signal` stops it. Needs the client's event store.
    * Throws ConversationNotFoundError for an unknown id, RangeError for a bad offset, LiveOutputUnavailableError
    * without a store.
    */
@@ -98,43 +150,60 @@ export class ConversationHandle {
 
   async *#stream(subscriber: EventSubscriber, options: StreamOptions): AsyncGenerator<ConversationEvent, void, undefined> {
     const description = await this.describe();
-    const runId = description.runId;
     const running = description.status.name === 'RUNNING';
-    const run = this.agent.client.workflow.getHandle(this.conversationId, runId);
-    // result() long-polls the server for the run's close; an error that is not the close (a dropped connection, a
-    // server restart) is checked against describe(), so a stream never ends while its conversation still runs.
+    const workflows = this.agent.client.workflow;
+    // result() of the run current now follows continue-as-new, so it long-polls until the chain's last run closes;
+    // an error that is not the close (a dropped connection, a server restart) is checked against the latest run, so
+    // a stream never ends while its conversation still runs.
+    const chain = workflows.getHandle(this.conversationId, description.runId);
+    const latest = workflows.getHandle(this.conversationId);
+    const statusOf = (handle: typeof latest) =>
+      handle.describe().then(
+        (d) => ({ runId: d.runId, status: d.status.name as string }),
+        (err: unknown) => ({ runId: '', status: err instanceof WorkflowNotFoundError ? 'GONE' : 'UNKNOWN' }),
+      );
     const closed = async (signal: AbortSignal): Promise<void> => {
       if (!running) return;
       for (;;) {
         try {
-          await this.agent.client.connection.withAbortSignal(signal, () => run.result());
+          await this.agent.client.connection.withAbortSignal(signal, () => chain.result());
           return;
         } catch {
           if (signal.aborted) return;
-          const status = await run.describe().then(
-            (d) => d.status.name,
-            (err: unknown) => (err instanceof WorkflowNotFoundError ? 'GONE' : 'UNKNOWN'),
-          );
+          const { status } = await statusOf(latest);
           if (status !== 'RUNNING' && status !== 'UNKNOWN') return;
-          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          await abortableDelay(1_000, signal);
         }
       }
     };
-    // A run that closes while we watch gets 15 s for its last events to be stored: a publisher keeps an event queued
-    // up to 10 s while the store is unreachable, and waits up to 5 s for its ack.
-    yield* liveEvents({ conversationId: this.conversationId, subscriber, runId, closed, closingGraceMs: running ? 15_000 : 0 }, options);
+    const endedConversation = async (runId: string, waitMs: number, signal: AbortSignal): Promise<boolean> => {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const [run, last] = await Promise.all([statusOf(workflows.getHandle(this.conversationId, runId)), statusOf(latest)]);
+        if (run.status !== 'RUNNING' && run.status !== 'UNKNOWN') return run.status !== 'CONTINUED_AS_NEW' && last.runId === runId;
+        if (signal.aborted || Date.now() >= deadline) return false;
+        await abortableDelay(200, signal);
+      }
+    };
+    // A conversation that ends while we watch gets 15 s for its last events to be stored: a publisher keeps an event
+    // queued up to 10 s while the store is unreachable, and waits up to 5 s for its ack.
+    yield* liveEvents({ conversationId: this.conversationId, subscriber, closed, endedConversation, closingGraceMs: running ? 15_000 : 0 }, options);
   }
 
   /**
    * The workflow's own live-output events (turns, tools, approvals, chat messages, the end) regenerated from the
    * conversation's history by replaying it — the same events it published, also after the event store has dropped
-   * them (model text deltas are not in history). Offsets are positions in the run. Bundles the workflow code unless
-   * given `workflowBundle`, so it takes seconds.
+   * them (model text deltas are not in history). Every run of the chain, oldest first; offsets count the events
+   * from 1 across the runs (not the store's). Bundles the workflow code unless given `workflowBundle`, so it takes
+   * seconds.
    */
   async workflowEvents(options: Pick<ReplayWorkerOptions, 'workflowBundle' | 'workflowsPath'> = {}): Promise<WorkflowEvent[]> {
-    const history = await this.fetchHistory();
-    const { runId } = await this.describe();
-    return workflowEventsOf(history, { ...options, workflowId: this.conversationId, runId });
+    const events: WorkflowEvent[] = [];
+    for (const { runId, history } of await this.histories()) {
+      const base = events.length;
+      for (const event of await workflowEventsOf(history, { ...options, workflowId: this.conversationId, runId })) events.push({ ...event, offset: base + event.offset });
+    }
+    return events;
   }
 
   state(options: QueryOptions = {}): Promise<ConversationState> {
@@ -172,14 +241,50 @@ export class ConversationHandle {
     }
   }
 
-  /** Sends the next user message of a chat and waits for the model's answer. */
+  /**
+   * Sends the next user message of a chat and waits for the model's answer. When the run continues as new while
+   * the message waits, the answer comes from the next run (the awaitReply Update): the caller sees only the answer.
+   */
   async sendMessage(content: string | ContentBlockParam[]): Promise<UserMessageReply> {
-    try {
-      return await this.workflow.executeUpdate(sendMessageUpdate, { args: [{ content }] });
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new MessageRefusedError(`Message refused: ${innermostMessage(err)}`, { cause: err });
-      throw await this.#finishedOr(err);
+    const reply = await this.#messageUpdate(() => this.workflow.executeUpdate(sendMessageUpdate, { args: [{ content }] }), false);
+    return this.followReply(reply);
+  }
+
+  /**
+   * @internal The answer to a message: `reply` itself, or, when its run continued as new first, the answer the
+   * latest run gives for its ticket (again while that run continues as new too).
+   */
+  async followReply(reply: UserMessageReply): Promise<UserMessageReply> {
+    let current = reply;
+    while (current.continuedAsNew) {
+      const { ticket } = current.continuedAsNew;
+      current = await this.#messageUpdate(() => this.workflow.executeUpdate(awaitReplyUpdate, { args: [{ ticket }] }), true);
     }
+    return current;
+  }
+
+  /**
+   * A chat Update to the latest run, sent once more when that run closed under it by continuing as new before it
+   * took it (the conversation still runs). `idempotent`: also when the run had accepted it (awaitReply only reads).
+   */
+  async #messageUpdate(call: () => Promise<UserMessageReply>, idempotent: boolean): Promise<UserMessageReply> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        const retryable = runClosedUnder(err) || (idempotent && acceptedThenContinued(err));
+        if (attempt === 1 && retryable && (await this.#stillRunning())) continue;
+        if (err instanceof WorkflowUpdateFailedError) throw new MessageRefusedError(`Message refused: ${innermostMessage(err)}`, { cause: err });
+        throw await this.#finishedOr(err);
+      }
+    }
+  }
+
+  async #stillRunning(): Promise<boolean> {
+    return this.workflow.describe().then(
+      (d) => d.status.name === 'RUNNING',
+      () => false,
+    );
   }
 
   /** Queues a user message without waiting (a signal). */
@@ -197,9 +302,18 @@ export class ConversationHandle {
     await this.#query(() => this.workflow.cancel());
   }
 
-  /** The conversation's full Temporal history (of its latest run). */
+  /** The conversation's full Temporal history of its latest run (`histories()` has every run's). */
   fetchHistory(): Promise<History> {
     return this.#query(() => this.workflow.fetchHistory());
+  }
+
+  /**
+   * The history of every run of the conversation, oldest first: from the latest run back through the runs it
+   * continued (continue-as-new, and the run a retry reset from), to the first.
+   */
+  async histories(): Promise<RunHistory[]> {
+    const { runId } = await this.describe();
+    return this.#query(() => chainHistories(this.agent.client.workflow, this.conversationId, runId));
   }
 
   /**
@@ -231,11 +345,15 @@ export class ConversationHandle {
     request: { toolUseId: string; decision: 'approve' | 'reject'; by: string; reason?: string; input?: unknown },
     { timeoutMs }: DecisionOptions,
   ): Promise<ApprovalDecision> {
-    try {
-      return await boundedCall(this.agent.client, this.conversationId, () => this.workflow.executeUpdate(decideUpdate, { args: [request] }), timeoutMs, 'the decision');
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new DecisionRefusedError(request.toolUseId, innermostMessage(err), { cause: err });
-      throw await this.#finishedOr(err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await boundedCall(this.agent.client, this.conversationId, () => this.workflow.executeUpdate(decideUpdate, { args: [request] }), timeoutMs, 'the decision');
+      } catch (err) {
+        // The run continued as new before it took the decision: the pending call went to the next run, so is this.
+        if (attempt === 1 && runClosedUnder(err) && (await this.#stillRunning())) continue;
+        if (err instanceof WorkflowUpdateFailedError) throw new DecisionRefusedError(request.toolUseId, innermostMessage(err), { cause: err });
+        throw await this.#finishedOr(err);
+      }
     }
   }
 

@@ -1,5 +1,6 @@
-// ConversationHandle.stream(): a conversation's live output, read from the event store, ending when the run the
-// caller attached to ends. The store holds the events; Temporal says when the conversation is over.
+// ConversationHandle.stream(): a conversation's live output, read from the event store, ending when the conversation
+// ends: a run that continues as new is not the end, the stream reads on into the next run's events (one log per
+// conversation, so its offsets go on across runs). The store holds the events; Temporal says when it is over.
 import type { EventSubscriber } from '../streaming/event-store';
 import type { ConversationEvent } from '../streaming/events';
 import { AgentClientError } from './errors';
@@ -38,7 +39,7 @@ export function checkOffset(offset: unknown, what = 'fromOffset'): number {
 /** How long a conversation_finished waits for Temporal to confirm the run closed before the stream reads on. */
 const FINISH_CONFIRM_MS = 10_000;
 
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);
@@ -54,16 +55,25 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 export interface LiveStreamSource {
   conversationId: string;
   subscriber: EventSubscriber;
-  /** The run being watched, and a wait that settles when it closes (however it ends), given up on `signal`. */
-  runId: string;
+  /**
+   * A wait that settles when the conversation is over: its last run has closed, however it ended (a run that
+   * continued as new is not the last), given up on `signal`.
+   */
   closed(signal: AbortSignal): Promise<unknown>;
-  /** How long to wait, once the run has closed, for its conversation_finished before ending at the store's last event. */
+  /**
+   * Whether the run that published a conversation_finished ended the conversation: it closed (waiting for that up to
+   * `waitMs`), not by continuing as new, and is the conversation's latest run (an earlier run that failed and was
+   * retried, or one of a chain, is not the end).
+   */
+  endedConversation(runId: string, waitMs: number, signal: AbortSignal): Promise<boolean>;
+  /** How long to wait, once the conversation is over, for its conversation_finished before ending at the store's last event. */
   closingGraceMs?: number;
 }
 
 /**
- * The events of one conversation from `fromOffset`. Ends after the watched run's `conversation_finished`, or, if
- * that event never reached the store (it was down), once the run has closed and everything the store holds is read.
+ * The events of one conversation from `fromOffset`, across its runs. Ends after the `conversation_finished` of the
+ * run that ended it, or, if that event never reached the store (it was down), once the last run has closed and
+ * everything the store holds is read.
  */
 export async function* liveEvents(source: LiveStreamSource, options: StreamOptions = {}): AsyncGenerator<ConversationEvent, void, undefined> {
   const fromOffset = checkOffset(options.fromOffset ?? 0);
@@ -74,12 +84,12 @@ export async function* liveEvents(source: LiveStreamSource, options: StreamOptio
   outer?.addEventListener('abort', onAbort, { once: true });
   let lastSeen = fromOffset - 1;
   let endAt: number | undefined;
-  // Settles once the watched run has closed, however it ended (or the stream was stopped).
+  // Settles once the conversation's last run has closed, however it ended (or the stream was stopped).
   const runClosed = source.closed(inner.signal).then(
     () => true,
     () => true,
   );
-  // When the run closes: its last events may still be on their way (the worker publishes the workflow's events after
+  // When the last run closes: its last events may still be on their way (the worker publishes the workflow's events after
   // the task that closed the run), so give its conversation_finished a grace period; then stop at the store's last
   // event (it never arrives when the store was down), or at once if that has been read already.
   const stopAtTheEnd = async () => {
@@ -101,12 +111,9 @@ export async function* liveEvents(source: LiveStreamSource, options: StreamOptio
     for await (const event of source.subscriber.subscribe(source.conversationId, { fromOffset, signal: inner.signal })) {
       lastSeen = event.offset;
       yield event;
-      if (event.type === 'conversation_finished' && event.runId === source.runId) {
-        // Believed once Temporal says the run closed: a workflow task the server refused (a signal arrived as it
-        // completed) may have published a finish that the retried task does not repeat.
-        const confirmed = await Promise.race([runClosed, abortableDelay(FINISH_CONFIRM_MS, inner.signal).then(() => false)]);
-        if (confirmed) return;
-      }
+      // Believed once Temporal says the run closed and was the last: a workflow task the server refused (a signal
+      // arrived as it completed) may have published a finish that the retried task does not repeat.
+      if (event.type === 'conversation_finished' && (await source.endedConversation(event.runId, FINISH_CONFIRM_MS, inner.signal))) return;
       if (endAt !== undefined && lastSeen >= endAt) return;
     }
   } finally {

@@ -139,9 +139,9 @@ async function toolUseIdOf(agent: AgentClient, schedule: HistoryEvent): Promise<
 }
 
 /** The failed step a failed run names in its failure's details (decoded with the client's data converter). */
-async function failedStepOf(handle: ConversationHandle): Promise<FailureTarget | undefined> {
+async function failedStepOf(agent: AgentClient, conversationId: string, runId: string): Promise<FailureTarget | undefined> {
   try {
-    await handle.workflow.result();
+    await agent.client.workflow.result(conversationId, runId, { followRuns: false });
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) return undefined;
     for (let cause: unknown = err.cause; cause instanceof Error; cause = (cause as { cause?: unknown }).cause) {
@@ -160,8 +160,10 @@ export async function retryConversation(handle: ConversationHandle, agent: Agent
   if (status === 'COMPLETED') {
     throw new AgentClientError(`Conversation ${handle.conversationId} completed; nothing to retry (fork it to try something else)`);
   }
-  const failedStep = status === 'FAILED' ? await failedStepOf(handle) : undefined;
-  const history = await handle.fetchHistory();
+  // The latest run is the one that ended badly (earlier runs of the chain continued as new): every read below is of
+  // that run by its id, so a run started meanwhile cannot mix into it.
+  const failedStep = status === 'FAILED' ? await failedStepOf(agent, handle.conversationId, description.runId) : undefined;
+  const history = await agent.client.workflow.getHandle(handle.conversationId, description.runId).fetchHistory();
   const point = resetPointOf(history, failedStep);
   if (!point) throw new AgentClientError(`Conversation ${handle.conversationId} has no completed workflow task to go back to`);
   const rerunToolUseIds = await Promise.all(point.discardedToolSchedules.map((schedule) => toolUseIdOf(agent, schedule)));

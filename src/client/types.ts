@@ -31,6 +31,12 @@ export interface QueryOptions {
   timeoutMs?: number;
 }
 
+/** How `transcript()` reads: in pages, each a query bounded by `timeoutMs`. */
+export interface TranscriptReadOptions extends QueryOptions {
+  /** At most this many UTF-8 bytes of messages per page (a page always holds at least one message). Default ~1 MB. */
+  pageBytes?: number;
+}
+
 /** How long to wait for a worker to answer the decide Update. */
 export interface DecisionOptions {
   /**
