@@ -8,6 +8,22 @@ import type { BetaContentBlock, BetaMessageParam } from '@anthropic-ai/sdk/resou
 import { PromptCache, minCacheableTokensFor, promptOf, recordedCacheOf, type CachePlan, type Prompt } from './prompt-cache';
 import { eagerInputStreamingOf, planReply, type ReplyPlan } from './reply-plan';
 import { abortableSleep, writeMessageStream, type StreamWriter } from './sse';
+import {
+  CompactionLedger,
+  applyContextEdits,
+  compactionError,
+  compactionRequestError,
+  contextManagementRequestError,
+  contextWindowFor,
+  defaultSummary,
+  promptTooLongError,
+  resolveCompactionBlocks,
+  withoutCompactionBlocks,
+  type CompactionBlock,
+  type CompactionErrorCode,
+  type CompactionOrigin,
+  type EditedRequest,
+} from './compaction';
 import { MESSAGE_THREADS_BETA, ThreadStore, fingerprintOf, type ThreadError } from './threads';
 import { ReplyLedger, combineConsecutiveTurns } from './turns';
 import {
@@ -23,7 +39,10 @@ import {
   type ResponseStep,
   type Script,
   type ScriptStep,
+  type ContentBlockSpec,
   type ThreadKind,
+  type CompactionSummaryContext,
+  type RecordedContext,
 } from './types';
 import { requestRuleViolation } from './validation';
 
@@ -43,7 +62,7 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-function firstUserText(messages: BetaMessageParam[]): string {
+function firstUserText(messages: readonly BetaMessageParam[]): string {
   const first = messages.find((m) => m.role === 'user');
   if (!first) return '';
   if (typeof first.content === 'string') return first.content;
@@ -52,6 +71,19 @@ function firstUserText(messages: BetaMessageParam[]): string {
 
 function estimateTokens(value: unknown): number {
   return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
+}
+
+/** The prompt's size as the model sees it (the same estimate usage reports); 0 for a prompt the API would refuse. */
+function tokensOf(request: FullRequest): number {
+  const prompt = promptOf(request);
+  return 'error' in prompt ? 0 : prompt.prompt.totalTokens;
+}
+
+/** What storing a reply as a thread needs to know about the request. */
+interface ThreadParts {
+  kind: ThreadKind;
+  continuedFrom: ReturnType<ThreadStore['get']>;
+  conversationKey: string;
 }
 
 interface ErrorReply {
@@ -97,6 +129,8 @@ export class FakeMessagesApi {
   #faults: RandomFaultOptions | null;
   #random: () => number;
   #unsupported: string[] | null = null;
+  readonly #compactions = new CompactionLedger();
+  #compactionRefusal: CompactionErrorCode | null = null;
   #port = 0;
 
   private constructor(options: FakeMessagesApiOptions) {
@@ -162,6 +196,14 @@ export class FakeMessagesApi {
     this.#unsupported = features;
   }
 
+  /**
+   * Explicit compaction requests get this error while it is set (`compaction_unavailable` is a 529, the others 400),
+   * as when the server cannot or will not compact (null: compaction works).
+   */
+  setCompactionRefusal(code: CompactionErrorCode | null): void {
+    this.#compactionRefusal = code;
+  }
+
   setFaults(faults: RandomFaultOptions | null): void {
     this.#faults = faults;
     this.#random = seededRandom(faults?.seed ?? 1);
@@ -186,6 +228,8 @@ export class FakeMessagesApi {
     this.#consecutiveFaults.clear();
     this.#conversationOfReply.clear();
     this.#replies.clear();
+    this.#compactions.clear();
+    this.#compactionRefusal = null;
   }
 
   async close(): Promise<void> {
@@ -235,10 +279,10 @@ export class FakeMessagesApi {
     record.body = body;
     record.stream = body.stream === true;
     if (!headers['x-api-key'] && !headers.authorization) return fail({ status: 401, type: 'authentication_error', message: 'x-api-key header is required' });
-    if (path === COUNT_TOKENS_PATH) return this.#countTokens(body, record, res, fail);
+    const betas = (headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim());
+    if (path === COUNT_TOKENS_PATH) return this.#countTokens(body, betas, record, res, fail);
 
     const thread = body.thread as { type?: string; previous_message_id?: string } | null | undefined;
-    const betas = (headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim());
     let kind: ThreadKind = 'unthreaded';
     if (thread !== undefined && thread !== null) {
       if (!betas.includes(MESSAGE_THREADS_BETA)) {
@@ -281,18 +325,47 @@ export class FakeMessagesApi {
         details: { unsupported: this.#unsupported },
       });
     }
+    const contextError = contextManagementRequestError(body, betas, kind !== 'unthreaded');
+    if (contextError) return fail(contextError);
+    // Compaction blocks sent back replace what they summarized; context edits change what the model sees.
+    const sentMessages = full.messages;
+    const resolved = resolveCompactionBlocks(sentMessages, this.#compactions, firstUserText);
+    if ('error' in resolved) return fail(resolved.error);
+    const { origin } = resolved.resolved;
+    full = { ...full, messages: resolved.resolved.messages };
     const violation = requestRuleViolation(full);
     if (violation) return fail({ status: 400, type: 'invalid_request_error', message: violation });
-    const prompt = promptOf(full, { markersFromMessage: continuedFrom ? continuedFrom.messages.length : 0 });
+    const edited = applyContextEdits(full, body.context_management, tokensOf);
+    full = edited.request;
+    const storedThrough = continuedFrom ? continuedFrom.messages.length : 0;
+    const firstNew = resolved.resolved.sentIndex.findIndex((i) => i >= storedThrough);
+    const prompt = promptOf(full, { markersFromMessage: firstNew === -1 ? full.messages.length : firstNew });
     if ('error' in prompt) return fail({ status: 400, type: 'invalid_request_error', message: prompt.error });
+    const context: RecordedContext = { inputTokens: prompt.prompt.totalTokens };
+    if (body.context_management !== undefined && body.context_management !== null) context.appliedEdits = edited.applied;
+    if (resolved.resolved.block || edited.applied.length > 0 || resolved.resolved.messages.length !== sentMessages.length) context.modelMessages = full.messages;
+    record.context = context;
+    const window = contextWindowFor(full.model, this.#options.contextWindowTokens);
+    if (context.inputTokens > window) return fail(promptTooLongError(context.inputTokens, window));
     const cache = this.#cacheStep(prompt.prompt, full.model, record);
     // What the model sees, and what a thread stores: consecutive same-role messages as one turn.
     full = { ...full, messages: combineConsecutiveTurns(full.messages) };
 
-    const conversationKey = firstUserText(full.messages);
-    const turnIndex = this.#replies.repliesIn(conversationKey, full.messages);
+    // A conversation that continues from a compaction block is the conversation the block was written for, and its
+    // turns count on from the replies the block replaced.
+    const conversationKey = origin?.conversationKey ?? firstUserText(full.messages);
+    const turnIndex = (origin?.turnsBefore ?? 0) + this.#replies.repliesIn(conversationKey, withoutCompactionBlocks(full.messages));
     record.conversationKey = conversationKey;
     record.turnIndex = turnIndex;
+    const threadParts = { kind, continuedFrom, conversationKey };
+    if (body.compaction !== undefined && body.compaction !== null) {
+      const instructions = (body.compaction as { instructions?: unknown }).instructions;
+      const given = typeof instructions === 'string' && instructions.trim() !== '' ? instructions : null;
+      return this.#serveCompaction({ kind: 'request', instructions: given, paused: true }, full, sentMessages.length, turnIndex, record, res, aborted.signal, cache, threadParts);
+    }
+    if (edited.compaction?.pauseAfterCompaction) {
+      return this.#serveCompaction({ kind: 'edit', instructions: edited.compaction.instructions, paused: true }, full, sentMessages.length, turnIndex, record, res, aborted.signal, cache, threadParts);
+    }
     if (full.max_tokens === 0) return this.#servePrewarm(full, record, res, aborted.signal, cache);
     const script = this.#scripts.find((s) => this.#matches(s, full, conversationKey)) ?? this.#options.defaultScript;
     if (!script) {
@@ -317,52 +390,164 @@ export class FakeMessagesApi {
     } else {
       step = script.steps({ turnIndex, request: full, attempt, conversationKey });
     }
-    const resolved = this.#resolveStep(step, attempt);
-    if ('fault' in resolved) {
-      record.fault = resolved.fault;
-      return this.#serveFault(resolved.fault, record, res, resolved.retryAfterSeconds, aborted.signal, full, cache, resolved.retryAfterMs);
+    const resolvedStep = this.#resolveStep(step, attempt);
+    if ('fault' in resolvedStep) {
+      record.fault = resolvedStep.fault;
+      return this.#serveFault(resolvedStep.fault, record, res, resolvedStep.retryAfterSeconds, aborted.signal, full, cache, resolvedStep.retryAfterMs);
     }
 
     if (continuedFrom) continuedFrom.inFlight = true;
     try {
-      const step = resolved.step;
+      const step = resolvedStep.step;
       const textChunkChars = step.textChunkChars ?? this.#options.textChunkChars;
-      const plan = planReply(this.#buildMessage(step, full, cache.plan), {
-        maxTokens: full.max_tokens,
-        cutAtMaxTokens: step.cutAtMaxTokens ?? this.#options.cutAtMaxTokens ?? false,
+      let built = this.#buildMessage(step, full, cache.plan);
+      if (body.context_management !== undefined && body.context_management !== null) built.context_management = { applied_edits: edited.applied };
+      let promptTokens = context.inputTokens;
+      if (edited.compaction) {
+        // Automatic compaction: the summary comes first in the reply, and the model answers from it.
+        const compacted = this.#compactInReply(built, edited, full, sentMessages.length, turnIndex, conversationKey, context);
+        built = compacted.message;
+        promptTokens = compacted.promptTokens;
+      }
+      // Past the context window the model stops where the window is full, whatever max_tokens allows.
+      const room = Math.max(0, window - promptTokens);
+      const windowCuts = room < full.max_tokens;
+      const plan = planReply(built, {
+        maxTokens: windowCuts ? room : full.max_tokens,
+        cutAtMaxTokens: windowCuts || (step.cutAtMaxTokens ?? this.#options.cutAtMaxTokens ?? false),
         ...(textChunkChars !== undefined ? { textChunkChars } : {}),
         inputJsonChunkChars: step.inputJsonChunkChars ?? this.#options.inputJsonChunkChars ?? DEFAULT_INPUT_JSON_CHUNK_CHARS,
         isEager: eagerInputStreamingOf(full, betas, step.toolInputStreaming ?? this.#options.toolInputStreaming ?? 'auto'),
         scriptedOutputTokens: step.usage?.output_tokens !== undefined,
       });
+      if (windowCuts && plan.cut) {
+        plan.message.stop_reason = 'model_context_window_exceeded';
+        context.windowExceeded = true;
+      }
       const { message } = plan;
       record.responseId = message.id;
       record.response = message;
       if (plan.cut) record.maxTokensCut = plan.cut;
       this.#conversationOfReply.set(message.id, conversationKey);
-      this.#replies.record(conversationKey, message.content);
+      this.#rememberScriptedCompactions(message, conversationKey, turnIndex, sentMessages.length);
+      this.#replies.record(conversationKey, withoutCompactionBlocks([{ role: 'assistant', content: message.content } as BetaMessageParam])[0]?.content as unknown[] ?? []);
       const latency: Latency = { ...this.#options.latency, ...step.latency };
       const completed = record.stream
         ? await writeMessageStream(res, plan, latency, aborted.signal, this.#streamWriterHooks(record, plan, cache))
         : await this.#writeJson(res, message, latency, aborted.signal, record, cache);
       if (!completed) return;
       // The server keeps a thread only once the whole reply was sent.
-      if (kind !== 'unthreaded' && (message.stop_reason !== 'refusal' || this.#options.storeRefusals)) {
-        if (continuedFrom) continuedFrom.continued = true;
-        this.#threads.store(message.id, {
-          messages: combineConsecutiveTurns([...full.messages, { role: 'assistant', content: message.content } as BetaMessageParam]),
-          system: full.system,
-          tools: full.tools,
-          fingerprint: fingerprintOf(full),
-          stopReason: message.stop_reason,
-          storedAt: this.now(),
-          continued: false,
-          inFlight: false,
-          conversationKey,
-        });
-      }
+      if (message.stop_reason !== 'refusal' || this.#options.storeRefusals) this.#storeThread(message, full, threadParts);
     } finally {
       if (continuedFrom) continuedFrom.inFlight = false;
+    }
+  }
+
+  #storeThread(message: FakeMessage, full: FullRequest, parts: ThreadParts): void {
+    if (parts.kind === 'unthreaded') return;
+    if (parts.continuedFrom) parts.continuedFrom.continued = true;
+    this.#threads.store(message.id, {
+      messages: combineConsecutiveTurns([...full.messages, { role: 'assistant', content: message.content } as BetaMessageParam]),
+      system: full.system,
+      tools: full.tools,
+      fingerprint: fingerprintOf(full),
+      stopReason: message.stop_reason,
+      storedAt: this.now(),
+      continued: false,
+      inFlight: false,
+      conversationKey: parts.conversationKey,
+    });
+  }
+
+  #summarize(context: CompactionSummaryContext): string | null {
+    return (this.#options.compactionSummary ?? ((c: CompactionSummaryContext) => defaultSummary(c.messages, c.instructions)))(context);
+  }
+
+  /**
+   * A reply that is only a compaction block, with `stop_reason: 'compaction'`: an explicit compaction request (nothing
+   * is sampled after the block), or a `compact_20260112` edit that pauses after compacting. No script step: the
+   * compaction is the server's, not a turn of the conversation (the turn after it gets the step).
+   */
+  async #serveCompaction(
+    how: { kind: 'request' | 'edit'; instructions: string | null; paused: true },
+    full: FullRequest,
+    sentMessages: number,
+    turnIndex: number,
+    record: RecordedRequest,
+    res: http.ServerResponse,
+    signal: AbortSignal,
+    cache: CacheStep,
+    parts: ThreadParts,
+  ): Promise<void> {
+    const refusal = how.kind === 'request' ? (this.#compactionRefusal ?? compactionRequestError(full.messages)) : undefined;
+    if (refusal) {
+      const error = compactionError(refusal);
+      record.status = error.status;
+      record.errorType = error.type;
+      if (error.code) record.errorCode = error.code;
+      this.#sendError(res, error);
+      return;
+    }
+    const summary = this.#summarize({ messages: full.messages, instructions: how.instructions, conversationKey: parts.conversationKey, kind: how.kind });
+    const block = this.#compactions.issue(summary, { conversationKey: parts.conversationKey, turnsBefore: turnIndex, kind: how.kind, summarizedMessages: sentMessages });
+    const message = this.#buildMessage({ content: [block as unknown as ContentBlockSpec], stop_reason: 'compaction', usage: { output_tokens: estimateTokens(summary) } }, full, cache.plan);
+    const usage = message.usage;
+    (usage as { iterations?: unknown }).iterations = [
+      {
+        type: 'compaction',
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+        cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+        cache_creation: usage.cache_creation,
+      },
+    ];
+    if (how.kind === 'edit' && record.context?.appliedEdits) message.context_management = { applied_edits: record.context.appliedEdits };
+    if (record.context) record.context.compaction = { kind: how.kind, summary, summarizedMessages: sentMessages, paused: how.paused };
+    const plan = planReply(message, { maxTokens: full.max_tokens, cutAtMaxTokens: false, inputJsonChunkChars: DEFAULT_INPUT_JSON_CHUNK_CHARS, isEager: () => false, scriptedOutputTokens: true });
+    record.responseId = message.id;
+    record.response = message;
+    this.#conversationOfReply.set(message.id, parts.conversationKey);
+    const latency: Latency = { ...this.#options.latency };
+    const completed = record.stream
+      ? await writeMessageStream(res, plan, latency, signal, this.#streamWriterHooks(record, plan, cache))
+      : await this.#writeJson(res, message, latency, signal, record, cache);
+    if (completed) this.#storeThread(message, full, parts);
+  }
+
+  /**
+   * `compact_20260112` without a pause: the reply starts with the compaction block and the model answers from the
+   * summary. `usage` is the answer's (its prompt: system, tools and the summary); the compaction's own usage is the
+   * first `usage.iterations` entry and is not in the top-level counts.
+   */
+  #compactInReply(built: FakeMessage, edited: EditedRequest, full: FullRequest, sentMessages: number, turnIndex: number, conversationKey: string, context: RecordedContext): { message: FakeMessage; promptTokens: number } {
+    const instructions = edited.compaction?.instructions ?? null;
+    const summary = this.#summarize({ messages: full.messages, instructions, conversationKey, kind: 'edit' });
+    const block = this.#compactions.issue(summary, { conversationKey, turnsBefore: turnIndex, kind: 'edit', summarizedMessages: sentMessages });
+    const promptTokens = tokensOf({ ...full, messages: [{ role: 'assistant', content: [block] } as unknown as BetaMessageParam] });
+    const summaryTokens = estimateTokens(summary);
+    const answer = { input_tokens: promptTokens, output_tokens: built.usage.output_tokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+    const usage = {
+      ...built.usage,
+      ...answer,
+      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+      iterations: [
+        { type: 'compaction', input_tokens: context.inputTokens, output_tokens: summaryTokens, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, cache_creation: null },
+        { type: 'message', ...answer, cache_creation: null, model: full.model },
+      ],
+    } as unknown as FakeMessage['usage'];
+    context.compaction = { kind: 'edit', summary, summarizedMessages: sentMessages, paused: false };
+    return { message: { ...built, content: [block as unknown as BetaContentBlock, ...built.content], usage }, promptTokens };
+  }
+
+  /** A script's compaction blocks, so the conversation that sends one back is still the script's, at the right turn. */
+  #rememberScriptedCompactions(message: FakeMessage, conversationKey: string, turnIndex: number, sentMessages: number): void {
+    const blocks = message.content as unknown as Array<{ type: string }>;
+    const rest = blocks.filter((b) => b.type !== 'compaction').length;
+    for (const block of blocks) {
+      if (block.type !== 'compaction') continue;
+      const origin: CompactionOrigin = { conversationKey, turnsBefore: turnIndex + (rest === 0 ? 1 : 0), kind: 'edit', summarizedMessages: sentMessages };
+      this.#compactions.remember(block as unknown as CompactionBlock, origin);
     }
   }
 
@@ -400,19 +585,27 @@ export class FakeMessagesApi {
    * usage's input_tokens, cache_read_input_tokens and cache_creation_input_tokens). It reads and writes no cache and
    * is no conversation turn.
    */
-  #countTokens(body: Record<string, unknown>, record: RecordedRequest, res: http.ServerResponse, fail: (error: ErrorReply) => void): void {
+  #countTokens(body: Record<string, unknown>, betas: readonly string[], record: RecordedRequest, res: http.ServerResponse, fail: (error: ErrorReply) => void): void {
     if (body.thread !== undefined && body.thread !== null) {
       return fail({ status: 400, type: 'invalid_request_error', message: 'thread: Extra inputs are not permitted (count_tokens counts a whole request; send the full messages)' });
     }
+    // count_tokens accepts `compaction` and ignores it: the count is of the conversation as sent.
+    const { compaction: _compaction, ...counted } = body;
+    const contextError = contextManagementRequestError(counted, betas, false);
+    if (contextError) return fail(contextError);
     // count_tokens takes no max_tokens; the rest of the request rules apply as to a Messages request.
-    const request = { ...body, max_tokens: 1 } as unknown as FullRequest;
+    const resolved = resolveCompactionBlocks((counted.messages as BetaMessageParam[] | undefined) ?? [], this.#compactions, firstUserText);
+    if ('error' in resolved) return fail(resolved.error);
+    const request = { ...counted, max_tokens: 1, ...(Array.isArray(counted.messages) ? { messages: resolved.resolved.messages } : {}) } as unknown as FullRequest;
     const violation = requestRuleViolation(request);
     if (violation) return fail({ status: 400, type: 'invalid_request_error', message: violation });
-    const prompt = promptOf(request);
+    const edited = applyContextEdits(request, counted.context_management, tokensOf);
+    const prompt = promptOf(edited.request);
     if ('error' in prompt) return fail({ status: 400, type: 'invalid_request_error', message: prompt.error });
     record.status = 200;
+    const management = counted.context_management !== undefined && counted.context_management !== null ? { context_management: { original_input_tokens: edited.originalInputTokens ?? prompt.prompt.totalTokens } } : {};
     res.writeHead(200, { 'content-type': 'application/json', 'request-id': newId('req') });
-    res.end(JSON.stringify({ input_tokens: prompt.prompt.totalTokens }));
+    res.end(JSON.stringify({ input_tokens: prompt.prompt.totalTokens, ...management }));
   }
 
   #streamWriterHooks(record: RecordedRequest, plan: ReplyPlan, cache: CacheStep): StreamWriter {

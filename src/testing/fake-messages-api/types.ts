@@ -185,6 +185,41 @@ export interface FakeMessagesApiOptions {
    * consulted before the built-in table (`MIN_CACHEABLE_TOKENS` in prompt-cache.ts; unknown models 1024).
    */
   minCacheableTokens?: number | Record<string, number>;
+  /**
+   * The model's context window in (the fake's estimated) tokens: one number for every model, or model id prefixes
+   * (longest match wins). A prompt over it gets the API's 400 `prompt is too long: N tokens > W maximum`; a reply that
+   * would run past it is cut where it fills the window, with `stop_reason: 'model_context_window_exceeded'`. Counted
+   * on the prompt as the model sees it (after context edits and compaction). Default: no limit.
+   */
+  contextWindowTokens?: number | Record<string, number>;
+  /**
+   * What the fake's model writes when it compacts (an explicit compaction request or a `compact_20260112` edit): a
+   * summary, or null for a failed compaction (a block with `content: null`). Default: `defaultSummary` in compaction.ts.
+   */
+  compactionSummary?: (context: CompactionSummaryContext) => string | null;
+}
+
+export interface CompactionSummaryContext {
+  /** The conversation as the model sees it, which the summary replaces. */
+  messages: BetaMessageParam[];
+  /** The request's instructions (replacing the default prompt for an explicit request, added for an edit). */
+  instructions: string | null;
+  conversationKey: string;
+  kind: 'request' | 'edit';
+}
+
+/** What the fake did about context for one request (context_management edits, compaction, the context window). */
+export interface RecordedContext {
+  /** `context_management.applied_edits` as the response reports them. */
+  appliedEdits?: unknown[];
+  /** A compaction the fake performed: an explicit request, or a `compact_20260112` edit whose trigger was reached. */
+  compaction?: { kind: 'request' | 'edit'; summary: string | null; summarizedMessages: number; paused: boolean };
+  /** The messages as the model saw them, when context management or a compaction block sent back changed them. */
+  modelMessages?: BetaMessageParam[];
+  /** The prompt's size as the model saw it, in the fake's tokens. */
+  inputTokens: number;
+  /** The reply filled the context window and was cut (`model_context_window_exceeded`). */
+  windowExceeded?: boolean;
 }
 
 /** A prompt-cache TTL as `cache_control.ttl` names it. */
@@ -257,6 +292,8 @@ export interface RecordedRequest {
   aborted?: boolean;
   /** What the prompt cache read and wrote (requests to /v1/messages that passed validation). */
   cache?: RecordedCache;
+  /** Context management, compaction and the context window, for requests that passed validation. */
+  context?: RecordedContext;
 }
 
 export type FakeMessage = {
@@ -270,4 +307,6 @@ export type FakeMessage = {
   stop_details: null;
   container: null;
   usage: BetaUsage;
+  /** Present when the request had `context_management`: the edits applied (`[]` when none). */
+  context_management?: { applied_edits: unknown[] } | null;
 };

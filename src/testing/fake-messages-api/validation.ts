@@ -63,7 +63,9 @@ function messageShapeViolation(message: unknown, where: string, isLast: boolean)
 
 /** The rules between turns, on the conversation as the model sees it (same-role messages combined). */
 function turnRuleViolation(turns: BetaMessageParam[]): string | undefined {
-  if (turns[0]?.role !== 'user') return 'messages.0: the first message must use the "user" role';
+  // A compaction block stands in for the messages it summarized, so a conversation may start with it (compaction.ts).
+  const startsCompacted = turns[0]?.role === 'assistant' && blocksOf(turns[0].content)[0]?.type === 'compaction';
+  if (turns[0]?.role !== 'user' && !startsCompacted) return 'messages.0: the first message must use the "user" role';
   for (let i = 0; i < turns.length; i++) {
     const where = `messages.${i}`;
     const turn = turns[i]!;
