@@ -48,8 +48,8 @@ const composeMissing =
   expect(config.status).toBe(0);
 });
 
-test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, NATS for live output, and the worker', () => {
-  expect(Object.keys(services).sort()).toEqual(['nats', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, NATS for live output, MinIO for large payloads, and the worker', () => {
+  expect(Object.keys(services).sort()).toEqual(['minio', 'minio-setup', 'nats', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
   expect(services.postgresql!.image).toMatch(/^postgres:\d+(\.\d+)?$/);
   expect(services.temporal!.image).toBe('temporalio/server:1.29.1');
   expect(services['temporal-schema']!.image).toBe('temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0');
@@ -60,7 +60,8 @@ test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespa
 test('images are pinned: no latest, no missing tags', () => {
   for (const [name, service] of Object.entries(services)) {
     if (service.build) continue;
-    expect([name, service.image]).toEqual([name, expect.stringMatching(/^[\w./-]+:\d[\w.-]*$/)]);
+    // A version number, or MinIO's dated release names (RELEASE.2025-09-07T16-13-09Z).
+    expect([name, service.image]).toEqual([name, expect.stringMatching(/^[\w./-]+:(\d[\w.-]*|RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)$/)]);
   }
 });
 
@@ -75,7 +76,11 @@ test('start order: every depends_on names a service, with a condition that servi
     }
   }
   // The worker starts only once the namespace and search attributes exist, and JetStream answers.
-  expect(services.worker!.depends_on).toEqual({ 'temporal-setup': { condition: 'service_completed_successfully' }, nats: { condition: 'service_healthy' } });
+  expect(services.worker!.depends_on).toEqual({
+    'temporal-setup': { condition: 'service_completed_successfully' },
+    nats: { condition: 'service_healthy' },
+    'minio-setup': { condition: 'service_completed_successfully' },
+  });
 });
 
 test('volumes: named volumes are declared, bind mounts exist in the repository', () => {
@@ -90,13 +95,14 @@ test('volumes: named volumes are declared, bind mounts exist in the repository',
   // PostgreSQL and JetStream keep their data in named volumes, so nothing is lost on restart.
   expect(services.postgresql!.volumes).toEqual(['temporal-postgres-data:/var/lib/postgresql/data']);
   expect(services.nats!.volumes).toEqual(['nats-data:/data']);
+  expect(services.minio!.volumes).toEqual(['minio-data:/data']);
 });
 
 test('ports are valid and not published twice', () => {
   const published = Object.values(services).flatMap((s) => s.ports ?? []).map((p) => Number(p.split(':')[0]));
   for (const port of published) expect(Number.isInteger(port) && port > 0 && port < 65536).toBe(true);
   expect(new Set(published).size).toBe(published.length);
-  expect(published.sort()).toEqual([4222, 7233, 8080]);
+  expect(published.sort()).toEqual([4222, 7233, 8080, 9000]);
 });
 
 test('the worker gets its key from the environment and reaches Temporal by service name', () => {
@@ -105,6 +111,11 @@ test('the worker gets its key from the environment and reaches Temporal by servi
   expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
   expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
   expect(env.DURABLE_CLAUDE_EVENTS).toBe('nats://nats:4222');
+  // Large payloads in MinIO, in the bucket the one-shot job creates, with MinIO's credentials.
+  expect(env.DURABLE_CLAUDE_S3_ENDPOINT).toBe('http://minio:9000');
+  expect(env.DURABLE_CLAUDE_S3_BUCKET).toBe(services['minio-setup']!.environment!.PAYLOAD_BUCKET);
+  expect(env.AWS_ACCESS_KEY_ID).toBe(services.minio!.environment!.MINIO_ROOT_USER);
+  expect(env.AWS_SECRET_ACCESS_KEY).toBe(services.minio!.environment!.MINIO_ROOT_PASSWORD);
   expect(fs.existsSync(path.join(ROOT, services.worker!.build!.context, services.worker!.build!.dockerfile ?? 'Dockerfile'))).toBe(true);
 });
 
