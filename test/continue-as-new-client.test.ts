@@ -3,6 +3,7 @@
 // retry and the workflow events regenerated from history.
 import { z } from 'zod';
 import { ConversationFailedError } from '../src/client';
+import { followConversation } from '../src/cli/follow';
 import { main } from '../src/cli/main';
 import { parseHistories, replayHistories } from '../src/replay';
 import type { ConversationEvent } from '../src/streaming/events';
@@ -223,6 +224,27 @@ describe('a chat that continues as new every few turns is one conversation', () 
       expect(transcript.messages).toHaveLength(4 * 4);
       expect(textOf(transcript.messages[transcript.messages.length - 1])).toBe('answer to tres');
       expect(state.runs).toBe(result.runs);
+    });
+  });
+});
+
+describe('following a conversation without live output', () => {
+  test('the CLI follower prints each message and turn of every run once, reading only what is new', async () => {
+    const prompt = uniquePrompt('Chain follow');
+    harness.fake.addScript({
+      match: prompt,
+      steps: ({ turnIndex }) => (turnIndex < 6 ? reply(toolUse('echo', { text: `step ${turnIndex}` })) : reply(text('all steps done'))),
+    });
+    await withWorker(harness, { tools: [echo] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['echo'], continueAsNew: { afterEvents: 20 } });
+      expect(handle.hasLiveOutput).toBe(false);
+      const lines: string[] = [];
+      const result = await followConversation(handle, { approvals: 'yes', by: 'tester', write: (line) => lines.push(line), pollMs: 50, queryTimeoutMs: 10_000 });
+      expect(result).toMatchObject({ status: 'completed', turns: 7, text: 'all steps done' });
+      expect(result.runs).toBeGreaterThanOrEqual(2);
+      for (let step = 0; step < 6; step++) expect(lines.filter((l) => l === `  → echo {"text":"step ${step}"}`)).toHaveLength(1);
+      expect(lines.filter((l) => l === 'claude › all steps done')).toHaveLength(1);
+      expect(lines.filter((l) => l.startsWith('  · turn ')).map((l) => Number(/turn (\d+)/.exec(l)![1]))).toEqual([1, 2, 3, 4, 5, 6, 7]);
     });
   });
 });

@@ -96,17 +96,34 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
   );
 
   // Each message once; a turn's usage line right after its reply (or as soon as its record is in, if later).
-  const printNew = ({ messages, turns }: Pick<Transcript, 'messages' | 'turns'>) => {
+  // `messages` start at the transcript's message `from`.
+  const printNew = ({ messages, turns }: Pick<Transcript, 'messages' | 'turns'>, from = 0) => {
     const printTurns = () => {
       for (; turnsPrinted < turns.length && turns[turnsPrinted]!.messageIndex < printed; turnsPrinted++) {
         write(turnUsageLine(turns[turnsPrinted]!.turn, turns[turnsPrinted]!.usage));
       }
     };
-    for (; printed < messages.length; printed++) {
+    for (; printed < from + messages.length; printed++) {
       printTurns();
-      for (const line of describeMessage(messages[printed]!, toolNames)) write(line);
+      for (const line of describeMessage(messages[printed - from]!, toolNames)) write(line);
     }
     printTurns();
+  };
+
+  // Each poll reads only what is new: the first page for the turn records (one message), then messages from the
+  // first not printed yet, page by page; a long conversation's whole transcript is never read again and again.
+  const printNewMessages = async (timeoutMs: number): Promise<void> => {
+    const head = await handle.transcriptPage({ fromMessage: 0, maxBytes: 1 }, { timeoutMs });
+    // A worker without paged reads answered with the whole transcript.
+    if (!head.page) return printNew(head);
+    const from = printed;
+    const messages: Transcript['messages'] = [];
+    for (let next: number | null = from; next !== null && next < head.page.totalMessages; ) {
+      const page = await handle.transcriptPage({ fromMessage: next }, { timeoutMs });
+      messages.push(...page.messages);
+      next = page.page?.nextMessage ?? null;
+    }
+    printNew({ messages, turns: head.turns }, from);
   };
 
   let failures = 0;
@@ -114,7 +131,7 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
   const { queryTimeoutMs } = options;
   while (!settled) {
     try {
-      printNew(await handle.transcript({ timeoutMs: queryTimeoutMs }));
+      await printNewMessages(queryTimeoutMs);
       if (workerMissing) {
         write('  ▶ a worker answers again');
         workerMissing = false;
