@@ -1,5 +1,7 @@
 // The CLI's commands: each declares its options and usage, and returns an exit code.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import readline from 'node:readline';
@@ -10,7 +12,7 @@ import { exampleTools } from '../examples/tools';
 import { createAgentWorker } from '../worker';
 import { AgentCostUsdKey, AgentStatusKey } from '../search-attributes';
 import { WORKFLOW_TYPE, type ConversationResult } from '../workflows/types';
-import { connectAgent, connectEvents, connectModel, connectWorkerConnection, taskQueueOf, withAgent, type CliValues } from './connect';
+import { connectAgent, connectEvents, connectModel, connectWorkerConnection, storageOf, taskQueueOf, withAgent, type CliValues } from './connect';
 import { ConversationNotFoundError, LiveOutputUnavailableError } from '../client';
 import { startEventServer, type EventServer } from '../event-server';
 import { LiveView } from './live-view';
@@ -414,14 +416,16 @@ const worker: Command = {
   options: {},
   async run(_positionals, values) {
     const model = await connectModel({ allowSimulated: false });
+    // Large payloads where the CLI looks for them: --storage-dir, DURABLE_CLAUDE_STORAGE_DIR or DURABLE_CLAUDE_S3_*.
+    const stored = storageOf(values);
     const { connection, namespace } = await connectWorkerConnection(values);
     const events = await connectEvents(values, namespace).catch(async (err: unknown) => {
       await connection.close();
       throw err;
     });
     try {
-      const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}) });
-      write(`worker on task queue ${taskQueueOf(values)} (namespace ${namespace})${events ? `, live output to ${events.description}` : ''}; Ctrl+C to stop`);
+      const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) });
+      write(`worker on task queue ${taskQueueOf(values)} (namespace ${namespace})${events ? `, live output to ${events.description}` : ''}${stored ? `, large payloads in ${stored.description}` : ''}; Ctrl+C to stop`);
       await w.run();
       return ExitCode.ok;
     } finally {
@@ -449,6 +453,9 @@ const dev: Command = {
     const dbFilename = stringOption(values, 'db-file') ?? '.temporal/dev.db';
     // Live output is kept next to the history, so a restarted `dev` can still show a conversation's stream.
     const eventsDir = stringOption(values, 'events-dir') ?? path.join(path.dirname(dbFilename), 'events');
+    // Large payloads too (tool results over the threshold): history holds references into this store.
+    const storageDirectory = path.join(path.dirname(dbFilename), 'payloads');
+    const stored = storageOf(values, storageDirectory);
     const model = await connectModel({ allowSimulated: true });
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const server = await startDevServer({ port, uiPort, dbFilename, log });
@@ -463,12 +470,13 @@ const dev: Command = {
       connection = worker.connection;
       events = await connectEvents({ events: eventServer.url }, worker.namespace);
       const taskQueue = taskQueueOf(values);
-      const w = await createAgentWorker({ connection, namespace: worker.namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}) });
-      live = await connectAgent({ ...values, address: server.address, events: eventServer.url });
+      const w = await createAgentWorker({ connection, namespace: worker.namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) });
+      live = await connectAgent({ ...values, address: server.address, events: eventServer.url }, { storageDirectory });
       liveServer = await startLiveOutputServer({ agent: live.agent, port: livePort });
       write(`Temporal dev server  ${server.address}   (data: ${dbFilename})`);
       write(`Temporal Web UI      ${server.uiUrl}`);
       write(`event store          ${eventServer.url}   (NATS JetStream, live output; data: ${eventsDir})`);
+      write(`large payloads       ${stored ? `${stored.description}   (the CLI reads it from here, or with --storage-dir)` : 'inline (external storage off)'}`);
       write(`live output (SSE)    ${liveServer.url}/conversations/<id>/events   (a page: ${liveServer.url}/conversations/<id>)`);
       write(`worker               task queue ${taskQueue}, tools: ${EXAMPLE_TOOL_NAMES.join(', ')}`);
       write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
@@ -496,6 +504,7 @@ const demo: Command = {
     const model = await connectModel({ allowSimulated: true });
     let server: DevServer | undefined;
     let eventServer: EventServer | undefined;
+    let demoStorageDir: string | undefined;
     try {
       write('durable-claude demo: a Claude tool-use conversation as a durable Temporal workflow');
       write(model.simulated ? 'model: SIMULATED — no ANTHROPIC_API_KEY, so an offline scripted model answers (set the key to use Claude)' : 'model: Claude via the Anthropic API');
@@ -506,8 +515,11 @@ const demo: Command = {
       const { connection, namespace } = await connectWorkerConnection({ ...values, address: server.address });
       const events = await connectEvents({ events: eventServer.url }, namespace);
       const taskQueue = 'durable-claude-demo';
-      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}) });
-      const { agent, close } = await connectAgent({ ...values, address: server.address, 'task-queue': taskQueue, events: eventServer.url });
+      // The demo's dev server keeps nothing, and its store of large payloads neither.
+      demoStorageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-demo-payloads-'));
+      const stored = storageOf(values, demoStorageDir);
+      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) });
+      const { agent, close } = await connectAgent({ ...values, address: server.address, 'task-queue': taskQueue, events: eventServer.url }, { storageDirectory: demoStorageDir });
       let result: ConversationResult | undefined;
       let link: string | undefined;
       try {
@@ -538,6 +550,7 @@ const demo: Command = {
       await eventServer?.stop();
       await server?.stop();
       await model.close();
+      if (demoStorageDir) fs.rmSync(demoStorageDir, { recursive: true, force: true });
     }
   },
 };

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { parseHistories, replayHistories } from '../replay';
 import { requireConversationId, stringOption, warn, write, type Command } from './command';
-import { withAgent } from './connect';
+import { replayConverterOf, withAgent } from './connect';
 import { CliError, ExitCode } from './errors';
 
 /** The histories a file holds, oldest run first: one for `temporal workflow show` output, every run for an export. */
@@ -30,7 +30,8 @@ const replay: Command = {
     const histories = file
       ? readHistoryFile(file)
       : await withAgent(values, async (agent) => (await agent.getHandle(conversationId!).histories()).map(({ history }) => history));
-    const outcomes = await replayHistories(histories);
+    // Large payloads in these histories are references into the workers' store (--storage-dir, DURABLE_CLAUDE_STORAGE_DIR …).
+    const outcomes = await replayHistories(histories, replayConverterOf(values));
     const runLabel = (i: number) => (histories.length > 1 ? ` run ${i + 1} of ${histories.length}` : '');
     const diverged = outcomes.findIndex((outcome) => !outcome.ok);
     if (diverged < 0) {

@@ -46,7 +46,16 @@ export class AgentClient {
   #registeredAttributes: Promise<ReadonlySet<string>> | undefined;
 
   constructor(options: AgentClientOptions = {}) {
-    this.client = options.client ?? new Client({ ...(options.connection ? { connection: options.connection } : {}), namespace: options.namespace ?? 'default' });
+    if (options.client && options.externalStorage) {
+      throw new TypeError('Pass externalStorage in the dataConverter of the Client you give (new Client({ dataConverter: { externalStorage } })), not next to it');
+    }
+    this.client =
+      options.client ??
+      new Client({
+        ...(options.connection ? { connection: options.connection } : {}),
+        namespace: options.namespace ?? 'default',
+        ...(options.externalStorage ? { dataConverter: { externalStorage: options.externalStorage } } : {}),
+      });
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     const namespace = this.client.options.namespace;
     if (options.events?.namespace !== undefined && options.events.namespace !== namespace) {
@@ -58,8 +67,11 @@ export class AgentClient {
     this.events = options.events;
   }
 
-  /** Connects with the standard Temporal environment settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key). */
-  static async connect(options: Pick<AgentClientOptions, 'taskQueue' | 'events'> = {}): Promise<AgentClient> {
+  /**
+   * Connects with the standard Temporal environment settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key).
+   * `externalStorage`: the workers' (fileSystemStorage, s3Storage), to read conversations with large payloads.
+   */
+  static async connect(options: Pick<AgentClientOptions, 'taskQueue' | 'events' | 'externalStorage'> = {}): Promise<AgentClient> {
     const config = loadTemporalConfig();
     const connection = await Connection.connect(config.connectionOptions as Parameters<typeof Connection.connect>[0]);
     return new AgentClient({ connection, namespace: config.namespace, ...options });

@@ -1,6 +1,7 @@
 // The option and result shapes of the client API.
 import type { EventSubscriber } from '../streaming/event-store';
 import type { Client, Connection, WorkflowExecutionStatusName } from '@temporalio/client';
+import type { ExternalStorage } from '@temporalio/common';
 import type { ConversationOptions, PendingApproval } from '../workflows/types';
 
 export interface AgentClientOptions {
@@ -10,6 +11,12 @@ export interface AgentClientOptions {
   taskQueue?: string;
   /** Live output: the event store the workers publish to (connectEventStore). ConversationHandle.stream() reads it. */
   events?: EventSubscriber;
+  /**
+   * The workers' external storage (fileSystemStorage, s3Storage): large payloads in history, query answers and
+   * updates are references into it, and this client resolves them. Not with `client` (give that Client a
+   * `dataConverter: { externalStorage }` of its own).
+   */
+  externalStorage?: ExternalStorage;
 }
 
 export interface StartConversationOptions extends ConversationOptions {
