@@ -15,6 +15,11 @@ const bundle = { codePath: process.env.DURABLE_CLAUDE_TEST_BUNDLE! };
 
 /** The scenarios whose tests record a history (recordHistoryFixture); each fixture must stay, and replay. */
 const RECORDED_SCENARIOS = [
+  'continue-as-new-chat-run1',
+  'continue-as-new-chat-run2',
+  'continue-as-new-chat-run6',
+  'continue-as-new-waiting-message-run1',
+  'continue-as-new-waiting-message-run2',
   'approval-approved',
   'approval-duplicate-decisions',
   'approval-early-decision',

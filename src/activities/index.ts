@@ -4,6 +4,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { AgentTool } from '../tools/define-tool';
 import type { ToolRegistry } from '../tools/registry';
 import { createModelActivities, type ModelActivityOptions } from './model';
+import { createPayloadStorageActivities } from './payload-storage';
 import { createToolActivities } from './tools';
 import type { AgentActivities } from './types';
 
@@ -15,8 +16,14 @@ export type * from './types';
 export interface AgentActivitiesOptions extends Omit<ModelActivityOptions, 'anthropic'> {
   anthropic: Anthropic;
   tools: ToolRegistry | Iterable<AgentTool>;
+  /** The worker's external storage threshold (bytes), or null/absent without external storage. */
+  payloadsOffloadedAbove?: number | null;
 }
 
-export function createAgentActivities({ anthropic, tools, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
-  return { ...createModelActivities({ anthropic, ...modelOptions }), ...createToolActivities(tools) };
+export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
+  return {
+    ...createModelActivities({ anthropic, ...modelOptions }),
+    ...createToolActivities(tools),
+    ...createPayloadStorageActivities({ offloadsAbove: payloadsOffloadedAbove ?? null }),
+  };
 }

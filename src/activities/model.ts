@@ -4,13 +4,33 @@
 // recorded), as it does to create or replay a thread — so history never records the transcript again per turn.
 import { createHash } from 'node:crypto';
 import { APIError, APIUserAbortError, type Anthropic } from '@anthropic-ai/sdk';
-import type { BetaMessage, BetaMessageParam, MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type {
+  BetaClearToolUses20250919Edit,
+  BetaContentBlockParam,
+  BetaMessage,
+  BetaMessageParam,
+  BetaToolResultBlockParam,
+  MessageCreateParamsBase,
+} from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
 import { modelRequestQuery } from '../workflows/definitions';
 import type { EventPublisher } from '../streaming/event-store';
 import { workflowOf } from './context';
 import { AttemptEvents } from './model-events';
-import type { CallModelInput, CallModelResult, EstimateModelCallInput, ModelCallEstimate, ModelReply, ModelRequestContext, ModelRequestKind } from './types';
+import type {
+  AppliedContextEdit,
+  CallModelInput,
+  CallModelResult,
+  ClearToolUsesOptions,
+  ClientContextFallback,
+  CompactConversationInput,
+  CompactConversationResult,
+  EstimateModelCallInput,
+  ModelCallEstimate,
+  ModelReply,
+  ModelRequestContext,
+  ModelRequestKind,
+} from './types';
 import { MESSAGE_THREADS_BETA } from '../message-threads';
 import { costOfUsage, maxCostOfRequest, priceOf, type ModelPrice, type PriceTable } from '../pricing/cost';
 import { breakpointTtlsOf, withPromptCaching } from './prompt-cache';
@@ -33,10 +53,92 @@ export interface ModelActivityOptions {
 
 /** The longest a model call waits for its live-output events to be stored before it returns its reply. */
 const FLUSH_BEFORE_REPLY_MS = 1_000;
+/** Pages of the transcript query stay well under the gRPC message limit (4 MB by default) with their envelope. */
+const MODEL_REQUEST_PAGE_BYTES = 1_000_000;
 
 const REPLAY_ERROR_CODES = new Set(['thread_not_found', 'thread_already_continued', 'thread_continue_in_flight', 'thread_fingerprint_mismatch']);
 const RETRYABLE_STATUSES = new Set([408, 409, 429]);
 const RETRYABLE_STREAM_ERRORS = new Set(['overloaded_error', 'api_error', 'rate_limit_error', 'timeout_error']);
+
+// Context management (see /work/notes/compaction-reference.md): the explicit compaction request's beta, and the
+// context-editing beta that `clear_tool_uses_20250919` needs.
+export const COMPACTION_BETA = 'compact-2026-09-04';
+export const CONTEXT_MANAGEMENT_BETA = 'context-management-2025-06-27';
+/** What an old tool result's content becomes under the client-side fallback. */
+export const CLEARED_TOOL_RESULT_PLACEHOLDER = '[tool result cleared to fit the context window]';
+/** The API's answer to a prompt larger than the model's window (400 invalid_request_error, no error_code). */
+const PROMPT_TOO_LONG = /prompt is too long|exceed context limit/i;
+/** A compaction request the server refused for good: the conversation falls back to clearing tool results itself. */
+const COMPACTION_REFUSED_STATUSES = new Set([400, 413]);
+
+/**
+ * The client-side fallback when the server will not compact: every tool result but the newest `keepToolResults`
+ * gets the placeholder as its content (and, with `clearToolInputs`, its tool_use the input {}). No block is removed
+ * and no id changes, so each tool_result still answers the tool_use before it; other blocks are untouched. Pure: a
+ * retry or a replay sends the same bytes, and the transcript (the record) keeps the real results.
+ */
+export function clearOldToolResults(messages: readonly BetaMessageParam[], fallback: ClientContextFallback): BetaMessageParam[] {
+  const results: Array<{ message: number; block: number }> = [];
+  messages.forEach((message, i) => {
+    if (message.role !== 'user' || !Array.isArray(message.content)) return;
+    message.content.forEach((block, j) => {
+      if (block.type === 'tool_result') results.push({ message: i, block: j });
+    });
+  });
+  const cleared = results.slice(0, Math.max(0, results.length - Math.max(0, fallback.keepToolResults)));
+  const out = [...messages];
+  const clearedUses = new Set<string>();
+  for (const site of cleared) {
+    const message = out[site.message]!;
+    const content = [...(message.content as BetaContentBlockParam[])];
+    const result = content[site.block] as BetaToolResultBlockParam;
+    content[site.block] = { ...result, content: [{ type: 'text', text: CLEARED_TOOL_RESULT_PLACEHOLDER }] };
+    clearedUses.add(result.tool_use_id);
+    out[site.message] = { ...message, content } as BetaMessageParam;
+  }
+  if (!fallback.clearToolInputs || clearedUses.size === 0) return out;
+  return out.map((message) => {
+    if (message.role !== 'assistant' || !Array.isArray(message.content)) return message;
+    if (!message.content.some((b) => b.type === 'tool_use' && clearedUses.has(b.id))) return message;
+    return { ...message, content: message.content.map((b) => (b.type === 'tool_use' && clearedUses.has(b.id) ? { ...b, input: {} } : b)) } as BetaMessageParam;
+  });
+}
+
+/** The `clear_tool_uses_20250919` edit for these options; what they leave out takes the API's default. */
+function clearToolUsesEdit(options: ClearToolUsesOptions): BetaClearToolUses20250919Edit {
+  return {
+    type: 'clear_tool_uses_20250919',
+    ...(options.triggerInputTokens !== undefined ? { trigger: { type: 'input_tokens' as const, value: options.triggerInputTokens } } : {}),
+    ...(options.keepToolUses !== undefined ? { keep: { type: 'tool_uses' as const, value: options.keepToolUses } } : {}),
+    ...(options.clearAtLeastTokens !== undefined ? { clear_at_least: { type: 'input_tokens' as const, value: options.clearAtLeastTokens } } : {}),
+    ...(options.clearToolInputs !== undefined ? { clear_tool_inputs: options.clearToolInputs } : {}),
+    ...(options.excludeTools ? { exclude_tools: options.excludeTools } : {}),
+  };
+}
+
+function appliedEditsOf(message: BetaMessage): AppliedContextEdit[] {
+  return (message.context_management?.applied_edits ?? []).map((edit) => ({
+    type: edit.type,
+    clearedInputTokens: edit.cleared_input_tokens,
+    ...('cleared_tool_uses' in edit ? { clearedToolUses: edit.cleared_tool_uses } : {}),
+    ...('cleared_thinking_turns' in edit ? { clearedThinkingTurns: edit.cleared_thinking_turns } : {}),
+  }));
+}
+
+/**
+ * How many leading messages a compaction summarizes by default: all when the history ends with an assistant message;
+ * otherwise the trailing turn stays whole — from the tool_use message its trailing results answer, or, after a reply
+ * without tool calls, the new user messages.
+ */
+export function defaultCompactionCut(messages: readonly BetaMessageParam[]): number {
+  let last = messages.length - 1;
+  if (last < 0 || messages[last]!.role === 'assistant') return messages.length;
+  while (last >= 0 && messages[last]!.role !== 'assistant') last--;
+  if (last < 0) return 0;
+  const content = messages[last]!.content;
+  const callsTools = Array.isArray(content) && content.some((b) => b.type === 'tool_use');
+  return callsTools ? last : last + 1;
+}
 
 /** Hash of what a thread fixes at create time: a change means a continue would be refused. */
 function threadFingerprint(context: ModelRequestContext, model: string): string {
@@ -78,6 +180,10 @@ export function classifyModelError(err: unknown, options: ClassifyModelErrorOpti
     const status = err.status;
     const apiType = err.type ?? (status === undefined ? 'connection_error' : 'api_error');
     const message = `${status ?? 'stream'} ${apiType}: ${err.apiMessage ?? err.message}`;
+    // A prompt over the model's window: its own type, so the workflow can compact and repeat the call.
+    if (status === 400 && PROMPT_TOO_LONG.test(err.apiMessage ?? err.message)) {
+      return ApplicationFailure.create({ message, type: 'ContextWindowExceeded', nonRetryable: true, details: [{ status, requestId: err.requestID ?? null }] });
+    }
     const type = `Anthropic:${apiType}`;
     const shouldRetry = err.headers?.get('x-should-retry');
     let retryable: boolean;
@@ -136,6 +242,28 @@ function isFallbackReply(message: BetaMessage): boolean {
   return Array.isArray(iterations) && iterations.some((i) => i?.type === 'fallback_message');
 }
 
+/**
+ * What a compaction response bills: its top-level usage plus its `compaction` iterations, whose tokens the API leaves
+ * out of the top-level counts (SDK `BetaIterationsUsage`).
+ */
+function compactionUsageOf(message: BetaMessage): ModelReply['usage'] {
+  const parts = [replyOf(message).usage, ...(message.usage.iterations ?? []).filter((i) => i.type === 'compaction')];
+  let split: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number } | undefined;
+  const usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+  for (const part of parts) {
+    usage.input_tokens += part.input_tokens;
+    usage.output_tokens += part.output_tokens;
+    usage.cache_read_input_tokens += part.cache_read_input_tokens ?? 0;
+    usage.cache_creation_input_tokens += part.cache_creation_input_tokens ?? 0;
+    if (part.cache_creation) {
+      split ??= { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 };
+      split.ephemeral_5m_input_tokens += part.cache_creation.ephemeral_5m_input_tokens ?? 0;
+      split.ephemeral_1h_input_tokens += part.cache_creation.ephemeral_1h_input_tokens ?? 0;
+    }
+  }
+  return { ...usage, ...(split ? { cache_creation: split } : {}) };
+}
+
 export function createModelActivities(options: ModelActivityOptions) {
   // Temporal owns retries: a second layer inside the SDK would multiply attempts and hide them from history.
   const anthropic = options.anthropic.withOptions({ maxRetries: 0 });
@@ -147,11 +275,22 @@ export function createModelActivities(options: ModelActivityOptions) {
   /** The whole request context, read from the workflow by query (not recorded), checked against the call's length. */
   async function readRequestContext(ctx: Context, transcriptLength: number): Promise<ModelRequestContext> {
     const { workflowId, runId } = workflowOf(ctx);
-    const read = await ctx.client.workflow.getHandle(workflowId, runId).query(modelRequestQuery);
-    if (read.messages.length !== transcriptLength) {
-      throw ApplicationFailure.nonRetryable(`The workflow holds ${read.messages.length} messages but this call was scheduled for ${transcriptLength}`, 'TranscriptMismatch');
+    const workflow = ctx.client.workflow.getHandle(workflowId, runId);
+    // In pages: a query's answer has a size limit, and a long conversation's transcript would pass it.
+    const messages: ModelRequestContext['messages'] = [];
+    let first: ModelRequestContext | undefined;
+    for (let fromMessage: number | null = 0; fromMessage !== null; ) {
+      const read: ModelRequestContext = await workflow.query(modelRequestQuery, { fromMessage, maxBytes: MODEL_REQUEST_PAGE_BYTES });
+      first ??= read;
+      messages.push(...read.messages);
+      // A workflow recorded before paged reads answers with everything at once.
+      fromMessage = read.page ? read.page.nextMessage : null;
     }
-    return read;
+    if (messages.length !== transcriptLength) {
+      throw ApplicationFailure.nonRetryable(`The workflow holds ${messages.length} messages but this call was scheduled for ${transcriptLength}`, 'TranscriptMismatch');
+    }
+    const { page: _page, ...context } = first!;
+    return { ...context, messages };
   }
 
   /** Streams one request; heartbeats on an interval while it runs and aborts a stream that goes quiet. */
@@ -223,14 +362,17 @@ export function createModelActivities(options: ModelActivityOptions) {
           ...toolChoice(request),
           ...(request.system !== undefined ? { system: request.system } : {}),
           ...(request.tools.length > 0 ? { tools: request.tools } : {}),
-          messages: request.messages,
+          messages: input.contextFallback ? clearOldToolResults(request.messages, input.contextFallback) : request.messages,
           ...(threaded ? { thread: { type: 'create' as const }, betas: [MESSAGE_THREADS_BETA] } : {}),
+          // context_management cannot go with a thread (thread_unsupported_request), so only unthreaded requests clear.
+          ...(!threaded && input.clearToolUses ? { context_management: { edits: [clearToolUsesEdit(input.clearToolUses)] }, betas: [CONTEXT_MANAGEMENT_BETA] } : {}),
         },
         { ttl: cacheTtl, answeredThrough: lastAssistantIndex(request.messages) },
       );
 
     const hint = input.thread;
-    const fresh = input.threads && hint !== null && !input.forceCreate && Date.now() - hint.storedAt < threadMaxAgeMs;
+    // The fallback rewrites old messages, which a thread holds as they were: such a call never continues one.
+    const fresh = input.threads && hint !== null && !input.forceCreate && !input.contextFallback && Date.now() - hint.storedAt < threadMaxAgeMs;
     // With the new messages in the input, a continue needs nothing else from the workflow: the thread's create-only
     // fields cannot change within a run (the model, system prompt and tool schemas are fixed at its start).
     const continueFromInput = fresh && input.newMessages !== undefined && hint!.replyIndex + 1 + input.newMessages.length === input.transcriptLength;
@@ -306,6 +448,7 @@ export function createModelActivities(options: ModelActivityOptions) {
       requestKind: kind,
       ...(storesThread ? { thread: { previousMessageId: message.id, storedAt: Date.now(), createdWith: fingerprint } } : {}),
       ...(threadsUnsupported ? { threadsUnsupported } : {}),
+      ...(appliedEditsOf(message).length > 0 ? { contextEdits: appliedEditsOf(message) } : {}),
       durationMs: Date.now() - started,
     };
   }
@@ -341,5 +484,60 @@ export function createModelActivities(options: ModelActivityOptions) {
     }
   }
 
-  return { callModel, estimateModelCall };
+  /**
+   * The API's explicit compaction request (`compaction: {type: 'summarize'}`): the leading messages of the
+   * model-facing history, read by query as callModel reads them, summarized into one signed compaction block that
+   * replaces them. Unthreaded: nothing continues from a compaction reply, and the history it starts is a new thread.
+   * A 400 is an answer (`refused`: the workflow falls back to clearing tool results itself); what a retry can fix is
+   * thrown for Temporal to retry.
+   */
+  async function compactConversation(input: CompactConversationInput): Promise<CompactConversationResult> {
+    const ctx = Context.current();
+    const started = Date.now();
+    const policyMaxInterval = ctx.info.retryPolicy?.maximumInterval;
+    const maxRetryDelayMs = input.maxRetryIntervalMs ?? (typeof policyMaxInterval === 'number' ? policyMaxInterval : undefined);
+    const context = await readRequestContext(ctx, input.transcriptLength);
+    const summarized = Math.min(context.messages.length, input.summarizeMessages ?? defaultCompactionCut(context.messages));
+    if (summarized < 1) throw ApplicationFailure.nonRetryable('There is nothing to compact: the history has no message before its trailing turn', 'NothingToCompact');
+    const messages = context.messages.slice(0, summarized);
+    const cacheTtl = input.cache?.ttl ?? null;
+    // Its prefix is the model calls' prefix, with the same breakpoints, so it reads what they cached.
+    const params = withPromptCaching(
+      {
+        model: input.model,
+        max_tokens: input.maxTokens,
+        ...(context.system !== undefined ? { system: context.system } : {}),
+        ...(context.tools.length > 0 ? { tools: context.tools } : {}),
+        messages,
+        compaction: { type: 'summarize', ...(input.instructions ? { instructions: input.instructions } : {}) },
+        betas: [COMPACTION_BETA],
+      },
+      { ttl: cacheTtl, answeredThrough: lastAssistantIndex(messages) },
+    );
+    let message: BetaMessage;
+    try {
+      message = await stream(params, undefined);
+    } catch (err) {
+      if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
+      if (err instanceof APIError && err.status !== undefined && COMPACTION_REFUSED_STATUSES.has(err.status)) {
+        const refusal = { status: err.status, errorCode: err.errorCode, message: err.apiMessage ?? err.message };
+        log.warn('The server refused to compact the conversation', { turn: input.turn, ...refusal });
+        return { outcome: 'refused', refusal, durationMs: Date.now() - started };
+      }
+      throw classifyModelError(err, maxRetryDelayMs !== undefined ? { maxRetryDelayMs } : {});
+    }
+    const usage = compactionUsageOf(message);
+    const price = priceOfCall(message.model, input.model, pricesOf(input));
+    const cost = { usage, costUsd: price ? costOfUsage(usage, price, cacheTtl ?? '5m') : null, responseId: message.id, durationMs: Date.now() - started };
+    const block = message.content.find((b) => b.type === 'compaction');
+    if (!block || typeof block.content !== 'string' || block.content === '') {
+      log.warn('Compaction produced no summary; the history stays as it is', { turn: input.turn, stopReason: message.stop_reason });
+      return { outcome: 'no_summary', summarizedMessages: summarized, ...cost };
+    }
+    // Sent back as it came, first: every field of the block verbatim (its signature covers them).
+    const replacement = { role: 'assistant', content: message.content } as BetaMessageParam;
+    return { outcome: 'compacted', replacement, summary: block.content, summarizedMessages: summarized, ...cost };
+  }
+
+  return { callModel, estimateModelCall, compactConversation };
 }

@@ -1,6 +1,7 @@
 // The argument and result objects of every activity. Types only: workflow code imports this file with
 // `import type`, so history payloads are self-describing and can grow fields without breaking replay.
 import type { ModelPrice } from '../pricing/cost';
+import type { TranscriptPage } from '../workflows/types';
 import type {
   BetaContentBlock,
   BetaMessageParam,
@@ -155,7 +156,91 @@ export interface CallModelInput {
    * thread continue does not send them, but they count toward the request's limit and its worst-case price.
    */
   fixedBreakpointTtls?: CacheTtl[];
+  /**
+   * Server-side clearing of old tool uses (`context_management` edit `clear_tool_uses_20250919`). Sent only on
+   * unthreaded requests: the API refuses `context_management` with a thread (thread_unsupported_request).
+   */
+  clearToolUses?: ClearToolUsesOptions;
+  /**
+   * The client-side fallback, once the server refused to compact: old tool results' content is replaced before
+   * sending (see clearOldToolResults in model.ts). A rewritten history cannot continue a thread, so the call is a
+   * create (or unthreaded), never a continue.
+   */
+  contextFallback?: ClientContextFallback;
 }
+
+/** `clear_tool_uses_20250919` options; each absent one takes the API's default. */
+export interface ClearToolUsesOptions {
+  /** Clear once the prompt has this many input tokens (API default 100,000). */
+  triggerInputTokens?: number;
+  /** How many tool uses stay, the newest (API default 3). */
+  keepToolUses?: number;
+  /** Clear only when at least this many tokens go, so the cache write it causes is worth it. */
+  clearAtLeastTokens?: number;
+  /** Also clear the tool_use inputs: of every tool, or of these. */
+  clearToolInputs?: boolean | string[];
+  /** Tools whose uses are never cleared. */
+  excludeTools?: string[];
+}
+
+/** What the client sends when the server will not compact: the newest tool results whole, older ones a placeholder. */
+export interface ClientContextFallback {
+  /** How many tool results (the newest) keep their content. */
+  keepToolResults: number;
+  /** Also replace the inputs of the cleared results' tool_use blocks with {}. */
+  clearToolInputs?: boolean;
+}
+
+/** One context edit the server applied to a request (`context_management.applied_edits`). */
+export interface AppliedContextEdit {
+  type: string;
+  clearedInputTokens: number;
+  clearedToolUses?: number;
+  clearedThinkingTurns?: number;
+}
+
+export interface CompactConversationInput {
+  turn: number;
+  model: string;
+  /** Sent as the request's max_tokens (the API requires one; nothing is sampled after the block). */
+  maxTokens: number;
+  /** How many messages the model-facing history holds; the activity reads them from the workflow by query, as callModel does. */
+  transcriptLength: number;
+  /**
+   * How many of those messages (from the first) to summarize. Default: all of them when the history ends with an
+   * assistant message; otherwise up to the trailing turn, which stays whole (a tool_use message and its results, or
+   * the reply before a new user message is summarized and the new message kept). The result says how many it was.
+   */
+  summarizeMessages?: number;
+  /** Replace the server's summarization prompt for this request. */
+  instructions?: string;
+  cache?: { ttl: CacheTtl };
+  prices?: Record<string, ModelPrice>;
+  /** As callModel's: the retry policy's maximum interval, to cut a server's retry-after to. */
+  maxRetryIntervalMs?: number;
+}
+
+interface CompactionCost {
+  /** The compaction's usage (its `compaction` iterations; their tokens are not in the response's top-level usage). */
+  usage: ModelReply['usage'];
+  /** Its cost at the worker's prices (the conversation's own first); null when the model has no price. */
+  costUsd: number | null;
+  responseId: string;
+  durationMs: number;
+}
+
+/**
+ * `compacted`: replace messages [0, summarizedMessages) of the model-facing history with `replacement` (an assistant
+ * message holding the compaction block, sent back verbatim and first); the next model call is a create.
+ * `no_summary`: the server could not summarize (a block with null content); keep the history, use the fallback.
+ * `refused`: the server answered 400 (e.g. a compaction_* code, no compaction for this model, or the conversation is
+ * too long even to summarize); use the client-side fallback (CallModelInput.contextFallback).
+ * Retryable failures (529 compaction_unavailable, 429, 5xx, a stalled stream) are thrown for Temporal to retry.
+ */
+export type CompactConversationResult =
+  | ({ outcome: 'compacted'; replacement: BetaMessageParam; summary: string; summarizedMessages: number } & CompactionCost)
+  | ({ outcome: 'no_summary'; summarizedMessages: number } & CompactionCost)
+  | { outcome: 'refused'; refusal: { status: number; errorCode: string | null; message: string }; durationMs: number };
 
 export interface ModelReply {
   id: string;
@@ -187,6 +272,8 @@ export interface CallModelResult {
    * rate, plus max_tokens of output): past the budget, the conversation stops before running the reply's tools.
    */
   nextCallFloorUsd?: number;
+  /** The server's context edits on this request (clearToolUses), when it applied any. */
+  contextEdits?: AppliedContextEdit[];
 }
 
 export interface EstimateModelCallInput {
@@ -213,6 +300,8 @@ export interface ModelRequestContext {
   system?: string | Array<{ type: 'text'; text: string }>;
   tools: BetaTool[];
   messages: BetaMessageParam[];
+  /** A paged read (the query was given a TranscriptPageRequest): which messages these are. */
+  page?: TranscriptPage;
 }
 
 export interface DescribeRunInput {
@@ -234,4 +323,15 @@ export interface AgentActivities {
   estimateModelCall(input: EstimateModelCallInput): Promise<ModelCallEstimate>;
   runTool(input: RunToolInput): Promise<RunToolResult>;
   describeRun(input: DescribeRunInput): Promise<DescribeRunResult>;
+  /** Summarizes the model-facing history into one compaction block (the API's explicit compaction request). */
+  compactConversation(input: CompactConversationInput): Promise<CompactConversationResult>;
+  /** Whether the worker's data converter offloads large payloads (external storage), for continue-as-new. */
+  describePayloadStorage(input: DescribePayloadStorageInput): Promise<DescribePayloadStorageResult>;
+}
+
+export type DescribePayloadStorageInput = Record<string, never>;
+
+export interface DescribePayloadStorageResult {
+  /** Payloads over this many bytes go to external storage (history holds a reference); null: none, all inline. */
+  offloadsAbove: number | null;
 }

@@ -5,7 +5,7 @@ import { log } from '@temporalio/workflow';
 import { validateJsonSchema, type JsonSchema } from './json-schema';
 import { isRecord, sameJson } from './json';
 import type { LiveEvents } from './live-events';
-import type { ApprovalDecision, DecisionChannel, DecisionRequest, DroppedDecision, HeldDecision, PendingApproval } from './types';
+import type { ApprovalDecision, Continuation, DecisionChannel, DecisionRequest, DroppedDecision, HeldDecision, PendingApproval } from './types';
 
 interface ExpectedCall {
   toolUseId: string;
@@ -65,6 +65,42 @@ export class ApprovalBook {
 
   decisionFor(toolUseId: string): ApprovalDecision | undefined {
     return this.#decided.get(toolUseId);
+  }
+
+  /** Waiting for a person, with no decision yet: a call in this state can be handed to the next run. */
+  isAwaiting(toolUseId: string): boolean {
+    return this.#pending.has(toolUseId) && !this.#decided.has(toolUseId);
+  }
+
+  pendingFor(toolUseId: string): PendingApproval | undefined {
+    return this.#pending.get(toolUseId);
+  }
+
+  /** What the next run needs (continue-as-new): the audit trail, who still waits, what is held or was dropped. */
+  carry(): Continuation['approvals'] {
+    return {
+      audit: this.audit,
+      pending: this.list(),
+      held: [...this.#early.values()],
+      dropped: this.#dropped,
+    };
+  }
+
+  /** The carried book of the previous run. Decisions are rebuilt from the audit trail, the last one per call winning. */
+  restore(carried: Continuation['approvals']): void {
+    this.audit.push(...carried.audit);
+    for (const pending of carried.pending) this.#pending.set(pending.toolUseId, pending);
+    for (const decision of carried.audit) {
+      if (!this.#pending.has(decision.toolUseId)) this.#decided.set(decision.toolUseId, decision);
+    }
+    for (const held of carried.held) this.#early.set(held.request.toolUseId, held);
+    this.#dropped.push(...carried.dropped);
+    for (const dropped of carried.dropped) this.#droppedIds.add(dropped.toolUseId);
+  }
+
+  /** Held decisions and when each one's hold ends (epoch ms), for the next run's timers. */
+  heldUntil(): number[] {
+    return [...this.#early.values()].map((early) => early.receivedAt + this.holdMs);
   }
 
   /** A decision that was held and then not used (its call did not wait for approval, or the hold expired). */

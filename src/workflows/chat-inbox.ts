@@ -3,11 +3,13 @@
 // refuse is refused here (Update rejected, signal logged) and never fails the conversation.
 import { condition, log, type ApplicationFailure } from '@temporalio/workflow';
 import { isRecord } from './json';
-import type { ContentBlockParam, EndConversationRequest, MessageParam, UserMessageReply, UserMessageRequest } from './types';
+import type { ContentBlockParam, Continuation, EndConversationRequest, MessageParam, UserMessageReply, UserMessageRequest } from './types';
 
 /** Content blocks a user message may carry. tool_result belongs to the workflow's own tool round, tool_use to the model. */
 export const USER_MESSAGE_BLOCK_TYPES: ReadonlyArray<string> = ['text', 'image', 'document', 'search_result'];
 const MAX_QUEUED = 100;
+/** Answers no one collected (a client that gave up after continuedAsNew) are kept this long across runs, newest first. */
+const MAX_UNCOLLECTED_ANSWERS = 100;
 
 function blockProblem(block: unknown, index: number): string | undefined {
   const where = `content[${index}]`;
@@ -41,6 +43,8 @@ export class ChatInbox {
   readonly #answers = new Map<number, Answer>();
   #nextTicket = 1;
   #endRequest: EndConversationRequest | undefined;
+  /** The run is handing over to the next one: waiting Updates are answered with a ticket to wait on there. */
+  #continuingAs: ((ticket: number) => UserMessageReply) | undefined;
 
   constructor(
     private readonly isChat: boolean,
@@ -84,11 +88,56 @@ export class ChatInbox {
   async send(request: UserMessageRequest): Promise<UserMessageReply> {
     const ticket = this.#nextTicket++;
     this.#queued.push({ content: request.content, ticket });
-    await condition(() => this.#answers.has(ticket));
-    const answer = this.#answers.get(ticket)!;
+    return this.#answerFor(ticket);
+  }
+
+  /** Why an awaitReply Update must be refused: the ticket is not one this conversation still owes an answer for. */
+  awaitRefusal(request: unknown, exchangeTickets: readonly number[]): string | undefined {
+    if (!isRecord(request) || typeof request.ticket !== 'number' || !Number.isInteger(request.ticket)) return 'awaitReply needs {ticket}: the number a continuedAsNew reply gave';
+    const ticket = request.ticket;
+    const owed = this.#answers.has(ticket) || exchangeTickets.includes(ticket) || this.#queued.some((m) => m.ticket === ticket);
+    return owed ? undefined : `no answer is owed for ticket ${ticket}: it was never issued, or its answer was already collected`;
+  }
+
+  /** awaitReply: the answer for a message whose sendMessage Update ended when the run continued as new. */
+  awaitReply(ticket: number): Promise<UserMessageReply> {
+    return this.#answerFor(ticket);
+  }
+
+  async #answerFor(ticket: number): Promise<UserMessageReply> {
+    await condition(() => this.#answers.has(ticket) || this.#continuingAs !== undefined);
+    const answer = this.#answers.get(ticket);
+    if (!answer) return this.#continuingAs!(ticket);
     this.#answers.delete(ticket);
     if ('failure' in answer) throw answer.failure;
     return answer.reply;
+  }
+
+  /**
+   * The run continues as new: every Update waiting here (and any that arrives) is answered with its ticket, to wait
+   * on in the next run, so every handler finishes before the hand-over.
+   */
+  beginContinuing(replyFor: (ticket: number) => UserMessageReply): void {
+    this.#continuingAs = replyFor;
+  }
+
+  /** What the next run needs: queued messages with their tickets, and answers not collected yet. */
+  carry(exchangeTickets: number[]): Continuation['inbox'] {
+    const answers = [...this.#answers.entries()].flatMap(([ticket, answer]) => ('reply' in answer ? [{ ticket, reply: answer.reply }] : []));
+    return {
+      queued: this.#queued,
+      nextTicket: this.#nextTicket,
+      exchangeTickets,
+      answers: answers.slice(-MAX_UNCOLLECTED_ANSWERS),
+      ...(this.#endRequest ? { endRequest: this.#endRequest } : {}),
+    };
+  }
+
+  restore(carried: Continuation['inbox']): void {
+    this.#queued.push(...carried.queued);
+    this.#nextTicket = carried.nextTicket;
+    for (const { ticket, reply } of carried.answers) this.#answers.set(ticket, { reply });
+    if (carried.endRequest) this.#endRequest = carried.endRequest;
   }
 
   end(request: unknown): void {
@@ -100,8 +149,8 @@ export class ChatInbox {
   }
 
   /** Waits for the next message(s), up to the idle timeout; false when the chat ends or sits idle instead. */
-  async waitForMessages(idleTimeoutMs: number): Promise<boolean> {
-    const arrived = await condition(() => this.hasMessages || this.endRequested, idleTimeoutMs, { summary: 'waiting for the next user message' });
+  async waitForMessages(idleTimeoutMs: number, handOver: () => boolean = () => false): Promise<boolean> {
+    const arrived = await condition(() => this.hasMessages || this.endRequested || handOver(), idleTimeoutMs, { summary: 'waiting for the next user message' });
     return arrived && this.hasMessages;
   }
 

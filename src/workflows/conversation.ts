@@ -5,8 +5,10 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   allHandlersFinished,
   condition,
+  continueAsNew,
   isCancellation,
   log,
   patched,
@@ -22,8 +24,10 @@ import { formatUsd } from '../pricing/cost';
 import { AgentCostUsdKey, AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
 import { ApprovalBook } from './approvals';
 import { ChatInbox } from './chat-inbox';
+import { ContinueAsNewPoint, HistoryGauge } from './continue-as-new';
 import {
   approveSignal,
+  awaitReplyUpdate,
   decideUpdate,
   endConversationSignal,
   modelRequestQuery,
@@ -41,8 +45,11 @@ import { LiveEvents } from './live-events';
 import { ModelTurns, budgetSpent } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
 import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
+import { pageOf, pageRequestProblem } from './transcript-pages';
 import type {
   BudgetStop,
+  CarriedToolRound,
+  Continuation,
   ConversationOptions,
   ConversationResult,
   ConversationStatus,
@@ -50,6 +57,7 @@ import type {
   MessageParam,
   ToolOutput,
   Transcript,
+  TranscriptPageRequest,
   TurnRecord,
   UserMessageReply,
 } from './types';
@@ -57,7 +65,7 @@ import { emptyUsage, totalInputTokens } from './usage';
 
 export { FailureTypes } from './failure-retries';
 
-const { describeTools } = proxyLocalActivities<Pick<AgentActivities, 'describeTools'>>({
+const { describeTools, describePayloadStorage } = proxyLocalActivities<Pick<AgentActivities, 'describeTools' | 'describePayloadStorage'>>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 3, initialInterval: '200ms' },
 });
@@ -78,6 +86,14 @@ const HELD_DECISIONS_EXPIRE_PATCH = 'held-decisions-expire-on-a-timer';
 const TOKEN_BUDGET_COUNTS_CACHE_PATCH = 'token-budget-counts-cache';
 /** Histories recorded before the AgentCostUsd search attribute. */
 const COST_SEARCH_ATTRIBUTE_PATCH = 'cost-search-attribute';
+/** Histories recorded before continue-as-new: their runs never hand over, even when Temporal suggests it. */
+const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
+
+/**
+ * Without external storage a run's input is one inline payload (Temporal refuses more than 2 MB): a larger carried
+ * state is not handed over, and the run goes on (logged), rather than fail every workflow task.
+ */
+const MAX_INLINE_CONTINUATION_BYTES = 1_500_000;
 
 /** A result is one payload, limited to 2 MB (UTF-8 bytes): a longer transcript is left to the transcript query. */
 const MAX_TRANSCRIPT_IN_RESULT_BYTES = 1_000_000;
@@ -111,6 +127,7 @@ function toolOutputOf(settled: SettledCall[]): ToolOutput | undefined {
 }
 
 export class Conversation {
+  readonly #input: ConversationOptions;
   readonly #options: ResolvedOptions;
   readonly #messages: MessageParam[] = [];
   readonly #turns: TurnRecord[] = [];
@@ -127,9 +144,23 @@ export class Conversation {
   #result: Omit<ConversationResult, 'transcript'> | undefined;
   /** Tickets of the sendMessage Updates waiting on the exchange in flight. */
   #exchangeTickets: number[] = [];
+  /** How the last exchange ended: a chat that ends while it waits for a message ends with it. */
+  #lastOutcome: ExchangeOutcome = { status: 'completed' };
+  /** This run's place in the chain of runs (continue-as-new). */
+  readonly #run: number;
+  /** Continue-as-new is allowed in this run (the option, and a history recorded with it). */
+  #continueAsNewEnabled = false;
+  /** The history's size, as of the last recorded event the workflow was given (see continue-as-new.ts). */
+  readonly #history = new HistoryGauge();
+  /** The run is handing over to the next one: nothing new starts. */
+  #handingOver = false;
+  /** The worker's external storage threshold (null: none), asked at the run's start when continue-as-new is on. */
+  #offloadsAbove: number | null = null;
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedOptions, input: ConversationOptions) {
     this.#options = options;
+    this.#input = input;
+    this.#run = options.continuation?.run ?? 1;
     this.#approvals = new ApprovalBook(
       (name) => this.#tools.get(name)?.inputSchema,
       () => this.#publishState(),
@@ -142,14 +173,36 @@ export class Conversation {
       ...shared,
       hasTools: () => this.#tools.size > 0,
       fixedBreakpointTtls: () => this.#fixedBreakpointTtls(),
+      sampleHistory: () => this.#history.sample(),
       setDetails: (details) => this.#setDetails(details),
     });
-    this.#toolRound = new ToolRound({ options, tools: this.#tools, approvals: this.#approvals, retries: this.#retries, events: this.#events });
+    this.#toolRound = new ToolRound({
+      options,
+      tools: this.#tools,
+      approvals: this.#approvals,
+      retries: this.#retries,
+      events: this.#events,
+      handOverDue: () => this.#continueAsNewDue(),
+      sampleHistory: () => this.#history.sample(),
+      handingOver: () => this.#handingOver,
+    });
   }
 
-  /** Handlers go in before the first await, so nothing sent at start (signal-with-start, update-with-start) is lost. */
+  /**
+   * Handlers go in before the first await, so nothing sent at start (signal-with-start, update-with-start) is lost;
+   * a carried state goes in before them, since an Update buffered for the new run is validated as they register.
+   */
   registerHandlers(): void {
-    setHandler(transcriptQuery, () => this.#transcript());
+    if (this.#options.continuation) this.#restore(this.#options.continuation);
+    setHandler(transcriptQuery, (request?: TranscriptPageRequest) => {
+      if (request === undefined) return this.#transcript();
+      const problem = pageRequestProblem(request, this.#messages.length);
+      if (problem) throw new Error(problem);
+      // The audit and turn records ride on the first page only: later pages are messages.
+      const { messages, page } = pageOf(this.#messages, request);
+      const first = page.fromMessage === 0;
+      return { ...this.#transcript(), messages, page, ...(first ? {} : { turns: [], approvals: [] }) };
+    });
     setHandler(pendingApprovalsQuery, () => this.#approvals.list());
     setHandler(stateQuery, () => ({
       status: this.#status,
@@ -160,25 +213,23 @@ export class Conversation {
       heldDecisions: this.#approvals.held(Date.now()),
       droppedDecisions: this.#approvals.dropped(Date.now()),
       ...(this.#result ? { result: this.#result } : {}),
+      runs: this.#run,
     }));
-    setHandler(modelRequestQuery, (): ModelRequestContext => ({
-      ...(this.#options.system !== undefined ? { system: this.#options.system } : {}),
-      tools: [...this.#tools.values()].map((tool) => ({
-        name: tool.name,
-        ...(tool.description !== undefined ? { description: tool.description } : {}),
-        input_schema: tool.inputSchema as ModelRequestContext['tools'][number]['input_schema'],
-        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
-        ...(tool.eagerInputStreaming ? { eager_input_streaming: true } : {}),
-        ...(tool.cacheTtl ? { cache_control: tool.cacheTtl === '1h' ? { type: 'ephemeral' as const, ttl: '1h' as const } : { type: 'ephemeral' as const } } : {}),
-      })),
-      messages: this.#messages,
-    }));
+    setHandler(modelRequestQuery, (request?: TranscriptPageRequest): ModelRequestContext => {
+      if (request === undefined) return this.#modelRequest();
+      const problem = pageRequestProblem(request, this.#messages.length);
+      if (problem) throw new Error(problem);
+      const { messages, page } = pageOf(this.#messages, request);
+      return { ...this.#modelRequest(), messages, page };
+    });
+
 
     for (const [signal, approve] of [
       [approveSignal, true],
       [rejectSignal, false],
     ] as const) {
       setHandler(signal, (request) => {
+        this.#history.sample();
         const problem = this.#approvals.decisionProblem(request, approve, Date.now(), { holdUnknown: true });
         if (problem) {
           log.warn(`Ignored ${approve ? 'approve' : 'reject'} signal: ${problem}`, { request });
@@ -194,13 +245,21 @@ export class Conversation {
     setHandler(
       decideUpdate,
       (request) => {
+        this.#history.sample();
         const decision = this.#approvals.decide(request, request.decision === 'approve', 'update', Date.now());
         if (decision) return Promise.resolve(decision);
         // Decided before the call was pending (a fast approver): answer once the workflow takes it.
         const id = request.toolUseId;
-        return condition(() => this.#approvals.decisionFor(id) !== undefined || this.#approvals.wasDropped(id)).then(() => {
+        return condition(() => this.#approvals.decisionFor(id) !== undefined || this.#approvals.wasDropped(id) || this.#handingOver).then(() => {
           const taken = this.#approvals.decisionFor(id);
           if (taken) return taken;
+          if (this.#handingOver) {
+            // Every handler ends before the hand-over; the decision itself is carried, held for its call.
+            throw ApplicationFailure.nonRetryable(
+              `the conversation continued as new before tool call ${id} appeared; the decision is held in the next run and applies when the call appears`,
+              'DecisionHeldInNextRun',
+            );
+          }
           throw ApplicationFailure.nonRetryable(`tool call ${id} did not wait for approval, so the decision was not used`, 'DecisionNotUsed');
         });
       },
@@ -216,36 +275,104 @@ export class Conversation {
       },
     );
 
-    setHandler(userMessageSignal, (request) => this.#inbox.post(request));
-    setHandler(sendMessageUpdate, (request) => this.#inbox.send(request), {
+    setHandler(userMessageSignal, (request) => {
+      this.#history.sample();
+      this.#inbox.post(request);
+    });
+    setHandler(
+      sendMessageUpdate,
+      (request) => {
+        this.#history.sample();
+        return this.#inbox.send(request);
+      },
+      {
       validator: (request) => {
         const refusal = this.#inbox.refusal(request);
         if (refusal) throw new Error(refusal);
       },
       description: 'Send the next user message of a chat and wait for the answer.',
+      },
+    );
+    setHandler(
+      awaitReplyUpdate,
+      (request) => {
+        this.#history.sample();
+        return this.#inbox.awaitReply(request.ticket);
+      },
+      {
+      validator: (request) => {
+        const refusal = this.#inbox.awaitRefusal(request, this.#exchangeTickets);
+        if (refusal) throw new Error(refusal);
+      },
+      description: 'Wait for the answer to a message whose sendMessage Update ended when the run continued as new.',
+      },
+    );
+    setHandler(endConversationSignal, (request) => {
+      this.#history.sample();
+      this.#inbox.end(request);
     });
-    setHandler(endConversationSignal, (request) => this.#inbox.end(request));
-    setHandler(retryFailureSignal, (request) => this.#retries.request(request));
+    setHandler(retryFailureSignal, (request) => {
+      this.#history.sample();
+      this.#retries.request(request);
+    });
+  }
+
+  /** What the model activity reads to build a create or a replay: system, tools and the messages. */
+  #modelRequest(): ModelRequestContext {
+    return {
+      ...(this.#options.system !== undefined ? { system: this.#options.system } : {}),
+      tools: [...this.#tools.values()].map((tool) => ({
+        name: tool.name,
+        ...(tool.description !== undefined ? { description: tool.description } : {}),
+        input_schema: tool.inputSchema as ModelRequestContext['tools'][number]['input_schema'],
+        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+        ...(tool.eagerInputStreaming ? { eager_input_streaming: true } : {}),
+        ...(tool.cacheTtl ? { cache_control: tool.cacheTtl === '1h' ? { type: 'ephemeral' as const, ttl: '1h' as const } : { type: 'ephemeral' as const } } : {}),
+      })),
+      messages: this.#messages,
+    };
   }
 
   async run(): Promise<ConversationResult> {
     try {
-      this.#setStatus('running');
-      await this.#loadTools();
-      this.#messages.push(...this.#options.initialMessages);
-      if (this.#messages.length === 0 && !(await this.#takeUserMessages())) {
-        return await this.#finish({ status: 'completed' }, 'idle_timeout');
+      this.#continueAsNewEnabled = this.#options.continueAsNew !== null && patched(CONTINUE_AS_NEW_PATCH);
+      this.#history.sample();
+      // Asked alongside the tool catalog (local activities of the same task run together).
+      const storage = this.#continueAsNewEnabled ? describePayloadStorage({}) : undefined;
+      const carried = this.#options.continuation;
+      let resume: Pick<Continuation, 'iteration' | 'round'> | undefined;
+      let idleDeadline: number | undefined;
+      if (carried) {
+        if (carried.phase === 'exchange') resume = { iteration: carried.iteration ?? 1, ...(carried.round ? { round: carried.round } : {}) };
+        else idleDeadline = carried.idleDeadline;
+      } else {
+        this.#setStatus('running');
+        await this.#loadTools();
+      }
+      if (storage) this.#offloadsAbove = (await storage).offloadsAbove;
+      if (!carried) {
+        this.#messages.push(...this.#options.initialMessages);
+        if (this.#messages.length === 0 && !(await this.#takeUserMessages())) {
+          return await this.#finish({ status: 'completed' }, 'idle_timeout');
+        }
       }
       for (;;) {
-        const outcome = await this.#runExchange();
-        const reply: UserMessageReply = { status: outcome.status, text: this.#lastAssistantText(), turns: this.#turns.length };
-        this.#inbox.answer(this.#exchangeTickets.splice(0), reply);
-        if (!this.#options.chat || !CHAT_CONTINUES_AFTER.includes(outcome.status)) return await this.#finish(outcome);
+        if (idleDeadline === undefined) {
+          const outcome = await this.#runExchange(resume);
+          this.#lastOutcome = outcome;
+          resume = undefined;
+          const reply: UserMessageReply = { status: outcome.status, text: this.#lastAssistantText(), turns: this.#turns.length };
+          this.#inbox.answer(this.#exchangeTickets.splice(0), reply);
+          if (!this.#options.chat || !CHAT_CONTINUES_AFTER.includes(outcome.status)) return await this.#finish(outcome);
+        }
         this.#setStatus('awaiting_user');
-        if (!(await this.#takeUserMessages())) return await this.#finish(outcome, this.#inbox.endRequested ? 'user' : 'idle_timeout');
+        const deadline = idleDeadline;
+        idleDeadline = undefined;
+        if (!(await this.#takeUserMessages(deadline))) return await this.#finish(this.#lastOutcome, this.#inbox.endRequested ? 'user' : 'idle_timeout');
         this.#setStatus('running');
       }
     } catch (err) {
+      if (err instanceof ContinueAsNew) throw err;
       this.#setStatus(isCancellation(err) ? 'cancelled' : 'failed');
       this.#events.emit({
         type: 'conversation_finished',
@@ -266,8 +393,18 @@ export class Conversation {
   }
 
   /** Chat: waits for the next user message(s) and appends them as one user message. False on end or idle timeout. */
-  async #takeUserMessages(): Promise<boolean> {
-    if (!(await this.#inbox.waitForMessages(this.#options.chatIdleTimeoutMs))) return false;
+  async #takeUserMessages(idleDeadline?: number): Promise<boolean> {
+    // The idle timeout runs from the end of the last exchange, across a hand-over to the next run too.
+    const deadline = idleDeadline ?? Date.now() + this.#options.chatIdleTimeoutMs;
+    for (;;) {
+      // Nothing to wait for when a message or the end is already there: the next safe point hands over instead.
+      if (!this.#inbox.hasMessages && !this.#inbox.endRequested && this.#continueAsNewDue()) {
+        await this.#continueAsNew({ phase: 'awaiting_user', idleDeadline: deadline });
+      }
+      const waitMs = Math.max(1, deadline - Date.now());
+      if (await this.#inbox.waitForMessages(waitMs, () => this.#continueAsNewDue())) break;
+      if (this.#inbox.endRequested || !this.#continueAsNewDue()) return false;
+    }
     const { message, tickets } = this.#inbox.take();
     this.#messages.push(message);
     this.#events.emit({ type: 'chat_message_received', turn: this.#turns.length, text: textOf(message.content) });
@@ -288,10 +425,20 @@ export class Conversation {
   }
 
   /** The agent loop for one user message: model call, tools, model call… until a final stop reason or a limit. */
-  async #runExchange(): Promise<ExchangeOutcome> {
-    for (let iteration = 1; ; iteration++) {
+  async #runExchange(resume?: Pick<Continuation, 'iteration' | 'round'>): Promise<ExchangeOutcome> {
+    let iteration = resume?.iteration ?? 1;
+    if (resume?.round) {
+      // Handed over in the middle of a tool round (only approval waits were left): finish it here.
+      const record = this.#turns[this.#turns.length - 1]!;
+      const outcome = await this.#toolRoundOf(resume.round.calls, record, iteration, resume.round);
+      if (outcome) return outcome;
+      iteration++;
+    }
+    for (; ; iteration++) {
       if (this.#overBudget()) return { status: 'token_budget_exceeded' };
       if (iteration > this.#options.maxIterations) return { status: 'max_iterations' };
+      // Between turns nothing runs: a safe point to hand over to the next run.
+      if (this.#continueAsNewDue()) await this.#continueAsNew({ phase: 'exchange', iteration });
       const turn = await this.#modelTurns.call(iteration);
       if (!('result' in turn)) return { status: 'budget_exceeded', budgetStop: turn.budgetStop };
       const { result, record, cutToolUse, budgetStop } = turn;
@@ -334,13 +481,8 @@ export class Conversation {
             this.#messages.push({ role: 'user', content: settled.map((s) => s.block) });
             return { status: 'budget_exceeded', budgetStop: roundStop };
           }
-          const settled = await this.#toolRound.run(calls, record.turn);
-          record.toolCalls = settled.map((s) => s.record);
-          this.#messages.push({ role: 'user', content: settled.map((s) => s.block) });
-          // Structured output (seed 004): when every turn left would be forced to call a tool again, the model can
-          // never answer in text, so the exchange ends with this round's call as its output instead of looping.
-          const toolOutput = this.#forcedToTheEnd(iteration) ? toolOutputOf(settled) : undefined;
-          if (toolOutput && patched(STRUCTURED_OUTPUT_PATCH)) return { status: 'completed', toolOutput };
+          const outcome = await this.#toolRoundOf(calls, record, iteration);
+          if (outcome) return outcome;
           continue;
         }
         default:
@@ -348,6 +490,92 @@ export class Conversation {
           return { status: 'completed' };
       }
     }
+  }
+
+  /** Runs a reply's tool calls and appends their results; an outcome when the exchange ends with them. */
+  async #toolRoundOf(calls: ToolUse[], record: TurnRecord, iteration: number, resumed?: CarriedToolRound): Promise<ExchangeOutcome | undefined> {
+    let settled: SettledCall[];
+    try {
+      settled = await this.#toolRound.run(calls, record.turn, resumed);
+    } catch (err) {
+      if (err instanceof ContinueAsNewPoint) return this.#continueAsNew({ phase: 'exchange', iteration, round: { ...err.round, iteration } });
+      throw err;
+    }
+    record.toolCalls = settled.map((s) => s.record);
+    this.#messages.push({ role: 'user', content: settled.map((s) => s.block) });
+    // Structured output (seed 004): when every turn left would be forced to call a tool again, the model can
+    // never answer in text, so the exchange ends with this round's call as its output instead of looping.
+    const toolOutput = this.#forcedToTheEnd(iteration) ? toolOutputOf(settled) : undefined;
+    if (toolOutput && patched(STRUCTURED_OUTPUT_PATCH)) return { status: 'completed', toolOutput };
+    return undefined;
+  }
+
+  /**
+   * Continue-as-new is due, allowed in this run, and possible: without external storage a carried state over one
+   * payload's limit would be refused by Temporal, so the run goes on instead (logged once; it ends at the history limit).
+   */
+  #continueAsNewDue(): boolean {
+    if (!this.#continueAsNewEnabled || this.#handingOver || this.#options.continueAsNew === null) return false;
+    if (!this.#history.due(this.#options.continueAsNew)) return false;
+    const bytes = jsonByteLength(this.#carry({ phase: 'exchange' }));
+    if (bytes > MAX_INLINE_CONTINUATION_BYTES && (this.#offloadsAbove === null || bytes <= this.#offloadsAbove)) {
+      log.warn('Not continuing as new: the carried state is over one payload\'s limit and the worker has no external storage for it', { bytes });
+      this.#continueAsNewEnabled = false;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Hands the conversation over to a new run of the same workflow id. Called where nothing runs: between turns,
+   * while a chat waits for a message, or with only approval waits left in a tool round. Every handler finishes
+   * first: waiting sendMessage/awaitReply Updates get a ticket to wait on in the next run.
+   */
+  async #continueAsNew(at: Pick<Continuation, 'phase' | 'iteration' | 'round' | 'idleDeadline'>): Promise<never> {
+    this.#handingOver = true;
+    this.#setDetails(`continuing as new (run ${this.#run + 1})`);
+    this.#inbox.beginContinuing((ticket) => ({ status: this.#status, text: '', turns: this.#turns.length, continuedAsNew: { ticket } }));
+    await condition(allHandlersFinished);
+    // Decisions or messages that arrived while the handlers finished are part of the state handed over.
+    return continueAsNew<typeof agentConversation>({ ...this.#input, continuation: this.#carry(at) });
+  }
+
+  #carry(at: Pick<Continuation, 'phase' | 'iteration' | 'round' | 'idleDeadline'>): Continuation {
+    return {
+      run: this.#run + 1,
+      ...at,
+      messages: this.#messages,
+      turns: this.#turns,
+      usage: this.#usage,
+      lastStopReason: this.#lastStopReason,
+      lastOutcome: this.#lastOutcome,
+      tools: [...this.#tools.values()],
+      ...this.#modelTurns.carry(),
+      approvals: this.#approvals.carry(),
+      retries: this.#retries.carry(),
+      inbox: this.#inbox.carry(this.#exchangeTickets),
+    };
+  }
+
+  /** The previous run's state, before this run does anything. */
+  #restore(carried: Continuation): void {
+    this.#messages.push(...carried.messages);
+    this.#turns.push(...carried.turns);
+    Object.assign(this.#usage, carried.usage);
+    this.#lastStopReason = carried.lastStopReason;
+    if (carried.lastOutcome) this.#lastOutcome = carried.lastOutcome;
+    for (const tool of carried.tools) this.#tools.set(tool.name, tool);
+    this.#modelTurns.restore(carried);
+    this.#approvals.restore(carried.approvals);
+    this.#retries.restore(carried.retries);
+    this.#inbox.restore(carried.inbox);
+    this.#exchangeTickets = [...carried.inbox.exchangeTickets];
+    // Held decisions keep their hold's end: a timer per hold, as when they arrived.
+    for (const until of this.#approvals.heldUntil()) {
+      void CancellationScope.nonCancellable(() => sleep(Math.max(1, until - Date.now()))).then(() => this.#approvals.expireHeld(Date.now()));
+    }
+    this.#status = carried.phase === 'awaiting_user' ? 'awaiting_user' : 'running';
+    this.#publishState();
   }
 
   /** The TTLs of the user's breakpoints on tools and system blocks, in prefix order. */
@@ -421,6 +649,7 @@ export class Conversation {
       ...(endedBy === 'user' && endRequest && (endRequest.by !== undefined || endRequest.reason !== undefined) ? { endRequest } : {}),
       ...(outcome.toolOutput ? { toolOutput: outcome.toolOutput } : {}),
       ...(outcome.budgetStop ? { budgetStop: outcome.budgetStop } : {}),
+      ...(this.#run > 1 ? { runs: this.#run } : {}),
     };
     // Waiting sendMessage updates get the final state rather than hanging on a conversation that is over.
     this.#inbox.answerQueued({ status: outcome.status, text: this.#result.text, turns: this.#turns.length });
@@ -484,7 +713,7 @@ export async function agentConversation(options: ConversationOptions): Promise<C
   if (!check.ok) {
     throw ApplicationFailure.nonRetryable(`Invalid conversation options: ${check.errors.join('; ')}`, FailureTypes.invalidOptions);
   }
-  const conversation = new Conversation(check.options);
+  const conversation = new Conversation(check.options, options);
   conversation.registerHandlers();
   return conversation.run();
 }

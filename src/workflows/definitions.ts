@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ModelRequestContext } from '../activities/types';
 import type {
   ApprovalDecision,
+  AwaitReplyRequest,
   ConversationState,
   DecideRequest,
   DecisionRequest,
@@ -10,6 +11,7 @@ import type {
   PendingApproval,
   RetryFailureRequest,
   Transcript,
+  TranscriptPageRequest,
   UserMessageReply,
   UserMessageRequest,
 } from './types';
@@ -29,9 +31,12 @@ export const retryFailureSignal = defineSignal<[RetryFailureRequest]>('retryFail
 export const decideUpdate = defineUpdate<ApprovalDecision, [DecideRequest]>('decide');
 /** Send a user message to a chat and wait for the model's answer. */
 export const sendMessageUpdate = defineUpdate<UserMessageReply, [UserMessageRequest]>('sendMessage');
+/** Wait for the answer to a message whose sendMessage Update ended with `continuedAsNew` (the run continued as new first). */
+export const awaitReplyUpdate = defineUpdate<UserMessageReply, [AwaitReplyRequest]>('awaitReply');
 
 export const pendingApprovalsQuery = defineQuery<PendingApproval[]>('pendingApprovals');
-export const transcriptQuery = defineQuery<Transcript>('transcript');
+/** The transcript; with a page request, one page of it (read large transcripts in pages: a query answer has a size limit). */
+export const transcriptQuery = defineQuery<Transcript, [TranscriptPageRequest?]>('transcript');
 export const stateQuery = defineQuery<ConversationState>('state');
 /** Read by the model activity: the full request context, so it is never recorded in history twice. */
-export const modelRequestQuery = defineQuery<ModelRequestContext>('modelRequest');
+export const modelRequestQuery = defineQuery<ModelRequestContext, [TranscriptPageRequest?]>('modelRequest');

@@ -4,7 +4,7 @@
 import { ApplicationFailure, condition, log, patched, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { AgentActivities } from '../activities/types';
 import { isRecord } from './json';
-import type { FailureTarget, RetryFailureRequest } from './types';
+import type { Continuation, FailureTarget, RetryFailureRequest } from './types';
 
 import { failureTargetProblem } from './failure-types';
 
@@ -45,6 +45,15 @@ export class FailureRetries {
   readonly #requested: RetryFailureRequest[] = [];
   /** Every retry taken, in order, for the transcript. */
   readonly taken: Array<RetryFailureRequest & { at: string }> = [];
+
+  carry(): Continuation['retries'] {
+    return { requested: this.#requested, taken: this.taken };
+  }
+
+  restore(carried: Continuation['retries']): void {
+    this.#requested.push(...carried.requested);
+    this.taken.push(...carried.taken);
+  }
 
   request(request: unknown): void {
     const problem = retryRequestProblem(request);

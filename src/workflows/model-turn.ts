@@ -59,6 +59,8 @@ export interface TurnContext {
   /** The TTLs of the user's breakpoints on tools and system prompt, tools first (empty when there are none). */
   fixedBreakpointTtls(): CacheTtl[];
   setDetails(details: string): void;
+  /** An activity's result was just delivered: the moment to read the history's size (continue-as-new). */
+  sampleHistory(): void;
 }
 
 export class ModelTurns {
@@ -69,6 +71,16 @@ export class ModelTurns {
 
   constructor(private readonly context: TurnContext) {
     this.#threadsEnabled = context.options.threads;
+  }
+
+  /** The thread state the next run continues with (continue-as-new): its first call can still be a continue. */
+  carry(): { thread: ThreadHint | null; threadsEnabled: boolean } {
+    return { thread: this.#threadHint, threadsEnabled: this.#threadsEnabled };
+  }
+
+  restore(carried: { thread: ThreadHint | null; threadsEnabled: boolean }): void {
+    this.#threadHint = carried.thread;
+    this.#threadsEnabled = carried.threadsEnabled;
   }
 
   /**
@@ -185,6 +197,7 @@ export class ModelTurns {
           ...(options.prices ? { prices: options.prices } : {}),
           ...(fixedBreakpointTtls.length > 0 ? { fixedBreakpointTtls } : {}),
         });
+        this.context.sampleHistory();
       } catch (err) {
         if (err instanceof ActivityFailure && !isCancellation(err)) {
           if (await this.context.retries.take({ kind: 'model_call', turn })) continue;

@@ -3,6 +3,8 @@
 import type { BetaTextBlockParam, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import {
   DEFAULT_MODEL,
+  type ContinueAsNewOptions,
+  type Continuation,
   type ConversationOptions,
   type MessageParam,
   type ToolChoiceScheduleEntry,
@@ -46,6 +48,9 @@ export interface ResolvedOptions {
   searchAttributes: boolean;
   costSearchAttribute: boolean;
   includeTranscriptInResult: boolean;
+  /** null: never continue as new. Otherwise when Temporal suggests it or past these thresholds. */
+  continueAsNew: ContinueAsNewOptions | null;
+  continuation?: Continuation;
 }
 
 export const MAX_OUTPUT_TOKENS = 128_000;
@@ -77,6 +82,8 @@ const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
   'cache',
   'prices',
   'costSearchAttribute',
+  'continueAsNew',
+  'continuation',
 ];
 
 const CACHE_SETTINGS = ['5m', '1h', 'off'] as const;
@@ -302,6 +309,31 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   const modelTimeoutMs = durationMs(opts.modelTimeout, 'modelTimeout', errors) ?? 600_000;
   const modelHeartbeatTimeoutMs = durationMs(opts.modelHeartbeatTimeout, 'modelHeartbeatTimeout', errors) ?? 30_000;
 
+  let continueAsNew: ContinueAsNewOptions | null = {};
+  if (opts.continueAsNew === false) continueAsNew = null;
+  else if (opts.continueAsNew !== undefined) {
+    if (!isRecord(opts.continueAsNew)) errors.push('continueAsNew must be false or {afterEvents?, afterHistoryBytes?}');
+    else {
+      for (const key of Object.keys(opts.continueAsNew)) {
+        if (key !== 'afterEvents' && key !== 'afterHistoryBytes') errors.push(`unknown option 'continueAsNew.${key}'`);
+      }
+      const { afterEvents, afterHistoryBytes } = opts.continueAsNew;
+      // A run needs some room: its start, the carried state and one turn come to a few dozen events.
+      if (afterEvents !== undefined && !isPositiveInt(afterEvents, 51_200)) errors.push('continueAsNew.afterEvents must be a whole number from 1 to 51200');
+      else if (afterEvents !== undefined && afterEvents < 20) errors.push('continueAsNew.afterEvents must be at least 20: a single turn records about that many events');
+      if (afterHistoryBytes !== undefined && !isPositiveInt(afterHistoryBytes, 50 * 1024 * 1024)) {
+        errors.push('continueAsNew.afterHistoryBytes must be a whole number of bytes up to 50 MiB');
+      }
+      continueAsNew = {
+        ...(typeof afterEvents === 'number' ? { afterEvents } : {}),
+        ...(typeof afterHistoryBytes === 'number' ? { afterHistoryBytes } : {}),
+      };
+    }
+  }
+  if (opts.continuation !== undefined && (!isRecord(opts.continuation) || !Array.isArray((opts.continuation as { messages?: unknown }).messages))) {
+    errors.push('continuation is set by the workflow when it continues as new; do not set it');
+  }
+
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -337,6 +369,8 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       // fail every workflow task of the conversation.
       costSearchAttribute: opts.costSearchAttribute ?? false,
       includeTranscriptInResult: opts.includeTranscriptInResult ?? true,
+      continueAsNew,
+      ...(opts.continuation !== undefined ? { continuation: opts.continuation } : {}),
     },
   };
 }

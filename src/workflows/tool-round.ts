@@ -22,7 +22,8 @@ import { FailureRetries, FailureTypes } from './failure-retries';
 import { inputDigest } from './json';
 import type { LiveEvents } from './live-events';
 import type { ResolvedOptions } from './options';
-import type { FailureTarget, ToolCallOutcome, ToolCallRecord } from './types';
+import { ContinueAsNewPoint } from './continue-as-new';
+import type { CarriedToolRound, FailureTarget, ToolCallOutcome, ToolCallRecord } from './types';
 
 /** Histories recorded before this patch ended the workflow at once, leaving sibling tools running. */
 const CANCEL_SIBLINGS_PATCH = 'tool-round-cancels-siblings-on-failure';
@@ -49,6 +50,12 @@ export interface ToolRoundContext {
   readonly approvals: ApprovalBook;
   readonly retries: FailureRetries;
   readonly events: LiveEvents;
+  /** Continue-as-new is due: a round left waiting only for people can hand over to the next run. */
+  handOverDue(): boolean;
+  /** A tool's result was just delivered: the moment to read the history's size (continue-as-new). */
+  sampleHistory(): void;
+  /** The run is handing over: nothing may start any more (a decision that arrives now runs in the next run). */
+  handingOver(): boolean;
 }
 
 interface ToolRun {
@@ -86,9 +93,32 @@ export class ToolRound {
   constructor(private readonly context: ToolRoundContext) {}
 
   /** Runs the calls of one reply and answers each, in block order. Throws when a call fails the conversation. */
-  async run(calls: ToolUse[], turn: number): Promise<SettledCall[]> {
-    const { approvals, tools, options } = this.context;
+  async run(calls: ToolUse[], turn: number, resumed?: Omit<CarriedToolRound, 'iteration'>): Promise<SettledCall[]> {
+    const { approvals, tools } = this.context;
     approvals.expectCalls(calls);
+    const settled = new Map<string, SettledCall>();
+    // Handed over by the previous run: what was answered stays answered; the gated calls wait (or run) here.
+    for (const done of resumed?.settled ?? []) settled.set(done.call.toolUseId, done as SettledCall);
+    let runs: ToolRun[] = resumed
+      ? calls.filter((call) => resumed.gated.includes(call.toolUseId)).map((call) => ({ call, tool: tools.get(call.toolName)!, gated: true }))
+      : await this.#prepare(calls, turn, settled);
+
+    for (;;) {
+      const failure = await this.#runConcurrently(runs, settled, turn, calls);
+      if (!failure) break;
+      if (!(await this.context.retries.take(failure.target))) throw failure.failure;
+      // A retry of the previous run's failure: run again what has no recorded result (the failed call, the
+      // siblings cancelled with it); an expired approval waits again.
+      runs = runs.filter((run) => !settled.has(run.call.toolUseId));
+      for (const run of runs) approvals.reopen(run.call.toolUseId);
+    }
+    approvals.closeTurn(Date.now());
+    return calls.map((call) => settled.get(call.toolUseId)!);
+  }
+
+  /** Answers what cannot run (over the cap, unknown, invalid input) and says which calls run, gated or not. */
+  async #prepare(calls: ToolUse[], turn: number, settled: Map<string, SettledCall>): Promise<ToolRun[]> {
+    const { tools, options } = this.context;
     const cap = options.maxToolCallsPerTurn;
     const withinCap = calls.slice(0, cap);
     const toReview = withinCap.filter((call) => {
@@ -97,8 +127,7 @@ export class ToolRound {
     });
     const reviews = new Map(toReview.length === 0 ? [] : (await reviewToolCalls({ calls: toReview })).reviews.map((r) => [r.toolUseId, r] as const));
 
-    const settled = new Map<string, SettledCall>();
-    let runs: ToolRun[] = [];
+    const runs: ToolRun[] = [];
     calls.forEach((call, index) => {
       if (index >= cap) {
         const text = `Not run: this response asked for ${calls.length} tool calls and the limit is ${cap} per turn. Call at most ${cap} tools at a time.`;
@@ -118,22 +147,11 @@ export class ToolRound {
       }
       runs.push({ call, tool, gated: review?.needsApproval === true });
     });
-
-    for (;;) {
-      const failure = await this.#runConcurrently(runs, settled, turn);
-      if (!failure) break;
-      if (!(await this.context.retries.take(failure.target))) throw failure.failure;
-      // A retry of the previous run's failure: run again what has no recorded result (the failed call, the
-      // siblings cancelled with it); an expired approval waits again.
-      runs = runs.filter((run) => !settled.has(run.call.toolUseId));
-      for (const run of runs) approvals.reopen(run.call.toolUseId);
-    }
-    approvals.closeTurn(Date.now());
-    return calls.map((call) => settled.get(call.toolUseId)!);
+    return runs;
   }
 
   /** Runs every call at once; on a failure that ends the conversation, cancels the rest and waits for them. */
-  async #runConcurrently(runs: ToolRun[], settled: Map<string, SettledCall>, turn: number): Promise<RoundFailure | undefined> {
+  async #runConcurrently(runs: ToolRun[], settled: Map<string, SettledCall>, turn: number, calls: ToolUse[]): Promise<RoundFailure | undefined> {
     let failure: RoundFailure | undefined;
     let otherError: unknown;
     let failFast: ((failure: RoundFailure) => void) | undefined;
@@ -161,7 +179,24 @@ export class ToolRound {
         }),
       ),
     );
-    const early = await Promise.race([all.then(() => undefined), failedFast]);
+    // Continue-as-new may take over while only approval waits are left: nothing runs, and the waits carry over.
+    const { approvals } = this.context;
+    const onlyWaitsLeft = () => runs.every((run) => settled.has(run.call.toolUseId) || (run.gated && approvals.isAwaiting(run.call.toolUseId)));
+    let raced = false;
+    // The flag ends the condition once the race is over, so no predicate outlives its round.
+    const handOver = condition(() => raced || (this.context.handOverDue() && onlyWaitsLeft() && runs.some((run) => !settled.has(run.call.toolUseId)))).then(
+      () => (raced ? undefined : ('hand over' as const)),
+    );
+    const early = await Promise.race([all.then(() => undefined), failedFast, handOver]);
+    raced = true;
+    if (early === 'hand over') {
+      throw new ContinueAsNewPoint({
+        turn,
+        calls,
+        settled: calls.flatMap((call) => (settled.has(call.toolUseId) ? [settled.get(call.toolUseId)!] : [])),
+        gated: runs.filter((run) => !settled.has(run.call.toolUseId)).map((run) => run.call.toolUseId),
+      });
+    }
     if (early) return early;
     // A conversation cancelled meanwhile ends cancelled, even if a tool failed on its way out.
     if (otherError !== undefined && isCancellation(otherError) && conversationScope.consideredCancelled) throw otherError;
@@ -198,17 +233,22 @@ export class ToolRound {
     const decidedBefore = approvals.decisionFor(call.toolUseId) !== undefined;
     let decidedInTime = true;
     if (!decidedBefore) {
-      approvals.request(call, turn, Date.now(), timeoutMs);
+      // A wait handed over by the previous run goes on with the time it had left.
+      const carried = approvals.pendingFor(call.toolUseId);
+      const waitMs = carried ? (carried.expiresAt === null ? undefined : Math.max(1, Date.parse(carried.expiresAt) - Date.now())) : timeoutMs;
+      if (!carried) approvals.request(call, turn, Date.now(), timeoutMs);
       const isDecided = () => approvals.decisionFor(call.toolUseId) !== undefined;
       try {
         decidedInTime =
-          timeoutMs === undefined ? (await condition(isDecided), true) : await condition(isDecided, timeoutMs, { summary: `approval of ${call.toolName} (${call.toolUseId})` });
+          waitMs === undefined ? (await condition(isDecided), true) : await condition(isDecided, waitMs, { summary: `approval of ${call.toolName} (${call.toolUseId})` });
       } catch (err) {
         // A wait cancelled (the conversation, or a sibling's failure) takes no decision any more: not pending.
         if (isCancellation(err) && patched(WITHDRAW_CANCELLED_WAIT_PATCH)) approvals.withdraw(call.toolUseId);
         throw err;
       }
     }
+    // Decided while the run hands over: the next run runs it (its decision is carried), so this one must not.
+    if (this.context.handingOver()) await new Promise<never>(() => undefined);
     if (!decidedInTime) {
       const explanation = `Not run: no one approved this ${call.toolName} call within ${Math.round(timeoutMs! / 1000)}s, so it expired.`;
       approvals.expire(call.toolUseId, Date.now(), explanation);
@@ -260,7 +300,9 @@ export class ToolRound {
     this.context.events.emit({ type: 'tool_started', turn, toolUseId: call.toolUseId, name: call.toolName, input: call.input });
     try {
       result = await activities.runTool({ toolUseId: call.toolUseId, toolName: call.toolName, input: call.input, turn, ...(approval ? { approval } : {}) });
+      this.context.sampleHistory();
     } catch (err) {
+      this.context.sampleHistory();
       if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
       const cause = err.cause;
       if (cause instanceof ApplicationFailure && cause.type === FailureTypes.toolFatal) {

@@ -7,7 +7,7 @@ import type {
   BetaTextBlockParam,
   BetaToolChoice,
 } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import type { ModelRequestKind, RunToolResult } from '../activities/types';
+import type { ModelRequestKind, RunToolResult, ThreadHint, ToolDescription } from '../activities/types';
 import type { ModelPrice } from '../pricing/cost';
 
 export type MessageParam = BetaMessageParam;
@@ -106,6 +106,80 @@ export interface ConversationOptions {
   prices?: Record<string, ModelPrice>;
   /** Keep the AgentCostUsd search attribute up to date (needs it registered: the client checks and sets this). Default false. */
   costSearchAttribute?: boolean;
+  /**
+   * Continue-as-new: when Temporal suggests it (its history limits come near) or past these thresholds, the
+   * conversation carries its state into a new run of the same workflow id, at a point where no tool runs. Default
+   * on, with no thresholds of its own; `false` turns it off (the run then ends at Temporal's history limit).
+   */
+  continueAsNew?: false | ContinueAsNewOptions;
+  /** Set by the workflow itself when it continues as new: the state carried into the next run. Never set it. */
+  continuation?: Continuation;
+}
+
+export interface ContinueAsNewOptions {
+  /** Continue as new once the run's history has this many events. */
+  afterEvents?: number;
+  /** …or is this many bytes. */
+  afterHistoryBytes?: number;
+}
+
+/** A tool round that was waiting only for people when the run continued as new. */
+export interface CarriedToolRound {
+  turn: number;
+  iteration: number;
+  /** Every tool_use of the reply, in block order. */
+  calls: Array<{ toolUseId: string; toolName: string; input: unknown }>;
+  /** Calls already answered, with their results. */
+  settled: Array<{ call: { toolUseId: string; toolName: string; input: unknown }; block: unknown; record: ToolCallRecord }>;
+  /** The ids of the gated calls still to run (pending approval, or decided while the run ended). */
+  gated: string[];
+}
+
+/** A decision held for a call not seen yet (signal or Update), as carried to the next run. */
+export interface CarriedHeldDecision {
+  request: DecisionRequest;
+  approve: boolean;
+  via: DecisionChannel;
+  receivedAt: number;
+}
+
+/** The state one run hands the next (continue-as-new). Built by the workflow, read back only by the workflow. */
+export interface Continuation {
+  /** This run's place in the chain: 2 for the run after the first continue-as-new. */
+  run: number;
+  /** Where the conversation was: between exchanges of a chat, or inside an exchange. */
+  phase: 'awaiting_user' | 'exchange';
+  /** Exchange phase: the iteration the exchange resumes at, and the unfinished tool round, if any. */
+  iteration?: number;
+  round?: CarriedToolRound;
+  /** Chat: epoch ms at which the idle timeout ends (the timer's remaining time carries over). */
+  idleDeadline?: number;
+  messages: MessageParam[];
+  turns: TurnRecord[];
+  usage: UsageTotals;
+  lastStopReason: BetaStopReason | null;
+  /** How the last exchange ended (a chat that then ends idle or by request ends with it). */
+  lastOutcome?: { status: FinalStatus; toolOutput?: ToolOutput; budgetStop?: BudgetStop };
+  /** The tool catalog recorded at the first run's start: later runs never list tools again. */
+  tools: ToolDescription[];
+  thread: ThreadHint | null;
+  threadsEnabled: boolean;
+  approvals: {
+    audit: ApprovalDecision[];
+    pending: PendingApproval[];
+    held: CarriedHeldDecision[];
+    dropped: DroppedDecision[];
+  };
+  retries: { requested: RetryFailureRequest[]; taken: RetryRecord[] };
+  inbox: {
+    queued: Array<{ content: UserMessageRequest['content']; ticket?: number }>;
+    nextTicket: number;
+    /** Tickets of the sendMessage Updates waiting on the exchange in flight. */
+    exchangeTickets: number[];
+    /** Answers not yet collected with awaitReply (tickets whose Update ended with continuedAsNew). */
+    answers: Array<{ ticket: number; reply: UserMessageReply }>;
+    endRequest?: EndConversationRequest;
+  };
 }
 
 export type ConversationStatus =
@@ -215,6 +289,8 @@ export interface TurnRecord {
 
 export interface Transcript {
   messages: MessageParam[];
+  /** A paged read (the query was given a TranscriptPageRequest): which messages these are. */
+  page?: TranscriptPage;
   turns: TurnRecord[];
   /** Audit trail: who decided each gated call, when, why, and what ran. */
   approvals: ApprovalDecision[];
@@ -264,6 +340,8 @@ export interface ConversationResult {
   toolOutput?: ToolOutput;
   /** Status budget_exceeded: why. */
   budgetStop?: BudgetStop;
+  /** How many runs the conversation took (continue-as-new starts the next one). */
+  runs?: number;
 }
 
 export interface EndConversationRequest {
@@ -301,6 +379,23 @@ export interface ConversationState {
   droppedDecisions: DroppedDecision[];
   /** Set once the conversation has a final status. */
   result?: Omit<ConversationResult, 'transcript'>;
+  /** How many runs the conversation has had so far, this one included (continue-as-new starts the next). */
+  runs?: number;
+}
+
+/** Which part of a transcript to read: the queries answer in pages so no read meets a message-size limit. */
+export interface TranscriptPageRequest {
+  /** Index of the first message to return. Default 0. */
+  fromMessage?: number;
+  /** At most this many UTF-8 bytes of messages (at least one message is always returned). */
+  maxBytes?: number;
+}
+
+export interface TranscriptPage {
+  fromMessage: number;
+  /** Where the next page starts, or null when this page ends the transcript. */
+  nextMessage: number | null;
+  totalMessages: number;
 }
 
 export interface DecisionRequest {
@@ -324,6 +419,15 @@ export interface UserMessageReply {
   status: ConversationStatus | FinalStatus;
   text: string;
   turns: number;
+  /**
+   * The run continued as new before the answer: it comes from the next run, through the awaitReply Update with
+   * this ticket. The client's sendMessage() does that for you.
+   */
+  continuedAsNew?: { ticket: number };
+}
+
+export interface AwaitReplyRequest {
+  ticket: number;
 }
 
 export type { RunToolResult };

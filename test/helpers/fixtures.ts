@@ -34,6 +34,31 @@ export async function recordHistoryFixture(client: Client, name: string, workflo
   fs.writeFileSync(file, `${historyToJSON(history)}\n`);
 }
 
+/** Every run of a conversation that continued as new, oldest first, one fixture each: `<name>-run<N>.json`. */
+export async function recordChainFixtures(client: Client, name: string, workflowId: string): Promise<number> {
+  const runIds: string[] = [];
+  // From the latest run back, each started event naming the run it continued.
+  for (let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId; runId; ) {
+    runIds.unshift(runId);
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+  }
+  if (!recordingFixtures()) {
+    // How many runs a chain takes can vary with timing; the recorded chain is the one replayed.
+    const first = path.join(FIXTURES_DIR, `${name}-run1.json`);
+    if (!fs.existsSync(first)) throw new Error(`No recorded history ${path.relative(process.cwd(), first)}. Record it: DURABLE_CLAUDE_RECORD_FIXTURES=1 npx jest <this test file> -t '<this test>'`);
+    return runIds.length;
+  }
+  for (const file of fs.readdirSync(FIXTURES_DIR).filter((f) => f.startsWith(`${name}-run`))) fs.rmSync(path.join(FIXTURES_DIR, file));
+  for (const [index, runId] of runIds.entries()) {
+    const file = path.join(FIXTURES_DIR, `${name}-run${index + 1}.json`);
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    fs.mkdirSync(FIXTURES_DIR, { recursive: true });
+    fs.writeFileSync(file, `${historyToJSON(history)}\n`);
+  }
+  return runIds.length;
+}
+
 export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 export async function historyEventsOf(client: Client, workflowId: string): Promise<HistoryEvent[]> {

@@ -1,0 +1,34 @@
+// When a run hands over to the next one (continue-as-new): Temporal's own suggestion (its history limits are
+// near) or the conversation's thresholds.
+//
+// The history's length is read from workflowInfo() only where a recorded event has just been delivered (a signal,
+// an Update, an activity's result), never in whatever activation happens to evaluate a condition: a local
+// activity's result can arrive in a different activation on replay than it did live, with a different length.
+import { workflowInfo } from '@temporalio/workflow';
+import type { CarriedToolRound, ContinueAsNewOptions } from './types';
+
+export class HistoryGauge {
+  #length = 0;
+  #bytes = 0;
+  #suggested = false;
+
+  /** Call right after a recorded event reached the workflow: what workflowInfo() says then is the same on replay. */
+  sample(): void {
+    const info = workflowInfo();
+    this.#length = info.historyLength;
+    this.#bytes = info.historySize;
+    this.#suggested = info.continueAsNewSuggested;
+  }
+
+  due(policy: ContinueAsNewOptions): boolean {
+    if (this.#suggested) return true;
+    if (policy.afterEvents !== undefined && this.#length >= policy.afterEvents) return true;
+    if (policy.afterHistoryBytes !== undefined && this.#bytes >= policy.afterHistoryBytes) return true;
+    return false;
+  }
+}
+
+/** Thrown by the tool round when it reached a point to hand over: only approval waits are left in it. */
+export class ContinueAsNewPoint {
+  constructor(readonly round: Omit<CarriedToolRound, 'iteration'>) {}
+}

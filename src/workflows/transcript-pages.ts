@@ -1,0 +1,39 @@
+// Paged transcript reads. A query's answer travels as one gRPC message (4 MB by default), so a long conversation's
+// transcript is read in pages of whole messages; each page is at most maxBytes unless one message alone is larger.
+import { jsonByteLength, isRecord } from './json';
+import type { MessageParam, TranscriptPage, TranscriptPageRequest } from './types';
+
+/** Default and ceiling of a page: well under the gRPC limit with the rest of the answer around it. */
+export const DEFAULT_PAGE_BYTES = 1_000_000;
+export const MAX_PAGE_BYTES = 3_000_000;
+
+/** What is wrong with a page request, if anything (a query cannot be refused quietly: it throws with this). */
+export function pageRequestProblem(request: unknown, totalMessages: number): string | undefined {
+  if (!isRecord(request)) return 'a page request must be {fromMessage?, maxBytes?}';
+  const { fromMessage, maxBytes } = request;
+  if (fromMessage !== undefined && (typeof fromMessage !== 'number' || !Number.isInteger(fromMessage) || fromMessage < 0 || fromMessage > totalMessages)) {
+    return `fromMessage must be a whole number from 0 to ${totalMessages} (the transcript's length)`;
+  }
+  if (maxBytes !== undefined && (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes <= 0 || maxBytes > MAX_PAGE_BYTES)) {
+    return `maxBytes must be a whole number of bytes from 1 to ${MAX_PAGE_BYTES}`;
+  }
+  return undefined;
+}
+
+/** The messages of one page and where the next starts. Call after pageRequestProblem() said nothing. */
+export function pageOf(messages: readonly MessageParam[], request: TranscriptPageRequest): { messages: MessageParam[]; page: TranscriptPage } {
+  const fromMessage = request.fromMessage ?? 0;
+  const maxBytes = request.maxBytes ?? DEFAULT_PAGE_BYTES;
+  let end = fromMessage;
+  let bytes = 0;
+  while (end < messages.length) {
+    const size = jsonByteLength(messages[end]);
+    if (end > fromMessage && bytes + size > maxBytes) break;
+    bytes += size;
+    end++;
+  }
+  return {
+    messages: messages.slice(fromMessage, end),
+    page: { fromMessage, nextMessage: end < messages.length ? end : null, totalMessages: messages.length },
+  };
+}
