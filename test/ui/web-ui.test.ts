@@ -10,7 +10,7 @@ import { AgentClient } from '../../src/client';
 import { DEMO_PROMPT, simulatedModelScript } from '../../src/demo/scripted-model';
 import { startDevServer, type DevServer } from '../../src/devserver';
 import { exampleTools } from '../../src/examples/tools';
-import { FakeMessagesApi } from '../../src/testing';
+import { FakeMessagesApi, reply, text, toolUse } from '../../src/testing';
 import { createAgentWorker } from '../../src/worker';
 import { fakeAnthropic } from '../helpers/temporal';
 import { findChromium, HEADLESS_CHROMIUM_ARGS } from './chromium';
@@ -22,6 +22,8 @@ let fake: FakeMessagesApi;
 let browser: Browser;
 let page: Page;
 let conversation: { id: string; runId: string };
+/** A conversation that continued as new: its runs, oldest first. */
+let chain: { id: string; runIds: string[] };
 
 beforeAll(async () => {
   const chromiumExecutable = await findChromium();
@@ -38,7 +40,12 @@ beforeAll(async () => {
       workflowBundle: { codePath: process.env.DURABLE_CLAUDE_TEST_BUNDLE! },
     });
     const agent = new AgentClient({ client: new Client({ connection }), taskQueue: 'web-ui' });
-    conversation = await worker.runUntil(async () => {
+    const chainPrompt = `What time is it, several times over? [${Date.now()}]`;
+    fake.addScript({
+      match: chainPrompt,
+      steps: ({ turnIndex }) => (turnIndex < 4 ? reply(toolUse('get_time', { timezone: 'Europe/Paris' })) : reply(text('Still evening in Paris.'))),
+    });
+    ({ conversation, chain } = await worker.runUntil(async () => {
       const handle = await agent.start({ prompt: DEMO_PROMPT, tools: ['get_weather', 'get_time', 'send_email'], conversationId: `ui-${Date.now()}` });
       let pending = await handle.pending();
       while (pending.length === 0) {
@@ -47,8 +54,14 @@ beforeAll(async () => {
       }
       await handle.approve(pending[0]!.toolUseId, { by: 'alice@example.com', reason: 'summary looks right' });
       await handle.result();
-      return { id: handle.conversationId, runId: (await handle.describe()).runId };
-    });
+      // A conversation that continues as new every few turns.
+      const chained = await agent.start({ prompt: chainPrompt, tools: ['get_time'], conversationId: `ui-chain-${Date.now()}`, continueAsNew: { afterEvents: 20 } });
+      await chained.result();
+      return {
+        conversation: { id: handle.conversationId, runId: (await handle.describe()).runId },
+        chain: { id: chained.conversationId, runIds: (await chained.histories()).map((run) => run.runId) },
+      };
+    }));
   } finally {
     await connection.close();
     await nativeConnection.close();
@@ -105,6 +118,22 @@ test('the conversation summary (the first words of the prompt) is shown', async 
   expect(text).toMatch(/What.s the weather and the local time in Paris right now/);
   expect(text).toContain('model claude-sonnet-5-5 · tools: get_weather, get_time, send_email');
   await page.screenshot({ path: path.join(ARTIFACTS, 'conversation-summary.png') });
+});
+
+test('the latest run of a conversation that continued as new links the run before it', async () => {
+  expect(chain.runIds.length).toBeGreaterThanOrEqual(2);
+  const latest = chain.runIds[chain.runIds.length - 1]!;
+  const previous = chain.runIds[chain.runIds.length - 2]!;
+  await page.goto(`${server.uiUrl}/namespaces/default/workflows/${chain.id}/${latest}/history`);
+  // The UI shows a chain under the run's Relationships tab: the run it continued, linked by its run id.
+  await page.locator(`a[href$="/workflows/${chain.id}/${latest}/relationships"]`).first().click();
+  await page.getByText('Previous Execution', { exact: true }).first().waitFor({ timeout: 30_000 });
+  await page.locator(`a[href*="/workflows/${chain.id}/${chain.runIds[0]!}"]`).first().waitFor({ timeout: 30_000 });
+  const link = page.locator(`a[href*="/workflows/${chain.id}/${previous}"]`).first();
+  await link.waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'continued-as-new-relationships.png') });
+  await link.click();
+  await page.waitForURL(new RegExp(`/workflows/${chain.id}/${previous}(/|$)`), { timeout: 30_000 });
 });
 
 test("the conversation's cost is a search attribute on its page", async () => {
