@@ -11,3 +11,7 @@ export { exampleTools, type ExampleToolsOptions, type SentEmail } from './exampl
 export { startEventServer, findNatsServer, type EventServer, type EventServerOptions } from './event-server';
 /** The HTTP server `durable-claude dev` runs for live output: Server-Sent Events and a page per conversation. */
 export { startLiveOutputServer, type LiveOutputServer, type LiveOutputServerOptions } from './streaming/live-server';
+/** The embedded store of large payloads `durable-claude dev` uses (next to its database, `.temporal/payloads`). */
+export { fileSystemStorage, DEV_STORAGE_DIR, type FileSystemStorageOptions } from './storage';
+/** An S3-compatible server on this machine (gofakes3, built once from the Go module proxy), to try s3Storage. */
+export { startS3Server, findS3Server, type S3Server } from './storage/s3-server';
