@@ -491,17 +491,27 @@ export class FakeMessagesApi {
     const summary = this.#summarize({ messages: full.messages, instructions: how.instructions, conversationKey: parts.conversationKey, kind: how.kind });
     const block = this.#compactions.issue(summary, { conversationKey: parts.conversationKey, turnsBefore: turnIndex, kind: how.kind, summarizedMessages: sentMessages });
     const message = this.#buildMessage({ content: [block as unknown as ContentBlockSpec], stop_reason: 'compaction', usage: { output_tokens: estimateTokens(summary) } }, full, cache.plan);
-    const usage = message.usage;
-    (usage as { iterations?: unknown }).iterations = [
-      {
-        type: 'compaction',
-        input_tokens: usage.input_tokens,
-        output_tokens: usage.output_tokens,
-        cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
-        cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
-        cache_creation: usage.cache_creation,
-      },
-    ];
+    // Nothing is sampled after the block, and a compaction entry's tokens are not in the top-level counts (SDK
+    // `BetaIterationsUsage`): the whole cost of the request is its compaction iteration.
+    const compactionUsage = message.usage;
+    message.usage = {
+      ...compactionUsage,
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+      iterations: [
+        {
+          type: 'compaction',
+          input_tokens: compactionUsage.input_tokens,
+          output_tokens: compactionUsage.output_tokens,
+          cache_read_input_tokens: compactionUsage.cache_read_input_tokens ?? 0,
+          cache_creation_input_tokens: compactionUsage.cache_creation_input_tokens ?? 0,
+          cache_creation: compactionUsage.cache_creation,
+        },
+      ],
+    } as FakeMessage['usage'];
     if (how.kind === 'edit' && record.context?.appliedEdits) message.context_management = { applied_edits: record.context.appliedEdits };
     if (record.context) record.context.compaction = { kind: how.kind, summary, summarizedMessages: sentMessages, paused: how.paused };
     const plan = planReply(message, { maxTokens: full.max_tokens, cutAtMaxTokens: false, inputJsonChunkChars: DEFAULT_INPUT_JSON_CHUNK_CHARS, isEager: () => false, scriptedOutputTokens: true });
