@@ -1,13 +1,16 @@
 // The benchmark harness: the same scripted conversations, over the same fake Messages API, with the same tool
 // latencies, for three peers — the SDK's in-process tool runner, durable-claude, and @temporalio/ai-sdk — on one
 // Temporal dev server; the streaming scenario adds its floor, the SDK's own messages.stream, run in this process, and
-// the cost scenario a second durable-claude run with message threads off.
+// the cost scenario a second durable-claude run with message threads off; long_chat and large_results run
+// durable-claude with continue-as-new and external storage in a process of their own (durable-claude-long).
 // `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small); `--only streaming,fanout` runs
-// just those scenarios (written to bench/results/partial.*, the README left as it is).
+// just those scenarios (written to bench/results/partial.*, the README left as it is). BENCH_LONG_CHAT_TURNS sets
+// long_chat's turn count (with RSS read at a tenth, half and all of it), to size a run before the full one.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startEventServer, type EventServer } from '../src/event-server';
 import { startDevServer, type DevServer } from '../src/devserver';
@@ -19,8 +22,11 @@ import { renderMarkdown, type BenchResults, type PeerName } from './lib/report';
 import { runStreamingScenario, STREAMING_FULL, STREAMING_QUICK, WrittenMarks } from './lib/streaming-scenario';
 import { COST_FULL, COST_QUICK, runCostScenario } from './lib/cost-scenario';
 import { TOOL_NAME } from './lib/work-tool';
+import { LONG_CHAT_FULL, LONG_CHAT_QUICK, longChatDetail, longChatFigures, scriptLongChat, type LongChatRun, type LongChatShape } from './lib/long-chat-scenario';
+import { LARGE_RESULTS_FULL, LARGE_RESULTS_QUICK, runLargeResultsScenario, type LargeResultsRun } from './lib/large-results-scenario';
+import { LongPeer } from './lib/long-peer';
 
-const SCENARIOS = ['turn_overhead', 'realistic', 'fanout', 'throughput', 'history_growth', 'streaming', 'cost'] as const;
+const SCENARIOS = ['turn_overhead', 'realistic', 'fanout', 'throughput', 'history_growth', 'streaming', 'cost', 'long_chat', 'large_results'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const quick = process.argv.includes('--quick');
@@ -96,6 +102,7 @@ async function main(): Promise<void> {
   const written = new WrittenMarks();
   const fake = await FakeMessagesApi.start({ onStreamWrite: (write) => written.record(write) });
   const peers: Peer[] = [];
+  const longPeers: LongPeer[] = [];
   const server: DevServer = await startDevServer({ ui: false });
   // durable-claude's live output goes through NATS JetStream, the server it documents for production.
   const events: EventServer | undefined = selected('streaming')
@@ -105,6 +112,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       for (const peer of peers) peer.kill();
+      for (const peer of longPeers) peer.kill();
       void Promise.allSettled([server.kill(), events?.stop()]).finally(() => process.exit(130));
     });
   }
@@ -115,7 +123,8 @@ async function main(): Promise<void> {
   const tsxPeer = (file: string): [string, string[]] => [process.execPath, ['--import', 'tsx', path.join(__dirname, 'peers', file)]];
 
   // The tool runner is the baseline of the tool-loop scenarios only.
-  if (SCENARIOS.some((name) => name !== 'streaming' && name !== 'history_growth' && selected(name))) peers.push(new Peer('sdk_tool_runner', ...tsxPeer('sdk-tool-runner.ts'), env));
+  const withoutToolRunner: ScenarioName[] = ['streaming', 'history_growth', 'long_chat', 'large_results'];
+  if (SCENARIOS.some((name) => !withoutToolRunner.includes(name) && selected(name))) peers.push(new Peer('sdk_tool_runner', ...tsxPeer('sdk-tool-runner.ts'), env));
   peers.push(new Peer('durable_claude', ...tsxPeer('durable-claude.ts'), env));
   const aiSdk = ensureAiSdkPeer();
   const unavailable: Partial<Record<PeerName, string>> = {};
@@ -298,7 +307,78 @@ async function main(): Promise<void> {
     results.scenarios.cost = { ...figures, ...failedFigures('cost') };
   }
 
-  await Promise.all(peers.map((peer) => peer.stop()));
+  /** A fresh durable-claude-long process for one scenario (its RSS is that scenario's alone), storage in its own directory. */
+  async function longPeer(scenario: string): Promise<LongPeer> {
+    const peer = new LongPeer(env, fs.mkdtempSync(path.join(bundleDir, `storage-${scenario}-`)));
+    longPeers.push(peer);
+    await peer.ready();
+    return peer;
+  }
+  const durableClaude = { name: 'durable_claude' as const };
+
+  if (selected('long_chat')) {
+    const turnsOverride = Number(process.env.BENCH_LONG_CHAT_TURNS);
+    const shape: LongChatShape =
+      Number.isInteger(turnsOverride) && turnsOverride > 0
+        ? { ...LONG_CHAT_FULL, turns: turnsOverride, rssAt: [...new Set([Math.ceil(turnsOverride / 10), Math.ceil(turnsOverride / 2), turnsOverride])], window: Math.min(LONG_CHAT_FULL.window, Math.ceil(turnsOverride / 10)) }
+        : quick
+          ? LONG_CHAT_QUICK
+          : LONG_CHAT_FULL;
+    results.meta.long_chat = shape;
+    log(`long_chat: one chat of ${shape.turns} turns × ${shape.toolsPerTurn} tools × ${shape.resultBytes / 1024} KB on durable_claude (continue-as-new, external storage)`);
+    const marker = `bench long_chat #${process.pid}-${Date.now()}`;
+    scriptLongChat(fake, shape, marker);
+    const run = await attempt('long_chat', durableClaude, async () => {
+      const peer = await longPeer('long_chat');
+      // A deadline for a hang, not for a slow machine: it runs from the peer's last progress line.
+      const chat = await peer.request<LongChatRun>({ scenario: 'long_chat', shape, marker }, { idleTimeoutMs: 300_000, progress: (line) => log(`long_chat: ${line}`) });
+      await peer.stop();
+      return chat;
+    });
+    if (run) {
+      // A chat that stopped early keeps its figures (and says why in `failed`); it is a durable_claude failure.
+      results.scenarios.long_chat = { durable_claude: longChatFigures(run, shape, fake.requests) };
+      results.long_chat_detail = { durable_claude: longChatDetail(run, shape, fake.requests) };
+      log(`long_chat: ${run.turnsCompleted} turns in ${run.seconds} s, ${run.runs.length} runs, status ${run.status}${run.error ? `: ${run.error}` : ''}`);
+      if (run.error) failures.push({ scenario: 'long_chat', peer: 'durable_claude', error: run.error });
+    } else {
+      results.scenarios.long_chat = failedFigures('long_chat');
+    }
+  }
+
+  if (selected('large_results')) {
+    const shape = quick ? LARGE_RESULTS_QUICK : LARGE_RESULTS_FULL;
+    results.meta.large_results = shape;
+    log(`large_results: ${shape.toolResults} tool results of ${shape.resultBytes / 1024 / 1024} MB in one conversation, per peer`);
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      const aiSdkPeer = peers.find((peer) => peer.name === 'temporal_ai_sdk');
+      const { figures, detail } = await runLargeResultsScenario(
+        fake,
+        new Client({ connection }),
+        {
+          durableClaude: async (spec) => {
+            const peer = await longPeer('large_results');
+            const run = await peer.request<LargeResultsRun>({ scenario: 'large_results', spec }, { idleTimeoutMs: 600_000 });
+            await peer.stop();
+            return run;
+          },
+          ...(aiSdkPeer ? { aiSdk: aiSdkPeer } : {}),
+        },
+        shape,
+        (name, work) => attempt('large_results', { name }, work),
+        log,
+      );
+      results.scenarios.large_results = { ...figures, ...failedFigures('large_results') };
+      results.large_results_detail = detail;
+      // A peer that cannot hold 1 MB results is the finding; ours not completing is a bug.
+      if (figures.durable_claude && figures.durable_claude.completed !== true) failures.push({ scenario: 'large_results', peer: 'durable_claude', error: String(figures.durable_claude.outcome) });
+    } finally {
+      await connection.close();
+    }
+  }
+
+  await Promise.all([...peers, ...longPeers].map((peer) => peer.stop()));
   await server.stop();
   await events?.stop();
   await fake.close();

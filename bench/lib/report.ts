@@ -1,6 +1,8 @@
 // bench/results/*.md: the figures as tables, and the issue's targets for durable_claude checked against them.
 
 import { COST_FULL, costTitle, type CostShape } from './cost-scenario';
+import { largeResultsTitle, type LargeResultsShape } from './large-results-scenario';
+import { LONG_CHAT_FULL, longChatTitle, type LongChatShape } from './long-chat-scenario';
 import { streamingTitle, type StreamingShape } from './streaming-scenario';
 
 /**
@@ -12,7 +14,7 @@ export type PeerName = 'sdk_tool_runner' | 'sdk_stream' | 'durable_claude' | 'du
 export const PEERS: PeerName[] = ['sdk_tool_runner', 'sdk_stream', 'durable_claude', 'durable_claude_unthreaded', 'temporal_ai_sdk', 'temporal_ai_sdk_tuned'];
 
 /** One scenario's figures per peer (history_growth: bytes per turn count, or why the peer could not finish). */
-export type ScenarioFigures = Partial<Record<PeerName, Record<string, number | string>>>;
+export type ScenarioFigures = Partial<Record<PeerName, Record<string, number | string | boolean>>>;
 
 export interface BenchResults {
   meta: {
@@ -28,6 +30,8 @@ export interface BenchResults {
     throughputConversations?: number;
     streaming?: StreamingShape;
     cost?: CostShape;
+    long_chat?: LongChatShape;
+    large_results?: LargeResultsShape;
   };
   scenarios: {
     turn_overhead?: ScenarioFigures;
@@ -37,8 +41,13 @@ export interface BenchResults {
     history_growth?: ScenarioFigures;
     streaming?: ScenarioFigures;
     cost?: ScenarioFigures;
+    long_chat?: ScenarioFigures;
+    large_results?: ScenarioFigures;
   };
   history_growth_detail?: Partial<Record<PeerName, Record<string, unknown>>>;
+  /** long_chat and large_results: per-run histories, raw wall times, run times (the keys' sources). */
+  long_chat_detail?: Record<string, unknown>;
+  large_results_detail?: Record<string, unknown>;
   /** Runs that failed, per scenario and peer (their figures say `failed`). */
   failures?: Array<{ scenario: string; peer: PeerName; error: string }>;
 }
@@ -51,12 +60,15 @@ const TITLES: Record<keyof BenchResults['scenarios'], (meta: BenchResults['meta'
   history_growth: () => 'history bytes (protobuf, as Temporal counts them against its 50 MB limit) after N turns with 4 KB tool results',
   streaming: (meta) => (meta.streaming ? streamingTitle(meta.streaming) : 'live output'),
   cost: (meta) => (meta.cost ? costTitle(meta.cost, meta.model) : 'what one long tool-use conversation is billed'),
+  long_chat: (meta) => (meta.long_chat ? longChatTitle(meta.long_chat) : 'one chat of thousands of turns'),
+  large_results: (meta) => (meta.large_results ? largeResultsTitle(meta.large_results) : 'tool results of 1 MB'),
 };
 
 function table(figures: ScenarioFigures): string {
   const peers = PEERS.filter((p) => figures[p]);
   const columns = [...new Set(peers.flatMap((p) => Object.keys(figures[p]!)))];
-  const rows = peers.map((p) => `| ${p} | ${columns.map((c) => String(figures[p]![c] ?? '—')).join(' | ')} |`);
+  // A text figure (an outcome, an error) may hold a pipe, which would end its cell.
+  const rows = peers.map((p) => `| ${p} | ${columns.map((c) => String(figures[p]![c] ?? '—').replace(/\|/g, '\\|')).join(' | ')} |`);
   return [`| peer | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---:').join('|')}|`, ...rows].join('\n');
 }
 
@@ -106,6 +118,8 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   });
   checks.push(...streamingTargets(s.streaming));
   checks.push(...costTargets(s.cost, results.meta.cost));
+  checks.push(...longChatTargets(s.long_chat, results.meta.long_chat));
+  checks.push(...largeResultsTargets(s.large_results));
   // A run of some scenarios (--only) is checked against theirs only.
   return checks.filter((check) => s[check.scenario] !== undefined);
 }
@@ -132,6 +146,57 @@ function streamingTargets(figures: ScenarioFigures | undefined): TargetCheck[] {
       target: 'history with streaming ≤ 1.1× without',
       met: on === undefined || off === undefined ? undefined : on <= 1.1 * off,
       detail: on === undefined || off === undefined ? 'no figure' : `${on} vs ${off} bytes per turn (${Math.round((on / off) * 1000) / 1000}×)`,
+    },
+  ];
+}
+
+/** Whether `last` is within 20 % of `first` (the issue's "flat"). */
+const flat = (first: number, last: number) => Math.abs(last - first) <= 0.2 * first;
+
+function longChatTargets(figures: ScenarioFigures | undefined, shape: LongChatShape | undefined): TargetCheck[] {
+  const turns = num(figures, 'durable_claude', 'turns_completed');
+  const planned = shape?.turns ?? LONG_CHAT_FULL.turns;
+  const [firstSample, lastSample] = [shape?.rssAt[0], shape?.rssAt[shape.rssAt.length - 1]];
+  const rssFirst = firstSample === undefined ? undefined : num(figures, 'durable_claude', `rss_mb_at_${firstSample}`);
+  const rssLast = lastSample === undefined ? undefined : num(figures, 'durable_claude', `rss_mb_at_${lastSample}`);
+  const window = shape?.window ?? LONG_CHAT_FULL.window;
+  const overheadFirst = num(figures, 'durable_claude', `overhead_ms_first_${window}`);
+  const overheadLast = num(figures, 'durable_claude', `overhead_ms_last_${window}`);
+  // The issue sets these for the 5,000-turn chat; a shorter one (the quick run) is reported, not judged.
+  const full = planned >= LONG_CHAT_FULL.turns;
+  const judged = (met: boolean, detail: string): Pick<TargetCheck, 'met' | 'detail'> => (full ? { met, detail } : { met: undefined, detail: `${detail}; the target is for ${LONG_CHAT_FULL.turns} turns (the full run)` });
+  return [
+    {
+      scenario: 'long_chat',
+      target: `long_chat: a chat of ${LONG_CHAT_FULL.turns} turns completes`,
+      ...(turns === undefined ? { met: undefined, detail: 'no figure' } : judged(turns >= LONG_CHAT_FULL.turns, `${turns} of ${planned} turns`)),
+    },
+    {
+      scenario: 'long_chat',
+      target: 'long_chat: worker RSS flat within 20 %',
+      ...(rssFirst === undefined || rssLast === undefined
+        ? { met: undefined, detail: 'no figure' }
+        : judged(flat(rssFirst, rssLast), `${rssFirst} MB after turn ${firstSample} → ${rssLast} MB after turn ${lastSample}`)),
+    },
+    {
+      scenario: 'long_chat',
+      target: 'long_chat: per-turn overhead flat within 20 %',
+      ...(overheadFirst === undefined || overheadLast === undefined
+        ? { met: undefined, detail: 'no figure' }
+        : judged(flat(overheadFirst, overheadLast), `${overheadFirst} ms over the first ${window} turns → ${overheadLast} ms over the last ${window}`)),
+    },
+  ];
+}
+
+function largeResultsTargets(figures: ScenarioFigures | undefined): TargetCheck[] {
+  const completed = figures?.durable_claude?.completed;
+  const bytes = num(figures, 'durable_claude', 'max_run_history_bytes');
+  return [
+    {
+      scenario: 'large_results',
+      target: 'large_results: durable_claude completes with every run\'s history under 1 MB',
+      met: completed === undefined || bytes === undefined ? undefined : completed === true && bytes < 1024 * 1024,
+      detail: completed === undefined || bytes === undefined ? 'no figure' : `${completed === true ? 'completed' : 'did not complete'}, largest run ${bytes} bytes`,
     },
   ];
 }
