@@ -128,6 +128,8 @@ describe('compactConversation', () => {
     expect(defaultCompactionCut([user('q'), answer, user('next')])).toBe(2);
     // Tool results waiting for the model: the tool_use message and its results stay, so the pairing holds.
     expect(defaultCompactionCut([user('q'), answer, user('next'), call, results])).toBe(3);
+    // A tool call not answered yet stays too (the API refuses to compact an unfinished turn).
+    expect(defaultCompactionCut([user('q'), answer, user('next'), call])).toBe(3);
     // Only the first question: nothing before the trailing turn.
     expect(defaultCompactionCut([user('q')])).toBe(0);
   });

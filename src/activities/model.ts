@@ -126,18 +126,19 @@ function appliedEditsOf(message: BetaMessage): AppliedContextEdit[] {
 }
 
 /**
- * How many leading messages a compaction summarizes by default: all when the history ends with an assistant message;
- * otherwise the trailing turn stays whole — from the tool_use message its trailing results answer, or, after a reply
- * without tool calls, the new user messages.
+ * How many leading messages a compaction summarizes by default: all when the history ends with an assistant message
+ * that calls no tool; otherwise the trailing turn stays whole — from the tool_use message (answered by trailing
+ * results or not yet: the API refuses to compact an unfinished turn), or, after a reply without tool calls, the new
+ * user messages.
  */
 export function defaultCompactionCut(messages: readonly BetaMessageParam[]): number {
+  const callsTools = (message: BetaMessageParam) => Array.isArray(message.content) && message.content.some((b) => b.type === 'tool_use');
   let last = messages.length - 1;
-  if (last < 0 || messages[last]!.role === 'assistant') return messages.length;
+  if (last < 0) return 0;
+  if (messages[last]!.role === 'assistant') return callsTools(messages[last]!) ? last : messages.length;
   while (last >= 0 && messages[last]!.role !== 'assistant') last--;
   if (last < 0) return 0;
-  const content = messages[last]!.content;
-  const callsTools = Array.isArray(content) && content.some((b) => b.type === 'tool_use');
-  return callsTools ? last : last + 1;
+  return callsTools(messages[last]!) ? last : last + 1;
 }
 
 /** Hash of what a thread fixes at create time: a change means a continue would be refused. */
