@@ -15,6 +15,8 @@ const bundle = { codePath: process.env.DURABLE_CLAUDE_TEST_BUNDLE! };
 
 /** The scenarios whose tests record a history (recordHistoryFixture); each fixture must stay, and replay. */
 const RECORDED_SCENARIOS = [
+  'compaction-threshold',
+  'compaction-context-window-exceeded',
   'continue-as-new-chat-run1',
   'continue-as-new-chat-run2',
   'continue-as-new-chat-run6',

@@ -24,6 +24,7 @@ import { formatUsd } from '../pricing/cost';
 import { AgentCostUsdKey, AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
 import { ApprovalBook } from './approvals';
 import { ChatInbox } from './chat-inbox';
+import { ContextWindow } from './context-window';
 import { ContinueAsNewPoint, HistoryGauge } from './continue-as-new';
 import {
   approveSignal,
@@ -86,6 +87,8 @@ const HELD_DECISIONS_EXPIRE_PATCH = 'held-decisions-expire-on-a-timer';
 const TOKEN_BUDGET_COUNTS_CACHE_PATCH = 'token-budget-counts-cache';
 /** Histories recorded before the AgentCostUsd search attribute. */
 const COST_SEARCH_ATTRIBUTE_PATCH = 'cost-search-attribute';
+/** Histories recorded before a prompt too long for the model was compacted and sent again. */
+const CONTEXT_COMPACTION_PATCH = 'compact-when-context-window-exceeded';
 /** Histories recorded before continue-as-new: their runs never hand over, even when Temporal suggests it. */
 const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
 
@@ -137,6 +140,7 @@ export class Conversation {
   readonly #retries = new FailureRetries();
   readonly #inbox: ChatInbox;
   readonly #modelTurns: ModelTurns;
+  readonly #window: ContextWindow;
   readonly #toolRound: ToolRound;
   readonly #events = new LiveEvents();
   #status: ConversationStatus = 'running';
@@ -169,12 +173,19 @@ export class Conversation {
     );
     this.#inbox = new ChatInbox(options.chat, () => this.#result !== undefined);
     const shared = { options, messages: this.#messages, turns: this.#turns, usage: this.#usage, retries: this.#retries, events: this.#events };
+    this.#window = new ContextWindow({
+      ...shared,
+      setDetails: (details) => this.#setDetails(details),
+      resetThread: () => this.#modelTurns.resetThread(),
+      sampleHistory: () => this.#history.sample(),
+    });
     this.#modelTurns = new ModelTurns({
       ...shared,
       hasTools: () => this.#tools.size > 0,
       fixedBreakpointTtls: () => this.#fixedBreakpointTtls(),
       sampleHistory: () => this.#history.sample(),
       setDetails: (details) => this.#setDetails(details),
+      window: this.#window,
     });
     this.#toolRound = new ToolRound({
       options,
@@ -216,11 +227,12 @@ export class Conversation {
       runs: this.#run,
     }));
     setHandler(modelRequestQuery, (request?: TranscriptPageRequest): ModelRequestContext => {
-      if (request === undefined) return this.#modelRequest();
-      const problem = pageRequestProblem(request, this.#messages.length);
+      const context = this.#modelRequest();
+      if (request === undefined) return context;
+      const problem = pageRequestProblem(request, context.messages.length);
       if (problem) throw new Error(problem);
-      const { messages, page } = pageOf(this.#messages, request);
-      return { ...this.#modelRequest(), messages, page };
+      const { messages, page } = pageOf(context.messages, request);
+      return { ...context, messages, page };
     });
 
 
@@ -317,7 +329,7 @@ export class Conversation {
     });
   }
 
-  /** What the model activity reads to build a create or a replay: system, tools and the messages. */
+  /** What the model activity reads to build a create or a replay: system, tools and the messages the model sees. */
   #modelRequest(): ModelRequestContext {
     return {
       ...(this.#options.system !== undefined ? { system: this.#options.system } : {}),
@@ -329,7 +341,7 @@ export class Conversation {
         ...(tool.eagerInputStreaming ? { eager_input_streaming: true } : {}),
         ...(tool.cacheTtl ? { cache_control: tool.cacheTtl === '1h' ? { type: 'ephemeral' as const, ttl: '1h' as const } : { type: 'ephemeral' as const } } : {}),
       })),
-      messages: this.#messages,
+      messages: this.#window.view(),
     };
   }
 
@@ -427,6 +439,8 @@ export class Conversation {
   /** The agent loop for one user message: model call, tools, model call… until a final stop reason or a limit. */
   async #runExchange(resume?: Pick<Continuation, 'iteration' | 'round'>): Promise<ExchangeOutcome> {
     let iteration = resume?.iteration ?? 1;
+    /** A call refused as too long is repeated once after a compaction, not again and again. */
+    let compactedForWindow = false;
     if (resume?.round) {
       // Handed over in the middle of a tool round (only approval waits were left): finish it here.
       const record = this.#turns[this.#turns.length - 1]!;
@@ -437,14 +451,33 @@ export class Conversation {
     for (; ; iteration++) {
       if (this.#overBudget()) return { status: 'token_budget_exceeded' };
       if (iteration > this.#options.maxIterations) return { status: 'max_iterations' };
-      // Between turns nothing runs: a safe point to hand over to the next run.
+      // Between turns nothing runs: a safe point to hand over to the next run, and to compact what the model sees.
       if (this.#continueAsNewDue()) await this.#continueAsNew({ phase: 'exchange', iteration });
+      if (this.#window.due) await this.#window.compact(this.#turns.length + 1, 'threshold');
       const turn = await this.#modelTurns.call(iteration);
+      if ('contextExceeded' in turn) {
+        // Refused as longer than the model's window: compacted (or cleared) once and sent again, else the end.
+        if (!compactedForWindow && patched(CONTEXT_COMPACTION_PATCH) && (await this.#window.compact(this.#turns.length + 1, 'context_window'))) {
+          compactedForWindow = true;
+          continue;
+        }
+        return { status: 'context_window_exceeded' };
+      }
       if (!('result' in turn)) return { status: 'budget_exceeded', budgetStop: turn.budgetStop };
       const { result, record, cutToolUse, budgetStop } = turn;
       const reply = result.reply;
       this.#lastStopReason = reply.stopReason;
       this.#publishCost();
+      this.#window.noteCall(result);
+      if (reply.stopReason === 'model_context_window_exceeded' && !compactedForWindow && this.#window.enabled && patched(CONTEXT_COMPACTION_PATCH)) {
+        // The reply filled the window: it is cut off, so it is not kept; the conversation compacts and asks again.
+        this.#modelTurns.dropReply();
+        if (await this.#window.compact(this.#turns.length + 1, 'context_window')) {
+          compactedForWindow = true;
+          continue;
+        }
+        return { status: 'context_window_exceeded' };
+      }
       if (cutToolUse) {
         // The ladder ran out (or the budget stopped it) with a tool_use still cut off: keep what is whole, drop the unusable call.
         const whole = reply.content.filter((block) => block.type !== 'tool_use');
@@ -553,6 +586,7 @@ export class Conversation {
       ...this.#modelTurns.carry(),
       approvals: this.#approvals.carry(),
       retries: this.#retries.carry(),
+      context: this.#window.carry(),
       inbox: this.#inbox.carry(this.#exchangeTickets),
     };
   }
@@ -568,6 +602,7 @@ export class Conversation {
     this.#modelTurns.restore(carried);
     this.#approvals.restore(carried.approvals);
     this.#retries.restore(carried.retries);
+    if (carried.context) this.#window.restore(carried.context);
     this.#inbox.restore(carried.inbox);
     this.#exchangeTickets = [...carried.inbox.exchangeTickets];
     // Held decisions keep their hold's end: a timer per hold, as when they arrived.
@@ -634,6 +669,7 @@ export class Conversation {
       turns: this.#turns,
       approvals: this.#approvals.audit,
       ...(this.#retries.taken.length ? { retries: this.#retries.taken } : {}),
+      ...(this.#window.records.length ? { compactions: this.#window.records } : {}),
     };
   }
 

@@ -1,10 +1,11 @@
 // One model turn: the callModel activity, repeated up the max_tokens ladder while a tool_use comes back cut off,
 // and the message-thread hint that lets the next call send only its own new messages.
-import { ActivityFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { BetaContentBlock, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { AgentActivities, CacheTtl, CallModelResult, ModelCallEstimate, ThreadHint } from '../activities/types';
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
+import type { ContextWindow } from './context-window';
 import type { LiveEvents } from './live-events';
 import { modelCallTimeoutMs, toolChoiceForTurn, type ResolvedOptions } from './options';
 import type { BudgetStop, ContentBlockParam, MessageParam, TurnRecord, UsageTotals } from './types';
@@ -17,6 +18,8 @@ import { addUsage, emptyUsage, usageOf } from './usage';
  * big tool results are recorded once.
  */
 const MAX_INLINE_NEW_MESSAGES_BYTES = 2_048;
+/** The model activity's failure type for a prompt over the model's context window (a 400). */
+const CONTEXT_WINDOW_EXCEEDED = 'ContextWindowExceeded';
 
 export interface ModelTurnOutcome {
   result: CallModelResult;
@@ -61,6 +64,14 @@ export interface TurnContext {
   setDetails(details: string): void;
   /** An activity's result was just delivered: the moment to read the history's size (continue-as-new). */
   sampleHistory(): void;
+  /** What the model sees (the transcript, or a compaction block and what came after it). */
+  readonly window: ContextWindow;
+}
+
+/** The call was refused: the prompt is longer than the model's context window (and compaction may help). */
+export interface ContextExceededOutcome {
+  contextExceeded: true;
+  message: string;
 }
 
 export class ModelTurns {
@@ -78,6 +89,11 @@ export class ModelTurns {
     return { thread: this.#threadHint, threadsEnabled: this.#threadsEnabled };
   }
 
+  /** What the model sees was rewritten (compacted, or tool results cleared): the next call creates a thread. */
+  resetThread(): void {
+    this.#threadHint = null;
+  }
+
   restore(carried: { thread: ThreadHint | null; threadsEnabled: boolean }): void {
     this.#threadHint = carried.thread;
     this.#threadsEnabled = carried.threadsEnabled;
@@ -88,7 +104,7 @@ export class ModelTurns {
    * must fit in what is left, or the call is not made.
    */
   async #checkBudget(turn: number, maxTokens: number, toolChoice: BetaToolChoice | undefined): Promise<BudgetStop | undefined> {
-    const { options, messages } = this.context;
+    const { options, window } = this.context;
     const budgetUsd = options.budgetUsd;
     if (budgetUsd === undefined) return undefined;
     const spentUsd = this.context.usage.costUsd;
@@ -115,7 +131,7 @@ export class ModelTurns {
           model: options.model,
           maxTokens,
           ...(toolChoice && this.context.hasTools() ? { toolChoice } : {}),
-          transcriptLength: messages.length,
+          transcriptLength: window.view().length,
           ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
           ...(options.prices ? { prices: options.prices } : {}),
         });
@@ -146,8 +162,9 @@ export class ModelTurns {
   }
 
   /** One model turn; repeats with a higher max_tokens (the ladder) while a tool_use comes back cut off. */
-  async call(iteration: number): Promise<ModelTurnOutcome | BudgetStopOutcome> {
-    const { options, messages } = this.context;
+  async call(iteration: number): Promise<ModelTurnOutcome | BudgetStopOutcome | ContextExceededOutcome> {
+    const { options, window } = this.context;
+    const messages = window.view();
     const turn = this.context.turns.length + 1;
     const model = options.model;
     const ladder = [options.maxTokens, ...options.maxTokensLadder];
@@ -196,10 +213,16 @@ export class ModelTurns {
           ...(options.cacheTtl ? { cache: { ttl: options.cacheTtl } } : {}),
           ...(options.prices ? { prices: options.prices } : {}),
           ...(fixedBreakpointTtls.length > 0 ? { fixedBreakpointTtls } : {}),
+          ...(window.fallback ? { contextFallback: window.fallback } : {}),
+          ...(options.compaction?.clearToolUses ? { clearToolUses: options.compaction.clearToolUses } : {}),
         });
         this.context.sampleHistory();
       } catch (err) {
         if (err instanceof ActivityFailure && !isCancellation(err)) {
+          // Too long for the model: the conversation compacts and calls again, rather than fail.
+          if (window.enabled && err.cause instanceof ApplicationFailure && err.cause.type === CONTEXT_WINDOW_EXCEEDED && rung === 0) {
+            return { contextExceeded: true, message: err.cause.message };
+          }
           if (await this.context.retries.take({ kind: 'model_call', turn })) continue;
           throw FailureRetries.failure(
             `Model call failed on turn ${turn}: ${err.cause?.message ?? err.message}`,
@@ -244,7 +267,7 @@ export class ModelTurns {
 
   /** Appends the reply; a reply that resumes a paused turn joins the paused message (the API combines same-role turns anyway). */
   appendReply(result: CallModelResult, content: BetaContentBlock[]): void {
-    const { messages, turns } = this.context;
+    const { messages, turns, window } = this.context;
     const last = messages[messages.length - 1];
     if (last?.role === 'assistant' && Array.isArray(last.content)) {
       last.content = [...last.content, ...(content as ContentBlockParam[])];
@@ -256,7 +279,8 @@ export class ModelTurns {
     record.messageIndex = replyIndex;
     const text = content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
     this.context.events.emit({ type: 'turn_finished', turn: record.turn, stopReason: record.stopReason, usage: { ...record.usage }, text });
-    this.#threadHint = result.thread && content === result.reply.content ? { ...result.thread, replyIndex } : null;
+    // The thread's indexes are the model's: positions in what it sees.
+    this.#threadHint = result.thread && content === result.reply.content ? { ...result.thread, replyIndex: window.viewIndexOf(replyIndex) } : null;
   }
 
   /** The turn's reply is not recorded (nothing in it was whole): the server's copy no longer matches, so the next call creates. */

@@ -3,6 +3,7 @@
 import type { BetaTextBlockParam, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import {
   DEFAULT_MODEL,
+  type CompactionOptions,
   type ContinueAsNewOptions,
   type Continuation,
   type ConversationOptions,
@@ -51,6 +52,8 @@ export interface ResolvedOptions {
   /** null: never continue as new. Otherwise when Temporal suggests it or past these thresholds. */
   continueAsNew: ContinueAsNewOptions | null;
   continuation?: Continuation;
+  /** null: no compaction (a prompt too long for the model ends the exchange). */
+  compaction: CompactionOptions | null;
 }
 
 export const MAX_OUTPUT_TOKENS = 128_000;
@@ -84,6 +87,7 @@ const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
   'costSearchAttribute',
   'continueAsNew',
   'continuation',
+  'compaction',
 ];
 
 const CACHE_SETTINGS = ['5m', '1h', 'off'] as const;
@@ -330,6 +334,27 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       };
     }
   }
+  let compaction: CompactionOptions | null = {};
+  if (opts.compaction === false) compaction = null;
+  else if (opts.compaction !== undefined) {
+    if (!isRecord(opts.compaction)) errors.push('compaction must be false or {atInputTokens?, instructions?, keepToolResults?, clearToolUses?}');
+    else {
+      const given = opts.compaction as Record<string, unknown>;
+      for (const key of Object.keys(given)) {
+        if (!['atInputTokens', 'instructions', 'keepToolResults', 'clearToolUses'].includes(key)) errors.push(`unknown option 'compaction.${key}'`);
+      }
+      // The API's own trigger floor for automatic compaction is 50,000 tokens; lower would summarize almost every turn.
+      if (given.atInputTokens !== undefined && !isPositiveInt(given.atInputTokens, 10_000_000)) errors.push('compaction.atInputTokens must be a whole number of tokens');
+      if (given.instructions !== undefined && (typeof given.instructions !== 'string' || given.instructions.trim() === '')) {
+        errors.push('compaction.instructions must be a non-empty string');
+      }
+      if (given.keepToolResults !== undefined && !(Number.isInteger(given.keepToolResults) && (given.keepToolResults as number) >= 0 && (given.keepToolResults as number) <= 1000)) {
+        errors.push('compaction.keepToolResults must be a whole number from 0 to 1000');
+      }
+      if (given.clearToolUses !== undefined && !isRecord(given.clearToolUses)) errors.push('compaction.clearToolUses must be an object');
+      compaction = given as CompactionOptions;
+    }
+  }
   if (opts.continuation !== undefined && (!isRecord(opts.continuation) || !Array.isArray((opts.continuation as { messages?: unknown }).messages))) {
     errors.push('continuation is set by the workflow when it continues as new; do not set it');
   }
@@ -370,6 +395,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       costSearchAttribute: opts.costSearchAttribute ?? false,
       includeTranscriptInResult: opts.includeTranscriptInResult ?? true,
       continueAsNew,
+      compaction,
       ...(opts.continuation !== undefined ? { continuation: opts.continuation } : {}),
     },
   };

@@ -7,7 +7,7 @@ import type {
   BetaTextBlockParam,
   BetaToolChoice,
 } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import type { ModelRequestKind, RunToolResult, ThreadHint, ToolDescription } from '../activities/types';
+import type { ClearToolUsesOptions, ClientContextFallback, ModelRequestKind, RunToolResult, ThreadHint, ToolDescription } from '../activities/types';
 import type { ModelPrice } from '../pricing/cost';
 
 export type MessageParam = BetaMessageParam;
@@ -114,6 +114,38 @@ export interface ConversationOptions {
   continueAsNew?: false | ContinueAsNewOptions;
   /** Set by the workflow itself when it continues as new: the state carried into the next run. Never set it. */
   continuation?: Continuation;
+  /**
+   * Context management (default on): before the prompt outgrows the model's window the conversation asks the API
+   * to compact what came before (one summary block replaces it for the model; the transcript keeps everything), and
+   * a prompt the API refuses as too long is compacted and sent again. `false` turns it off.
+   */
+  compaction?: false | CompactionOptions;
+}
+
+export interface CompactionOptions {
+  /** Compact once a model call's prompt reaches this many input tokens, cache reads and writes counting. Default 150,000. */
+  atInputTokens?: number;
+  /** Replace the server's summarization prompt. */
+  instructions?: string;
+  /** When the server will not compact: how many of the newest tool results keep their content (older ones are cleared). Default 2. */
+  keepToolResults?: number;
+  /** Also let the server clear old tool uses (context editing) on requests without a message thread. */
+  clearToolUses?: ClearToolUsesOptions;
+}
+
+/** A compaction of the model-facing history, for the transcript. */
+export interface CompactionRecord {
+  /** The turn whose model call it preceded. */
+  turn: number;
+  at: string;
+  reason: 'threshold' | 'context_window';
+  outcome: 'compacted' | 'no_summary' | 'refused' | 'failed';
+  /** Messages of the model-facing history it summarized (compacted) or tried to. */
+  summarizedMessages?: number;
+  /** Index in the transcript of the first message the model still sees whole after it. */
+  keptFromMessage?: number;
+  usage?: UsageTotals;
+  detail?: string;
 }
 
 export interface ContinueAsNewOptions {
@@ -171,6 +203,13 @@ export interface Continuation {
     dropped: DroppedDecision[];
   };
   retries: { requested: RetryFailureRequest[]; taken: RetryRecord[] };
+  context?: {
+    replacement: MessageParam | null;
+    from: number;
+    fallback?: ClientContextFallback;
+    records: CompactionRecord[];
+    due: boolean;
+  };
   inbox: {
     queued: Array<{ content: UserMessageRequest['content']; ticket?: number }>;
     nextTicket: number;
@@ -296,6 +335,8 @@ export interface Transcript {
   approvals: ApprovalDecision[];
   /** Failures of earlier runs that `retry()` repeated in this one. */
   retries?: RetryRecord[];
+  /** Compactions of what the model sees (the messages here stay whole). */
+  compactions?: CompactionRecord[];
 }
 
 /** The step whose failure ended a run; a retry names it so the new run repeats exactly that step. */

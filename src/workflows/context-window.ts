@@ -1,0 +1,151 @@
+// What the model sees of the conversation. The transcript keeps every message; once the API has compacted the
+// older ones, the model-facing history is the compaction block followed by the messages after what it summarized.
+// When the server will not compact, the model calls clear old tool results themselves (the client-side fallback).
+import { ActivityFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import type { AgentActivities, CallModelResult, ClientContextFallback, CompactConversationResult } from '../activities/types';
+import type { LiveEvents } from './live-events';
+import type { ResolvedOptions } from './options';
+import type { CompactionRecord, Continuation, MessageParam, UsageTotals } from './types';
+import { addUsage, usageOf } from './usage';
+
+export const DEFAULT_COMPACT_AT_INPUT_TOKENS = 150_000;
+export const DEFAULT_FALLBACK_KEEP_TOOL_RESULTS = 2;
+
+export interface ContextWindowContext {
+  readonly options: ResolvedOptions;
+  readonly messages: MessageParam[];
+  readonly usage: UsageTotals;
+  readonly events: LiveEvents;
+  setDetails(details: string): void;
+  /** The thread's copy no longer matches what the model sees: the next call creates. */
+  resetThread(): void;
+  sampleHistory(): void;
+}
+
+export class ContextWindow {
+  /** The compaction block's message, sent first in place of the messages it summarized. */
+  #replacement: MessageParam | null = null;
+  /** Index in the transcript of the first message after the summarized ones. */
+  #from = 0;
+  #fallback: ClientContextFallback | undefined;
+  /** The last call's prompt passed the threshold: compact before the next call. */
+  #due = false;
+  readonly records: CompactionRecord[] = [];
+
+  constructor(private readonly context: ContextWindowContext) {}
+
+  get enabled(): boolean {
+    return this.context.options.compaction !== null;
+  }
+
+  get due(): boolean {
+    return this.#due;
+  }
+
+  /** The client-side fallback the model calls apply, once the server refused to compact. */
+  get fallback(): ClientContextFallback | undefined {
+    return this.#fallback;
+  }
+
+  /** The messages the model sees, in order. */
+  view(): MessageParam[] {
+    const { messages } = this.context;
+    return this.#replacement ? [this.#replacement, ...messages.slice(this.#from)] : messages;
+  }
+
+  /** A transcript index as an index of view(); meaningful for messages after the summarized ones. */
+  viewIndexOf(transcriptIndex: number): number {
+    return this.#replacement ? transcriptIndex - this.#from + 1 : transcriptIndex;
+  }
+
+  /** After each model call: did its prompt reach the threshold? */
+  noteCall(result: CallModelResult): void {
+    const policy = this.context.options.compaction;
+    if (!policy) return;
+    const { usage } = result.reply;
+    const prompt = usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0);
+    if (prompt >= (policy.atInputTokens ?? DEFAULT_COMPACT_AT_INPUT_TOKENS)) this.#due = true;
+  }
+
+  /**
+   * Compacts the model-facing history at a point where no tool call is unanswered. True when what the model sees
+   * changed (compacted, or the fallback newly on), so a call refused as too long is worth repeating.
+   */
+  async compact(turn: number, reason: CompactionRecord['reason']): Promise<boolean> {
+    const policy = this.context.options.compaction;
+    if (!policy) return false;
+    this.#due = false;
+    const options = this.context.options;
+    this.context.setDetails(`turn ${turn}: compacting the conversation`);
+    const { compactConversation } = proxyActivities<Pick<AgentActivities, 'compactConversation'>>({
+      startToCloseTimeout: options.modelTimeoutMs,
+      heartbeatTimeout: options.modelHeartbeatTimeoutMs,
+      retry: {
+        maximumAttempts: options.modelRetry.maximumAttempts,
+        initialInterval: options.modelRetry.initialIntervalMs,
+        maximumInterval: options.modelRetry.maximumIntervalMs,
+        backoffCoefficient: 2,
+      },
+      summary: `compact before turn ${turn}`,
+    });
+    const view = this.view();
+    const at = new Date(Date.now()).toISOString();
+    let result: CompactConversationResult;
+    try {
+      result = await compactConversation({
+        turn,
+        model: options.model,
+        maxTokens: options.maxTokens,
+        transcriptLength: view.length,
+        ...(policy.instructions !== undefined ? { instructions: policy.instructions } : {}),
+        ...(options.cacheTtl ? { cache: { ttl: options.cacheTtl } } : {}),
+        ...(options.prices ? { prices: options.prices } : {}),
+        maxRetryIntervalMs: options.modelRetry.maximumIntervalMs,
+      });
+      this.context.sampleHistory();
+    } catch (err) {
+      this.context.sampleHistory();
+      if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
+      // Retries ran out: the conversation goes on with the fallback rather than fail for want of a summary.
+      log.warn('Compaction failed; clearing old tool results instead', { turn, error: err.cause?.message ?? err.message });
+      return this.#useFallback({ turn, at, reason, outcome: 'failed', detail: err.cause?.message ?? err.message });
+    }
+    if (result.outcome === 'refused') {
+      return this.#useFallback({ turn, at, reason, outcome: 'refused', detail: `${result.refusal.status} ${result.refusal.errorCode ?? ''} ${result.refusal.message}`.trim() });
+    }
+    const usage = usageOf({ reply: { usage: result.usage } as CallModelResult['reply'], costUsd: result.costUsd });
+    addUsage(this.context.usage, usage);
+    if (result.outcome === 'no_summary') {
+      return this.#useFallback({ turn, at, reason, outcome: 'no_summary', summarizedMessages: result.summarizedMessages, usage });
+    }
+    // The new view: the block, then what came after the summarized messages (a view index maps back to the transcript).
+    const keptFromMessage = this.#replacement ? this.#from + result.summarizedMessages - 1 : result.summarizedMessages;
+    this.#replacement = result.replacement;
+    this.#from = keptFromMessage;
+    this.context.resetThread();
+    this.records.push({ turn, at, reason, outcome: 'compacted', summarizedMessages: result.summarizedMessages, keptFromMessage, usage });
+    log.info('Compacted the conversation', { turn, summarizedMessages: result.summarizedMessages, keptFromMessage });
+    return true;
+  }
+
+  #useFallback(record: CompactionRecord): boolean {
+    this.records.push(record);
+    if (this.#fallback) return false;
+    const policy = this.context.options.compaction;
+    this.#fallback = { keepToolResults: (policy && policy.keepToolResults) ?? DEFAULT_FALLBACK_KEEP_TOOL_RESULTS };
+    this.context.resetThread();
+    return true;
+  }
+
+  carry(): NonNullable<Continuation['context']> {
+    return { replacement: this.#replacement, from: this.#from, ...(this.#fallback ? { fallback: this.#fallback } : {}), records: this.records, due: this.#due };
+  }
+
+  restore(carried: NonNullable<Continuation['context']>): void {
+    this.#replacement = carried.replacement;
+    this.#from = carried.from;
+    this.#fallback = carried.fallback;
+    this.#due = carried.due;
+    this.records.push(...carried.records);
+  }
+}
