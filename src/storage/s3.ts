@@ -1,12 +1,22 @@
 // A storage driver on S3 or an S3-compatible server (MinIO in docker-compose), for production workers and clients.
 // Objects and references follow Temporal's S3 driver layout (`v0/ns/…/wi/…/d/sha256/<hash>`, a claim of bucket, key
 // and content hash), so Temporal's own S3 drivers in other SDKs can resolve what this one stored.
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type * as AwsS3 from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ExternalStorage, StorageDriverClaim, type Payload, type StorageDriver, type StorageDriverRetrieveContext, type StorageDriverStoreContext, type StorageDriverTargetInfo } from '@temporalio/common';
 import { HASH_ALGORITHM, checkedHash, decodeVerified, encodePayload } from './payload-bytes';
 import { DEFAULT_PAYLOAD_SIZE_THRESHOLD } from './threshold';
 
 export const S3_DRIVER_NAME = 'aws.s3driver';
+
+type S3Sdk = typeof AwsS3;
+let loadedSdk: S3Sdk | undefined;
+/** The AWS SDK, loaded on first use: importing durable-claude costs nothing for those who do not use S3 (~0.3 s). */
+function s3Sdk(): S3Sdk {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loadedSdk ??= require('@aws-sdk/client-s3') as S3Sdk;
+  return loadedSdk;
+}
 /** Larger payloads are refused rather than stored, as Temporal's S3 drivers do. */
 const DEFAULT_MAX_PAYLOAD_BYTES = 50 * 1024 * 1024;
 
@@ -61,7 +71,7 @@ export class S3StorageDriver implements StorageDriver {
     this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.client =
       options.client ??
-      new S3Client({
+      new (s3Sdk().S3Client)({
         region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
         ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
         ...(options.forcePathStyle !== undefined ? { forcePathStyle: options.forcePathStyle } : {}),
@@ -82,7 +92,7 @@ export class S3StorageDriver implements StorageDriver {
         try {
           // Named by content: an object already there (a retried task) holds these bytes, so it is not sent again.
           if (!(await this.#exists(key, abortSignal))) {
-            await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length }), abortSignal ? { abortSignal } : {});
+            await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.length }), abortSignal ? { abortSignal } : {});
           }
         } catch (err) {
           throw new Error(`s3Storage: storing s3://${this.bucket}/${key} failed: ${(err as Error).message}`, { cause: err });
@@ -101,7 +111,7 @@ export class S3StorageDriver implements StorageDriver {
         if (!bucket || !key) throw new Error(`s3Storage: the reference names no bucket and key (claim ${JSON.stringify(claim.claimData)})`);
         let bytes: Uint8Array;
         try {
-          const object = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), abortSignal ? { abortSignal } : {});
+          const object = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key }), abortSignal ? { abortSignal } : {});
           if (!object.Body) throw new Error('the object has no body');
           bytes = await object.Body.transformToByteArray();
         } catch (err) {
@@ -114,7 +124,7 @@ export class S3StorageDriver implements StorageDriver {
 
   async #exists(key: string, abortSignal: AbortSignal | undefined): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), abortSignal ? { abortSignal } : {});
+      await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: key }), abortSignal ? { abortSignal } : {});
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
