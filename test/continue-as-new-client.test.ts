@@ -1,6 +1,9 @@
 // The client and the CLI across a chain of runs: a chat that continues as new every few turns is still one
 // conversation to every operation — sendMessage, stream, transcript (in pages), list, show, export, replay, fork,
 // retry and the workflow events regenerated from history.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { ConversationFailedError } from '../src/client';
 import { followConversation } from '../src/cli/follow';
@@ -182,7 +185,7 @@ describe('a chat that continues as new every few turns is one conversation', () 
     });
   });
 
-  test('the CLI: show counts the runs, list has one row, replay replays every run', async () => {
+  test('the CLI: show counts the runs, list has one row, export writes every run, replay replays every run', async () => {
     const prompt = uniquePrompt('Chain CLI');
     toolThenAnswer(prompt);
     await withWorker(harness, { tools: [echo] }, async (agent) => {
@@ -202,6 +205,15 @@ describe('a chat that continues as new every few turns is one conversation', () 
         (rows) => rows.length === 1,
       );
       expect(list).toHaveLength(1);
+
+      const out = path.join(os.tmpdir(), `${handle.conversationId}.durable-claude.json`);
+      const exported = await cli(['export', handle.conversationId, '--out', out], taskQueue);
+      expect(exported.code).toBe(0);
+      expect(exported.stdout).toContain(`and histories of ${runs} runs (`);
+      const file = JSON.parse(fs.readFileSync(out, 'utf8')) as { runIds: string[]; previousHistories: unknown[] };
+      fs.rmSync(out);
+      expect(file.runIds).toHaveLength(runs);
+      expect(file.previousHistories).toHaveLength(runs - 1);
 
       const replay = await cli(['replay', handle.conversationId], taskQueue);
       expect(replay.stdout).toContain(`replays cleanly against the current workflow code (${runs} runs,`);

@@ -74,6 +74,7 @@ export interface ApprovalsOptions {
 
 export interface ConversationSummary {
   conversationId: string;
+  /** The latest run (list() leaves out the runs that continued as new). */
   runId: string;
   /** The AgentStatus the conversation last recorded (Temporal's status, lower-cased, where it has none). */
   status: string;
@@ -91,6 +92,7 @@ export interface ConversationSummary {
    * a namespace without the attribute, or a conversation started before it existed. Never read absent as $0.
    */
   costUsd?: number;
+  /** When the latest run started: for a conversation that continued as new, its current run, not its first. */
   startTime: Date;
   closeTime?: Date;
   summary?: string;
