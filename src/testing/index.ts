@@ -3,5 +3,6 @@ export { FakeMessagesApi } from './fake-messages-api/server';
 export { compaction, reply, replyWith, text, thinking, toolUse } from './fake-messages-api/builders';
 export { CHARS_PER_OUTPUT_TOKEN, FINE_GRAINED_TOOL_STREAMING_BETA } from './fake-messages-api/reply-plan';
 export { MESSAGE_THREADS_BETA } from './fake-messages-api/threads';
+export { CLEARED_TOOL_RESULT_TEXT, COMPACTION_BETA, COMPACT_EDIT_BETA, CONTEXT_MANAGEMENT_BETA } from './fake-messages-api/compaction';
 export { requestRuleViolation } from './fake-messages-api/validation';
 export type * from './fake-messages-api/types';
