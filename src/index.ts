@@ -74,9 +74,11 @@ export { connectEventStore, NatsEventStore, type ConnectEventStoreOptions } from
 /** The worker's sink for the workflow's live-output events, for a Worker.create of your own. */
 export { conversationEventSinks } from './streaming/workflow-sinks';
 /** Replays a recorded history against the current workflow code and says where it diverges. */
-export { replayHistory, type ReplayOutcome } from './replay';
+export { replayHistory, replayHistories, type ReplayOptions, type ReplayOutcome } from './replay';
 /** A history from JSON (`temporal workflow show --output json`, fetchHistory(), or an export file), for replayHistory. */
-export { parseHistory } from './replay';
+export { parseHistory, parseHistories } from './replay';
+/** One run of a conversation's chain of runs (continue-as-new), with its history. */
+export type { RunHistory } from './client/run-chain';
 /** Search attribute AgentStatus (KEYWORD): the conversation's status, for visibility queries. */
 export { AgentStatusKey } from './search-attributes';
 /** Search attribute AgentPendingApprovals (INT): how many tool calls wait for a person. */

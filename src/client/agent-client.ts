@@ -165,7 +165,9 @@ export class AgentClient {
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof agentConversation>(WORKFLOW_TYPE, { ...workflowOptions, workflowIdConflictPolicy: 'USE_EXISTING' });
     try {
       const reply = await this.client.workflow.executeUpdateWithStart(sendMessageUpdate, { args: [{ content: message }], startWorkflowOperation });
-      return { handle: new ConversationHandle(this, await startWorkflowOperation.workflowHandle()), reply };
+      const handle = new ConversationHandle(this, await startWorkflowOperation.workflowHandle());
+      // The first exchange may outlast its run (continue-as-new): the answer then comes from the next one.
+      return { handle, reply: await handle.followReply(reply) };
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new MessageRefusedError(`Message refused: ${innermostMessage(err)}`, { cause: err });
       throw this.translate(err, workflowOptions.workflowId);

@@ -184,9 +184,10 @@ export class ToolRound {
     const onlyWaitsLeft = () => runs.every((run) => settled.has(run.call.toolUseId) || (run.gated && approvals.isAwaiting(run.call.toolUseId)));
     let raced = false;
     // The flag ends the condition once the race is over, so no predicate outlives its round.
-    const handOver = condition(() => raced || (this.context.handOverDue() && onlyWaitsLeft() && runs.some((run) => !settled.has(run.call.toolUseId)))).then(
-      () => (raced ? undefined : ('hand over' as const)),
-    );
+    // Not cancellable: a cancelled conversation still waits for its tools' cancellations (the race's `all`).
+    const handOver = CancellationScope.nonCancellable(() =>
+      condition(() => raced || (this.context.handOverDue() && onlyWaitsLeft() && runs.some((run) => !settled.has(run.call.toolUseId)))),
+    ).then(() => (raced ? undefined : ('hand over' as const)));
     const early = await Promise.race([all.then(() => undefined), failedFast, handOver]);
     raced = true;
     if (early === 'hand over') {
