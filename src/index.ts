@@ -92,3 +92,5 @@ export { costOfUsage, formatUsd, maxCostOfRequest, priceOf, priceTableProblems, 
 export { transcriptLines } from './format';
 /** Everything of the workflow-safe entry: signals, queries, updates and the pure types. */
 export * from './workflow';
+/** External storage for large payloads: give the same storage to the worker and to every client. */
+export * from './storage';

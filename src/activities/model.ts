@@ -274,21 +274,27 @@ export function createModelActivities(options: ModelActivityOptions) {
   const pricesOf = (input: { prices?: Record<string, ModelPrice> }): PriceTable => ({ ...options.prices, ...input.prices });
 
   /** The whole request context, read from the workflow by query (not recorded), checked against the call's length. */
-  async function readRequestContext(ctx: Context, transcriptLength: number): Promise<ModelRequestContext> {
+  /**
+   * The request context from message `start` on (a continue needs only the thread's last reply and what follows),
+   * read in pages: a query's answer has a size limit, and a long conversation's transcript would pass it.
+   */
+  async function readRequestContext(ctx: Context, transcriptLength: number, start = 0): Promise<ModelRequestContext> {
     const { workflowId, runId } = workflowOf(ctx);
     const workflow = ctx.client.workflow.getHandle(workflowId, runId);
-    // In pages: a query's answer has a size limit, and a long conversation's transcript would pass it.
-    const messages: ModelRequestContext['messages'] = [];
+    let messages: ModelRequestContext['messages'] = [];
     let first: ModelRequestContext | undefined;
-    for (let fromMessage: number | null = 0; fromMessage !== null; ) {
+    let paged = true;
+    for (let fromMessage: number | null = start; fromMessage !== null; ) {
       const read: ModelRequestContext = await workflow.query(modelRequestQuery, { fromMessage, maxBytes: MODEL_REQUEST_PAGE_BYTES });
       first ??= read;
       messages.push(...read.messages);
       // A workflow recorded before paged reads answers with everything at once.
+      paged = read.page !== undefined;
       fromMessage = read.page ? read.page.nextMessage : null;
     }
-    if (messages.length !== transcriptLength) {
-      throw ApplicationFailure.nonRetryable(`The workflow holds ${messages.length} messages but this call was scheduled for ${transcriptLength}`, 'TranscriptMismatch');
+    if (!paged) messages = messages.slice(start);
+    if (start + messages.length !== transcriptLength) {
+      throw ApplicationFailure.nonRetryable(`The workflow holds ${start + messages.length} messages but this call was scheduled for ${transcriptLength}`, 'TranscriptMismatch');
     }
     const { page: _page, ...context } = first!;
     return { ...context, messages };
@@ -377,11 +383,11 @@ export function createModelActivities(options: ModelActivityOptions) {
     // With the new messages in the input, a continue needs nothing else from the workflow: the thread's create-only
     // fields cannot change within a run (the model, system prompt and tool schemas are fixed at its start).
     const continueFromInput = fresh && input.newMessages !== undefined && hint!.replyIndex + 1 + input.newMessages.length === input.transcriptLength;
+    // Otherwise the thread's last reply and what came after it, read from the workflow: never the whole transcript,
+    // whose reading would grow with every turn of a long conversation.
+    const tail = fresh && !continueFromInput ? await readRequestContext(ctx, input.transcriptLength, hint!.replyIndex) : undefined;
     const canContinue =
-      continueFromInput ||
-      (fresh &&
-        hint!.createdWith === threadFingerprint(await readContext(), input.model) &&
-        hint!.replyIndex === lastAssistantIndex(context!.messages));
+      continueFromInput || (tail !== undefined && hint!.createdWith === threadFingerprint(tail, input.model) && lastAssistantIndex(tail.messages) === 0);
 
     let kind: ModelRequestKind = !input.threads ? 'unthreaded' : canContinue ? 'continue' : 'create';
     let threadsUnsupported = false;
@@ -393,8 +399,8 @@ export function createModelActivities(options: ModelActivityOptions) {
           ? withPromptCaching(
               {
                 ...base,
-                ...toolChoice(context),
-                messages: continueFromInput ? input.newMessages! : context!.messages.slice(hint!.replyIndex + 1),
+                ...toolChoice(context ?? tail),
+                messages: continueFromInput ? input.newMessages! : tail!.messages.slice(1),
                 thread: { type: 'continue', previous_message_id: hint!.previousMessageId },
                 betas: [MESSAGE_THREADS_BETA],
               } as MessageCreateParamsBase,

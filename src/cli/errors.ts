@@ -1,4 +1,5 @@
 // Exit codes scripts can rely on, and the errors that carry them.
+import { ExternalStorageNotConfiguredError } from '@temporalio/common';
 import {
   AgentClientError,
   ConversationCancelledError,
@@ -45,6 +46,12 @@ export class CliError extends Error {
     if (err instanceof CliError) return err;
     if (err instanceof InvalidConversationOptionsError || err instanceof LiveOutputUnavailableError || err instanceof InvalidOffsetError) return new CliError(err.message, ExitCode.usage);
     if (err instanceof NoWorkerAnsweredError) return new CliError(err.message, ExitCode.noWorker);
+    if (err instanceof ExternalStorageNotConfiguredError) {
+      return new CliError(
+        `${err.message}. This conversation's history holds references to large payloads: pass --storage-dir DIR, or set DURABLE_CLAUDE_STORAGE_DIR or DURABLE_CLAUDE_S3_BUCKET as the worker has them.`,
+        ExitCode.usage,
+      );
+    }
     if (err instanceof ConversationNotFoundError) return new CliError(err.message, ExitCode.notFound);
     if (err instanceof ConversationFinishedError) return new CliError(err.message, ExitCode.refused);
     if (err instanceof DecisionRefusedError || err instanceof MessageRefusedError || err instanceof ConversationAlreadyExistsError) {
