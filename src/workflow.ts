@@ -18,9 +18,11 @@ export { endConversationSignal } from './workflows/definitions';
 export { decideUpdate } from './workflows/definitions';
 /** Update: send a chat message and get the model's reply. */
 export { sendMessageUpdate } from './workflows/definitions';
+/** Update: the reply to a message whose sendMessage ended with continuedAsNew ({ ticket }), from the run after it. */
+export { awaitReplyUpdate } from './workflows/definitions';
 /** Query: the tool calls waiting for a person. */
 export { pendingApprovalsQuery } from './workflows/definitions';
-/** Query: the conversation's messages and turn records. */
+/** Query: the conversation's messages and turn records; with { fromMessage, maxBytes }, one page of them. */
 export { transcriptQuery } from './workflows/definitions';
 /** Query: status, turn, usage and what waits. */
 export { stateQuery } from './workflows/definitions';
