@@ -9,7 +9,7 @@ import { reply, text, toolUse, type FakeMessagesApi, type FullRequest, type Reco
 import type { ContinueAsNewOptions } from '../../src/workflows/types';
 import { BENCH_MODEL } from './protocol';
 import { chainOf, largestRun, type RunOfChain } from './run-chain';
-import { round } from './stats';
+import { median, round } from './stats';
 import { TOOL_NAME } from './work-tool';
 
 export interface LongChatShape {
@@ -34,7 +34,7 @@ export function longChatTitle(shape: LongChatShape): string {
   return (
     `one chat of ${shape.turns} turns (each: a reply asking for ${shape.toolsPerTurn} tools returning ${shape.resultBytes / 1024} KB, then the answer; zero model latency) ` +
     `with continue-as-new (${shape.continueAsNew ? JSON.stringify(shape.continueAsNew) : "Temporal's suggestion"}) and external storage; ` +
-    `history per run as Temporal counts it; RSS of the worker's process (worker and client in one); overhead = a turn's wall time at the caller ` +
+    `history per run as Temporal counts it; RSS of the worker's process (worker and client in one; median over the 10 turns up to each point); overhead = a turn's wall time at the caller ` +
     `minus the time the fake API spent answering its requests, averaged over the first and last ${shape.window} turns`
   );
 }
@@ -86,7 +86,7 @@ export interface LongChatRun {
   turnsCompleted: number;
   /** Each turn as the caller of sendMessage saw it: [start, end], epoch ms (the fake's clock). */
   turnSpans: Array<[number, number]>;
-  /** [turn, RSS bytes of this process after it]. */
+  /** [turn, RSS bytes of this process: the median after each of the ten turns up to it]. */
   rss: Array<[number, number]>;
   /** The chain of runs, read from the server once the chat ended. */
   runs: RunOfChain[];
@@ -128,7 +128,9 @@ export async function driveLongChat(
   });
   const turnSpans: Array<[number, number]> = [];
   const rss: Array<[number, number]> = [];
-  const sampleAt = new Set(shape.rssAt);
+  // RSS moves with the garbage collector's timing: each figure is the median over the ten turns up to its turn.
+  const samples = new Map<number, number[]>();
+  const samplingFor = (turn: number) => shape.rssAt.find((at) => turn <= at && turn > at - 10);
   let status = 'completed';
   let error: string | undefined;
   for (let turn = 1; turn <= shape.turns; turn++) {
@@ -147,7 +149,12 @@ export async function driveLongChat(
     }
     const t1 = epochNow();
     turnSpans.push([t0, t1]);
-    if (sampleAt.has(turn)) rss.push([turn, process.memoryUsage().rss]);
+    const at = samplingFor(turn);
+    if (at !== undefined) {
+      const taken = [...(samples.get(at) ?? []), process.memoryUsage().rss];
+      samples.set(at, taken);
+      if (turn === at) rss.push([at, median(taken)]);
+    }
     onProgress(turn, t1 - t0);
   }
   let reportedRuns: number | undefined;
