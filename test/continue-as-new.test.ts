@@ -75,6 +75,16 @@ describe('continue-as-new', () => {
       }
       const state = await handle.state();
       expect(state.runs).toBeGreaterThan(1);
+      // Read in small pages, messages and turn records alike, the transcript is the same as read whole.
+      const paged = await handle.transcript({ pageBytes: 600 });
+      const whole = await handle.transcriptPage({ fromMessage: 0, maxBytes: 3_000_000 });
+      expect(whole.page!.nextTurn).toBeNull();
+      expect(paged.messages).toEqual(whole.messages);
+      expect(paged.turns).toEqual(whole.turns);
+      expect(paged.turns).toHaveLength(turns * 2);
+      const firstSlice = await handle.transcriptPage({ fromMessage: 0, maxBytes: 600 });
+      expect(firstSlice.turns.length).toBeLessThan(turns * 2);
+      expect(firstSlice.page!.nextTurn).toBe(firstSlice.turns.length);
       await handle.end('tester');
       const result = await handle.result();
       const runs = await runsOf(handle.conversationId);

@@ -97,6 +97,7 @@ export class ConversationHandle {
     // Messages are only ever appended; a transcript that got shorter between two pages was rewritten: read again.
     for (let attempt = 0; ; attempt++) {
       let first: Transcript | undefined;
+      let firstPosition: NonNullable<Transcript['page']> | undefined;
       const messages: Transcript['messages'] = [];
       for (let fromMessage = 0; ; ) {
         const page = await this.transcriptPage({ fromMessage, maxBytes }, options);
@@ -107,7 +108,19 @@ export class ConversationHandle {
         // Turn records, the approval audit and retries ride on the first page; later pages are messages only.
         first ??= rest;
         messages.push(...rest.messages);
-        if (position.nextMessage === null) return { ...first, messages };
+        firstPosition ??= position;
+        if (position.nextMessage === null) {
+          // Turn records of a long conversation come in slices too, after the messages.
+          const turns = [...first.turns];
+          for (let fromTurn = firstPosition.nextTurn ?? null; fromTurn !== null; ) {
+            const slice = await this.transcriptPage({ fromMessage: position.totalMessages, fromTurn, maxBytes }, options);
+            turns.push(...slice.turns);
+            const next = slice.page?.nextTurn ?? null;
+            if (next !== null && next <= fromTurn) throw new Error(`transcript turns from ${fromTurn} did not move on (next ${next})`);
+            fromTurn = next;
+          }
+          return { ...first, messages, turns };
+        }
         if (position.nextMessage <= fromMessage) throw new Error(`transcript page from message ${fromMessage} did not move on (next ${position.nextMessage})`);
         fromMessage = position.nextMessage;
       }

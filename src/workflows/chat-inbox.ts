@@ -8,7 +8,7 @@ import type { ContentBlockParam, Continuation, EndConversationRequest, MessagePa
 /** Content blocks a user message may carry. tool_result belongs to the workflow's own tool round, tool_use to the model. */
 export const USER_MESSAGE_BLOCK_TYPES: ReadonlyArray<string> = ['text', 'image', 'document', 'search_result'];
 const MAX_QUEUED = 100;
-/** Answers no one collected (a client that gave up after continuedAsNew) are kept this long across runs, newest first. */
+/** The newest answers are kept (in the run and across runs) for awaitReply, however often it asks: this many. */
 const MAX_UNCOLLECTED_ANSWERS = 100;
 
 function blockProblem(block: unknown, index: number): string | undefined {
@@ -106,11 +106,20 @@ export class ChatInbox {
 
   async #answerFor(ticket: number): Promise<UserMessageReply> {
     await condition(() => this.#answers.has(ticket) || this.#continuingAs !== undefined);
+    // An answer stays (the newest ones are kept) so that every Update waiting on its ticket gets it: a client that
+    // asks again with awaitReply after a restart is answered too.
     const answer = this.#answers.get(ticket);
     if (!answer) return this.#continuingAs!(ticket);
-    this.#answers.delete(ticket);
     if ('failure' in answer) throw answer.failure;
     return answer.reply;
+  }
+
+  #setAnswer(ticket: number, answer: Answer): void {
+    this.#answers.set(ticket, answer);
+    for (const old of this.#answers.keys()) {
+      if (this.#answers.size <= MAX_UNCOLLECTED_ANSWERS) break;
+      this.#answers.delete(old);
+    }
   }
 
   /**
@@ -162,7 +171,7 @@ export class ChatInbox {
   }
 
   answer(tickets: number[], reply: UserMessageReply): void {
-    for (const ticket of tickets) this.#answers.set(ticket, { reply });
+    for (const ticket of tickets) this.#setAnswer(ticket, { reply });
   }
 
   /** The conversation is over: Updates still queued get its final state rather than hang. */
@@ -172,7 +181,7 @@ export class ChatInbox {
 
   /** The run failed: every waiting Update gets the failure, so none is left without an answer. */
   failWaiting(tickets: number[], failure: ApplicationFailure): void {
-    for (const ticket of [...tickets, ...this.#takeQueuedTickets()]) this.#answers.set(ticket, { failure });
+    for (const ticket of [...tickets, ...this.#takeQueuedTickets()]) this.#setAnswer(ticket, { failure });
   }
 
   #takeQueuedTickets(): number[] {

@@ -30,6 +30,9 @@ export class ContextWindow {
   #fallback: ClientContextFallback | undefined;
   /** The last call's prompt passed the threshold: compact before the next call. */
   #due = false;
+  /** After a compaction that did not shrink the prompt (refused, failed, no summary): its size then, to wait for growth. */
+  #failedAtPrompt: number | undefined;
+  #lastPrompt = 0;
   readonly records: CompactionRecord[] = [];
 
   constructor(private readonly context: ContextWindowContext) {}
@@ -64,7 +67,10 @@ export class ContextWindow {
     if (!policy) return;
     const { usage } = result.reply;
     const prompt = usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0);
-    if (prompt >= (policy.atInputTokens ?? DEFAULT_COMPACT_AT_INPUT_TOKENS)) this.#due = true;
+    this.#lastPrompt = prompt;
+    // After a failed try, not every turn again: once the prompt has grown by a quarter.
+    const waitFor = this.#failedAtPrompt !== undefined ? this.#failedAtPrompt * 1.25 : 0;
+    if (prompt >= (policy.atInputTokens ?? DEFAULT_COMPACT_AT_INPUT_TOKENS) && prompt >= waitFor) this.#due = true;
   }
 
   /**
@@ -122,6 +128,9 @@ export class ContextWindow {
     const keptFromMessage = this.#replacement ? this.#from + result.summarizedMessages - 1 : result.summarizedMessages;
     this.#replacement = result.replacement;
     this.#from = keptFromMessage;
+    // Compacted: the real history goes to the model again (and thread continues are possible again).
+    this.#fallback = undefined;
+    this.#failedAtPrompt = undefined;
     this.context.resetThread();
     this.records.push({ turn, at, reason, outcome: 'compacted', summarizedMessages: result.summarizedMessages, keptFromMessage, usage });
     log.info('Compacted the conversation', { turn, summarizedMessages: result.summarizedMessages, keptFromMessage });
@@ -130,6 +139,7 @@ export class ContextWindow {
 
   #useFallback(record: CompactionRecord): boolean {
     this.records.push(record);
+    this.#failedAtPrompt = this.#lastPrompt;
     if (this.#fallback) return false;
     const policy = this.context.options.compaction;
     this.#fallback = { keepToolResults: (policy && policy.keepToolResults) ?? DEFAULT_FALLBACK_KEEP_TOOL_RESULTS };
@@ -138,7 +148,14 @@ export class ContextWindow {
   }
 
   carry(): NonNullable<Continuation['context']> {
-    return { replacement: this.#replacement, from: this.#from, ...(this.#fallback ? { fallback: this.#fallback } : {}), records: this.records, due: this.#due };
+    return {
+      replacement: this.#replacement,
+      from: this.#from,
+      ...(this.#fallback ? { fallback: this.#fallback } : {}),
+      records: this.records,
+      due: this.#due,
+      ...(this.#failedAtPrompt !== undefined ? { failedAtPrompt: this.#failedAtPrompt } : {}),
+    };
   }
 
   restore(carried: NonNullable<Continuation['context']>): void {
@@ -146,6 +163,7 @@ export class ContextWindow {
     this.#from = carried.from;
     this.#fallback = carried.fallback;
     this.#due = carried.due;
+    this.#failedAtPrompt = carried.failedAtPrompt;
     this.records.push(...carried.records);
   }
 }

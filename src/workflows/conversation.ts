@@ -46,7 +46,7 @@ import { LiveEvents } from './live-events';
 import { ModelTurns, budgetSpent } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
 import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
-import { pageOf, pageRequestProblem } from './transcript-pages';
+import { DEFAULT_PAGE_BYTES, pageOf, pageRequestProblem, sliceByBytes } from './transcript-pages';
 import type {
   BudgetStop,
   CarriedToolRound,
@@ -154,6 +154,8 @@ export class Conversation {
   readonly #run: number;
   /** Continue-as-new is allowed in this run (the option, and a history recorded with it). */
   #continueAsNewEnabled = false;
+  #carrySizeSample = -1;
+  #carryFits = true;
   /** The history's size, as of the last recorded event the workflow was given (see continue-as-new.ts). */
   readonly #history = new HistoryGauge();
   /** The run is handing over to the next one: nothing new starts. */
@@ -209,10 +211,14 @@ export class Conversation {
       if (request === undefined) return this.#transcript();
       const problem = pageRequestProblem(request, this.#messages.length);
       if (problem) throw new Error(problem);
-      // The audit and turn records ride on the first page only: later pages are messages.
+      // The audit rides on the first page; turn records on the first page and on pages asked with fromTurn, in
+      // slices of maxBytes too, so no answer grows with the conversation.
       const { messages, page } = pageOf(this.#messages, request);
       const first = page.fromMessage === 0;
-      return { ...this.#transcript(), messages, page, ...(first ? {} : { turns: [], approvals: [] }) };
+      const fromTurn = request.fromTurn ?? (first ? 0 : undefined);
+      const turns = fromTurn === undefined ? { items: [], next: null } : sliceByBytes(this.#turns, Math.min(fromTurn, this.#turns.length), request.maxBytes ?? DEFAULT_PAGE_BYTES);
+      const whole = this.#transcript();
+      return { ...whole, messages, turns: turns.items, page: { ...page, nextTurn: turns.next }, ...(first ? {} : { approvals: [], retries: undefined, compactions: undefined }) };
     });
     setHandler(pendingApprovalsQuery, () => this.#approvals.list());
     setHandler(stateQuery, () => ({
@@ -453,7 +459,7 @@ export class Conversation {
       if (iteration > this.#options.maxIterations) return { status: 'max_iterations' };
       // Between turns nothing runs: a safe point to hand over to the next run, and to compact what the model sees.
       if (this.#continueAsNewDue()) await this.#continueAsNew({ phase: 'exchange', iteration });
-      if (this.#window.due) await this.#window.compact(this.#turns.length + 1, 'threshold');
+      if (this.#window.due && patched(CONTEXT_COMPACTION_PATCH)) await this.#window.compact(this.#turns.length + 1, 'threshold');
       const turn = await this.#modelTurns.call(iteration);
       if ('contextExceeded' in turn) {
         // Refused as longer than the model's window: compacted (or cleared) once and sent again, else the end.
@@ -469,6 +475,8 @@ export class Conversation {
       this.#lastStopReason = reply.stopReason;
       this.#publishCost();
       this.#window.noteCall(result);
+      // The repeat-once rule is per refused call: a later call that overflows may compact again.
+      if (reply.stopReason !== 'model_context_window_exceeded') compactedForWindow = false;
       if (reply.stopReason === 'model_context_window_exceeded' && !compactedForWindow && this.#window.enabled && patched(CONTEXT_COMPACTION_PATCH)) {
         // The reply filled the window: it is cut off, so it is not kept; the conversation compacts and asks again.
         this.#modelTurns.dropReply();
@@ -550,10 +558,15 @@ export class Conversation {
   #continueAsNewDue(): boolean {
     if (!this.#continueAsNewEnabled || this.#handingOver || this.#options.continueAsNew === null) return false;
     if (!this.#history.due(this.#options.continueAsNew)) return false;
+    // Measured once per sample: conditions may ask many times in one activation, and the state can be large.
+    if (this.#carrySizeSample === this.#history.samples) return this.#carryFits;
+    this.#carrySizeSample = this.#history.samples;
+    this.#carryFits = true;
     const bytes = jsonByteLength(this.#carry({ phase: 'exchange' }));
     if (bytes > MAX_INLINE_CONTINUATION_BYTES && (this.#offloadsAbove === null || bytes <= this.#offloadsAbove)) {
       log.warn('Not continuing as new: the carried state is over one payload\'s limit and the worker has no external storage for it', { bytes });
       this.#continueAsNewEnabled = false;
+      this.#carryFits = false;
       return false;
     }
     return true;

@@ -327,6 +327,8 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       else if (afterEvents !== undefined && afterEvents < 20) errors.push('continueAsNew.afterEvents must be at least 20: a single turn records about that many events');
       if (afterHistoryBytes !== undefined && !isPositiveInt(afterHistoryBytes, 50 * 1024 * 1024)) {
         errors.push('continueAsNew.afterHistoryBytes must be a whole number of bytes up to 50 MiB');
+      } else if (afterHistoryBytes !== undefined && afterHistoryBytes < 16_384) {
+        errors.push('continueAsNew.afterHistoryBytes must be at least 16384: a single turn records a few KB');
       }
       continueAsNew = {
         ...(typeof afterEvents === 'number' ? { afterEvents } : {}),

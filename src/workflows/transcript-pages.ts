@@ -14,10 +14,25 @@ export function pageRequestProblem(request: unknown, totalMessages: number): str
   if (fromMessage !== undefined && (typeof fromMessage !== 'number' || !Number.isInteger(fromMessage) || fromMessage < 0 || fromMessage > totalMessages)) {
     return `fromMessage must be a whole number from 0 to ${totalMessages} (the transcript's length)`;
   }
+  const { fromTurn } = request;
+  if (fromTurn !== undefined && (typeof fromTurn !== 'number' || !Number.isInteger(fromTurn) || fromTurn < 0)) return 'fromTurn must be a whole number from 0';
   if (maxBytes !== undefined && (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes <= 0 || maxBytes > MAX_PAGE_BYTES)) {
     return `maxBytes must be a whole number of bytes from 1 to ${MAX_PAGE_BYTES}`;
   }
   return undefined;
+}
+
+/** Items from `from`, as many whole ones as fit `maxBytes` (at least one), and where the next start. */
+export function sliceByBytes<T>(items: readonly T[], from: number, maxBytes: number): { items: T[]; next: number | null } {
+  let end = from;
+  let bytes = 0;
+  while (end < items.length) {
+    const size = jsonByteLength(items[end]);
+    if (end > from && bytes + size > maxBytes) break;
+    bytes += size;
+    end++;
+  }
+  return { items: items.slice(from, end), next: end < items.length ? end : null };
 }
 
 /** The messages of one page and where the next starts. Call after pageRequestProblem() said nothing. */

@@ -209,6 +209,7 @@ export interface Continuation {
     fallback?: ClientContextFallback;
     records: CompactionRecord[];
     due: boolean;
+    failedAtPrompt?: number;
   };
   inbox: {
     queued: Array<{ content: UserMessageRequest['content']; ticket?: number }>;
@@ -430,6 +431,11 @@ export interface TranscriptPageRequest {
   fromMessage?: number;
   /** At most this many UTF-8 bytes of messages (at least one message is always returned). */
   maxBytes?: number;
+  /**
+   * Turn records from this index, as many as fit maxBytes (at least one): the first page (fromMessage 0) carries
+   * them from 0, a page asked with fromTurn carries them from there.
+   */
+  fromTurn?: number;
 }
 
 export interface TranscriptPage {
@@ -437,6 +443,8 @@ export interface TranscriptPage {
   /** Where the next page starts, or null when this page ends the transcript. */
   nextMessage: number | null;
   totalMessages: number;
+  /** Where the turn records go on (ask again with fromTurn), or null when this page's turns end them. */
+  nextTurn?: number | null;
 }
 
 export interface DecisionRequest {
