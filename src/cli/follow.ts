@@ -110,8 +110,8 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
     printTurns();
   };
 
-  // Each poll reads only what is new: the first page for the turn records (one message), then messages from the
-  // first not printed yet, page by page; a long conversation's whole transcript is never read again and again.
+  // Each poll reads only what is new: the first page for the transcript's length, then messages from the first not
+  // printed yet and turn records from the first not printed yet, page by page; nothing is read again and again.
   const printNewMessages = async (timeoutMs: number): Promise<void> => {
     const head = await handle.transcriptPage({ fromMessage: 0, maxBytes: 1 }, { timeoutMs });
     // A worker without paged reads answered with the whole transcript.
@@ -123,7 +123,19 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
       messages.push(...page.messages);
       next = page.page?.nextMessage ?? null;
     }
-    printNew({ messages, turns: head.turns }, from);
+    // Turn records not printed yet, in slices (a long conversation has thousands); earlier ones are not read again.
+    const turns: Transcript['turns'] = new Array<Transcript['turns'][number]>(turnsPrinted);
+    for (let fromTurn: number | null = turnsPrinted; fromTurn !== null; ) {
+      const slice = await handle.transcriptPage({ fromMessage: head.page.totalMessages, fromTurn }, { timeoutMs });
+      // A worker before sliced turn records sends them all on every page.
+      if (slice.page?.nextTurn === undefined) {
+        turns.splice(0, turns.length, ...slice.turns);
+        break;
+      }
+      turns.push(...slice.turns);
+      fromTurn = slice.page.nextTurn !== null && slice.page.nextTurn > fromTurn ? slice.page.nextTurn : null;
+    }
+    printNew({ messages, turns }, from);
   };
 
   let failures = 0;
