@@ -9,4 +9,7 @@ module.exports = {
   setupFiles: ['<rootDir>/test/setup/quiet-runtime.ts'],
   testTimeout: 120_000,
   maxWorkers: 2,
+  // A test process is replaced once it holds more than this after a file: memory a file leaves behind (Temporal
+  // workers' native buffers, stores) cannot pile up across the files that follow it in the same process.
+  workerIdleMemoryLimit: '3GB',
 };
