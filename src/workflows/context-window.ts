@@ -4,7 +4,7 @@
 import { ActivityFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { AgentActivities, CallModelResult, ClientContextFallback, CompactConversationResult } from '../activities/types';
 import type { LiveEvents } from './live-events';
-import type { ResolvedOptions } from './options';
+import { modelRetryPolicy, type ResolvedOptions } from './options';
 import type { CompactionRecord, Continuation, MessageParam, UsageTotals } from './types';
 import { addUsage, usageOf } from './usage';
 
@@ -86,12 +86,7 @@ export class ContextWindow {
     const { compactConversation } = proxyActivities<Pick<AgentActivities, 'compactConversation'>>({
       startToCloseTimeout: options.modelTimeoutMs,
       heartbeatTimeout: options.modelHeartbeatTimeoutMs,
-      retry: {
-        maximumAttempts: options.modelRetry.maximumAttempts,
-        initialInterval: options.modelRetry.initialIntervalMs,
-        maximumInterval: options.modelRetry.maximumIntervalMs,
-        backoffCoefficient: 2,
-      },
+      retry: modelRetryPolicy(options),
       summary: `compact before turn ${turn}`,
     });
     const view = this.view();

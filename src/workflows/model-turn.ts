@@ -7,7 +7,7 @@ import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
 import type { ContextWindow } from './context-window';
 import type { LiveEvents } from './live-events';
-import { modelCallTimeoutMs, toolChoiceForTurn, type ResolvedOptions } from './options';
+import { modelCallTimeoutMs, modelRetryPolicy, toolChoiceForTurn, type ResolvedOptions } from './options';
 import type { BudgetStop, ContentBlockParam, MessageParam, TurnRecord, UsageTotals } from './types';
 import { addUsage, emptyUsage, usageOf } from './usage';
 
@@ -115,12 +115,7 @@ export class ModelTurns {
     // the model call's failure (retry() repeats it).
     const { estimateModelCall } = proxyActivities<Pick<AgentActivities, 'estimateModelCall'>>({
       startToCloseTimeout: '1m',
-      retry: {
-        maximumAttempts: options.modelRetry.maximumAttempts,
-        initialInterval: options.modelRetry.initialIntervalMs,
-        maximumInterval: options.modelRetry.maximumIntervalMs,
-        backoffCoefficient: 2,
-      },
+      retry: modelRetryPolicy(options),
       summary: `count turn ${turn}'s tokens for the budget`,
     });
     let estimate: ModelCallEstimate;
@@ -184,12 +179,7 @@ export class ModelTurns {
       const activities = proxyActivities<Pick<AgentActivities, 'callModel'>>({
         startToCloseTimeout: modelCallTimeoutMs(options, maxTokens),
         heartbeatTimeout: options.modelHeartbeatTimeoutMs,
-        retry: {
-          maximumAttempts: options.modelRetry.maximumAttempts,
-          initialInterval: options.modelRetry.initialIntervalMs,
-          maximumInterval: options.modelRetry.maximumIntervalMs,
-          backoffCoefficient: 2,
-        },
+        retry: modelRetryPolicy(options),
         summary: `model ${model} · turn ${turn}`,
       });
       // A continue sends only what came after the thread's last reply: this turn's own messages.

@@ -417,6 +417,12 @@ export function forcesToolUse(choice: BetaToolChoice | undefined): boolean {
   return choice?.type === 'any' || choice?.type === 'tool';
 }
 
+/** The retry policy of every activity that calls the Messages API (the model call, its token count, a compaction). */
+export function modelRetryPolicy(options: ResolvedOptions): { maximumAttempts: number; initialInterval: number; maximumInterval: number; backoffCoefficient: number } {
+  const { maximumAttempts, initialIntervalMs, maximumIntervalMs } = options.modelRetry;
+  return { maximumAttempts, initialInterval: initialIntervalMs, maximumInterval: maximumIntervalMs, backoffCoefficient: 2 };
+}
+
 /**
  * The start-to-close timeout of a model call: the caller's, or the default grown with max_tokens, since a long
  * answer streams for minutes (128K output tokens at ~50 tokens/s is over 40 minutes).
