@@ -58,6 +58,8 @@ export type {
   RetryConversationOptions,
   RetryOutcome,
   StartConversationOptions,
+  TranscriptPageOptions,
+  TranscriptReadOptions,
 } from './client';
 /** Live output: stream() needs an event store, and the client has none. */
 export { LiveOutputUnavailableError, type StreamOptions } from './client';

@@ -87,6 +87,8 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
       ...(options.prices ? { prices: options.prices } : {}),
       // The workflow asks (describePayloadStorage) before it carries a large state into a new run.
       payloadsOffloadedAbove: options.externalStorage?.payloadSizeThreshold ?? null,
+      // …and archives the transcript the model no longer sees there when it hands over.
+      ...(options.externalStorage ? { externalStorage: options.externalStorage } : {}),
     }),
     sinks: { ...options.worker?.sinks, ...conversationEventSinks(options.events) },
     // Activities' own client (the model call reads the transcript by query through it) gets this converter too.

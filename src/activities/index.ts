@@ -1,11 +1,13 @@
 // Worker-side activities, built by factories that close over what only the worker holds: the SDK client (and
 // its API key) and the tool code.
 import type Anthropic from '@anthropic-ai/sdk';
+import type { ExternalStorage } from '@temporalio/common';
 import type { AgentTool } from '../tools/define-tool';
 import type { ToolRegistry } from '../tools/registry';
 import { createModelActivities, type ModelActivityOptions } from './model';
 import { createPayloadStorageActivities } from './payload-storage';
 import { createToolActivities } from './tools';
+import { createTranscriptArchiveActivities } from './transcript-archive';
 import type { AgentActivities } from './types';
 
 export { createModelActivities, classifyModelError, retryDelayMs, type ModelActivityOptions } from './model';
@@ -18,12 +20,15 @@ export interface AgentActivitiesOptions extends Omit<ModelActivityOptions, 'anth
   tools: ToolRegistry | Iterable<AgentTool>;
   /** The worker's external storage threshold (bytes), or null/absent without external storage. */
   payloadsOffloadedAbove?: number | null;
+  /** The worker's external storage, where a long conversation's older transcript goes at a hand-over. */
+  externalStorage?: ExternalStorage;
 }
 
-export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
+export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove, externalStorage, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
   return {
     ...createModelActivities({ anthropic, ...modelOptions }),
     ...createToolActivities(tools),
-    ...createPayloadStorageActivities({ offloadsAbove: payloadsOffloadedAbove ?? null }),
+    ...createPayloadStorageActivities({ offloadsAbove: payloadsOffloadedAbove ?? (externalStorage ? externalStorage.payloadSizeThreshold : null) }),
+    ...createTranscriptArchiveActivities({ externalStorage }),
   };
 }

@@ -1,7 +1,7 @@
 // The argument and result objects of every activity. Types only: workflow code imports this file with
 // `import type`, so history payloads are self-describing and can grow fields without breaking replay.
 import type { ModelPrice } from '../pricing/cost';
-import type { TranscriptPage } from '../workflows/types';
+import type { TranscriptPage, TranscriptSegment, TranscriptSegmentRef } from '../workflows/types';
 import type {
   BetaContentBlock,
   BetaMessageParam,
@@ -327,6 +327,13 @@ export interface AgentActivities {
   compactConversation(input: CompactConversationInput): Promise<CompactConversationResult>;
   /** Whether the worker's data converter offloads large payloads (external storage), for continue-as-new. */
   describePayloadStorage(input: DescribePayloadStorageInput): Promise<DescribePayloadStorageResult>;
+  /** Stores a stretch of the transcript the model no longer sees in the worker's external storage (at a hand-over). */
+  archiveTranscript(input: ArchiveTranscriptInput): Promise<TranscriptSegmentRef>;
+}
+
+/** The segment to store; it reaches the activity through the data converter (offloaded itself when large). */
+export interface ArchiveTranscriptInput {
+  segment: TranscriptSegment;
 }
 
 export type DescribePayloadStorageInput = Record<string, never>;

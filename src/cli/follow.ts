@@ -113,7 +113,7 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
   // Each poll reads only what is new: the first page for the transcript's length, then messages from the first not
   // printed yet and turn records from the first not printed yet, page by page; nothing is read again and again.
   const printNewMessages = async (timeoutMs: number): Promise<void> => {
-    const head = await handle.transcriptPage({ fromMessage: 0, maxBytes: 1 }, { timeoutMs });
+    const head = await handle.transcriptPage({ fromMessage: 0, maxBytes: 1 }, { timeoutMs, readArchive: false });
     // A worker without paged reads answered with the whole transcript.
     if (!head.page) return printNew(head);
     const from = printed;

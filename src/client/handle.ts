@@ -15,6 +15,8 @@ import {
   userMessageSignal,
 } from '../workflows/definitions';
 import { decisionShapeProblem } from '../workflows/approvals';
+import { sliceByBytes } from '../workflows/transcript-pages';
+import { TranscriptArchiveReader } from '../storage/transcript-archive';
 import type { agentConversation } from '../workflows/conversation';
 import type {
   ApprovalDecision,
@@ -39,7 +41,7 @@ import { retryConversation, type RetryConversationOptions, type RetryOutcome } f
 import type { ConversationEvent, WorkflowEvent } from '../streaming/events';
 import { workflowEventsOf } from '../replay';
 import type { ReplayWorkerOptions } from '@temporalio/worker';
-import type { ApprovalsOptions, DecisionOptions, QueryOptions, TranscriptReadOptions } from './types';
+import type { ApprovalsOptions, DecisionOptions, QueryOptions, TranscriptPageOptions, TranscriptReadOptions } from './types';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -128,9 +130,49 @@ export class ConversationHandle {
     }
   }
 
-  /** One page of the transcript: messages from `fromMessage`, as many whole ones as fit `maxBytes` (at least one). */
-  transcriptPage(request: TranscriptPageRequest, options: QueryOptions = {}): Promise<Transcript> {
-    return this.#query(() => this.workflow.query(transcriptQuery, request), options);
+  /**
+   * One page of the transcript: messages from `fromMessage`, as many whole ones as fit `maxBytes` (at least one).
+   * A long conversation's start may be archived (its workflow no longer holds it); such a page is read from the
+   * archive in the client's external storage, which must be the workers'.
+   */
+  async transcriptPage(request: TranscriptPageRequest, options: TranscriptPageOptions = {}): Promise<Transcript> {
+    const answer = await this.#query(() => this.workflow.query(transcriptQuery, request), options);
+    const archived = answer.page?.archived;
+    if (!answer.page || !archived || options.readArchive === false) return answer;
+    const fromMessage = request.fromMessage ?? 0;
+    const fromTurn = request.fromTurn ?? (fromMessage === 0 ? 0 : undefined);
+    const maxBytes = request.maxBytes ?? DEFAULT_TRANSCRIPT_PAGE_BYTES;
+    const page = { ...answer.page };
+    let { messages, turns } = answer;
+    if (fromMessage < archived.messages) {
+      const segment = await this.#archive().segmentWith(archived.last, fromMessage, 'message');
+      const slice = sliceByBytes(segment.messages, fromMessage - segment.fromMessage, maxBytes);
+      messages = slice.items;
+      const next = slice.next === null ? segment.fromMessage + segment.messages.length : segment.fromMessage + slice.next;
+      page.nextMessage = next < page.totalMessages ? next : null;
+    }
+    if (fromTurn !== undefined && fromTurn < archived.turns) {
+      const segment = await this.#archive().segmentWith(archived.last, fromTurn, 'turn');
+      const slice = sliceByBytes(segment.turns, fromTurn - segment.fromTurn, maxBytes);
+      turns = slice.items;
+      // Past a segment comes the next one, or the workflow's own turns (a run keeps at least its last one).
+      page.nextTurn = segment.fromTurn + (slice.next ?? segment.turns.length);
+    }
+    return { ...answer, messages, turns, page };
+  }
+
+  #archiveReader: TranscriptArchiveReader | undefined;
+
+  #archive(): TranscriptArchiveReader {
+    if (this.#archiveReader) return this.#archiveReader;
+    const storage = this.agent.client.options.loadedDataConverter.externalStorage;
+    if (!storage) {
+      throw new Error(
+        `the start of conversation ${this.conversationId}'s transcript is archived in the workers' external storage: ` +
+          'connect the client with the same storage (AgentClient.connect({ externalStorage }), or the CLI\'s --storage-dir / DURABLE_CLAUDE_S3_*)',
+      );
+    }
+    return (this.#archiveReader = new TranscriptArchiveReader(storage));
   }
 
   pending(options: QueryOptions = {}): Promise<PendingApproval[]> {

@@ -26,4 +26,6 @@ export type {
   ListConversationsOptions,
   QueryOptions,
   StartConversationOptions,
+  TranscriptPageOptions,
+  TranscriptReadOptions,
 } from './types';

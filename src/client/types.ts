@@ -38,6 +38,15 @@ export interface QueryOptions {
   timeoutMs?: number;
 }
 
+/** How `transcriptPage()` reads. */
+export interface TranscriptPageOptions extends QueryOptions {
+  /**
+   * false: answer as the workflow does, leaving an archived range empty (the page's `archived` says where it ends),
+   * e.g. to learn the transcript's length without reading storage. Default true: read it from the archive.
+   */
+  readArchive?: boolean;
+}
+
 /** How `transcript()` reads: in pages, each a query bounded by `timeoutMs`. */
 export interface TranscriptReadOptions extends QueryOptions {
   /** At most this many UTF-8 bytes of messages per page (a page always holds at least one message). Default ~1 MB. */

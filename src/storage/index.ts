@@ -5,3 +5,4 @@ export { DEFAULT_PAYLOAD_SIZE_THRESHOLD } from './threshold';
 export { fileSystemStorage, FileSystemStorageDriver, FILE_SYSTEM_DRIVER_NAME, type FileSystemStorageOptions } from './filesystem';
 export { s3Storage, S3StorageDriver, S3_DRIVER_NAME, type S3StorageOptions } from './s3';
 export { storageFromEnv, DEV_STORAGE_DIR, type ConfiguredStorage, type StorageSettings } from './config';
+export { readTranscriptSegment, storeTranscriptSegment, TranscriptArchiveReader } from './transcript-archive';

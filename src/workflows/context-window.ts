@@ -6,6 +6,7 @@ import type { AgentActivities, CallModelResult, ClientContextFallback, CompactCo
 import type { LiveEvents } from './live-events';
 import { modelRetryPolicy, type ResolvedOptions } from './options';
 import type { CompactionRecord, Continuation, MessageParam, UsageTotals } from './types';
+import type { ArchivedCounts } from './transcript-pages';
 import { addUsage, usageOf } from './usage';
 
 export const DEFAULT_COMPACT_AT_INPUT_TOKENS = 150_000;
@@ -14,6 +15,8 @@ export const DEFAULT_FALLBACK_KEEP_TOOL_RESULTS = 2;
 export interface ContextWindowContext {
   readonly options: ResolvedOptions;
   readonly messages: MessageParam[];
+  /** Messages of the transcript's start this run does not hold (archived): `messages` starts after them. */
+  readonly archived: ArchivedCounts;
   readonly usage: UsageTotals;
   readonly events: LiveEvents;
   setDetails(details: string): void;
@@ -25,7 +28,7 @@ export interface ContextWindowContext {
 export class ContextWindow {
   /** The compaction block's message, sent first in place of the messages it summarized. */
   #replacement: MessageParam | null = null;
-  /** Index in the transcript of the first message after the summarized ones. */
+  /** Index in `messages` (this run's part of the transcript) of the first message after the summarized ones. */
   #from = 0;
   #fallback: ClientContextFallback | undefined;
   /** The last call's prompt passed the threshold: compact before the next call. */
@@ -56,7 +59,12 @@ export class ContextWindow {
     return this.#replacement ? [this.#replacement, ...messages.slice(this.#from)] : messages;
   }
 
-  /** A transcript index as an index of view(); meaningful for messages after the summarized ones. */
+  /** How many of this run's messages the model no longer sees (a compaction summarized them): they may be archived. */
+  archivableMessages(): number {
+    return this.#replacement ? this.#from : 0;
+  }
+
+  /** An index of `messages` as an index of view(); meaningful for messages after the summarized ones. */
   viewIndexOf(transcriptIndex: number): number {
     return this.#replacement ? transcriptIndex - this.#from + 1 : transcriptIndex;
   }
@@ -127,8 +135,10 @@ export class ContextWindow {
     this.#fallback = undefined;
     this.#failedAtPrompt = undefined;
     this.context.resetThread();
-    this.records.push({ turn, at, reason, outcome: 'compacted', summarizedMessages: result.summarizedMessages, keptFromMessage, usage });
-    log.info('Compacted the conversation', { turn, summarizedMessages: result.summarizedMessages, keptFromMessage });
+    // Records count in the whole transcript's indexes (archived messages too).
+    const keptFromTranscriptMessage = this.context.archived.messages + keptFromMessage;
+    this.records.push({ turn, at, reason, outcome: 'compacted', summarizedMessages: result.summarizedMessages, keptFromMessage: keptFromTranscriptMessage, usage });
+    log.info('Compacted the conversation', { turn, summarizedMessages: result.summarizedMessages, keptFromMessage: keptFromTranscriptMessage });
     return true;
   }
 
@@ -142,10 +152,11 @@ export class ContextWindow {
     return true;
   }
 
-  carry(): NonNullable<Continuation['context']> {
+  /** `archived`: how many of this run's first messages leave with the hand-over (the carried ones start after them). */
+  carry(archived = 0): NonNullable<Continuation['context']> {
     return {
       replacement: this.#replacement,
-      from: this.#from,
+      from: this.#from - archived,
       ...(this.#fallback ? { fallback: this.#fallback } : {}),
       records: this.records,
       due: this.#due,

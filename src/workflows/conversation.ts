@@ -3,6 +3,7 @@
 // The parts: the loop (here), the model turn (model-turn.ts), the tool round (tool-round.ts), the chat inbox
 // (chat-inbox.ts), the approval book (approvals.ts) and retries of a failed run (failure-retries.ts).
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
@@ -12,11 +13,13 @@ import {
   isCancellation,
   log,
   patched,
+  proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { BetaContentBlock } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { AgentActivities, CacheTtl, CallModelResult, ModelRequestContext, ToolDescription } from '../activities/types';
@@ -46,7 +49,7 @@ import { LiveEvents } from './live-events';
 import { ModelTurns, budgetSpent } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
 import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
-import { DEFAULT_PAGE_BYTES, pageOf, pageRequestProblem, sliceByBytes } from './transcript-pages';
+import { DEFAULT_PAGE_BYTES, pageOf, pageRequestProblem, turnSlice, type ArchivedCounts } from './transcript-pages';
 import type {
   BudgetStop,
   CarriedToolRound,
@@ -58,6 +61,7 @@ import type {
   MessageParam,
   ToolOutput,
   Transcript,
+  TranscriptArchive,
   TranscriptPageRequest,
   TurnRecord,
   UserMessageReply,
@@ -66,6 +70,12 @@ import { emptyUsage, totalInputTokens } from './usage';
 
 export { FailureTypes } from './failure-retries';
 
+/** Archives the transcript's older stretch at a hand-over: a normal activity, for its payload goes to storage. */
+const { archiveTranscript } = proxyActivities<Pick<AgentActivities, 'archiveTranscript'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 },
+  summary: 'archive the transcript the model no longer sees',
+});
 const { describeTools, describePayloadStorage } = proxyLocalActivities<Pick<AgentActivities, 'describeTools' | 'describePayloadStorage'>>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 3, initialInterval: '200ms' },
@@ -91,12 +101,16 @@ const COST_SEARCH_ATTRIBUTE_PATCH = 'cost-search-attribute';
 const CONTEXT_COMPACTION_PATCH = 'compact-when-context-window-exceeded';
 /** Histories recorded before continue-as-new: their runs never hand over, even when Temporal suggests it. */
 const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
+/** A hand-over archives what the model no longer sees instead of carrying it (workflow memory stays flat). */
+const ARCHIVE_TRANSCRIPT_PATCH = 'archive-transcript-at-hand-over';
 
 /**
  * Without external storage a run's input is one inline payload (Temporal refuses more than 2 MB): a larger carried
  * state is not handed over, and the run goes on (logged), rather than fail every workflow task.
  */
 const MAX_INLINE_CONTINUATION_BYTES = 1_500_000;
+/** Turn records alone (no messages to archive: no compaction yet) are archived once there are this many. */
+const ARCHIVE_MIN_TURNS = 50;
 
 /** A result is one payload, limited to 2 MB (UTF-8 bytes): a longer transcript is left to the transcript query. */
 const MAX_TRANSCRIPT_IN_RESULT_BYTES = 1_000_000;
@@ -134,6 +148,10 @@ export class Conversation {
   readonly #options: ResolvedOptions;
   readonly #messages: MessageParam[] = [];
   readonly #turns: TurnRecord[] = [];
+  /** How many messages and turn records of the transcript's start this run does not hold (archived); set once, at restore. */
+  readonly #archived: ArchivedCounts = { messages: 0, turns: 0 };
+  /** Where the archived start is (the newest segment), carried from the previous run. */
+  #archive: TranscriptArchive | undefined;
   readonly #usage = emptyUsage();
   readonly #tools = new Map<string, ToolDescription>();
   readonly #approvals: ApprovalBook;
@@ -174,7 +192,7 @@ export class Conversation {
       this.#events,
     );
     this.#inbox = new ChatInbox(options.chat, () => this.#result !== undefined);
-    const shared = { options, messages: this.#messages, turns: this.#turns, usage: this.#usage, retries: this.#retries, events: this.#events };
+    const shared = { options, messages: this.#messages, turns: this.#turns, archived: this.#archived, usage: this.#usage, retries: this.#retries, events: this.#events };
     this.#window = new ContextWindow({
       ...shared,
       setDetails: (details) => this.#setDetails(details),
@@ -209,21 +227,22 @@ export class Conversation {
     if (this.#options.continuation) this.#restore(this.#options.continuation);
     setHandler(transcriptQuery, (request?: TranscriptPageRequest) => {
       if (request === undefined) return this.#transcript();
-      const problem = pageRequestProblem(request, this.#messages.length);
+      const problem = pageRequestProblem(request, this.#archived.messages + this.#messages.length);
       if (problem) throw new Error(problem);
       // The audit rides on the first page; turn records on the first page and on pages asked with fromTurn, in
-      // slices of maxBytes too, so no answer grows with the conversation.
-      const { messages, page } = pageOf(this.#messages, request);
+      // slices of maxBytes too, so no answer grows with the conversation. Indexes count archived messages and turns.
+      const { messages, page } = pageOf(this.#messages, request, this.#archived.messages);
       const first = page.fromMessage === 0;
       const fromTurn = request.fromTurn ?? (first ? 0 : undefined);
-      const turns = fromTurn === undefined ? { items: [], next: null } : sliceByBytes(this.#turns, Math.min(fromTurn, this.#turns.length), request.maxBytes ?? DEFAULT_PAGE_BYTES);
+      const turns = fromTurn === undefined ? { items: [], next: null } : turnSlice(this.#turns, fromTurn, request.maxBytes ?? DEFAULT_PAGE_BYTES, this.#archived.turns);
       const whole = this.#transcript();
-      return { ...whole, messages, turns: turns.items, page: { ...page, nextTurn: turns.next }, ...(first ? {} : { approvals: [], retries: undefined, compactions: undefined }) };
+      const archived = this.#archive ? { archived: this.#archive } : {};
+      return { ...whole, messages, turns: turns.items, page: { ...page, nextTurn: turns.next, ...archived }, ...(first ? {} : { approvals: [], retries: undefined, compactions: undefined }) };
     });
     setHandler(pendingApprovalsQuery, () => this.#approvals.list());
     setHandler(stateQuery, () => ({
       status: this.#status,
-      turn: this.#turns.length,
+      turn: this.#turnCount,
       pendingApprovals: this.#approvals.pendingCount,
       usage: this.#usage,
       ...(this.#options.budgetUsd !== undefined ? { budgetUsd: this.#options.budgetUsd } : {}),
@@ -379,7 +398,7 @@ export class Conversation {
           const outcome = await this.#runExchange(resume);
           this.#lastOutcome = outcome;
           resume = undefined;
-          const reply: UserMessageReply = { status: outcome.status, text: this.#lastAssistantText(), turns: this.#turns.length };
+          const reply: UserMessageReply = { status: outcome.status, text: this.#lastAssistantText(), turns: this.#turnCount };
           this.#inbox.answer(this.#exchangeTickets.splice(0), reply);
           if (!this.#options.chat || !CHAT_CONTINUES_AFTER.includes(outcome.status)) return await this.#finish(outcome);
         }
@@ -394,7 +413,7 @@ export class Conversation {
       this.#setStatus(isCancellation(err) ? 'cancelled' : 'failed');
       this.#events.emit({
         type: 'conversation_finished',
-        turn: this.#turns.length,
+        turn: this.#turnCount,
         status: isCancellation(err) ? 'cancelled' : 'failed',
         text: err instanceof Error ? err.message : String(err),
       });
@@ -425,7 +444,7 @@ export class Conversation {
     }
     const { message, tickets } = this.#inbox.take();
     this.#messages.push(message);
-    this.#events.emit({ type: 'chat_message_received', turn: this.#turns.length, text: textOf(message.content) });
+    this.#events.emit({ type: 'chat_message_received', turn: this.#turnCount, text: textOf(message.content) });
     this.#exchangeTickets = tickets;
     return true;
   }
@@ -459,11 +478,11 @@ export class Conversation {
       if (iteration > this.#options.maxIterations) return { status: 'max_iterations' };
       // Between turns nothing runs: a safe point to hand over to the next run, and to compact what the model sees.
       if (this.#continueAsNewDue()) await this.#continueAsNew({ phase: 'exchange', iteration });
-      if (this.#window.due && patched(CONTEXT_COMPACTION_PATCH)) await this.#window.compact(this.#turns.length + 1, 'threshold');
+      if (this.#window.due && patched(CONTEXT_COMPACTION_PATCH)) await this.#window.compact(this.#turnCount + 1, 'threshold');
       const turn = await this.#modelTurns.call(iteration);
       if ('contextExceeded' in turn) {
         // Refused as longer than the model's window: compacted (or cleared) once and sent again, else the end.
-        if (!compactedForWindow && patched(CONTEXT_COMPACTION_PATCH) && (await this.#window.compact(this.#turns.length + 1, 'context_window'))) {
+        if (!compactedForWindow && patched(CONTEXT_COMPACTION_PATCH) && (await this.#window.compact(this.#turnCount + 1, 'context_window'))) {
           compactedForWindow = true;
           continue;
         }
@@ -480,7 +499,7 @@ export class Conversation {
       if (reply.stopReason === 'model_context_window_exceeded' && !compactedForWindow && this.#window.enabled && patched(CONTEXT_COMPACTION_PATCH)) {
         // The reply filled the window: it is cut off, so it is not kept; the conversation compacts and asks again.
         this.#modelTurns.dropReply();
-        if (await this.#window.compact(this.#turns.length + 1, 'context_window')) {
+        if (await this.#window.compact(this.#turnCount + 1, 'context_window')) {
           compactedForWindow = true;
           continue;
         }
@@ -580,18 +599,54 @@ export class Conversation {
   async #continueAsNew(at: Pick<Continuation, 'phase' | 'iteration' | 'round' | 'idleDeadline'>): Promise<never> {
     this.#handingOver = true;
     this.#setDetails(`continuing as new (run ${this.#run + 1})`);
-    this.#inbox.beginContinuing((ticket) => ({ status: this.#status, text: '', turns: this.#turns.length, continuedAsNew: { ticket } }));
+    // First, while nothing else can start: messages and messages arriving meanwhile are queued and carried.
+    const archived = await this.#archiveForHandOver();
+    this.#inbox.beginContinuing((ticket) => ({ status: this.#status, text: '', turns: this.#turnCount, continuedAsNew: { ticket } }));
     await condition(allHandlersFinished);
     // Decisions or messages that arrived while the handlers finished are part of the state handed over.
-    return continueAsNew<typeof agentConversation>({ ...this.#input, continuation: this.#carry(at) });
+    return continueAsNew<typeof agentConversation>({ ...this.#input, continuation: this.#carry(at, archived) });
   }
 
-  #carry(at: Pick<Continuation, 'phase' | 'iteration' | 'round' | 'idleDeadline'>): Continuation {
+  /**
+   * With external storage, the messages the model no longer sees (before what the last compaction kept) and the
+   * turn records but the last leave with the hand-over as one stored segment, linked to the segments before it: the
+   * next run holds only what the model sees and what it needs. Undefined when there is nothing to archive, no
+   * storage, or storing failed (the run then carries everything, as before).
+   */
+  async #archiveForHandOver(): Promise<{ archive: TranscriptArchive; messages: number; turns: number } | undefined> {
+    if (this.#offloadsAbove === null) return undefined;
+    const messages = this.#window.archivableMessages();
+    const turns = Math.max(0, this.#turns.length - 1);
+    if (messages === 0 && turns < ARCHIVE_MIN_TURNS) return undefined;
+    if (!patched(ARCHIVE_TRANSCRIPT_PATCH)) return undefined;
+    const segment = {
+      conversationId: workflowInfo().workflowId,
+      fromMessage: this.#archived.messages,
+      messages: this.#messages.slice(0, messages),
+      fromTurn: this.#archived.turns,
+      turns: this.#turns.slice(0, turns),
+      previous: this.#archive?.last ?? null,
+    };
+    try {
+      const last = await archiveTranscript({ segment });
+      this.#history.sample();
+      return { archive: { messages: this.#archived.messages + messages, turns: this.#archived.turns + turns, last }, messages, turns };
+    } catch (err) {
+      this.#history.sample();
+      if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
+      log.warn('Could not archive the transcript at the hand-over; carrying all of it', { error: err.cause?.message ?? err.message });
+      return undefined;
+    }
+  }
+
+  #carry(at: Pick<Continuation, 'phase' | 'iteration' | 'round' | 'idleDeadline'>, archived?: { archive: TranscriptArchive; messages: number; turns: number }): Continuation {
+    const archive = archived?.archive ?? this.#archive;
     return {
       run: this.#run + 1,
+      ...(archive ? { archive } : {}),
       ...at,
-      messages: this.#messages,
-      turns: this.#turns,
+      messages: archived ? this.#messages.slice(archived.messages) : this.#messages,
+      turns: archived ? this.#turns.slice(archived.turns) : this.#turns,
       usage: this.#usage,
       lastStopReason: this.#lastStopReason,
       lastOutcome: this.#lastOutcome,
@@ -599,13 +654,18 @@ export class Conversation {
       ...this.#modelTurns.carry(),
       approvals: this.#approvals.carry(),
       retries: this.#retries.carry(),
-      context: this.#window.carry(),
+      context: this.#window.carry(archived?.messages ?? 0),
       inbox: this.#inbox.carry(this.#exchangeTickets),
     };
   }
 
   /** The previous run's state, before this run does anything. */
   #restore(carried: Continuation): void {
+    if (carried.archive) {
+      this.#archive = carried.archive;
+      this.#archived.messages = carried.archive.messages;
+      this.#archived.turns = carried.archive.turns;
+    }
     this.#messages.push(...carried.messages);
     this.#turns.push(...carried.turns);
     Object.assign(this.#usage, carried.usage);
@@ -669,6 +729,11 @@ export class Conversation {
     return input + this.#usage.outputTokens >= budget;
   }
 
+  /** Turns so far, across every run (archived turn records count). */
+  get #turnCount(): number {
+    return this.#archived.turns + this.#turns.length;
+  }
+
   #lastAssistantText(): string {
     for (let i = this.#messages.length - 1; i >= 0; i--) {
       if (this.#messages[i]!.role === 'assistant') return textOf(this.#messages[i]!.content);
@@ -692,7 +757,7 @@ export class Conversation {
       status: outcome.status,
       text: this.#lastAssistantText(),
       stopReason: this.#lastStopReason,
-      turns: this.#turns.length,
+      turns: this.#turnCount,
       usage: { ...this.#usage },
       ...(endedBy ? { endedBy } : {}),
       ...(endedBy === 'user' && endRequest && (endRequest.by !== undefined || endRequest.reason !== undefined) ? { endRequest } : {}),
@@ -701,13 +766,14 @@ export class Conversation {
       ...(this.#run > 1 ? { runs: this.#run } : {}),
     };
     // Waiting sendMessage updates get the final state rather than hanging on a conversation that is over.
-    this.#inbox.answerQueued({ status: outcome.status, text: this.#result.text, turns: this.#turns.length });
+    this.#inbox.answerQueued({ status: outcome.status, text: this.#result.text, turns: this.#turnCount });
     this.#approvals.dropAllHeld(Date.now(), 'the conversation ended before its tool call appeared');
     this.#setStatus(outcome.status);
-    this.#events.emit({ type: 'conversation_finished', turn: this.#turns.length, status: outcome.status, text: this.#result.text });
+    this.#events.emit({ type: 'conversation_finished', turn: this.#turnCount, status: outcome.status, text: this.#result.text });
     await condition(allHandlersFinished);
     const transcript = this.#transcript();
-    const fits = this.#options.includeTranscriptInResult && jsonByteLength(transcript) <= MAX_TRANSCRIPT_IN_RESULT_BYTES;
+    // An archived start is not in the workflow: the client reads the whole transcript through its pages.
+    const fits = this.#options.includeTranscriptInResult && !this.#archive && jsonByteLength(transcript) <= MAX_TRANSCRIPT_IN_RESULT_BYTES;
     return { ...this.#result, ...(fits ? { transcript } : { transcriptOmitted: true }) };
   }
 

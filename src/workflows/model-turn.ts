@@ -10,6 +10,7 @@ import type { LiveEvents } from './live-events';
 import { modelCallTimeoutMs, modelRetryPolicy, toolChoiceForTurn, type ResolvedOptions } from './options';
 import type { BudgetStop, ContentBlockParam, MessageParam, TurnRecord, UsageTotals } from './types';
 import { addUsage, emptyUsage, usageOf } from './usage';
+import type { ArchivedCounts } from './transcript-pages';
 
 /**
  * A continued thread's new messages ride in the model call's input up to this size (UTF-8 bytes of their JSON):
@@ -55,6 +56,8 @@ export interface TurnContext {
   readonly options: ResolvedOptions;
   readonly messages: MessageParam[];
   readonly turns: TurnRecord[];
+  /** Messages and turn records of the transcript's start this run does not hold (archived). */
+  readonly archived: ArchivedCounts;
   readonly usage: UsageTotals;
   readonly retries: FailureRetries;
   readonly events: LiveEvents;
@@ -160,7 +163,7 @@ export class ModelTurns {
   async call(iteration: number): Promise<ModelTurnOutcome | BudgetStopOutcome | ContextExceededOutcome> {
     const { options, window } = this.context;
     const messages = window.view();
-    const turn = this.context.turns.length + 1;
+    const turn = this.context.archived.turns + this.context.turns.length + 1;
     const model = options.model;
     const ladder = [options.maxTokens, ...options.maxTokensLadder];
     const usage = emptyUsage();
@@ -266,7 +269,7 @@ export class ModelTurns {
     }
     const replyIndex = messages.length - 1;
     const record = turns[turns.length - 1]!;
-    record.messageIndex = replyIndex;
+    record.messageIndex = this.context.archived.messages + replyIndex;
     const text = content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
     this.context.events.emit({ type: 'turn_finished', turn: record.turn, stopReason: record.stopReason, usage: { ...record.usage }, text });
     // The thread's indexes are the model's: positions in what it sees.

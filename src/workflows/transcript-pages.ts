@@ -35,20 +35,30 @@ export function sliceByBytes<T>(items: readonly T[], from: number, maxBytes: num
   return { items: items.slice(from, end), next: end < items.length ? end : null };
 }
 
-/** The messages of one page and where the next starts. Call after pageRequestProblem() said nothing. */
-export function pageOf(messages: readonly MessageParam[], request: TranscriptPageRequest): { messages: MessageParam[]; page: TranscriptPage } {
+/** Counts of the transcript's start a run does not hold: those messages and turn records are archived. */
+export interface ArchivedCounts {
+  messages: number;
+  turns: number;
+}
+
+/**
+ * The messages of one page and where the next starts, in the whole transcript's indexes: `messages` holds those
+ * from `offset` on (the ones before are archived). A page asked from inside the archived range is empty up to
+ * `offset`; the client reads that range from the archive. Call after pageRequestProblem() said nothing.
+ */
+export function pageOf(messages: readonly MessageParam[], request: TranscriptPageRequest, offset = 0): { messages: MessageParam[]; page: TranscriptPage } {
   const fromMessage = request.fromMessage ?? 0;
+  const total = offset + messages.length;
+  if (fromMessage < offset) return { messages: [], page: { fromMessage, nextMessage: offset < total ? offset : null, totalMessages: total } };
   const maxBytes = request.maxBytes ?? DEFAULT_PAGE_BYTES;
-  let end = fromMessage;
-  let bytes = 0;
-  while (end < messages.length) {
-    const size = jsonByteLength(messages[end]);
-    if (end > fromMessage && bytes + size > maxBytes) break;
-    bytes += size;
-    end++;
-  }
-  return {
-    messages: messages.slice(fromMessage, end),
-    page: { fromMessage, nextMessage: end < messages.length ? end : null, totalMessages: messages.length },
-  };
+  const { items, next } = sliceByBytes(messages, fromMessage - offset, maxBytes);
+  return { messages: items, page: { fromMessage, nextMessage: next === null ? null : next + offset, totalMessages: total } };
+}
+
+/** Turn records from `fromTurn` (0-based, counting archived ones) in a slice of maxBytes, and where the next starts. */
+export function turnSlice<T>(turns: readonly T[], fromTurn: number, maxBytes: number, offset = 0): { items: T[]; next: number | null } {
+  const total = offset + turns.length;
+  if (fromTurn < offset) return { items: [], next: offset < total ? offset : null };
+  const { items, next } = sliceByBytes(turns, Math.min(fromTurn, total) - offset, maxBytes);
+  return { items, next: next === null ? null : next + offset };
 }

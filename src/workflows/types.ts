@@ -179,6 +179,11 @@ export interface CarriedHeldDecision {
 export interface Continuation {
   /** This run's place in the chain: 2 for the run after the first continue-as-new. */
   run: number;
+  /**
+   * Messages and turn records before these indexes went to external storage at a hand-over (the model no longer sees
+   * them: a compaction summarized them); `messages` and `turns` below are the rest. Absent: nothing archived.
+   */
+  archive?: TranscriptArchive;
   /** Where the conversation was: between exchanges of a chat, or inside an exchange. */
   phase: 'awaiting_user' | 'exchange';
   /** Exchange phase: the iteration the exchange resumes at, and the unfinished tool round, if any. */
@@ -445,6 +450,43 @@ export interface TranscriptPage {
   totalMessages: number;
   /** Where the turn records go on (ask again with fromTurn), or null when this page's turns end them. */
   nextTurn?: number | null;
+  /**
+   * The workflow no longer holds the transcript's start: messages and turns before these indexes are in external
+   * storage. A page asked from inside that range comes back empty up to it; ConversationHandle.transcriptPage()
+   * reads the range from the archive (the client needs the worker's externalStorage).
+   */
+  archived?: TranscriptArchive;
+}
+
+/** Where a conversation's archived transcript start is: the newest segment, which links to the one before it. */
+export interface TranscriptArchive {
+  /** Messages before this index are archived. */
+  messages: number;
+  /** Turn records before this index (0-based: turn number − 1) are archived. */
+  turns: number;
+  last: TranscriptSegmentRef;
+}
+
+/** A stored segment of the transcript: what the storage driver needs to read it back, and what it covers. */
+export interface TranscriptSegmentRef {
+  /** The storage driver's name (ExternalStorage.getDriver) and its claim. */
+  driver: string;
+  claim: Record<string, string>;
+  fromMessage: number;
+  toMessage: number;
+  fromTurn: number;
+  toTurn: number;
+}
+
+/** One archived stretch of the transcript, as stored: messages [fromMessage, …) and turns [fromTurn, …). */
+export interface TranscriptSegment {
+  conversationId: string;
+  fromMessage: number;
+  messages: MessageParam[];
+  fromTurn: number;
+  turns: TurnRecord[];
+  /** The segment before this one, or null for the first. */
+  previous: TranscriptSegmentRef | null;
 }
 
 export interface DecisionRequest {
