@@ -129,3 +129,41 @@ describe('a long chat archives what the model no longer sees at each hand-over',
     });
   });
 });
+
+describe('the approval audit is read in slices too', () => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness();
+  });
+  afterAll(() => harness.close());
+
+  const notify = defineTool({ name: 'notify', description: 'Notify a person', input: z.object({ to: z.string() }), needsApproval: true, run: ({ to }) => `notified ${to}` });
+
+  test('a page carries the decisions that fit its bytes and says where the rest start; transcript() joins them', async () => {
+    const prompt = uniquePrompt('Notify four people');
+    const people = ['ann', 'bob', 'cy', 'di'];
+    harness.fake.addScript({ match: prompt, steps: [reply(...people.map((to) => toolUse('notify', { to }))), reply(text('All notified.'))] });
+    await withWorker(harness, { tools: [notify] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['notify'] });
+      let pending = await handle.pending();
+      for (let i = 0; i < 400 && pending.length < people.length; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        pending = await handle.pending();
+      }
+      for (const call of pending) await handle.approve(call.toolUseId, { by: `approver of ${(call.input as { to: string }).to}`, reason: 'fine' });
+      const result = await handle.result();
+      expect(result.status).toBe('completed');
+      const audit = result.transcript!.approvals;
+      expect(audit).toHaveLength(people.length);
+
+      const first = await handle.transcriptPage({ fromMessage: 0, maxBytes: 1 });
+      expect(first.approvals).toEqual(audit.slice(0, 1));
+      expect(first.page!.nextApproval).toBe(1);
+      const rest = await handle.transcriptPage({ fromMessage: first.page!.totalMessages, fromApproval: 1, maxBytes: 1 });
+      expect(rest.approvals).toEqual(audit.slice(1, 2));
+      expect((await handle.transcript({ pageBytes: 1 })).approvals).toEqual(audit);
+      await expect(handle.transcriptPage({ fromApproval: -1 })).rejects.toThrow(/fromApproval must be a whole number/);
+    });
+  });
+});
+

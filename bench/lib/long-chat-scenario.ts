@@ -2,7 +2,7 @@
 // answered by a reply asking for `toolsPerTurn` tools (1 KB results each), then a text — with continue-as-new and
 // external storage as a long-running deployment would configure them. It measures whether a chat can go on without
 // end: how many runs the chain took, the largest history of any run, the worker's RSS as the chat goes on, and the
-// per-turn overhead at its start and at its end. The chat is driven in the worker's own process (durable-claude-long
+// per-turn overhead at its start and at its end (after a short warm-up chat on its own conversation). The chat is driven in the worker's own process (durable-claude-long
 // peer), so the RSS is the worker's; the fake Messages API runs in the harness.
 import type { AgentClient } from '../../src/client';
 import { reply, text, toolUse, type FakeMessagesApi, type FullRequest, type RecordedRequest } from '../../src/testing';
@@ -35,7 +35,7 @@ export function longChatTitle(shape: LongChatShape): string {
     `one chat of ${shape.turns} turns (each: a reply asking for ${shape.toolsPerTurn} tools returning ${shape.resultBytes / 1024} KB, then the answer; zero model latency) ` +
     `with continue-as-new (${shape.continueAsNew ? JSON.stringify(shape.continueAsNew) : "Temporal's suggestion"}) and external storage; ` +
     `history per run as Temporal counts it; RSS of the worker's process (worker and client in one; median over the 10 turns up to each point); overhead = a turn's wall time at the caller ` +
-    `minus the time the fake API spent answering its requests, averaged over the first and last ${shape.window} turns`
+    `minus the time the fake API spent answering its requests, averaged over the first and last ${shape.window} turns (after a ${WARM_UP_TURNS}-turn warm-up chat)`
   );
 }
 
@@ -118,6 +118,9 @@ export async function driveLongChat(
   onProgress: (turn: number, turnMs: number) => void = () => undefined,
 ): Promise<LongChatRun> {
   const started = performance.now();
+  // A fresh worker's first turns load the workflow bundle and warm the JIT: a short chat of its own takes that cost,
+  // so the first turns measured are the chat's own, comparable with its last.
+  await warmUp(agent, shape, marker);
   const handle = await agent.start({
     system: `${marker}: you run maintenance items with the work tool, as many as each message asks.`,
     model: BENCH_MODEL,
@@ -185,6 +188,22 @@ export async function driveLongChat(
   };
 }
 
+/** Turns of the chat run before the measured one, on a conversation of its own. */
+export const WARM_UP_TURNS = 20;
+
+async function warmUp(agent: AgentClient, shape: LongChatShape, marker: string): Promise<void> {
+  const handle = await agent.start({
+    system: `${marker}: you run maintenance items with the work tool, as many as each message asks (warm-up).`,
+    model: BENCH_MODEL,
+    maxTokens: 1024,
+    tools: [TOOL_NAME],
+    chat: { idleTimeout: '1h' },
+  });
+  for (let turn = 1; turn <= Math.min(WARM_UP_TURNS, shape.turns); turn++) await handle.sendMessage(`turn ${turn}: run the next ${shape.toolsPerTurn} maintenance items`);
+  await handle.end('warm-up done');
+  await handle.result();
+}
+
 /** Per turn: its wall time, and that minus the time the fake spent on the requests it received during the turn. */
 export function turnTimes(spans: ReadonlyArray<[number, number]>, requests: readonly RecordedRequest[]): Array<{ wallMs: number; overheadMs: number }> {
   const served = requests
@@ -247,6 +266,12 @@ export function longChatDetail(run: LongChatRun, shape: LongChatShape, requests:
     reported_runs: run.reportedRuns ?? null,
     wall_ms_first: window ? round(mean(times.slice(0, window).map((t) => t.wallMs)), 2) : null,
     wall_ms_last: window ? round(mean(times.slice(-window).map((t) => t.wallMs)), 2) : null,
+    overhead_ms_median_first: window ? round(median(times.slice(0, window).map((t) => t.overheadMs)), 2) : null,
+    overhead_ms_median_last: window ? round(median(times.slice(-window).map((t) => t.overheadMs)), 2) : null,
+    // The mean overhead of each stretch of `window` turns, in order: whether it drifts as the chat goes on.
+    overhead_ms_by_window: Array.from({ length: Math.ceil(times.length / Math.max(1, window)) }, (_, i) =>
+      round(mean(times.slice(i * window, (i + 1) * window).map((t) => t.overheadMs)), 1),
+    ),
     ...contextFigures(duringChat),
     runs: run.runs.map((r) => ({ status: r.status, history_bytes: r.historyBytes, history_events: r.historyEvents })),
   };

@@ -121,7 +121,16 @@ export class ConversationHandle {
             if (next !== null && next <= fromTurn) throw new Error(`transcript turns from ${fromTurn} did not move on (next ${next})`);
             fromTurn = next;
           }
-          return { ...first, messages, turns };
+          // …and so does the approval audit.
+          const approvals = [...first.approvals];
+          for (let fromApproval = firstPosition.nextApproval ?? null; fromApproval !== null; ) {
+            const slice = await this.transcriptPage({ fromMessage: position.totalMessages, fromApproval, maxBytes }, options);
+            approvals.push(...slice.approvals);
+            const next = slice.page?.nextApproval ?? null;
+            if (next !== null && next <= fromApproval) throw new Error(`transcript approvals from ${fromApproval} did not move on (next ${next})`);
+            fromApproval = next;
+          }
+          return { ...first, messages, turns, approvals };
         }
         if (position.nextMessage <= fromMessage) throw new Error(`transcript page from message ${fromMessage} did not move on (next ${position.nextMessage})`);
         fromMessage = position.nextMessage;

@@ -49,7 +49,7 @@ import { LiveEvents } from './live-events';
 import { ModelTurns, budgetSpent } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
 import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
-import { DEFAULT_PAGE_BYTES, pageOf, pageRequestProblem, turnSlice, type ArchivedCounts } from './transcript-pages';
+import { DEFAULT_PAGE_BYTES, pageOf, pageRequestProblem, sliceFrom, type ArchivedCounts } from './transcript-pages';
 import type {
   BudgetStop,
   CarriedToolRound,
@@ -234,10 +234,21 @@ export class Conversation {
       const { messages, page } = pageOf(this.#messages, request, this.#archived.messages);
       const first = page.fromMessage === 0;
       const fromTurn = request.fromTurn ?? (first ? 0 : undefined);
-      const turns = fromTurn === undefined ? { items: [], next: null } : turnSlice(this.#turns, fromTurn, request.maxBytes ?? DEFAULT_PAGE_BYTES, this.#archived.turns);
+      const turns = fromTurn === undefined ? { items: [], next: null } : sliceFrom(this.#turns, fromTurn, request.maxBytes ?? DEFAULT_PAGE_BYTES, this.#archived.turns);
+      // The audit likewise: from 0 on the first page, from fromApproval when asked, in slices of maxBytes.
+      const fromApproval = request.fromApproval ?? (first ? 0 : undefined);
+      const audit = this.#approvals.audit;
+      const approvals = fromApproval === undefined ? { items: [], next: null } : sliceFrom(audit, fromApproval, request.maxBytes ?? DEFAULT_PAGE_BYTES);
       const whole = this.#transcript();
       const archived = this.#archive ? { archived: this.#archive } : {};
-      return { ...whole, messages, turns: turns.items, page: { ...page, nextTurn: turns.next, ...archived }, ...(first ? {} : { approvals: [], retries: undefined, compactions: undefined }) };
+      return {
+        ...whole,
+        messages,
+        turns: turns.items,
+        approvals: approvals.items,
+        page: { ...page, nextTurn: turns.next, nextApproval: approvals.next, ...archived },
+        ...(first ? {} : { retries: undefined, compactions: undefined }),
+      };
     });
     setHandler(pendingApprovalsQuery, () => this.#approvals.list());
     setHandler(stateQuery, () => ({

@@ -9,13 +9,14 @@ export const MAX_PAGE_BYTES = 3_000_000;
 
 /** What is wrong with a page request, if anything (a query cannot be refused quietly: it throws with this). */
 export function pageRequestProblem(request: unknown, totalMessages: number): string | undefined {
-  if (!isRecord(request)) return 'a page request must be {fromMessage?, maxBytes?}';
+  if (!isRecord(request)) return 'a page request must be {fromMessage?, maxBytes?, fromTurn?, fromApproval?}';
   const { fromMessage, maxBytes } = request;
   if (fromMessage !== undefined && (typeof fromMessage !== 'number' || !Number.isInteger(fromMessage) || fromMessage < 0 || fromMessage > totalMessages)) {
     return `fromMessage must be a whole number from 0 to ${totalMessages} (the transcript's length)`;
   }
-  const { fromTurn } = request;
+  const { fromTurn, fromApproval } = request;
   if (fromTurn !== undefined && (typeof fromTurn !== 'number' || !Number.isInteger(fromTurn) || fromTurn < 0)) return 'fromTurn must be a whole number from 0';
+  if (fromApproval !== undefined && (typeof fromApproval !== 'number' || !Number.isInteger(fromApproval) || fromApproval < 0)) return 'fromApproval must be a whole number from 0';
   if (maxBytes !== undefined && (typeof maxBytes !== 'number' || !Number.isInteger(maxBytes) || maxBytes <= 0 || maxBytes > MAX_PAGE_BYTES)) {
     return `maxBytes must be a whole number of bytes from 1 to ${MAX_PAGE_BYTES}`;
   }
@@ -55,10 +56,10 @@ export function pageOf(messages: readonly MessageParam[], request: TranscriptPag
   return { messages: items, page: { fromMessage, nextMessage: next === null ? null : next + offset, totalMessages: total } };
 }
 
-/** Turn records from `fromTurn` (0-based, counting archived ones) in a slice of maxBytes, and where the next starts. */
-export function turnSlice<T>(turns: readonly T[], fromTurn: number, maxBytes: number, offset = 0): { items: T[]; next: number | null } {
-  const total = offset + turns.length;
-  if (fromTurn < offset) return { items: [], next: offset < total ? offset : null };
-  const { items, next } = sliceByBytes(turns, Math.min(fromTurn, total) - offset, maxBytes);
-  return { items, next: next === null ? null : next + offset };
+/** Items from `from` (0-based, counting the `offset` archived ones) in a slice of maxBytes, and where the next starts: turn records, the audit. */
+export function sliceFrom<T>(items: readonly T[], from: number, maxBytes: number, offset = 0): { items: T[]; next: number | null } {
+  const total = offset + items.length;
+  if (from < offset) return { items: [], next: offset < total ? offset : null };
+  const slice = sliceByBytes(items, Math.min(from, total) - offset, maxBytes);
+  return { items: slice.items, next: slice.next === null ? null : slice.next + offset };
 }

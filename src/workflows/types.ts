@@ -441,6 +441,8 @@ export interface TranscriptPageRequest {
    * them from 0, a page asked with fromTurn carries them from there.
    */
   fromTurn?: number;
+  /** Approval decisions (the audit) from this index, as many as fit maxBytes: the first page carries them from 0. */
+  fromApproval?: number;
 }
 
 export interface TranscriptPage {
@@ -450,6 +452,8 @@ export interface TranscriptPage {
   totalMessages: number;
   /** Where the turn records go on (ask again with fromTurn), or null when this page's turns end them. */
   nextTurn?: number | null;
+  /** Where the approval audit goes on (ask again with fromApproval), or null when this page's decisions end it. */
+  nextApproval?: number | null;
   /**
    * The workflow no longer holds the transcript's start: messages and turns before these indexes are in external
    * storage. A page asked from inside that range comes back empty up to it; ConversationHandle.transcriptPage()
