@@ -89,6 +89,7 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
       payloadsOffloadedAbove: options.externalStorage?.payloadSizeThreshold ?? null,
       // …and archives the transcript the model no longer sees there when it hands over.
       ...(options.externalStorage ? { externalStorage: options.externalStorage } : {}),
+      ...(options.worker?.dataConverter?.payloadCodecs ? { payloadCodecs: options.worker.dataConverter.payloadCodecs } : {}),
     }),
     sinks: { ...options.worker?.sinks, ...conversationEventSinks(options.events) },
     // Activities' own client (the model call reads the transcript by query through it) gets this converter too.

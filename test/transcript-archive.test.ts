@@ -7,6 +7,7 @@ import { AgentClient } from '../src/client';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { readTranscriptSegment } from '../src/storage';
+import { transcriptQuery } from '../src/workflows/definitions';
 import type { ConversationOptions, MessageParam, Transcript } from '../src/workflows/types';
 import { recordChainFixtures } from './helpers/fixtures';
 import { startHarness, toolResultsOf, uniquePrompt, withWorker, type Harness } from './helpers/harness';
@@ -60,7 +61,7 @@ describe('a long chat archives what the model no longer sees at each hand-over',
     const prompt = uniquePrompt('Archive chat 0');
     readThenAnswer(harness, prompt);
     const exchanges = 10;
-    await withWorker(harness, { tools: [readPage] }, async (agent) => {
+    const { conversationId, whole } = await withWorker(harness, { tools: [readPage] }, async (agent) => {
       const { handle, reply: first } = await agent.startChat({
         message: prompt,
         tools: ['read_page'],
@@ -121,12 +122,30 @@ describe('a long chat archives what the model no longer sees at each hand-over',
       expect(forked.status).toBe('completed');
       expect(forked.transcript!.messages.slice(0, 8)).toEqual(whole.messages.slice(0, 8));
 
+      // The unpaged query (what `temporal workflow query --type transcript` asks) says where the rest is.
+      const held = await handle.workflow.query(transcriptQuery);
+      expect(held.page).toMatchObject({ fromMessage: archive.messages, nextMessage: null, archived: archive });
+      expect(held.messages).toEqual(whole.messages.slice(archive.messages));
+
       await handle.end('done');
       const result = await handle.result();
       expect(result.status).toBe('completed');
+      // The result holds what the workflow held and where the start is; show and export make it whole without a worker.
       expect(result.transcriptOmitted).toBe(true);
+      expect(result.transcriptTail!.page!.archived).toEqual(archive);
+      const rebuilt = await handle.withArchivedStart(result.transcriptTail!);
+      expect(rebuilt.messages).toEqual(whole.messages);
+      expect(rebuilt.turns).toEqual(whole.turns);
+      expect(rebuilt.page).toBeUndefined();
       expect(await recordChainFixtures(harness.temporal.client, 'transcript-archive-chat', handle.conversationId)).toBeGreaterThanOrEqual(3);
+      return { conversationId: handle.conversationId, whole };
     });
+    // The worker is gone: a snapshot (what show and export read) still has the whole transcript.
+    const reader = new AgentClient({ client: harness.temporal.client, taskQueue: 'no-worker-here' });
+    const snapshot = await reader.getHandle(conversationId).snapshot({ timeoutMs: 2_000 });
+    expect(snapshot.transcript.messages).toEqual(whole.messages);
+    expect(snapshot.transcript.turns).toEqual(whole.turns);
+    expect(snapshot.state.status).toBe('completed');
   });
 });
 
@@ -153,14 +172,28 @@ describe('the approval audit is read in slices too', () => {
       for (const call of pending) await handle.approve(call.toolUseId, { by: `approver of ${(call.input as { to: string }).to}`, reason: 'fine' });
       const result = await handle.result();
       expect(result.status).toBe('completed');
-      const audit = result.transcript!.approvals;
-      expect(audit).toHaveLength(people.length);
+      expect(result.transcript!.approvals).toHaveLength(people.length);
+      // The queries of a closed conversation replay it, and replay may time a request differently from the live run
+      // (requestedAt follows a local activity's activation): slices are compared with the query's own whole audit.
+      const audit = (await handle.transcriptPage({ fromMessage: 0 })).approvals;
+      expect(audit.map((d) => [d.toolUseId, d.by])).toEqual(result.transcript!.approvals.map((d) => [d.toolUseId, d.by]));
 
+      // One budget per page: the first message spends it, so turns and decisions start on pages of their own.
       const first = await handle.transcriptPage({ fromMessage: 0, maxBytes: 1 });
-      expect(first.approvals).toEqual(audit.slice(0, 1));
-      expect(first.page!.nextApproval).toBe(1);
-      const rest = await handle.transcriptPage({ fromMessage: first.page!.totalMessages, fromApproval: 1, maxBytes: 1 });
+      expect(first.messages).toHaveLength(1);
+      expect(first.approvals).toEqual([]);
+      expect(first.page!.nextApproval).toBe(0);
+      expect(first.page!.nextTurn).toBe(0);
+      const total = first.page!.totalMessages;
+      const slice = await handle.transcriptPage({ fromMessage: total, fromApproval: 0, maxBytes: 1 });
+      expect(slice.approvals).toEqual(audit.slice(0, 1));
+      expect(slice.page!.nextApproval).toBe(1);
+      const rest = await handle.transcriptPage({ fromMessage: total, fromApproval: 1, maxBytes: 1 });
       expect(rest.approvals).toEqual(audit.slice(1, 2));
+      // A page big enough holds the messages, the turn records and the whole audit.
+      const roomy = await handle.transcriptPage({ fromMessage: 0 });
+      expect(roomy.approvals).toEqual(audit);
+      expect(roomy.page!.nextApproval).toBeNull();
       expect((await handle.transcript({ pageBytes: 1 })).approvals).toEqual(audit);
       await expect(handle.transcriptPage({ fromApproval: -1 })).rejects.toThrow(/fromApproval must be a whole number/);
     });

@@ -1,7 +1,7 @@
 // Worker-side activities, built by factories that close over what only the worker holds: the SDK client (and
 // its API key) and the tool code.
 import type Anthropic from '@anthropic-ai/sdk';
-import type { ExternalStorage } from '@temporalio/common';
+import type { ExternalStorage, PayloadCodec } from '@temporalio/common';
 import type { AgentTool } from '../tools/define-tool';
 import type { ToolRegistry } from '../tools/registry';
 import { createModelActivities, type ModelActivityOptions } from './model';
@@ -22,13 +22,15 @@ export interface AgentActivitiesOptions extends Omit<ModelActivityOptions, 'anth
   payloadsOffloadedAbove?: number | null;
   /** The worker's external storage, where a long conversation's older transcript goes at a hand-over. */
   externalStorage?: ExternalStorage;
+  /** The worker's payload codecs, for what the activities store themselves (archived transcript segments). */
+  payloadCodecs?: readonly PayloadCodec[];
 }
 
-export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove, externalStorage, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
+export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove, externalStorage, payloadCodecs, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
   return {
     ...createModelActivities({ anthropic, ...modelOptions }),
     ...createToolActivities(tools),
-    ...createPayloadStorageActivities({ offloadsAbove: payloadsOffloadedAbove ?? (externalStorage ? externalStorage.payloadSizeThreshold : null) }),
-    ...createTranscriptArchiveActivities({ externalStorage }),
+    ...createPayloadStorageActivities({ offloadsAbove: payloadsOffloadedAbove !== undefined ? payloadsOffloadedAbove : (externalStorage?.payloadSizeThreshold ?? null) }),
+    ...createTranscriptArchiveActivities({ externalStorage, ...(payloadCodecs ? { payloadCodecs } : {}) }),
   };
 }

@@ -36,9 +36,11 @@ export interface ConversationSnapshot {
 export async function completedSnapshot(handle: ConversationHandle, description: WorkflowExecutionDescription): Promise<ConversationSnapshot | undefined> {
   if (description.status.name !== 'COMPLETED') return undefined;
   const result = await handle.result();
+  // With an archived start the result holds the rest: the archive makes it whole, no worker needed.
+  const transcript = result.transcript ?? (result.transcriptTail ? await handle.withArchivedStart(result.transcriptTail) : undefined);
   // Omitted (too large for the result, or includeTranscriptInResult false): the caller reads it with the query.
-  if (!result.transcript) return undefined;
-  const { transcript, ...summary } = result;
+  if (!transcript) return undefined;
+  const { transcript: _transcript, transcriptTail: _tail, ...summary } = result;
   const state: ConversationState = {
     status: result.status,
     turn: result.turns,

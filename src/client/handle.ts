@@ -27,6 +27,7 @@ import type {
   PendingApproval,
   Transcript,
   TranscriptPageRequest,
+  TranscriptSegment,
   UserMessageReply,
 } from '../workflows/types';
 import type { EventSubscriber } from '../streaming/event-store';
@@ -170,18 +171,47 @@ export class ConversationHandle {
     return { ...answer, messages, turns, page };
   }
 
+  /**
+   * A transcript as a workflow with an archived start holds it (`result.transcriptTail`, the unpaged query's answer),
+   * made whole: the archived messages and turn records read from storage go first. No worker is needed. Given a
+   * transcript without `page.archived`, returns it as it is.
+   */
+  async withArchivedStart(held: Transcript): Promise<Transcript> {
+    const archived = held.page?.archived;
+    if (!archived) return held;
+    const segments: TranscriptSegment[] = [];
+    const reader = this.#archive();
+    for (let index = archived.messages - 1; index >= 0; ) {
+      const segment = await reader.segmentWith(archived.last, index, 'message');
+      segments.unshift(segment);
+      index = segment.fromMessage - 1;
+    }
+    // Turn records: the segments read hold them all unless a segment archived turns alone (no messages).
+    let turns = segments.flatMap((segment) => segment.turns);
+    if (turns.length !== archived.turns) {
+      turns = [];
+      for (let index = archived.turns - 1; index >= 0; ) {
+        const segment = await reader.segmentWith(archived.last, index, 'turn');
+        turns.unshift(...segment.turns);
+        index = segment.fromTurn - 1;
+      }
+    }
+    const { page: _page, ...rest } = held;
+    return { ...rest, messages: [...segments.flatMap((segment) => segment.messages), ...held.messages], turns: [...turns, ...held.turns] };
+  }
+
   #archiveReader: TranscriptArchiveReader | undefined;
 
   #archive(): TranscriptArchiveReader {
     if (this.#archiveReader) return this.#archiveReader;
-    const storage = this.agent.client.options.loadedDataConverter.externalStorage;
+    const { externalStorage: storage, payloadCodecs } = this.agent.client.options.loadedDataConverter;
     if (!storage) {
       throw new Error(
         `the start of conversation ${this.conversationId}'s transcript is archived in the workers' external storage: ` +
           'connect the client with the same storage (AgentClient.connect({ externalStorage }), or the CLI\'s --storage-dir / DURABLE_CLAUDE_S3_*)',
       );
     }
-    return (this.#archiveReader = new TranscriptArchiveReader(storage));
+    return (this.#archiveReader = new TranscriptArchiveReader(storage, payloadCodecs));
   }
 
   pending(options: QueryOptions = {}): Promise<PendingApproval[]> {

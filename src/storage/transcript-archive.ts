@@ -2,15 +2,27 @@
 // summarized it) leaves workflow memory at a hand-over and is kept in the worker's external storage, one payload
 // per segment, each linking to the one before it, so what the workflow carries stays the same size however long
 // the conversation runs. Clients read the segments back with the same storage.
-import { defaultPayloadConverter, ExternalStorage, StorageDriverClaim } from '@temporalio/common';
+import { defaultPayloadConverter, StorageDriverClaim, type ExternalStorage, type Payload, type PayloadCodec } from '@temporalio/common';
 import type { TranscriptSegment, TranscriptSegmentRef } from '../workflows/types';
 
-/** Stores one segment with the storage's driver (the one its selector picks, else its first). */
-export async function storeTranscriptSegment(storage: ExternalStorage, segment: TranscriptSegment, target?: { namespace: string; workflowId: string }): Promise<TranscriptSegmentRef> {
-  const payload = defaultPayloadConverter.toPayload(segment);
+export interface SegmentStoreOptions {
+  /** The worker's payload codecs (e.g. encryption), applied as to every other payload; readers need the same. */
+  codecs?: readonly PayloadCodec[];
+  target?: { namespace: string; workflowId: string };
+}
+
+/**
+ * Stores one segment with the storage's driver: the one its selector picks, else its first (a segment is always
+ * stored, whatever its size: that is what takes it out of the workflow).
+ */
+export async function storeTranscriptSegment(storage: ExternalStorage, segment: TranscriptSegment, options: SegmentStoreOptions = {}): Promise<TranscriptSegmentRef> {
+  let payloads: Payload[] = [defaultPayloadConverter.toPayload(segment)];
+  // Codecs in the order the data converter applies them on the way out.
+  for (const codec of options.codecs ?? []) payloads = await codec.encode(payloads);
+  const { target } = options;
   const context = target ? { target: { kind: 'workflow' as const, namespace: target.namespace, id: target.workflowId } } : {};
-  const driver = storage.driverSelector(context, payload) ?? storage.drivers[0]!;
-  const [claim] = await driver.store(context, [payload]);
+  const driver = storage.driverSelector(context, payloads[0]!) ?? storage.drivers[0]!;
+  const [claim] = await driver.store(context, payloads);
   return {
     driver: driver.name,
     claim: { ...claim!.claimData },
@@ -22,14 +34,16 @@ export async function storeTranscriptSegment(storage: ExternalStorage, segment: 
 }
 
 /** Reads one segment back; a clear error when this storage has no such driver or the segment does not match its ref. */
-export async function readTranscriptSegment(storage: ExternalStorage, ref: TranscriptSegmentRef): Promise<TranscriptSegment> {
+export async function readTranscriptSegment(storage: ExternalStorage, ref: TranscriptSegmentRef, codecs: readonly PayloadCodec[] = []): Promise<TranscriptSegment> {
   const driver = storage.getDriver(ref.driver);
   if (!driver) {
     throw new Error(`transcript segment ${ref.fromMessage}–${ref.toMessage} is in storage driver '${ref.driver}', which this client's externalStorage does not have (it has: ${storage.drivers.map((d) => d.name).join(', ')})`);
   }
-  const [payload] = await driver.retrieve({}, [new StorageDriverClaim(ref.claim)]);
-  const segment = defaultPayloadConverter.fromPayload<TranscriptSegment>(payload!);
-  if (segment.fromMessage !== ref.fromMessage || segment.fromMessage + segment.messages.length !== ref.toMessage || segment.fromTurn !== ref.fromTurn) {
+  let payloads = await driver.retrieve({}, [new StorageDriverClaim(ref.claim)]);
+  for (const codec of [...codecs].reverse()) payloads = await codec.decode(payloads);
+  const segment = defaultPayloadConverter.fromPayload<TranscriptSegment>(payloads[0]!);
+  const ends = segment.fromMessage + segment.messages.length === ref.toMessage && segment.fromTurn + segment.turns.length === ref.toTurn;
+  if (segment.fromMessage !== ref.fromMessage || segment.fromTurn !== ref.fromTurn || !ends) {
     throw new Error(`transcript segment ${ref.fromMessage}–${ref.toMessage} read back as ${segment.fromMessage}–${segment.fromMessage + segment.messages.length}`);
   }
   return segment;
@@ -44,7 +58,11 @@ export class TranscriptArchiveReader {
   readonly #previous = new Map<string, TranscriptSegmentRef | null>();
   #lastRead: { key: string; segment: TranscriptSegment } | undefined;
 
-  constructor(private readonly storage: ExternalStorage) {}
+  constructor(
+    private readonly storage: ExternalStorage,
+    /** The client's payload codecs: the workers' (a segment is encoded as every other payload is). */
+    private readonly codecs: readonly PayloadCodec[] = [],
+  ) {}
 
   /** The segment holding message `index` (or, with `kind: 'turn'`, turn record `index`), walking back from `last`. */
   async segmentWith(last: TranscriptSegmentRef, index: number, kind: 'message' | 'turn' = 'message'): Promise<TranscriptSegment> {
@@ -61,7 +79,7 @@ export class TranscriptArchiveReader {
   async #read(ref: TranscriptSegmentRef): Promise<TranscriptSegment> {
     const key = keyOf(ref);
     if (this.#lastRead?.key === key) return this.#lastRead.segment;
-    const segment = await readTranscriptSegment(this.storage, ref);
+    const segment = await readTranscriptSegment(this.storage, ref, this.codecs);
     this.#previous.set(key, segment.previous);
     this.#lastRead = { key, segment };
     return segment;

@@ -72,8 +72,9 @@ export { FailureTypes } from './failure-retries';
 
 /** Archives the transcript's older stretch at a hand-over: a normal activity, for its payload goes to storage. */
 const { archiveTranscript } = proxyActivities<Pick<AgentActivities, 'archiveTranscript'>>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 },
+  // The hand-over waits on it (and so may a sendMessage): a store that is down soon means carrying everything instead.
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
   summary: 'archive the transcript the model no longer sees',
 });
 const { describeTools, describePayloadStorage } = proxyLocalActivities<Pick<AgentActivities, 'describeTools' | 'describePayloadStorage'>>({
@@ -226,7 +227,8 @@ export class Conversation {
   registerHandlers(): void {
     if (this.#options.continuation) this.#restore(this.#options.continuation);
     setHandler(transcriptQuery, (request?: TranscriptPageRequest) => {
-      if (request === undefined) return this.#transcript();
+      // Unpaged (an older client, `temporal workflow query`): all the workflow holds, saying where the rest is.
+      if (request === undefined) return this.#transcriptHeld();
       const problem = pageRequestProblem(request, this.#archived.messages + this.#messages.length);
       if (problem) throw new Error(problem);
       // The audit rides on the first page; turn records on the first page and on pages asked with fromTurn, in
@@ -234,11 +236,15 @@ export class Conversation {
       const { messages, page } = pageOf(this.#messages, request, this.#archived.messages);
       const first = page.fromMessage === 0;
       const fromTurn = request.fromTurn ?? (first ? 0 : undefined);
-      const turns = fromTurn === undefined ? { items: [], next: null } : sliceFrom(this.#turns, fromTurn, request.maxBytes ?? DEFAULT_PAGE_BYTES, this.#archived.turns);
+      // One budget for the page: what the messages leave goes to turn records, what those leave to the audit.
+      const bytesOf = (items: readonly unknown[]) => items.reduce<number>((sum, item) => sum + jsonByteLength(item), 0);
+      let budget = (request.maxBytes ?? DEFAULT_PAGE_BYTES) - bytesOf(messages);
+      const turns = fromTurn === undefined ? { items: [], next: null } : sliceFrom(this.#turns, fromTurn, budget, this.#archived.turns);
+      budget -= bytesOf(turns.items);
       // The audit likewise: from 0 on the first page, from fromApproval when asked, in slices of maxBytes.
       const fromApproval = request.fromApproval ?? (first ? 0 : undefined);
       const audit = this.#approvals.audit;
-      const approvals = fromApproval === undefined ? { items: [], next: null } : sliceFrom(audit, fromApproval, request.maxBytes ?? DEFAULT_PAGE_BYTES);
+      const approvals = fromApproval === undefined ? { items: [], next: null } : sliceFrom(audit, fromApproval, budget);
       const whole = this.#transcript();
       const archived = this.#archive ? { archived: this.#archive } : {};
       return {
@@ -654,7 +660,7 @@ export class Conversation {
     const archive = archived?.archive ?? this.#archive;
     return {
       run: this.#run + 1,
-      ...(archive ? { archive } : {}),
+      ...(archive ? { archive, lastAssistantText: this.#lastAssistantText() } : {}),
       ...at,
       messages: archived ? this.#messages.slice(archived.messages) : this.#messages,
       turns: archived ? this.#turns.slice(archived.turns) : this.#turns,
@@ -749,7 +755,16 @@ export class Conversation {
     for (let i = this.#messages.length - 1; i >= 0; i--) {
       if (this.#messages[i]!.role === 'assistant') return textOf(this.#messages[i]!.content);
     }
-    return '';
+    // The reply may be in the archived start.
+    return this.#options.continuation?.lastAssistantText ?? '';
+  }
+
+  /** The transcript as held; with an archived start, from the first message held, and `page` saying where the rest is. */
+  #transcriptHeld(): Transcript {
+    const transcript = this.#transcript();
+    if (!this.#archive) return transcript;
+    const totalMessages = this.#archived.messages + this.#messages.length;
+    return { ...transcript, page: { fromMessage: this.#archived.messages, nextMessage: null, totalMessages, nextTurn: null, nextApproval: null, archived: this.#archive } };
   }
 
   #transcript(): Transcript {
@@ -782,9 +797,10 @@ export class Conversation {
     this.#setStatus(outcome.status);
     this.#events.emit({ type: 'conversation_finished', turn: this.#turnCount, status: outcome.status, text: this.#result.text });
     await condition(allHandlersFinished);
-    const transcript = this.#transcript();
-    // An archived start is not in the workflow: the client reads the whole transcript through its pages.
-    const fits = this.#options.includeTranscriptInResult && !this.#archive && jsonByteLength(transcript) <= MAX_TRANSCRIPT_IN_RESULT_BYTES;
+    const transcript = this.#transcriptHeld();
+    const fits = this.#options.includeTranscriptInResult && jsonByteLength(transcript) <= MAX_TRANSCRIPT_IN_RESULT_BYTES;
+    // An archived start is not in the workflow: the result holds the rest, and where the start is.
+    if (this.#archive) return { ...this.#result, transcriptOmitted: true, ...(fits ? { transcriptTail: transcript } : {}) };
     return { ...this.#result, ...(fits ? { transcript } : { transcriptOmitted: true }) };
   }
 

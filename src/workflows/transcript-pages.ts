@@ -56,10 +56,15 @@ export function pageOf(messages: readonly MessageParam[], request: TranscriptPag
   return { messages: items, page: { fromMessage, nextMessage: next === null ? null : next + offset, totalMessages: total } };
 }
 
-/** Items from `from` (0-based, counting the `offset` archived ones) in a slice of maxBytes, and where the next starts: turn records, the audit. */
+/**
+ * Items from `from` (0-based, counting the `offset` archived ones) in a slice of maxBytes (at least one, unless
+ * maxBytes is spent), and where the next starts: turn records, the audit.
+ */
 export function sliceFrom<T>(items: readonly T[], from: number, maxBytes: number, offset = 0): { items: T[]; next: number | null } {
   const total = offset + items.length;
   if (from < offset) return { items: [], next: offset < total ? offset : null };
+  // Nothing left of the page's budget: none now, the caller asks again from here.
+  if (maxBytes <= 0) return { items: [], next: from < total ? from : null };
   const slice = sliceByBytes(items, Math.min(from, total) - offset, maxBytes);
   return { items: slice.items, next: slice.next === null ? null : slice.next + offset };
 }

@@ -184,6 +184,8 @@ export interface Continuation {
    * them: a compaction summarized them); `messages` and `turns` below are the rest. Absent: nothing archived.
    */
   archive?: TranscriptArchive;
+  /** With an archive: the last assistant text, for answers when the carried messages hold no reply. */
+  lastAssistantText?: string;
   /** Where the conversation was: between exchanges of a chat, or inside an exchange. */
   phase: 'awaiting_user' | 'exchange';
   /** Exchange phase: the iteration the exchange resumes at, and the unfinished tool round, if any. */
@@ -379,6 +381,11 @@ export interface ConversationResult {
   transcript?: Transcript;
   /** The transcript was too large for the result (or includeTranscriptInResult was false): read it with the transcript query. */
   transcriptOmitted?: boolean;
+  /**
+   * With an archived start (transcriptOmitted): the part the workflow held, `page.archived` saying where the rest
+   * is. show and export put the whole transcript together from it and the archive, no worker needed.
+   */
+  transcriptTail?: Transcript;
   /** Why a chat ended: the user ended it, or it sat idle. */
   endedBy?: 'user' | 'idle_timeout';
   /** Who ended the chat and why, as the endConversation signal said. */
