@@ -65,9 +65,16 @@ test(`model faults on 30% of calls: ${CONVERSATIONS} conversations complete with
     }
     expect(attemptsPerCall.size).toBe(CONVERSATIONS * 3);
     expect(Math.max(...attemptsPerCall.values())).toBeLessThanOrEqual(Math.min(MAX_CONSECUTIVE_FAULTS + 1, MAXIMUM_ATTEMPTS));
-    // A reply the worker gave up on (its 1 s idle watchdog, when a loaded machine delays events) is retried too.
+    // A reply the worker gave up on (its 1 s idle watchdog, when a loaded machine delays events) is retried too. The
+    // fake sees the abort, or, when it had already sent the whole reply before the worker gave up, a success that was
+    // not its call's last attempt. Every call ends with a success, and every other attempt is one of those.
+    const byCall = new Map<string, typeof requests>();
+    for (const r of requests) byCall.set(`${r.conversationKey}#${r.turnIndex}`, [...(byCall.get(`${r.conversationKey}#${r.turnIndex}`) ?? []), r]);
+    const succeeded = (r: (typeof requests)[number]) => r.fault === undefined && r.aborted !== true;
+    for (const attempts of byCall.values()) expect(succeeded(attempts[attempts.length - 1]!)).toBe(true);
     const abandoned = requests.filter((r) => r.fault === undefined && r.aborted === true);
-    expect(requests.length).toBe(CONVERSATIONS * 3 + faults.length + abandoned.length);
+    const givenUpAfterSent = [...byCall.values()].flatMap((attempts) => attempts.slice(0, -1).filter(succeeded));
+    expect(requests.length).toBe(CONVERSATIONS * 3 + faults.length + abandoned.length + givenUpAfterSent.length);
     // One layer of retries: the SDK never retried on its own (its retry counter header stays 0).
     expect(requests.every((r) => r.headers['x-stainless-retry-count'] === '0')).toBe(true);
 
@@ -79,6 +86,7 @@ test(`model faults on 30% of calls: ${CONVERSATIONS} conversations complete with
       ...Object.fromEntries(Object.entries(byKind).map(([k, v]) => [`faults_${k}`, v])),
       maxAttemptsPerCall: Math.max(...attemptsPerCall.values()),
       sdkRetries: requests.filter((r) => r.headers['x-stainless-retry-count'] !== '0').length,
+      repliesGivenUpAfterSent: givenUpAfterSent.length,
     });
   } finally {
     harness.fake.setFaults(null);
