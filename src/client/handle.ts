@@ -113,24 +113,10 @@ export class ConversationHandle {
         messages.push(...rest.messages);
         firstPosition ??= position;
         if (position.nextMessage === null) {
-          // Turn records of a long conversation come in slices too, after the messages.
-          const turns = [...first.turns];
-          for (let fromTurn = firstPosition.nextTurn ?? null; fromTurn !== null; ) {
-            const slice = await this.transcriptPage({ fromMessage: position.totalMessages, fromTurn, maxBytes }, options);
-            turns.push(...slice.turns);
-            const next = slice.page?.nextTurn ?? null;
-            if (next !== null && next <= fromTurn) throw new Error(`transcript turns from ${fromTurn} did not move on (next ${next})`);
-            fromTurn = next;
-          }
-          // …and so does the approval audit.
-          const approvals = [...first.approvals];
-          for (let fromApproval = firstPosition.nextApproval ?? null; fromApproval !== null; ) {
-            const slice = await this.transcriptPage({ fromMessage: position.totalMessages, fromApproval, maxBytes }, options);
-            approvals.push(...slice.approvals);
-            const next = slice.page?.nextApproval ?? null;
-            if (next !== null && next <= fromApproval) throw new Error(`transcript approvals from ${fromApproval} did not move on (next ${next})`);
-            fromApproval = next;
-          }
+          // Turn records and the approval audit of a long conversation come in slices too, after the messages.
+          const after = { totalMessages: position.totalMessages, maxBytes, options };
+          const turns = [...first.turns, ...(await this.#slicesFrom('turns', firstPosition.nextTurn ?? null, after))];
+          const approvals = [...first.approvals, ...(await this.#slicesFrom('approvals', firstPosition.nextApproval ?? null, after))];
           return { ...first, messages, turns, approvals };
         }
         if (position.nextMessage <= fromMessage) throw new Error(`transcript page from message ${fromMessage} did not move on (next ${position.nextMessage})`);
@@ -138,6 +124,24 @@ export class ConversationHandle {
       }
       if (attempt >= 2) throw new Error(`the transcript of conversation ${this.conversationId} kept changing while it was read`);
     }
+  }
+
+  /** Turn records or audit decisions from index `from` to the end, slice by slice (pages past the last message). */
+  async #slicesFrom<K extends 'turns' | 'approvals'>(
+    kind: K,
+    from: number | null,
+    { totalMessages, maxBytes, options }: { totalMessages: number; maxBytes: number; options: TranscriptReadOptions },
+  ): Promise<Transcript[K]> {
+    const items: Array<Transcript[K][number]> = [];
+    const [fromKey, nextKey] = kind === 'turns' ? (['fromTurn', 'nextTurn'] as const) : (['fromApproval', 'nextApproval'] as const);
+    while (from !== null) {
+      const slice = await this.transcriptPage({ fromMessage: totalMessages, [fromKey]: from, maxBytes }, options);
+      items.push(...slice[kind]);
+      const next = slice.page?.[nextKey] ?? null;
+      if (next !== null && next <= from) throw new Error(`transcript ${kind} from ${from} did not move on (next ${next})`);
+      from = next;
+    }
+    return items as Transcript[K];
   }
 
   /**
