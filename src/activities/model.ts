@@ -265,6 +265,21 @@ function compactionUsageOf(message: BetaMessage): ModelReply['usage'] {
   return { ...usage, ...(split ? { cache_creation: split } : {}) };
 }
 
+/** What the conversation sets on every request it sends: thinking, effort and the code-execution container. */
+function conversationFields(input: Pick<CallModelInput, 'thinking' | 'effort' | 'container'>): Partial<MessageCreateParamsBase> {
+  return {
+    ...(input.thinking ? { thinking: input.thinking } : {}),
+    ...(input.effort ? { output_config: { effort: input.effort } } : {}),
+    ...(input.container ? { container: input.container } : {}),
+  };
+}
+
+/** The request with the conversation's betas added to its own (a thread's, context management's). */
+function withBetas<Params extends { betas?: string[] }>(params: Params, extra: readonly string[] | undefined): Params {
+  if (!extra || extra.length === 0) return params;
+  return { ...params, betas: [...new Set([...(params.betas ?? []), ...extra])] };
+}
+
 export function createModelActivities(options: ModelActivityOptions) {
   // Temporal owns retries: a second layer inside the SDK would multiply attempts and hide them from history.
   const anthropic = options.anthropic.withOptions({ maxRetries: 0 });
@@ -356,6 +371,7 @@ export function createModelActivities(options: ModelActivityOptions) {
       messages: [],
       ...(input.temperature !== undefined ? { temperature: input.temperature } : {}),
       ...(input.stopSequences ? { stop_sequences: input.stopSequences } : {}),
+      ...conversationFields(input),
     };
     // The workflow sends a tool_choice only when the conversation has tools; a context read says so too.
     const toolChoice = (request: ModelRequestContext | undefined) =>
@@ -409,7 +425,7 @@ export function createModelActivities(options: ModelActivityOptions) {
           : full(await readContext(), kind !== 'unthreaded');
       sentTtls = [...breakpointTtlsOf(params), ...(kind === 'continue' ? (input.fixedBreakpointTtls ?? []) : [])];
       try {
-        message = await stream(params, live);
+        message = await stream(withBetas(params, input.betas), live);
       } catch (err) {
         if (err instanceof APIError && sends === 0) {
           if (kind === 'continue' && err.errorCode !== null && REPLAY_ERROR_CODES.has(err.errorCode)) {
@@ -456,6 +472,7 @@ export function createModelActivities(options: ModelActivityOptions) {
       ...(storesThread ? { thread: { previousMessageId: message.id, storedAt: Date.now(), createdWith: fingerprint } } : {}),
       ...(threadsUnsupported ? { threadsUnsupported } : {}),
       ...(appliedEditsOf(message).length > 0 ? { contextEdits: appliedEditsOf(message) } : {}),
+      ...(message.container ? { container: { id: message.container.id, ...(message.container.expires_at ? { expiresAt: message.container.expires_at } : {}) } } : {}),
       durationMs: Date.now() - started,
     };
   }
@@ -479,11 +496,12 @@ export function createModelActivities(options: ModelActivityOptions) {
         ...(context.system !== undefined ? { system: context.system } : {}),
         ...(context.tools.length > 0 ? { tools: context.tools } : {}),
         ...(input.toolChoice && context.tools.length > 0 ? { tool_choice: input.toolChoice } : {}),
+        ...(input.thinking ? { thinking: input.thinking } : {}),
       },
       { ttl: input.cacheTtl ?? null, answeredThrough: lastAssistantIndex(context.messages) },
     );
     try {
-      const { max_tokens: _maxTokens, ...countParams } = request;
+      const { max_tokens: _maxTokens, ...countParams } = withBetas(request, input.betas);
       const counted = await anthropic.beta.messages.countTokens(countParams);
       return { inputTokens: counted.input_tokens, maxCostUsd: maxCostOfRequest(counted.input_tokens, input.maxTokens, price, breakpointTtlsOf(request)) };
     } catch (err) {
@@ -523,7 +541,7 @@ export function createModelActivities(options: ModelActivityOptions) {
     );
     let message: BetaMessage;
     try {
-      message = await stream(params, undefined);
+      message = await stream(withBetas(params, input.betas), undefined);
     } catch (err) {
       if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
       if (err instanceof APIError && err.status !== undefined && COMPACTION_REFUSED_STATUSES.has(err.status)) {

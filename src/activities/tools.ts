@@ -74,12 +74,15 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
   async function runTool(input: RunToolInput): Promise<RunToolResult> {
     const ctx = Context.current();
     const startedAt = Date.now();
+    // A session tool's saved state goes back with the result, whatever the result is: the workflow records it.
+    let saved: { state: unknown } | undefined;
     const finish = (content: RunToolResult['content'], isError: boolean, truncatedFromBytes?: number): RunToolResult => ({
       content,
       isError,
       ...(truncatedFromBytes !== undefined ? { truncatedFromBytes } : {}),
       startedAt,
       endedAt: Date.now(),
+      ...(saved !== undefined && saved.state !== undefined ? { session: saved.state } : {}),
     });
     const tool = registry.get(input.toolName);
     if (!tool) {
@@ -139,6 +142,16 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
         signal: ctx.cancellationSignal,
         heartbeat,
         ...(input.approval ? { approval: input.approval } : {}),
+        ...(tool.session
+          ? {
+              session: {
+                state: input.session,
+                save: (state: unknown) => {
+                  saved = { state: state === undefined ? null : JSON.parse(JSON.stringify(state)) };
+                },
+              },
+            }
+          : {}),
       });
     } catch (err) {
       if (err instanceof ToolError) return finish(err.content ?? `Error: ${err.message}`, true);

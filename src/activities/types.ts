@@ -6,8 +6,9 @@ import type {
   BetaContentBlock,
   BetaMessageParam,
   BetaStopReason,
-  BetaTool,
+  BetaThinkingConfigParam,
   BetaToolChoice,
+  BetaToolUnion,
   BetaToolResultBlockParam,
   BetaUsage,
 } from '@anthropic-ai/sdk/resources/beta/messages/messages';
@@ -33,6 +34,15 @@ export interface ToolDescription {
   eagerInputStreaming?: boolean;
   /** An explicit cache breakpoint after this tool's definition, with this TTL (defineTool's cacheBreakpoint). */
   cacheTtl?: CacheTtl;
+  /**
+   * An Anthropic-defined client tool (e.g. 'bash_20250124'): sent as `{type, name}` with no schema (the model knows
+   * it); the worker runs it. inputSchema still checks its calls and approvers' edits.
+   */
+  anthropicType?: string;
+  /** Example inputs sent as `input_examples` (each matches inputSchema; checked at worker start). */
+  inputExamples?: Array<Record<string, unknown>>;
+  /** The tool keeps a session: its calls run one at a time, each starting from the state the last one saved. */
+  session?: boolean;
 }
 
 export interface DescribeToolsInput {
@@ -91,6 +101,8 @@ export interface RunToolInput {
   input: unknown;
   turn: number;
   approval?: ApprovalRecord;
+  /** A session tool: the state its previous call in this conversation saved (absent on the first call). */
+  session?: unknown;
 }
 
 export type ToolResultContent = NonNullable<BetaToolResultBlockParam['content']>;
@@ -102,6 +114,8 @@ export interface RunToolResult {
   truncatedFromBytes?: number;
   startedAt: number;
   endedAt: number;
+  /** A session tool: the state the next call starts from (absent: unchanged). */
+  session?: unknown;
 }
 
 /** Best-effort pointer to the server-side copy of the conversation (message threads). The transcript stays the record. */
@@ -167,6 +181,14 @@ export interface CallModelInput {
    * create (or unthreaded), never a continue.
    */
   contextFallback?: ClientContextFallback;
+  /** Extended thinking as the API takes it (`thinking`), when the conversation sets it. */
+  thinking?: BetaThinkingConfigParam;
+  /** `output_config.effort`, when the conversation's thinking sets one. */
+  effort?: 'low' | 'medium' | 'high' | 'xhigh' | 'max';
+  /** The code-execution container an earlier reply named: sent back as `container` (the API requires it). */
+  container?: string;
+  /** `anthropic-beta` values the conversation needs (its server tools, input examples, its own betas option). */
+  betas?: string[];
 }
 
 /** `clear_tool_uses_20250919` options; each absent one takes the API's default. */
@@ -218,6 +240,8 @@ export interface CompactConversationInput {
   prices?: Record<string, ModelPrice>;
   /** As callModel's: the retry policy's maximum interval, to cut a server's retry-after to. */
   maxRetryIntervalMs?: number;
+  /** The conversation's anthropic-beta values (its server tools and tool examples are in the request too). */
+  betas?: string[];
 }
 
 interface CompactionCost {
@@ -274,6 +298,8 @@ export interface CallModelResult {
   nextCallFloorUsd?: number;
   /** The server's context edits on this request (clearToolUses), when it applied any. */
   contextEdits?: AppliedContextEdit[];
+  /** The code-execution container the reply named (`container`), when it named one. */
+  container?: { id: string; expiresAt?: string };
 }
 
 export interface EstimateModelCallInput {
@@ -286,6 +312,10 @@ export interface EstimateModelCallInput {
   /** The TTL the call will ask for; absent, caching is off. */
   cacheTtl?: CacheTtl;
   prices?: Record<string, ModelPrice>;
+  thinking?: BetaThinkingConfigParam;
+  effort?: CallModelInput['effort'];
+  container?: string;
+  betas?: string[];
 }
 
 export interface ModelCallEstimate {
@@ -298,7 +328,8 @@ export interface ModelCallEstimate {
 /** What the model activity reads from the workflow for a request, by query, so it is never recorded twice. */
 export interface ModelRequestContext {
   system?: string | Array<{ type: 'text'; text: string }>;
-  tools: BetaTool[];
+  /** Custom tools, Anthropic-defined client tools (`{type, name}`) and server tools, as the API takes them. */
+  tools: BetaToolUnion[];
   messages: BetaMessageParam[];
   /** A paged read (the query was given a TranscriptPageRequest): which messages these are. */
   page?: TranscriptPage;

@@ -22,6 +22,19 @@ export interface ToolContext {
   heartbeat(details?: unknown): void;
   /** The approval this call ran under, for gated tools. */
   approval?: ApprovalRecord;
+  /** Session tools only (defined with `session: true`): the state the conversation's previous call saved. */
+  session?: ToolSession;
+}
+
+/**
+ * A session tool's state, kept by the workflow (recorded in history with each result), so it survives the worker:
+ * the next call, on any worker, starts from what the last one saved. Keep it small and JSON: it is history.
+ */
+export interface ToolSession<State = unknown> {
+  /** What the previous call saved; undefined on the conversation's first call. */
+  readonly state: State | undefined;
+  /** The state the next call starts from (the last save wins; no save: unchanged). */
+  save(state: State): void;
 }
 
 /** What a tool may return: text, content blocks, or any JSON value (sent to the model as JSON text). */
@@ -54,6 +67,12 @@ export interface ToolSettings<Input> {
    * for a 1-hour TTL. Counts toward the API's 4 breakpoints per request.
    */
   cacheBreakpoint?: true | '5m' | '1h';
+  /**
+   * Example inputs, sent as `input_examples` (beta `advanced-tool-use-2025-11-20`, added for you) to show the model
+   * how to call a tool with complex input. Each must match the input schema: checked here, so a bad one stops the
+   * worker at start.
+   */
+  inputExamples?: Array<Record<string, unknown>>;
   run(input: Input, context: ToolContext): ToolOutput | Promise<ToolOutput>;
 }
 
@@ -75,6 +94,10 @@ export interface AgentTool {
   readonly description?: string;
   readonly inputSchema: Record<string, unknown>;
   readonly strict?: boolean;
+  /** An Anthropic-defined client tool's versioned type (e.g. 'bash_20250124'); the API gets `{type, name}` only. */
+  readonly anthropicType?: string;
+  /** Calls run one at a time, each given the state the last one saved (ToolContext.session). */
+  readonly session?: boolean;
   readonly settings: ToolSettings<never>;
   parse(input: unknown): ParseResult;
   needsApproval(input: unknown): Promise<boolean>;
@@ -107,18 +130,36 @@ function checkSettings(settings: ToolSettings<never>): void {
   }
 }
 
+/** Each input example must be an object the tool's own parsing accepts: the model would learn from a wrong one. */
+function checkInputExamples(settings: ToolSettings<never>, parse: (input: unknown) => ParseResult): void {
+  const examples: unknown = settings.inputExamples;
+  if (examples === undefined) return;
+  if (!Array.isArray(examples) || examples.length === 0) throw new TypeError(`${settings.name}.inputExamples must be a non-empty list of example inputs`);
+  examples.forEach((example: unknown, i) => {
+    if (typeof example !== 'object' || example === null || Array.isArray(example)) {
+      throw new TypeError(`${settings.name}.inputExamples[${i}] must be an object (an input the tool accepts)`);
+    }
+    const parsed = parse(example);
+    if (!parsed.ok) throw new TypeError(`${settings.name}.inputExamples[${i}] does not match the tool's input schema: ${parsed.error}`);
+  });
+}
+
 function makeTool(
   settings: ToolSettings<never>,
   inputSchema: Record<string, unknown>,
   parse: (input: unknown) => ParseResult,
+  kind: { anthropicType?: string; session?: boolean } = {},
 ): AgentTool {
   checkSettings(settings);
+  checkInputExamples(settings, parse);
   const rule = settings.needsApproval;
   return {
     name: settings.name,
     ...(settings.description !== undefined ? { description: settings.description } : {}),
     inputSchema,
     ...(settings.strict !== undefined ? { strict: settings.strict } : {}),
+    ...(kind.anthropicType !== undefined ? { anthropicType: kind.anthropicType } : {}),
+    ...(kind.session ? { session: true } : {}),
     settings,
     parse,
     async needsApproval(input) {
@@ -159,6 +200,44 @@ export function defineTool(settings: ZodToolSettings<z.ZodType> | JsonSchemaTool
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
   });
+}
+
+export interface AnthropicToolSettings<Input = unknown> extends ToolSettings<Input> {
+  /** The tool's versioned type as the API names it, e.g. 'bash_20250124'. */
+  type: string;
+  /** The input the API documents for the type: calls and approvers' edits are checked against it (it is not sent). */
+  inputSchema: Record<string, unknown>;
+  /** Keep a session across calls (ToolContext.session): calls run one at a time, in the order they are cleared to run. */
+  session?: boolean;
+}
+
+/** Anthropic's versioned client-tool types: the model knows their input, the client runs them. */
+const ANTHROPIC_TOOL_TYPE = /^(bash|text_editor|computer|memory)_\d{8}$/;
+
+/**
+ * An Anthropic-defined client tool (bash, text editor, …): declared to the API by `type` and `name` only, run by
+ * the worker like any tool (an activity, approvals, retries).
+ */
+export function defineAnthropicTool<Input = unknown>(settings: AnthropicToolSettings<Input>): AgentTool {
+  if (typeof settings.type !== 'string' || !ANTHROPIC_TOOL_TYPE.test(settings.type)) {
+    throw new TypeError(`Tool ${settings.name}: type must be an Anthropic-defined client tool type such as 'bash_20250124', got ${JSON.stringify(settings.type)}`);
+  }
+  if (settings.strict !== undefined || settings.inputExamples !== undefined || settings.streamInput !== undefined) {
+    throw new TypeError(`Tool ${settings.name}: strict, inputExamples and streamInput are for custom tools; an Anthropic-defined tool has its schema built in`);
+  }
+  if (typeof settings.inputSchema !== 'object' || settings.inputSchema === null || settings.inputSchema.type !== 'object') {
+    throw new TypeError(`Tool ${settings.name}: inputSchema must be a JSON Schema with type "object"`);
+  }
+  const schema = settings.inputSchema;
+  return makeTool(
+    settings as unknown as ToolSettings<never>,
+    schema,
+    (input) => {
+      const problems = validateJsonSchema(input, schema);
+      return problems.length ? { ok: false, error: problems.slice(0, 10).join('; ') } : { ok: true, value: input };
+    },
+    { anthropicType: settings.type, ...(settings.session ? { session: true } : {}) },
+  );
 }
 
 /** Thrown by a tool: answered to the model as an is_error result with this content, without retrying. */

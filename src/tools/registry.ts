@@ -81,6 +81,9 @@ export class ToolRegistry {
       ...(heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs } : {}),
       ...(settings.streamInput ? { eagerInputStreaming: true } : {}),
       ...(settings.cacheBreakpoint ? { cacheTtl: settings.cacheBreakpoint === '1h' ? ('1h' as const) : ('5m' as const) } : {}),
+      ...(tool.anthropicType !== undefined ? { anthropicType: tool.anthropicType } : {}),
+      ...(settings.inputExamples !== undefined ? { inputExamples: settings.inputExamples } : {}),
+      ...(tool.session ? { session: true } : {}),
     };
   }
 }

@@ -14,6 +14,8 @@ export const DEFAULT_FALLBACK_KEEP_TOOL_RESULTS = 2;
 
 export interface ContextWindowContext {
   readonly options: ResolvedOptions;
+  /** The anthropic-beta values the conversation's requests need (its tools are in the compaction request too). */
+  betas?(): string[];
   readonly messages: MessageParam[];
   /** Messages of the transcript's start this run does not hold (archived): `messages` starts after them. */
   readonly archived: ArchivedCounts;
@@ -110,6 +112,7 @@ export class ContextWindow {
         ...(options.cacheTtl ? { cache: { ttl: options.cacheTtl } } : {}),
         ...(options.prices ? { prices: options.prices } : {}),
         maxRetryIntervalMs: options.modelRetry.maximumIntervalMs,
+        ...(this.context.betas && this.context.betas().length > 0 ? { betas: this.context.betas() } : {}),
       });
       this.context.sampleHistory();
     } catch (err) {

@@ -21,7 +21,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BetaContentBlock } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type { BetaContentBlock, BetaTool } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import type { AgentActivities, CacheTtl, CallModelResult, ModelRequestContext, ToolDescription } from '../activities/types';
 import { formatUsd } from '../pricing/cost';
 import { AgentCostUsdKey, AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
@@ -49,6 +49,7 @@ import { LiveEvents } from './live-events';
 import { ModelTurns, budgetSpent } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
 import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
+import { serverToolBetas } from './tool-surface';
 import { DEFAULT_PAGE_BYTES, pageOf, pageRequestProblem, sliceFrom, type ArchivedCounts } from './transcript-pages';
 import type {
   BudgetStop,
@@ -104,6 +105,8 @@ const CONTEXT_COMPACTION_PATCH = 'compact-when-context-window-exceeded';
 const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
 /** A hand-over archives what the model no longer sees instead of carrying it (workflow memory stays flat). */
 const ARCHIVE_TRANSCRIPT_PATCH = 'archive-transcript-at-hand-over';
+/** The beta that `input_examples` on a tool definition needs (seed 001, "Providing tool use examples"). */
+const INPUT_EXAMPLES_BETA = 'advanced-tool-use-2025-11-20';
 
 /**
  * Without external storage a run's input is one inline payload (Temporal refuses more than 2 MB): a larger carried
@@ -155,6 +158,8 @@ export class Conversation {
   #archive: TranscriptArchive | undefined;
   readonly #usage = emptyUsage();
   readonly #tools = new Map<string, ToolDescription>();
+  /** The state each session tool (bash) saved with its last result, by tool name: recorded in history, carried over. */
+  readonly #toolSessions = new Map<string, unknown>();
   readonly #approvals: ApprovalBook;
   readonly #retries = new FailureRetries();
   readonly #inbox: ChatInbox;
@@ -199,10 +204,12 @@ export class Conversation {
       setDetails: (details) => this.#setDetails(details),
       resetThread: () => this.#modelTurns.resetThread(),
       sampleHistory: () => this.#history.sample(),
+      betas: () => this.#requestBetas(),
     });
     this.#modelTurns = new ModelTurns({
       ...shared,
-      hasTools: () => this.#tools.size > 0,
+      hasTools: () => this.#tools.size > 0 || this.#options.serverTools.length > 0,
+      betas: () => this.#requestBetas(),
       fixedBreakpointTtls: () => this.#fixedBreakpointTtls(),
       sampleHistory: () => this.#history.sample(),
       setDetails: (details) => this.#setDetails(details),
@@ -217,6 +224,7 @@ export class Conversation {
       handOverDue: () => this.#continueAsNewDue(),
       sampleHistory: () => this.#history.sample(),
       handingOver: () => this.#handingOver,
+      sessions: this.#toolSessions,
     });
   }
 
@@ -371,20 +379,39 @@ export class Conversation {
     });
   }
 
-  /** What the model activity reads to build a create or a replay: system, tools and the messages the model sees. */
+  /**
+   * What the model activity reads to build a create or a replay: system, tools and the messages the model sees.
+   * Tools in the API's three shapes: custom tools with their schema, Anthropic-defined client tools by type and
+   * name (the worker runs them), and server tools passed through untouched (Anthropic runs them).
+   */
   #modelRequest(): ModelRequestContext {
+    const cacheControl = (ttl: CacheTtl | undefined) =>
+      ttl ? { cache_control: ttl === '1h' ? { type: 'ephemeral' as const, ttl: '1h' as const } : { type: 'ephemeral' as const } } : {};
+    const tools: ModelRequestContext['tools'] = [...this.#tools.values()].map((tool) =>
+      tool.anthropicType !== undefined
+        ? ({ type: tool.anthropicType, name: tool.name, ...cacheControl(tool.cacheTtl) } as ModelRequestContext['tools'][number])
+        : {
+            name: tool.name,
+            ...(tool.description !== undefined ? { description: tool.description } : {}),
+            input_schema: tool.inputSchema as BetaTool['input_schema'],
+            ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+            ...(tool.eagerInputStreaming ? { eager_input_streaming: true } : {}),
+            ...(tool.inputExamples ? { input_examples: tool.inputExamples } : {}),
+            ...cacheControl(tool.cacheTtl),
+          },
+    );
+    tools.push(...(this.#options.serverTools as unknown as ModelRequestContext['tools']));
     return {
       ...(this.#options.system !== undefined ? { system: this.#options.system } : {}),
-      tools: [...this.#tools.values()].map((tool) => ({
-        name: tool.name,
-        ...(tool.description !== undefined ? { description: tool.description } : {}),
-        input_schema: tool.inputSchema as ModelRequestContext['tools'][number]['input_schema'],
-        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
-        ...(tool.eagerInputStreaming ? { eager_input_streaming: true } : {}),
-        ...(tool.cacheTtl ? { cache_control: tool.cacheTtl === '1h' ? { type: 'ephemeral' as const, ttl: '1h' as const } : { type: 'ephemeral' as const } } : {}),
-      })),
+      tools,
       messages: this.#window.view(),
     };
+  }
+
+  /** The anthropic-beta values every model call of this conversation needs: its own, its server tools', input examples'. */
+  #requestBetas(): string[] {
+    const examples = [...this.#tools.values()].some((tool) => tool.inputExamples !== undefined) ? [INPUT_EXAMPLES_BETA] : [];
+    return [...new Set([...this.#options.betas, ...serverToolBetas(this.#options.serverTools), ...examples])];
   }
 
   async run(): Promise<ConversationResult> {
@@ -668,6 +695,7 @@ export class Conversation {
       lastStopReason: this.#lastStopReason,
       lastOutcome: this.#lastOutcome,
       tools: [...this.#tools.values()],
+      ...(this.#toolSessions.size > 0 ? { toolSessions: Object.fromEntries(this.#toolSessions) } : {}),
       ...this.#modelTurns.carry(),
       approvals: this.#approvals.carry(),
       retries: this.#retries.carry(),
@@ -689,6 +717,7 @@ export class Conversation {
     this.#lastStopReason = carried.lastStopReason;
     if (carried.lastOutcome) this.#lastOutcome = carried.lastOutcome;
     for (const tool of carried.tools) this.#tools.set(tool.name, tool);
+    for (const [name, state] of Object.entries(carried.toolSessions ?? {})) this.#toolSessions.set(name, state);
     this.#modelTurns.restore(carried);
     this.#approvals.restore(carried.approvals);
     this.#retries.restore(carried.retries);

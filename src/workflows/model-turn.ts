@@ -2,13 +2,13 @@
 // and the message-thread hint that lets the next call send only its own new messages.
 import { ActivityFailure, ApplicationFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { BetaContentBlock, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import type { AgentActivities, CacheTtl, CallModelResult, ModelCallEstimate, ThreadHint } from '../activities/types';
+import type { AgentActivities, CacheTtl, CallModelInput, CallModelResult, ModelCallEstimate, ThreadHint } from '../activities/types';
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
 import type { ContextWindow } from './context-window';
 import type { LiveEvents } from './live-events';
 import { modelCallTimeoutMs, modelRetryPolicy, toolChoiceForTurn, type ResolvedOptions } from './options';
-import type { BudgetStop, ContentBlockParam, MessageParam, TurnRecord, UsageTotals } from './types';
+import type { BudgetStop, ContainerRef, ContentBlockParam, MessageParam, ServerToolCallRecord, TurnRecord, UsageTotals } from './types';
 import { addUsage, emptyUsage, usageOf } from './usage';
 import type { ArchivedCounts } from './transcript-pages';
 
@@ -62,6 +62,8 @@ export interface TurnContext {
   readonly retries: FailureRetries;
   readonly events: LiveEvents;
   hasTools(): boolean;
+  /** The anthropic-beta values every call needs (server tools, input examples, the betas option). */
+  betas(): string[];
   /** The TTLs of the user's breakpoints on tools and system prompt, tools first (empty when there are none). */
   fixedBreakpointTtls(): CacheTtl[];
   setDetails(details: string): void;
@@ -77,19 +79,50 @@ export interface ContextExceededOutcome {
   message: string;
 }
 
+/** The server tool calls of a reply, each with its result block's type (and error code) when the reply holds it. */
+export function serverToolCallsOf(content: readonly BetaContentBlock[]): ServerToolCallRecord[] {
+  const calls: ServerToolCallRecord[] = [];
+  for (const block of content) {
+    if (block.type === 'server_tool_use') calls.push({ id: block.id, name: block.name });
+    else if ('tool_use_id' in block && typeof block.tool_use_id === 'string' && block.type.endsWith('_tool_result')) {
+      const call = calls.find((c) => c.id === block.tool_use_id);
+      if (!call) continue;
+      call.resultType = block.type;
+      const inner: unknown = (block as { content?: unknown }).content;
+      const code = typeof inner === 'object' && inner !== null && 'error_code' in inner ? (inner as { error_code: unknown }).error_code : undefined;
+      if (typeof code === 'string') call.errorCode = code;
+    }
+  }
+  return calls;
+}
+
 export class ModelTurns {
   /** Message threads stay on until the API says this organisation cannot use them. */
   #threadsEnabled: boolean;
   /** Where the server's copy of the conversation ends, when the last reply was stored as a thread. */
   #threadHint: ThreadHint | null = null;
+  /** The code-execution container the last reply named: every later call sends it back, as the API requires. */
+  #container: ContainerRef | undefined;
 
   constructor(private readonly context: TurnContext) {
     this.#threadsEnabled = context.options.threads;
   }
 
   /** The thread state the next run continues with (continue-as-new): its first call can still be a continue. */
-  carry(): { thread: ThreadHint | null; threadsEnabled: boolean } {
-    return { thread: this.#threadHint, threadsEnabled: this.#threadsEnabled };
+  carry(): { thread: ThreadHint | null; threadsEnabled: boolean; container?: ContainerRef } {
+    return { thread: this.#threadHint, threadsEnabled: this.#threadsEnabled, ...(this.#container ? { container: this.#container } : {}) };
+  }
+
+  /** What every request of this conversation carries besides its messages: thinking, effort, container, betas. */
+  #requestExtras(): Pick<CallModelInput, 'thinking' | 'effort' | 'container' | 'betas'> {
+    const { thinking } = this.context.options;
+    const betas = this.context.betas();
+    return {
+      ...(thinking ? { thinking: thinking.config } : {}),
+      ...(thinking?.effort ? { effort: thinking.effort } : {}),
+      ...(this.#container ? { container: this.#container.id } : {}),
+      ...(betas.length > 0 ? { betas } : {}),
+    };
   }
 
   /** What the model sees was rewritten (compacted, or tool results cleared): the next call creates a thread. */
@@ -97,9 +130,10 @@ export class ModelTurns {
     this.#threadHint = null;
   }
 
-  restore(carried: { thread: ThreadHint | null; threadsEnabled: boolean }): void {
+  restore(carried: { thread: ThreadHint | null; threadsEnabled: boolean; container?: ContainerRef }): void {
     this.#threadHint = carried.thread;
     this.#threadsEnabled = carried.threadsEnabled;
+    this.#container = carried.container;
   }
 
   /**
@@ -132,6 +166,7 @@ export class ModelTurns {
           transcriptLength: window.view().length,
           ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
           ...(options.prices ? { prices: options.prices } : {}),
+          ...this.#requestExtras(),
         });
         break;
       } catch (err) {
@@ -208,6 +243,7 @@ export class ModelTurns {
           ...(fixedBreakpointTtls.length > 0 ? { fixedBreakpointTtls } : {}),
           ...(window.fallback ? { contextFallback: window.fallback } : {}),
           ...(options.compaction?.clearToolUses ? { clearToolUses: options.compaction.clearToolUses } : {}),
+          ...this.#requestExtras(),
         });
         this.context.sampleHistory();
       } catch (err) {
@@ -243,6 +279,14 @@ export class ModelTurns {
   }
 
   #record(turn: number, result: CallModelResult, usage: UsageTotals, durationMs: number, maxTokensTried: number[]): Pick<ModelTurnOutcome, 'result' | 'record'> {
+    const content = result.reply.content;
+    const serverToolCalls = serverToolCallsOf(content);
+    const thinkingBlocks = content.filter((block) => block.type === 'thinking' || block.type === 'redacted_thinking').length;
+    if (result.container) this.#container = result.container;
+    if (serverToolCalls.length > 0) {
+      const names = [...new Set(serverToolCalls.map((call) => call.name))].map((name) => `${name} ×${serverToolCalls.filter((c) => c.name === name).length}`);
+      this.context.setDetails(`turn ${turn}: ${names.join(', ')} ran on Anthropic's side`);
+    }
     const record: TurnRecord = {
       turn,
       model: result.reply.model || this.context.options.model,
@@ -253,6 +297,9 @@ export class ModelTurns {
       usage,
       durationMs,
       toolCalls: [],
+      ...(serverToolCalls.length > 0 ? { serverToolCalls } : {}),
+      ...(thinkingBlocks > 0 ? { thinkingBlocks } : {}),
+      ...(result.container ? { container: result.container.id } : {}),
     };
     this.context.turns.push(record);
     return { result, record };

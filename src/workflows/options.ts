@@ -15,6 +15,7 @@ import type { CacheTtl } from '../activities/types';
 import { priceTableProblems, type ModelPrice } from '../pricing/cost';
 import { DURATION_HINT, parseDurationMs } from './duration';
 import { isRecord } from './json';
+import { resolveBetas, resolveServerTools, resolveThinking, thinkingIsOn, type ResolvedServerTool, type ResolvedThinking } from './tool-surface';
 
 export interface ResolvedOptions {
   model: string;
@@ -54,6 +55,12 @@ export interface ResolvedOptions {
   continuation?: Continuation;
   /** null: no compaction (a prompt too long for the model ends the exchange). */
   compaction: CompactionOptions | null;
+  /** Extended thinking as the API takes it; absent: the model's default. */
+  thinking?: ResolvedThinking;
+  /** Server tools, as the API takes them (names filled in). */
+  serverTools: ResolvedServerTool[];
+  /** The betas option (the server tools' own betas are added per call). */
+  betas: string[];
 }
 
 export const MAX_OUTPUT_TOKENS = 128_000;
@@ -88,6 +95,9 @@ const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
   'continueAsNew',
   'continuation',
   'compaction',
+  'thinking',
+  'serverTools',
+  'betas',
 ];
 
 const CACHE_SETTINGS = ['5m', '1h', 'off'] as const;
@@ -224,7 +234,10 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
     }
   }
 
-  const toolChoice = opts.toolChoice === undefined ? undefined : resolveToolChoice(opts.toolChoice, tools, 'toolChoice', errors);
+  const serverTools = resolveServerTools(opts.serverTools, tools, errors);
+  // tool_choice may name a server tool too: both are tools of the request.
+  const choosable = [...tools, ...serverTools.map((tool) => tool.name)];
+  const toolChoice = opts.toolChoice === undefined ? undefined : resolveToolChoice(opts.toolChoice, choosable, 'toolChoice', errors);
   const toolChoiceSchedule: ResolvedOptions['toolChoiceSchedule'] = [];
   if (opts.toolChoiceSchedule !== undefined) {
     if (!Array.isArray(opts.toolChoiceSchedule)) errors.push('toolChoiceSchedule must be a list of {turn, toolChoice}');
@@ -235,7 +248,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
           errors.push(`${where}.turn must be a turn number (1, 2, …) or 'last'`);
           return;
         }
-        const choice = resolveToolChoice(entry.toolChoice as ToolChoiceSetting, tools, `${where}.toolChoice`, errors);
+        const choice = resolveToolChoice(entry.toolChoice as ToolChoiceSetting, choosable, `${where}.toolChoice`, errors);
         if (choice) toolChoiceSchedule.push({ turn: entry.turn, toolChoice: choice });
       });
   }
@@ -252,6 +265,22 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   if (opts.temperature !== undefined && (typeof opts.temperature !== 'number' || opts.temperature < 0 || opts.temperature > 1)) {
     errors.push('temperature must be a number from 0 to 1');
   }
+  const thinking = resolveThinking(opts.thinking, typeof maxTokens === 'number' ? maxTokens : 0, errors);
+  if (thinkingIsOn(thinking)) {
+    // The API refuses these with thinking on; refused here, before anything runs, rather than by a 400 on turn 1.
+    const forced = [
+      ...(toolChoice && forcesToolUse(toolChoice) ? ['toolChoice'] : []),
+      ...toolChoiceSchedule.flatMap((entry, i) => (forcesToolUse(entry.toolChoice) ? [`toolChoiceSchedule[${i}]`] : [])),
+    ];
+    if (forced.length > 0) {
+      errors.push(
+        `${forced.join(' and ')} forces tool use, which the API refuses with thinking on: only tool_choice 'auto' or 'none' go with thinking ` +
+          `(for a forced tool call, use thinking 'disabled' on a model that allows it)`,
+      );
+    }
+    if (opts.temperature !== undefined && opts.temperature !== 1) errors.push('temperature cannot be changed with thinking on (the API allows only 1): leave it out');
+  }
+  const betas = resolveBetas(opts.betas, errors);
   if (opts.stopSequences !== undefined && !(Array.isArray(opts.stopSequences) && opts.stopSequences.every((s) => typeof s === 'string' && s !== ''))) {
     errors.push('stopSequences must be a list of non-empty strings');
   }
@@ -399,6 +428,9 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       continueAsNew,
       compaction,
       ...(opts.continuation !== undefined ? { continuation: opts.continuation } : {}),
+      ...(thinking ? { thinking } : {}),
+      serverTools,
+      betas,
     },
   };
 }

@@ -56,6 +56,8 @@ export interface ToolRoundContext {
   sampleHistory(): void;
   /** The run is handing over: nothing may start any more (a decision that arrives now runs in the next run). */
   handingOver(): boolean;
+  /** The state each session tool saved with its last result, by tool name (read and written here). */
+  readonly sessions: Map<string, unknown>;
 }
 
 interface ToolRun {
@@ -90,6 +92,9 @@ function describeFailure(err: ActivityFailure): string {
 }
 
 export class ToolRound {
+  /** A session tool's calls run one at a time: each waits for the one before it (by tool name) to end. */
+  readonly #sessionTails = new Map<string, Promise<void>>();
+
   constructor(private readonly context: ToolRoundContext) {}
 
   /** Runs the calls of one reply and answers each, in block order. Throws when a call fails the conversation. */
@@ -283,7 +288,23 @@ export class ToolRound {
   }
 
   async #runTool(call: ToolUse, tool: ToolDescription, turn: number, approval: ApprovalRecord | undefined): Promise<SettledCall> {
+    if (!tool.session) return this.#runToolNow(call, tool, turn, approval);
+    // A session (a shell) has one state: its commands run in the order they are cleared to run, each from the state
+    // the one before it saved, which comes back with its result (so it is in history and survives any worker).
+    const before = this.#sessionTails.get(tool.name) ?? Promise.resolve();
+    let release!: () => void;
+    this.#sessionTails.set(tool.name, new Promise<void>((resolve) => (release = resolve)));
+    try {
+      await before;
+      return await this.#runToolNow(call, tool, turn, approval);
+    } finally {
+      release();
+    }
+  }
+
+  async #runToolNow(call: ToolUse, tool: ToolDescription, turn: number, approval: ApprovalRecord | undefined): Promise<SettledCall> {
     const gated = approval !== undefined;
+    const { sessions } = this.context;
     const activities = proxyActivities<Pick<AgentActivities, 'runTool'>>({
       startToCloseTimeout: tool.startToCloseTimeoutMs,
       ...(tool.heartbeatTimeoutMs !== undefined ? { heartbeatTimeout: tool.heartbeatTimeoutMs } : {}),
@@ -300,8 +321,10 @@ export class ToolRound {
     let result: RunToolResult;
     this.context.events.emit({ type: 'tool_started', turn, toolUseId: call.toolUseId, name: call.toolName, input: call.input });
     try {
-      result = await activities.runTool({ toolUseId: call.toolUseId, toolName: call.toolName, input: call.input, turn, ...(approval ? { approval } : {}) });
+      const session = tool.session && sessions.has(tool.name) ? { session: sessions.get(tool.name) } : {};
+      result = await activities.runTool({ toolUseId: call.toolUseId, toolName: call.toolName, input: call.input, turn, ...(approval ? { approval } : {}), ...session });
       this.context.sampleHistory();
+      if (tool.session && result.session !== undefined) sessions.set(tool.name, result.session);
     } catch (err) {
       this.context.sampleHistory();
       if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;

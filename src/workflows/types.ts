@@ -27,6 +27,35 @@ export interface ToolChoiceScheduleEntry {
   toolChoice: ToolChoiceSetting;
 }
 
+/** How hard the model thinks (the API's `output_config.effort`); the API's default is 'high'. */
+export type ThinkingEffort = 'low' | 'medium' | 'high' | 'xhigh' | 'max';
+
+/**
+ * Extended thinking, as the current API offers it:
+ * - `adaptive`: the model decides when and how much to think (the default of the 5.5 models, which reject a budget);
+ * - `between_tools`: no up-front thinking, only short progress notes between tool calls (the 5.5 models' lowest);
+ * - `enabled`: a fixed budget of thinking tokens (models before adaptive thinking; the 5.5 models refuse it);
+ * - `disabled`: no thinking, for models that allow it (the 5.5 models refuse it: use `between_tools`).
+ * `display: 'summarized'` returns the thinking text; 'omitted' returns only its signature (the 5.5 models' default).
+ * A string is the type with the API's defaults. With thinking on, tool_choice may only be 'auto' or 'none'.
+ */
+export type ThinkingSetting =
+  | 'adaptive'
+  | 'between_tools'
+  | 'disabled'
+  | { type: 'adaptive'; effort?: ThinkingEffort; display?: 'summarized' | 'omitted' }
+  | { type: 'between_tools'; effort?: 'low' | 'medium' | 'high' }
+  | { type: 'enabled'; budgetTokens: number; display?: 'summarized' | 'omitted' }
+  | { type: 'disabled' };
+
+/**
+ * A server tool (it runs on Anthropic's side: web search, web fetch, code execution, tool search): its versioned
+ * type as the API names it ('web_search_20250305'), a family name for the version the tool-use guide documents
+ * ('web_search', 'web_fetch', 'code_execution'), or the API's tool object, passed through untouched
+ * (`{ type: 'web_search_20250305', name: 'web_search', max_uses: 5 }`). Server tools never wait for approval.
+ */
+export type ServerToolSetting = string | ({ type: string; name?: string } & Record<string, unknown>);
+
 export interface ConversationLimits {
   /** Model calls per user message before the conversation ends with status max_iterations. Default 25. */
   maxIterations?: number;
@@ -120,6 +149,12 @@ export interface ConversationOptions {
    * a prompt the API refuses as too long is compacted and sent again. `false` turns it off.
    */
   compaction?: false | CompactionOptions;
+  /** Extended thinking (see ThinkingSetting). Absent: the model's default (the 5.5 models think adaptively). */
+  thinking?: ThinkingSetting;
+  /** Server tools the model may use on Anthropic's side; their blocks are kept in the transcript as they came. */
+  serverTools?: ServerToolSetting[];
+  /** Extra `anthropic-beta` values for every model call (e.g. 'interleaved-thinking-2025-05-14' for older models). */
+  betas?: string[];
 }
 
 export interface CompactionOptions {
@@ -201,6 +236,10 @@ export interface Continuation {
   lastOutcome?: { status: FinalStatus; toolOutput?: ToolOutput; budgetStop?: BudgetStop };
   /** The tool catalog recorded at the first run's start: later runs never list tools again. */
   tools: ToolDescription[];
+  /** The code-execution container the last reply named: every later request sends it back. */
+  container?: ContainerRef;
+  /** The state each session tool (e.g. bash) left after its last call, by tool name. */
+  toolSessions?: Record<string, unknown>;
   thread: ThreadHint | null;
   threadsEnabled: boolean;
   approvals: {
@@ -319,6 +358,24 @@ export interface ToolCallRecord {
   truncatedFromBytes?: number;
 }
 
+/** A code-execution container on Anthropic's side, as a reply named it. */
+export interface ContainerRef {
+  id: string;
+  /** When the API said it expires (ISO 8601). */
+  expiresAt?: string;
+}
+
+/** A server tool call of a model turn (it ran on Anthropic's side, within the model call). */
+export interface ServerToolCallRecord {
+  /** The server_tool_use block's id. */
+  id: string;
+  name: string;
+  /** The result block's type (e.g. web_search_tool_result), absent when the turn paused before it. */
+  resultType?: string;
+  /** The result's error code, when the tool failed on Anthropic's side. */
+  errorCode?: string;
+}
+
 /** Metadata of one model turn; transcript.messages holds the content. */
 export interface TurnRecord {
   turn: number;
@@ -332,6 +389,12 @@ export interface TurnRecord {
   usage: UsageTotals;
   durationMs: number;
   toolCalls: ToolCallRecord[];
+  /** Server tools the model ran on Anthropic's side in this turn, in block order. */
+  serverToolCalls?: ServerToolCallRecord[];
+  /** How many thinking and redacted_thinking blocks the reply held (their tokens are billed as output tokens). */
+  thinkingBlocks?: number;
+  /** The container the reply named (code execution). */
+  container?: string;
 }
 
 export interface Transcript {
