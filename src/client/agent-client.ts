@@ -209,8 +209,12 @@ export class AgentClient {
     const original = (await this.#decodeFirst<ConversationOptions>(sourceConversationId, sourceInput?.payloads ?? [])) ?? {};
     // `continuation` is what the source's latest run was carried into it with (continue-as-new): never a fork's.
     const { prompt: _p, messages: _m, continuation: _c, ...inherited } = original;
+    // Code-execution results in the copied messages belong to a container the API wants back: the fork's first
+    // call sends the one the source had named by then.
+    const container = [...transcript.turns].reverse().find((t) => t.turn <= turn && t.container !== undefined)?.container ?? inherited.container;
     return this.start({
       ...inherited,
+      ...(container !== undefined ? { container } : {}),
       ...rest,
       messages,
       conversationId: rest.conversationId ?? `${sourceConversationId}-fork-t${turn}-${randomUUID().slice(0, 8)}`,

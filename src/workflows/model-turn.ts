@@ -106,6 +106,7 @@ export class ModelTurns {
 
   constructor(private readonly context: TurnContext) {
     this.#threadsEnabled = context.options.threads;
+    if (context.options.container !== undefined) this.#container = { id: context.options.container };
   }
 
   /** The thread state the next run continues with (continue-as-new): its first call can still be a continue. */

@@ -61,6 +61,8 @@ export interface ResolvedOptions {
   serverTools: ResolvedServerTool[];
   /** The betas option (the server tools' own betas are added per call). */
   betas: string[];
+  /** The code-execution container the first call sends. */
+  container?: string;
 }
 
 export const MAX_OUTPUT_TOKENS = 128_000;
@@ -98,6 +100,7 @@ const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
   'thinking',
   'serverTools',
   'betas',
+  'container',
 ];
 
 const CACHE_SETTINGS = ['5m', '1h', 'off'] as const;
@@ -281,6 +284,9 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
     if (opts.temperature !== undefined && opts.temperature !== 1) errors.push('temperature cannot be changed with thinking on (the API allows only 1): leave it out');
   }
   const betas = resolveBetas(opts.betas, errors);
+  if (opts.container !== undefined && (typeof opts.container !== 'string' || !/^[\w-]{1,200}$/.test(opts.container))) {
+    errors.push(`container must be a container id from an earlier reply (letters, digits, _ and -); got ${JSON.stringify(opts.container)}`);
+  }
   if (opts.stopSequences !== undefined && !(Array.isArray(opts.stopSequences) && opts.stopSequences.every((s) => typeof s === 'string' && s !== ''))) {
     errors.push('stopSequences must be a list of non-empty strings');
   }
@@ -431,6 +437,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       ...(thinking ? { thinking } : {}),
       serverTools,
       betas,
+      ...(opts.container !== undefined ? { container: opts.container } : {}),
     },
   };
 }

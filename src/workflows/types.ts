@@ -155,6 +155,8 @@ export interface ConversationOptions {
   serverTools?: ServerToolSetting[];
   /** Extra `anthropic-beta` values for every model call (e.g. 'interleaved-thinking-2025-05-14' for older models). */
   betas?: string[];
+  /** A code-execution container to start in (a fork starts in its source's, whose results its messages hold). */
+  container?: string;
 }
 
 export interface CompactionOptions {

@@ -1,0 +1,284 @@
+// The rest of Claude's tool-use surface through the durable loop, against the real dev server and the fake Messages
+// API: extended thinking, server tools with pause_turn and a code-execution container, Anthropic-defined client
+// tools (bash, with a session that outlives its worker) and tool input examples.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BetaContentBlockParam, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import { z } from 'zod';
+import { AgentClient, InvalidConversationOptionsError } from '../src/client';
+import { reply, text, thinking, toolUse } from '../src/testing';
+import { bashTool } from '../src/tools/bash';
+import { defineTool } from '../src/tools/define-tool';
+import type { StartConversationOptions } from '../src/client/types';
+import type { ConversationOptions, ConversationResult } from '../src/workflows/types';
+import { recordHistoryFixture } from './helpers/fixtures';
+import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { uniqueTaskQueue } from './helpers/temporal';
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startHarness();
+});
+afterAll(async () => {
+  await harness?.close();
+});
+
+const lookup = defineTool({
+  name: 'lookup',
+  description: 'Look something up',
+  input: z.object({ query: z.string() }),
+  run: ({ query }) => `found ${query}`,
+});
+
+const blocksOf = (message: BetaMessageParam | undefined): BetaContentBlockParam[] =>
+  message === undefined ? [] : typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as BetaContentBlockParam[]);
+
+/** Every request of a conversation, those refused before the fake knew the conversation included. */
+const allRequestsFor = (prompt: string) => harness.fake.requests.filter((r) => JSON.stringify(r.body ?? null).includes(prompt));
+
+async function converse(prompt: string, options: Omit<ConversationOptions, 'prompt'>, fixture?: string, tools = [lookup]): Promise<ConversationResult> {
+  return withWorker(harness, { tools }, async (agent) => {
+    const handle = await agent.start({ prompt, ...options });
+    const result = await handle.result();
+    if (fixture) await recordHistoryFixture(harness.temporal.client, fixture, handle.conversationId);
+    return result;
+  });
+}
+
+describe('extended thinking', () => {
+  for (const threads of [true, false]) {
+    test(`a tool round with thinking sends the thinking blocks back unchanged (${threads ? 'threaded' : 'unthreaded'})`, async () => {
+      const prompt = uniquePrompt('Think, then look up the tide');
+      harness.fake.addScript({
+        match: prompt,
+        steps: [reply(thinking('The user wants the tide; I should look it up.'), toolUse('lookup', { query: 'tide' })), reply(thinking('Found it.'), text('High tide at 6.'))],
+      });
+      const result = await converse(
+        prompt,
+        { tools: ['lookup'], threads, thinking: { type: 'adaptive', display: 'summarized', effort: 'medium' } },
+        threads ? 'thinking-tool-round' : undefined,
+      );
+      expect(result.status).toBe('completed');
+      expect(result.text).toBe('High tide at 6.');
+      const [, asked] = result.transcript!.messages;
+      const thought = blocksOf(asked)[0] as { type: string; thinking: string; signature: string };
+      expect(thought.type).toBe('thinking');
+      expect(thought.thinking).toBe('The user wants the tide; I should look it up.');
+      expect(thought.signature.length).toBeGreaterThan(10);
+      expect(result.transcript!.turns[0]!.thinkingBlocks).toBe(1);
+
+      const requests = harness.fake.requestsFor(prompt);
+      expect(requests.map((r) => r.status)).toEqual([200, 200]);
+      const bodies = requests.map((r) => r.body as { thinking?: unknown; output_config?: unknown; messages: BetaMessageParam[] });
+      for (const body of bodies) {
+        expect(body.thinking).toEqual({ type: 'adaptive', display: 'summarized' });
+        expect(body.output_config).toEqual({ effort: 'medium' });
+      }
+      if (threads) {
+        // The thread holds the reply: the continue sends only the results, and the fake checked the stored blocks.
+        expect(requests.map((r) => r.threadKind)).toEqual(['create', 'continue']);
+      } else {
+        expect(blocksOf(bodies[1]!.messages[1])[0]).toEqual(thought);
+      }
+    });
+  }
+
+  test('a conversation whose thread is refused for thinking runs unthreaded from then on, its history linear', async () => {
+    const prompt = uniquePrompt('Think without a thread');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(thinking('Look it up.'), toolUse('lookup', { query: 'a' })), reply(thinking('Again.'), toolUse('lookup', { query: 'b' })), reply(text('Both found.'))],
+    });
+    harness.fake.setUnsupported(['thinking']);
+    let result: ConversationResult;
+    try {
+      result = await converse(prompt, { tools: ['lookup'], thinking: 'adaptive' });
+    } finally {
+      harness.fake.setUnsupported(null);
+    }
+    expect(result.status).toBe('completed');
+    const requests = allRequestsFor(prompt);
+    // The first request was refused as a thread and sent again without; every later one goes unthreaded at once.
+    expect(requests.map((r) => `${r.threadKind}:${r.status}`)).toEqual(['create:400', 'unthreaded:200', 'unthreaded:200', 'unthreaded:200']);
+    expect(result.transcript!.turns.map((t) => t.requestKind)).toEqual(['unthreaded', 'unthreaded', 'unthreaded']);
+    expect(result.transcript!.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+    const last = requests[3]!.body as { messages: BetaMessageParam[] };
+    expect(last.messages).toHaveLength(5);
+  });
+
+  test('forced tool_choice, temperature and a bad budget are refused at start with thinking on', async () => {
+    await withWorker(harness, { tools: [lookup] }, async (agent) => {
+      const start = (options: Omit<StartConversationOptions, 'prompt'>) => agent.start({ prompt: 'x', tools: ['lookup'], ...options });
+      await expect(start({ thinking: 'adaptive', toolChoice: 'any' })).rejects.toThrow(InvalidConversationOptionsError);
+      await expect(start({ thinking: 'adaptive', toolChoice: { type: 'tool', name: 'lookup' } })).rejects.toThrow(/only tool_choice 'auto' or 'none' go with thinking/);
+      await expect(start({ thinking: 'between_tools', toolChoiceSchedule: [{ turn: 'last', toolChoice: 'any' }] })).rejects.toThrow(/toolChoiceSchedule\[0\] forces tool use/);
+      await expect(start({ thinking: 'adaptive', temperature: 0.2 })).rejects.toThrow(/temperature cannot be changed with thinking on/);
+      await expect(start({ thinking: { type: 'enabled', budgetTokens: 500 } })).rejects.toThrow(/budgetTokens must be a whole number of at least 1024/);
+      await expect(start({ thinking: { type: 'between_tools', effort: 'max' as 'high' } })).rejects.toThrow(/between_tools' runs at effort low, medium or high/);
+      // Without thinking, or with it off, a forced choice is fine.
+      await expect(start({ thinking: 'disabled', toolChoice: 'any', conversationId: `forced-${uniqueTaskQueue()}` })).resolves.toBeDefined();
+    });
+  });
+
+  test("a thinking block altered before it goes back gets the fake's 400 and fails the conversation at once, not retried", async () => {
+    const prompt = uniquePrompt('Altered thinking');
+    harness.fake.addScript({ match: prompt, steps: [reply(text('never reached'))] });
+    const forged: BetaMessageParam[] = [
+      { role: 'user', content: prompt },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 'I made this up.', signature: 'c2lnbmF0dXJlLXRoYXQtd2FzLW5ldmVyLWlzc3VlZA==' }, { type: 'text', text: 'Hello.' }] },
+      { role: 'user', content: 'And now?' },
+    ];
+    await withWorker(harness, { tools: [] }, async (agent) => {
+      const handle = await agent.start({ messages: forged, thinking: 'adaptive' });
+      await expect(handle.result()).rejects.toThrow(/signature/i);
+    });
+    const requests = allRequestsFor(prompt);
+    expect(requests.map((r) => r.status)).toEqual([400]);
+  });
+});
+
+describe('tool input examples', () => {
+  test('an example that does not match the schema stops the worker at start', () => {
+    expect(() =>
+      defineTool({
+        name: 'book_room',
+        input: z.object({ room: z.string(), hour: z.number().int() }),
+        inputExamples: [{ room: 'Aurora', hour: 'three' }],
+        run: () => 'booked',
+      }),
+    ).toThrow(/book_room\.inputExamples\[0\] does not match the tool's input schema/);
+  });
+
+  test('examples and strict go to the API with the beta they need', async () => {
+    const bookRoom = defineTool({
+      name: 'book_room',
+      description: 'Book a meeting room',
+      input: z.object({ room: z.string(), hour: z.number().int() }),
+      strict: true,
+      inputExamples: [{ room: 'Aurora', hour: 15 }],
+      run: ({ room, hour }) => `booked ${room} at ${hour}`,
+    });
+    const prompt = uniquePrompt('Book Aurora for 3pm');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('book_room', { room: 'Aurora', hour: 15 })), reply(text('Booked.'))] });
+    const result = await converse(prompt, { tools: ['book_room'] }, undefined, [bookRoom]);
+    expect(result.status).toBe('completed');
+    const [first] = harness.fake.requestsFor(prompt);
+    const body = first!.body as { tools: Array<Record<string, unknown>> };
+    expect(body.tools[0]).toMatchObject({ name: 'book_room', strict: true, input_examples: [{ room: 'Aurora', hour: 15 }] });
+    expect(first!.headers['anthropic-beta']).toContain('advanced-tool-use-2025-11-20');
+  });
+});
+
+describe('bash: an Anthropic-defined client tool with a durable session', () => {
+  test('the tool is declared by type and name, waits for approval, and keeps its working directory across commands', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bash-root-'));
+    const prompt = uniquePrompt('Set up a project directory');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [
+        reply(toolUse('bash', { command: 'mkdir -p project && cd project && export STAGE=built && echo made' })),
+        reply(toolUse('bash', { command: 'pwd && echo "stage=$STAGE"' })),
+        reply(text('The project is set up.')),
+      ],
+    });
+    await withWorker(harness, { tools: [bashTool({ root })] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['bash'] });
+      const decided: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const [call] = await waitForPending(handle, decided);
+        expect(call!.toolName).toBe('bash');
+        await handle.approve(call!.toolUseId, { by: 'ops@example.com' });
+        decided.push(call!.toolUseId);
+      }
+      const result = await handle.result();
+      expect(result.status).toBe('completed');
+      const results = result.transcript!.messages.flatMap((m) => blocksOf(m)).filter((b) => b.type === 'tool_result');
+      const second = JSON.stringify(results[1]);
+      expect(second).toContain(`/project`);
+      expect(second).toContain('stage=built');
+      await recordHistoryFixture(harness.temporal.client, 'bash-session', handle.conversationId);
+    });
+    const [first] = harness.fake.requestsFor(prompt);
+    expect((first!.body as { tools: unknown[] }).tools).toEqual([{ type: 'bash_20250124', name: 'bash' }]);
+  });
+
+  test('the session survives a SIGKILL of its worker: the next worker runs the next command where the last left off', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bash-crash-'));
+    const taskQueue = uniqueTaskQueue('bash-crash');
+    const prompt = uniquePrompt('Work in a directory across a crash');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [
+        reply(toolUse('bash', { command: 'mkdir -p work/deep && cd work/deep && export RUN_ID=r42 && echo "pid=$PPID"' })),
+        reply(toolUse('bash', { command: 'echo "cwd=$(pwd) run=$RUN_ID pid=$PPID"' })),
+        reply(text('Done.')),
+      ],
+    });
+    const env = {
+      TEMPORAL_ADDRESS: harness.temporal.address,
+      TASK_QUEUE: taskQueue,
+      FAKE_URL: harness.fake.baseURL,
+      BUNDLE: process.env.DURABLE_CLAUDE_TEST_BUNDLE!,
+      ANTHROPIC_API_KEY: 'sk-ant-bash-crash-key',
+      BASH_ROOT: root,
+    };
+    const agent = new AgentClient({ client: harness.temporal.client, taskQueue });
+    const first = await startWorkerProcess(env);
+    let second: ChildProcess | undefined;
+    try {
+      const handle = await agent.start({ prompt, tools: ['bash'], modelHeartbeatTimeout: '3s' });
+      const [call1] = await waitForPending(handle);
+      await handle.approve(call1!.toolUseId, { by: 'ops@example.com' });
+      const [call2] = await waitForPending(handle, [call1!.toolUseId]);
+      // The first command ran and its session is in history; the worker that ran it dies before the second.
+      await killHard(first);
+      second = await startWorkerProcess(env);
+      await handle.approve(call2!.toolUseId, { by: 'ops@example.com' });
+      const result = await handle.result();
+      expect(result.status).toBe('completed');
+      const outputs = result.transcript!.messages.flatMap((m) => blocksOf(m)).flatMap((b) => (b.type === 'tool_result' ? [JSON.stringify(b.content)] : []));
+      expect(outputs[1]).toContain(`cwd=${path.join(fs.realpathSync(root))}`);
+      expect(outputs[1]).toMatch(/work\/deep run=r42/);
+      // Two different worker processes ran the two commands.
+      const pidOf = (output: string) => /pid=(\d+)/.exec(output)?.[1];
+      expect(pidOf(outputs[0]!)).toBeDefined();
+      expect(pidOf(outputs[1]!)).not.toBe(pidOf(outputs[0]!));
+    } finally {
+      await killHard(first);
+      if (second) await killHard(second);
+    }
+  });
+});
+
+type Handle = Awaited<ReturnType<AgentClient['start']>>;
+
+/** The calls waiting for approval, once there are any besides those already decided. */
+async function waitForPending(handle: Handle, decided: string[] = []): Promise<Awaited<ReturnType<Handle['pending']>>> {
+  for (;;) {
+    const pending = (await handle.pending({ timeoutMs: 2_000 }).catch(() => [])).filter((call) => !decided.includes(call.toolUseId));
+    if (pending.length > 0) return pending;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+  // node with tsx as a loader (not the tsx CLI, whose grandchild would outlive a SIGKILL of its parent).
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'reliability', 'bash-worker-process.ts')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready`)));
+  });
+  return child;
+}
+
+async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
