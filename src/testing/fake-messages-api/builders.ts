@@ -26,7 +26,20 @@ export function compaction(summary: string, encryptedContent = `enc_${Buffer.fro
   return { type: 'compaction', content: summary, encrypted_content: encryptedContent };
 }
 
-/** A thinking block: it streams as thinking_delta pieces, then one signature_delta. */
-export function thinking(value: string, signature = `sig_${Buffer.from(value).toString('base64url').slice(0, 24)}`): ContentBlockSpec {
-  return { type: 'thinking', thinking: value, signature };
+/**
+ * A thinking block: it streams as thinking_delta pieces, then one signature_delta. Without `signature` the fake signs
+ * it (and accepts it back only unchanged); a given signature goes out as is.
+ */
+export function thinking(value: string, signature?: string): ContentBlockSpec {
+  return { type: 'thinking', thinking: value, ...(signature !== undefined ? { signature } : {}) };
+}
+
+/** A redacted thinking block; without `data` the fake fills in opaque data it can verify when it comes back. */
+export function redactedThinking(data?: string): ContentBlockSpec {
+  return { type: 'redacted_thinking', ...(data !== undefined ? { data } : {}) };
+}
+
+/** A server tool call (web_search, web_fetch, bash_code_execution, …): the fake writes its result block after it. */
+export function serverToolUse(name: string, input: unknown, id?: string): ContentBlockSpec {
+  return { type: 'server_tool_use', name, input, ...(id !== undefined ? { id } : {}) };
 }

@@ -47,6 +47,8 @@ export interface PlanOptions {
   isEager: (toolName: string) => boolean;
   /** Whether the step fixed `usage.output_tokens` itself. */
   scriptedOutputTokens: boolean;
+  /** Thinking characters the model wrote but the reply does not show (`display: 'omitted'`): billed all the same. */
+  hiddenThinkingChars?: number;
 }
 
 /** Cuts `text` into pieces of `chunkChars` code points, or into about three pieces when no size is given. */
@@ -115,7 +117,7 @@ export function planReply(message: FakeMessage, options: PlanOptions): ReplyPlan
   for (let index = 0; index < message.content.length; index++) {
     const block = message.content[index]!;
     const raw = block as unknown as Record<string, unknown>;
-    const streams = block.type === 'text' || block.type === 'thinking' || block.type === 'tool_use';
+    const streams = block.type === 'text' || block.type === 'thinking' || block.type === 'tool_use' || block.type === 'server_tool_use';
     if (streams && budget === 0) {
       cut = { index, sent: '' };
       break;
@@ -129,18 +131,23 @@ export function planReply(message: FakeMessage, options: PlanOptions): ReplyPlan
       const used = codePointLength(sent);
       budget -= used;
       streamedChars += used;
-      const planned: PlannedBlock = { block: { ...block, [field]: sent } as BetaContentBlock, kind: block.type, deltas: textDeltas(sent) };
+      // A thinking block shown without its text (display omitted) gets no thinking_delta, only its signature.
+      const deltas = block.type === 'thinking' && full === '' ? [] : textDeltas(sent);
+      const planned: PlannedBlock = { block: { ...block, [field]: sent } as BetaContentBlock, kind: block.type, deltas };
       if (block.type === 'thinking') {
         if (cut) (planned.block as unknown as Record<string, unknown>).signature = '';
         else planned.signature = String(raw.signature ?? '');
       }
       blocks.push(planned);
-    } else if (block.type === 'tool_use') {
-      const { json, pairs } = inputPairs(raw.input);
+    } else if (block.type === 'tool_use' || block.type === 'server_tool_use') {
+      // A server tool's input goes out whole, in one input_json_delta (as the API's streaming examples show).
+      const serverTool = block.type === 'server_tool_use';
+      const { json, pairs: allPairs } = inputPairs(raw.input);
+      const pairs = serverTool ? undefined : allPairs;
       const chunkChars = Math.max(1, Math.floor(options.inputJsonChunkChars));
       let sentJson: string;
       let deltas: PlannedDelta[];
-      if (options.isEager(block.name)) {
+      if (!serverTool && options.isEager(block.name)) {
         sentJson = Array.from(json).slice(0, budget).join('');
         deltas = eagerInputPieces(sentJson, chunkChars).map((piece) => ({ piece, slots: 1 }));
       } else {
@@ -181,7 +188,7 @@ export function planReply(message: FakeMessage, options: PlanOptions): ReplyPlan
     };
   }
   if (options.cutAtMaxTokens && !options.scriptedOutputTokens) {
-    const estimate = Math.max(1, Math.ceil(streamedChars / CHARS_PER_OUTPUT_TOKEN));
+    const estimate = Math.max(1, Math.ceil((streamedChars + (options.hiddenThinkingChars ?? 0)) / CHARS_PER_OUTPUT_TOKEN));
     return { message: { ...message, content, usage: { ...message.usage, output_tokens: estimate } }, blocks };
   }
   return { message: { ...message, content }, blocks };

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { BetaContentBlock, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type { BetaContentBlock, BetaMessageParam, BetaStopReason } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { PromptCache, minCacheableTokensFor, promptOf, recordedCacheOf, type CachePlan, type Prompt } from './prompt-cache';
 import { eagerInputStreamingOf, planReply, type ReplyPlan } from './reply-plan';
 import { abortableSleep, writeMessageStream, type StreamWriter } from './sse';
@@ -25,7 +25,18 @@ import {
   type EditedRequest,
 } from './compaction';
 import { MESSAGE_THREADS_BETA, ThreadStore, fingerprintOf, type ThreadError } from './threads';
-import { ReplyLedger, combineConsecutiveTurns } from './turns';
+import { ReplyLedger, canonical, combineConsecutiveTurns } from './turns';
+import { ThinkingLedger, thinkingDisplayOmitted, thinkingIsOn, thinkingRequestError } from './thinking';
+import {
+  ContainerLedger,
+  containerRequiredMessage,
+  isServerToolResult,
+  requestedContainerId,
+  serverToolFor,
+  serverToolResult,
+  splitAtServerToolUses,
+  toolsRequestError,
+} from './server-tools';
 import {
   FAULT_KINDS,
   type FakeMessage,
@@ -107,6 +118,51 @@ const DEFAULT_INPUT_JSON_CHUNK_CHARS = 8;
 const MESSAGES_PATH = '/v1/messages';
 const COUNT_TOKENS_PATH = '/v1/messages/count_tokens';
 
+const CODE_EXECUTION_CALLS = new Set(['bash_code_execution', 'text_editor_code_execution', 'code_execution']);
+
+/** A turn the fake split at server tool calls: its parts as built, and how far the client has got. */
+interface PausedTurn {
+  parts: BetaContentBlock[][];
+  /** Parts sent whole so far. */
+  sent: number;
+  step: ResponseStep;
+  turnIndex: number;
+  /** The conversation's turns (same-role messages as one) before the assistant turn the parts make up. */
+  turnsBefore: number;
+  containerId?: string;
+}
+
+/** What serving one part of a turn needs from the request. */
+interface PartContext {
+  body: Record<string, unknown>;
+  betas: string[];
+  full: FullRequest;
+  record: RecordedRequest;
+  res: http.ServerResponse;
+  signal: AbortSignal;
+  cache: CacheStep;
+  edited: EditedRequest;
+  context: RecordedContext;
+  window: number;
+  sentMessages: number;
+  turnIndex: number;
+  conversationKey: string;
+  threadParts: ThreadParts;
+  continuedFrom: ReturnType<ThreadStore['get']>;
+}
+
+function blocksOf(content: unknown): unknown[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  return Array.isArray(content) ? (content as unknown[]) : [];
+}
+
+/** Whether `blocks` ends with `tail`, block by block (null fields aside, as a client may drop or add them). */
+function endsWith(blocks: readonly unknown[], tail: readonly unknown[]): boolean {
+  if (tail.length === 0 || tail.length > blocks.length) return false;
+  const offset = blocks.length - tail.length;
+  return tail.every((block, i) => JSON.stringify(canonical(block)) === JSON.stringify(canonical(blocks[offset + i])));
+}
+
 /** A request's prompt-cache plan, and the step that applies it once the prompt was processed (a reply began). */
 interface CacheStep {
   plan: CachePlan;
@@ -131,11 +187,19 @@ export class FakeMessagesApi {
   #unsupported: string[] | null = null;
   readonly #compactions = new CompactionLedger();
   #compactionRefusal: CompactionErrorCode | null = null;
+  #threadUnsupportedFeatures: string[] | null;
+  readonly #thinking = new ThinkingLedger();
+  readonly #containers = new ContainerLedger();
+  /** Turns paused after server tool calls, per conversation, waiting for the client to resume them. */
+  readonly #paused = new Map<string, PausedTurn>();
+  /** Thinking characters a block does not show (display omitted), for the usage count. */
+  readonly #hiddenThinking = new WeakMap<object, number>();
   #port = 0;
 
   private constructor(options: FakeMessagesApiOptions) {
     this.#options = options;
     this.#faults = options.faults ?? null;
+    this.#threadUnsupportedFeatures = options.threadUnsupportedFeatures ?? null;
     this.#random = seededRandom(options.faults?.seed ?? 1);
     this.#threads = new ThreadStore(() => this.#options.threadTtlMs ?? 5 * 60_000, () => this.now());
     this.#promptCache = new PromptCache(() => this.now());
@@ -197,6 +261,14 @@ export class FakeMessagesApi {
   }
 
   /**
+   * Threaded requests whose body carries one of these fields (not null), e.g. `['thinking']`, get 400
+   * thread_unsupported_request naming the ones they carry; other threaded requests work (null: none refused).
+   */
+  setThreadUnsupportedFeatures(features: string[] | null): void {
+    this.#threadUnsupportedFeatures = features;
+  }
+
+  /**
    * Explicit compaction requests get this error while it is set (`compaction_unavailable` is a 529, the others 400),
    * as when the server cannot or will not compact (null: compaction works).
    */
@@ -230,6 +302,9 @@ export class FakeMessagesApi {
     this.#replies.clear();
     this.#compactions.clear();
     this.#compactionRefusal = null;
+    this.#thinking.clear();
+    this.#containers.clear();
+    this.#paused.clear();
   }
 
   async close(): Promise<void> {
@@ -325,6 +400,16 @@ export class FakeMessagesApi {
         details: { unsupported: this.#unsupported },
       });
     }
+    const carried = kind === 'unthreaded' ? [] : (this.#threadUnsupportedFeatures ?? []).filter((feature) => body[feature] !== undefined && body[feature] !== null);
+    if (carried.length > 0) {
+      return fail({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'thread_unsupported_request',
+        message: `thread: not supported together with ${carried.join(', ')}`,
+        details: { unsupported: carried },
+      });
+    }
     const contextError = contextManagementRequestError(body, betas, kind !== 'unthreaded');
     if (contextError) return fail(contextError);
     // Compaction blocks sent back replace what they summarized; context edits change what the model sees.
@@ -333,7 +418,7 @@ export class FakeMessagesApi {
     if ('error' in resolved) return fail(resolved.error);
     const { origin } = resolved.resolved;
     full = { ...full, messages: resolved.resolved.messages };
-    const violation = requestRuleViolation(full);
+    const violation = requestRuleViolation(full) ?? this.#toolSurfaceViolation(full, body, betas, sentMessages);
     if (violation) return fail({ status: 400, type: 'invalid_request_error', message: violation });
     const edited = applyContextEdits(full, body.context_management, tokensOf);
     full = edited.request;
@@ -354,7 +439,11 @@ export class FakeMessagesApi {
     // A conversation that continues from a compaction block is the conversation the block was written for, and its
     // turns count on from the replies the block replaced.
     const conversationKey = origin?.conversationKey ?? firstUserText(full.messages);
-    const turnIndex = (origin?.turnsBefore ?? 0) + this.#replies.repliesIn(conversationKey, withoutCompactionBlocks(full.messages));
+    // Counted on whole turns, so a turn the fake split at server tool calls counts once however the client joins it.
+    let turnIndex = (origin?.turnsBefore ?? 0) + this.#replies.repliesIn(conversationKey, combineConsecutiveTurns(withoutCompactionBlocks(full.messages)));
+    const resume = this.#resumeOf(conversationKey, full.messages, sentMessages.length);
+    if (resume && 'error' in resume) return fail({ status: 400, type: 'invalid_request_error', message: resume.error });
+    if (resume) turnIndex = resume.held.turnIndex;
     record.conversationKey = conversationKey;
     record.turnIndex = turnIndex;
     const threadParts = { kind, continuedFrom, conversationKey };
@@ -367,6 +456,34 @@ export class FakeMessagesApi {
       return this.#serveCompaction({ kind: 'edit', instructions: edited.compaction.instructions, paused: true }, full, sentMessages.length, turnIndex, record, res, aborted.signal, cache, threadParts);
     }
     if (full.max_tokens === 0) return this.#servePrewarm(full, record, res, aborted.signal, cache);
+    const partContext = (): PartContext => ({
+      body,
+      betas,
+      full,
+      record,
+      res,
+      signal: aborted.signal,
+      cache,
+      edited,
+      context,
+      window,
+      sentMessages: sentMessages.length,
+      turnIndex,
+      conversationKey,
+      threadParts,
+      continuedFrom,
+    });
+    if (resume) {
+      // The rest of a paused turn: no script step, no new turn.
+      const turnKey = `${conversationKey}\u0000${turnIndex}`;
+      const randomFault = this.#randomFault(turnKey);
+      if (randomFault) {
+        record.fault = randomFault;
+        return this.#serveFault(randomFault, record, res, this.#faults?.retryAfterSeconds, aborted.signal, full, cache);
+      }
+      return this.#servePart(resume.held, resume.part, partContext());
+    }
+    this.#paused.delete(conversationKey);
     const script = this.#scripts.find((s) => this.#matches(s, full, conversationKey)) ?? this.#options.defaultScript;
     if (!script) {
       return fail({ status: 500, type: 'api_error', message: `fake Messages API: no script matches the conversation starting ${JSON.stringify(conversationKey.slice(0, 80))}` });
@@ -396,16 +513,42 @@ export class FakeMessagesApi {
       return this.#serveFault(resolvedStep.fault, record, res, resolvedStep.retryAfterSeconds, aborted.signal, full, cache, resolvedStep.retryAfterMs);
     }
 
-    if (continuedFrom) continuedFrom.inFlight = true;
+    const responseStep = resolvedStep.step;
+    const built = this.#buildContent(responseStep.content, full);
+    if ('error' in built) return fail({ status: 400, type: 'invalid_request_error', message: built.error });
+    // Thinking blocks anywhere before a tool call in the turn must come back with it.
+    this.#thinking.rememberReply(built);
+    const lastTurn = full.messages[full.messages.length - 1];
+    const held: PausedTurn = {
+      parts: splitAtServerToolUses(built, responseStep.pauseAfterServerToolUses ?? this.#options.pauseAfterServerToolUses),
+      sent: 0,
+      step: responseStep,
+      turnIndex,
+      turnsBefore: full.messages.length - (lastTurn?.role === 'assistant' ? 1 : 0),
+    };
+    return this.#servePart(held, 0, partContext());
+  }
+
+  /**
+   * Sends part `index` of a turn (the whole turn when it has one part): `pause_turn` for every part but the last,
+   * which ends with the step's stop reason. The turn is held for a resume once a non-final part was sent whole.
+   */
+  async #servePart(held: PausedTurn, index: number, ctx: PartContext): Promise<void> {
+    const { full, record, res, cache, edited, context, window, step } = { ...ctx, step: held.step };
+    const part = held.parts[index]!;
+    const last = index === held.parts.length - 1;
+    const stopReason = last ? (step.stop_reason ?? (part.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn')) : 'pause_turn';
+    if (held.parts.length > 1) record.serverToolPart = { part: index, parts: held.parts.length };
+    const container = this.#containerFor(held, part, ctx.body);
+    if (ctx.continuedFrom) ctx.continuedFrom.inFlight = true;
     try {
-      const step = resolvedStep.step;
       const textChunkChars = step.textChunkChars ?? this.#options.textChunkChars;
-      let built = this.#buildMessage(step, full, cache.plan);
-      if (body.context_management !== undefined && body.context_management !== null) built.context_management = { applied_edits: edited.applied };
+      let built = this.#messageOf(part, stopReason, step, full, cache.plan, container);
+      if (ctx.body.context_management !== undefined && ctx.body.context_management !== null) built.context_management = { applied_edits: edited.applied };
       let promptTokens = context.inputTokens;
       if (edited.compaction) {
         // Automatic compaction: the summary comes first in the reply, and the model answers from it.
-        const compacted = this.#compactInReply(built, edited, full, sentMessages.length, turnIndex, conversationKey, context);
+        const compacted = this.#compactInReply(built, edited, full, ctx.sentMessages, ctx.turnIndex, ctx.conversationKey, context);
         built = compacted.message;
         promptTokens = compacted.promptTokens;
       }
@@ -417,8 +560,9 @@ export class FakeMessagesApi {
         cutAtMaxTokens: windowCuts || (step.cutAtMaxTokens ?? this.#options.cutAtMaxTokens ?? false),
         ...(textChunkChars !== undefined ? { textChunkChars } : {}),
         inputJsonChunkChars: step.inputJsonChunkChars ?? this.#options.inputJsonChunkChars ?? DEFAULT_INPUT_JSON_CHUNK_CHARS,
-        isEager: eagerInputStreamingOf(full, betas, step.toolInputStreaming ?? this.#options.toolInputStreaming ?? 'auto'),
+        isEager: eagerInputStreamingOf(full, ctx.betas, step.toolInputStreaming ?? this.#options.toolInputStreaming ?? 'auto'),
         scriptedOutputTokens: step.usage?.output_tokens !== undefined,
+        hiddenThinkingChars: this.#hiddenCharsOf(part),
       });
       if (windowCuts && plan.cut) {
         plan.message.stop_reason = 'model_context_window_exceeded';
@@ -428,19 +572,122 @@ export class FakeMessagesApi {
       record.responseId = message.id;
       record.response = message;
       if (plan.cut) record.maxTokensCut = plan.cut;
-      this.#conversationOfReply.set(message.id, conversationKey);
-      this.#rememberScriptedCompactions(message, conversationKey, turnIndex, sentMessages.length);
-      this.#replies.record(conversationKey, withoutCompactionBlocks([{ role: 'assistant', content: message.content } as BetaMessageParam])[0]?.content as unknown[] ?? []);
+      this.#conversationOfReply.set(message.id, ctx.conversationKey);
+      this.#rememberScriptedCompactions(message, ctx.conversationKey, ctx.turnIndex, ctx.sentMessages);
+      // The ledger counts model replies: a split turn is one, recorded whole when its first part goes out.
+      if (index === 0) {
+        const sent = (withoutCompactionBlocks([{ role: 'assistant', content: message.content } as BetaMessageParam])[0]?.content as unknown[] | undefined) ?? [];
+        this.#replies.record(ctx.conversationKey, [...sent, ...held.parts.slice(1).flat()]);
+      }
       const latency: Latency = { ...this.#options.latency, ...step.latency };
       const completed = record.stream
-        ? await writeMessageStream(res, plan, latency, aborted.signal, this.#streamWriterHooks(record, plan, cache))
-        : await this.#writeJson(res, message, latency, aborted.signal, record, cache);
+        ? await writeMessageStream(res, plan, latency, ctx.signal, this.#streamWriterHooks(record, plan, cache))
+        : await this.#writeJson(res, message, latency, ctx.signal, record, cache);
       if (!completed) return;
+      if (last || plan.cut) this.#paused.delete(ctx.conversationKey);
+      else this.#paused.set(ctx.conversationKey, { ...held, sent: Math.max(held.sent, index + 1) });
       // The server keeps a thread only once the whole reply was sent.
-      if (message.stop_reason !== 'refusal' || this.#options.storeRefusals) this.#storeThread(message, full, threadParts);
+      if (message.stop_reason !== 'refusal' || this.#options.storeRefusals) this.#storeThread(message, full, ctx.threadParts);
     } finally {
-      if (continuedFrom) continuedFrom.inFlight = false;
+      if (ctx.continuedFrom) ctx.continuedFrom.inFlight = false;
     }
+  }
+
+  /**
+   * Whether the request resumes a turn the fake paused at server tool calls: the conversation ends with an assistant
+   * turn right where the paused one stands, holding a part sent as its tail. Then the next part is due; an assistant
+   * turn there that ends with none of them is a changed paused turn, which is refused.
+   */
+  #resumeOf(conversationKey: string, messages: readonly BetaMessageParam[], sentCount: number): { held: PausedTurn; part: number } | { error: string } | undefined {
+    const held = this.#paused.get(conversationKey);
+    if (!held) return undefined;
+    const turns = combineConsecutiveTurns(messages);
+    const lastTurn = turns[turns.length - 1];
+    if (lastTurn?.role !== 'assistant' || turns.length - 1 !== held.turnsBefore) return undefined;
+    const blocks = blocksOf(lastTurn.content);
+    for (let j = held.sent - 1; j >= 0; j--) if (endsWith(blocks, held.parts[j]!)) return { held, part: j + 1 };
+    return {
+      error: `messages.${sentCount - 1}.content: the assistant turn does not end with the paused reply (stop_reason pause_turn) as it was returned; send its content back unchanged to resume the turn`,
+    };
+  }
+
+  /** The container a part runs in: the one the request names, else (for code execution) the turn's or a new one. */
+  #containerFor(held: PausedTurn, part: readonly BetaContentBlock[], body: Record<string, unknown>): FakeMessage['container'] {
+    const requested = requestedContainerId(body.container);
+    let container = requested !== undefined ? this.#containers.touch(requested, this.now()) : undefined;
+    const calls = part.filter((b) => b.type === 'server_tool_use' && CODE_EXECUTION_CALLS.has((b as { name: string }).name)) as Array<{ id: string }>;
+    if (calls.length > 0 && !container) {
+      container = (held.containerId !== undefined ? this.#containers.touch(held.containerId, this.now()) : undefined) ?? this.#containers.open(this.now());
+      held.containerId = container.id;
+    }
+    if (container) for (const call of calls) this.#containers.ranIn(call.id, container.id);
+    return container ?? null;
+  }
+
+  /** The tool-use surface's rules: thinking, tool definitions and betas, thinking blocks sent back, the container. */
+  #toolSurfaceViolation(full: FullRequest, body: Record<string, unknown>, betas: readonly string[], sentMessages: readonly BetaMessageParam[]): string | undefined {
+    const rule = thinkingRequestError(full) ?? toolsRequestError(full.tools, betas) ?? this.#thinking.blockError(sentMessages, full.model);
+    if (rule) return rule;
+    if (thinkingIsOn(full)) {
+      const missing = this.#thinking.missingThinkingError(sentMessages);
+      if (missing) return missing;
+    }
+    const requested = requestedContainerId(body.container);
+    if (requested !== undefined && !this.#containers.get(requested)) return `container: no container ${requested} (it expired or was never created)`;
+    const needed = this.#containers.containerOf(sentMessages);
+    if (needed !== undefined && requested !== needed) return containerRequiredMessage(needed);
+    return undefined;
+  }
+
+  #hiddenCharsOf(content: readonly BetaContentBlock[]): number {
+    return content.reduce((sum, block) => sum + (this.#hiddenThinking.get(block) ?? 0), 0);
+  }
+
+  /**
+   * A script's blocks as the reply holds them: ids filled in, thinking signed (its text left out when the request
+   * asks for display omitted), redacted thinking given data, and each server tool call followed by its result.
+   */
+  #buildContent(specs: readonly ContentBlockSpec[], full: FullRequest): BetaContentBlock[] | { error: string } {
+    const omitted = thinkingDisplayOmitted(full);
+    const content: BetaContentBlock[] = [];
+    for (let i = 0; i < specs.length; i++) {
+      const block = specs[i]!;
+      if (block.type === 'text') content.push({ type: 'text', text: String((block as { text: unknown }).text), citations: null } as BetaContentBlock);
+      else if (block.type === 'tool_use') {
+        const use = block as { name: string; input: unknown; id?: string };
+        content.push({ type: 'tool_use', id: use.id ?? newId('toolu'), name: use.name, input: use.input } as BetaContentBlock);
+      } else if (block.type === 'thinking') {
+        const spec = block as { thinking: unknown; signature?: unknown };
+        const text = String(spec.thinking ?? '');
+        const signature = typeof spec.signature === 'string' ? spec.signature : this.#thinking.sign(full.model, text);
+        const sent = omitted ? '' : text;
+        this.#thinking.issueThinking(full.model, signature, sent);
+        const thinkingBlock = { type: 'thinking', thinking: sent, signature } as BetaContentBlock;
+        if (omitted) this.#hiddenThinking.set(thinkingBlock, Array.from(text).length);
+        content.push(thinkingBlock);
+      } else if (block.type === 'redacted_thinking') {
+        const given = (block as { data?: unknown }).data;
+        const data = typeof given === 'string' ? given : this.#thinking.redactedData(full.model);
+        this.#thinking.issueRedacted(full.model, data);
+        content.push({ type: 'redacted_thinking', data } as BetaContentBlock);
+      } else if (block.type === 'server_tool_use') {
+        const spec = block as { name: unknown; input: unknown; id?: unknown };
+        const name = String(spec.name);
+        if (!serverToolFor(name, full.tools)) {
+          return { error: `tools: the reply calls the server tool ${name}, which the request does not declare in tools (fake Messages API script)` };
+        }
+        const use = { id: typeof spec.id === 'string' ? spec.id : newId('srvtoolu'), name, input: spec.input ?? {} };
+        content.push({ type: 'server_tool_use', ...use } as BetaContentBlock);
+        const next = specs[i + 1];
+        if (next && isServerToolResult(next)) {
+          content.push({ ...next, tool_use_id: (next as { tool_use_id?: unknown }).tool_use_id ?? use.id } as unknown as BetaContentBlock);
+          i++;
+        } else {
+          content.push(serverToolResult(use, full.tools, this.now()));
+        }
+      } else content.push(block as unknown as BetaContentBlock);
+    }
+    return content;
   }
 
   #storeThread(message: FakeMessage, full: FullRequest, parts: ThreadParts): void {
@@ -698,15 +945,18 @@ export class FakeMessagesApi {
   }
 
   #buildMessage(step: ResponseStep, full: FullRequest, cache: CachePlan): FakeMessage {
-    const content = step.content.map((block): BetaContentBlock => {
-      if (block.type === 'text') return { type: 'text', text: String((block as { text: unknown }).text), citations: null } as BetaContentBlock;
-      if (block.type === 'tool_use') {
-        const use = block as { name: string; input: unknown; id?: string };
-        return { type: 'tool_use', id: use.id ?? newId('toolu'), name: use.name, input: use.input } as BetaContentBlock;
-      }
-      return block as unknown as BetaContentBlock;
-    });
+    const content = this.#buildContent(step.content, full);
+    if ('error' in content) throw new Error(content.error);
     const stopReason = step.stop_reason ?? (content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn');
+    return this.#messageOf(content, stopReason, step, full, cache, null);
+  }
+
+  #messageOf(content: BetaContentBlock[], stopReason: BetaStopReason, step: ResponseStep, full: FullRequest, cache: CachePlan, container: FakeMessage['container']): FakeMessage {
+    // Thinking the reply does not show is billed as output all the same.
+    const outputEstimate = estimateTokens(content) + Math.ceil(this.#hiddenCharsOf(content) / 4);
+    const calls = (name: string) => content.filter((b) => b.type === 'server_tool_use' && (b as { name: string }).name === name).length;
+    const searches = calls('web_search');
+    const fetches = calls('web_fetch');
     return {
       id: newId('msg'),
       type: 'message',
@@ -716,10 +966,10 @@ export class FakeMessagesApi {
       stop_reason: stopReason,
       stop_sequence: stopReason === 'stop_sequence' ? (full.stop_sequences?.[0] ?? null) : null,
       stop_details: null,
-      container: null,
+      container,
       usage: {
         input_tokens: step.usage?.input_tokens ?? cache.uncachedTokens,
-        output_tokens: step.usage?.output_tokens ?? estimateTokens(content),
+        output_tokens: step.usage?.output_tokens ?? outputEstimate,
         cache_read_input_tokens: step.usage?.cache_read_input_tokens ?? cache.readTokens,
         cache_creation_input_tokens: step.usage?.cache_creation_input_tokens ?? cache.write5mTokens + cache.write1hTokens,
         cache_creation:
@@ -727,6 +977,7 @@ export class FakeMessagesApi {
           (step.usage?.cache_creation_input_tokens !== undefined
             ? { ephemeral_5m_input_tokens: step.usage.cache_creation_input_tokens ?? 0, ephemeral_1h_input_tokens: 0 }
             : { ephemeral_5m_input_tokens: cache.write5mTokens, ephemeral_1h_input_tokens: cache.write1hTokens }),
+        ...(searches + fetches > 0 ? { server_tool_use: { web_search_requests: searches, web_fetch_requests: fetches } } : {}),
       } as FakeMessage['usage'],
     };
   }

@@ -6,7 +6,7 @@ import type { Latency } from './types';
 
 export interface StreamWriter {
   onHeaders(): void;
-  /** A tool_use block started: its `input_json_delta` pieces follow. */
+  /** A tool_use or server_tool_use block started: its `input_json_delta` pieces follow. */
   onToolInputStart(): void;
   /** A content delta was just written to the socket. */
   onContentDelta(index: number, kind: DeltaKind, piece: string): void;
@@ -58,6 +58,8 @@ function startOf(planned: ReplyPlan['blocks'][number]): Record<string, unknown> 
       return { type: 'thinking', thinking: '', signature: '' };
     case 'tool_use':
       return { type: 'tool_use', id: block.id, name: block.name, input: {} };
+    case 'server_tool_use':
+      return { type: 'server_tool_use', id: block.id, name: block.name, input: {} };
     case 'compaction':
       // As the real API: the block starts without its summary and one compaction_delta carries the final value.
       return { ...block, content: null, encrypted_content: null };
@@ -116,7 +118,11 @@ export async function writeMessageStream(
     }
     if (!(await send('content_block_stop', { index }))) return false;
   }
-  if (!(await send('message_delta', { delta: { stop_reason: message.stop_reason, stop_sequence: message.stop_sequence }, usage: { output_tokens: message.usage.output_tokens } }))) {
+  // The SDK's accumulator takes `container` from message_delta (message_start carries it too), and server tool
+  // counts from its usage.
+  const delta = { stop_reason: message.stop_reason, stop_sequence: message.stop_sequence, ...(message.container ? { container: message.container } : {}) };
+  const usage = { output_tokens: message.usage.output_tokens, ...(message.usage.server_tool_use ? { server_tool_use: message.usage.server_tool_use } : {}) };
+  if (!(await send('message_delta', { delta, usage }))) {
     return false;
   }
   if (!(await send('message_stop', {}))) return false;

@@ -24,7 +24,8 @@ export function combineConsecutiveTurns(messages: readonly BetaMessageParam[]): 
   return combined;
 }
 
-function canonical(value: unknown): unknown {
+/** The value with null and undefined fields dropped and keys sorted, so blocks compare by content. */
+export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (typeof value !== 'object' || value === null) return value;
   const entries = Object.entries(value as Record<string, unknown>)

@@ -14,8 +14,22 @@ export const FAULT_KINDS: readonly FaultKind[] = ['429', '500', '529', '400', '4
 export type ContentBlockSpec =
   | { type: 'text'; text: string }
   | { type: 'tool_use'; name: string; input: unknown; id?: string }
-  /** Streams as `thinking_delta` pieces (cut like text), then one `signature_delta`. */
-  | { type: 'thinking'; thinking: string; signature: string }
+  /**
+   * Streams as `thinking_delta` pieces (cut like text), then one `signature_delta`. Without a signature the fake
+   * signs it (bound to the model and the text); a given signature goes out as is. Either way the fake accepts the
+   * block back only unchanged, for the same model. With the request's `thinking.display: 'omitted'` it goes out
+   * with `thinking: ''` and its signature.
+   */
+  | { type: 'thinking'; thinking: string; signature?: string }
+  /** Goes out whole; without `data` the fake fills in opaque data it can verify. */
+  | { type: 'redacted_thinking'; data?: string }
+  /**
+   * A server tool call (`web_search`, `web_fetch`, `bash_code_execution`, `text_editor_code_execution`,
+   * `code_execution`, `tool_search_tool_regex`, `tool_search_tool_bm25`): the id is filled in (`srvtoolu_…`) and the
+   * fake writes the result block after it, derived from the input, unless the script's next block is a result block
+   * (`…_tool_result`), which then gets the call's id. The request must declare the server tool.
+   */
+  | { type: 'server_tool_use'; name: string; input: unknown; id?: string }
   | (Record<string, unknown> & { type: string });
 
 export interface Latency {
@@ -81,6 +95,8 @@ export interface ResponseStep {
   toolInputStreaming?: ToolInputStreaming;
   /** Overrides the server's `textChunkChars` for this reply. */
   textChunkChars?: number;
+  /** Overrides the server's `pauseAfterServerToolUses` for this reply. */
+  pauseAfterServerToolUses?: number;
   /**
    * Cut the reply where the request's `max_tokens` runs out, as the real API does. A block's streamed characters
    * (text, thinking, tool input JSON; other blocks count nothing) cost `CHARS_PER_OUTPUT_TOKEN` (4) per token, in
@@ -176,6 +192,19 @@ export interface FakeMessagesApiOptions {
    * whatever its length.
    */
   textChunkChars?: number;
+  /**
+   * A reply whose content has more server tool calls than this pauses after the N-th one's result
+   * (`stop_reason: 'pause_turn'`); the fake holds the rest until the client resumes the turn (unthreaded: the same
+   * conversation ending with the paused reply's content; threaded: a continue with `messages: []`), and sends it
+   * N server calls at a time, the last part with the step's own stop reason. A resume uses no script step and has
+   * the paused turn's `turnIndex`. Default: never pause.
+   */
+  pauseAfterServerToolUses?: number;
+  /**
+   * Request fields threads refuse: a threaded request whose body carries one of them (not null) gets 400
+   * `thread_unsupported_request` with `details.unsupported` naming those it carries (`setThreadUnsupportedFeatures`).
+   */
+  threadUnsupportedFeatures?: string[];
   /** Cut every reply at the request's `max_tokens` (see `ResponseStep.cutAtMaxTokens`). Default false. */
   cutAtMaxTokens?: boolean;
   /** Called right after each content delta is written to the socket (for latency measurements). */
@@ -278,7 +307,7 @@ export interface RecordedRequest {
   errorCode?: string;
   fault?: FaultKind;
   responseId?: string;
-  /** For a streamed reply: the `partial_json` pieces written, one list per tool_use block started, in content order. */
+  /** For a streamed reply: the `partial_json` pieces written, one list per tool_use (or server_tool_use) block started, in content order. */
   inputJsonDeltas?: string[][];
   /**
    * The reply as the fake sends it: cut at max_tokens when `cutAtMaxTokens` cut it (a cut tool_use's `input` then
@@ -288,6 +317,8 @@ export interface RecordedRequest {
   response?: FakeMessage;
   /** Where max_tokens cut the reply, when it did. */
   maxTokensCut?: MaxTokensCut;
+  /** For a turn the fake split at server tool calls (`pauseAfterServerToolUses`): which part this reply is (from 0), of how many. */
+  serverToolPart?: { part: number; parts: number };
   /** The client went away before the response ended (a cancelled or aborted call). */
   aborted?: boolean;
   /** What the prompt cache read and wrote (requests to /v1/messages that passed validation). */
@@ -305,7 +336,8 @@ export type FakeMessage = {
   stop_reason: BetaStopReason;
   stop_sequence: string | null;
   stop_details: null;
-  container: null;
+  /** The code-execution container the reply ran in (or the request named), else null. */
+  container: { id: string; expires_at: string; skills: null } | null;
   usage: BetaUsage;
   /** Present when the request had `context_management`: the edits applied (`[]` when none). */
   context_management?: { applied_edits: unknown[] } | null;
