@@ -23,6 +23,7 @@ import { CliError, ExitCode } from './errors';
 import { costText, transcriptLines, usageText } from '../format';
 import { followConversation, summaryLine, type ApprovalMode } from './follow';
 import { historyCommands } from './history-commands';
+import { TOOL_SURFACE_OPTIONS, TOOL_SURFACE_USAGE, toolSurfaceSettings } from './tool-surface-options';
 
 export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
 
@@ -73,8 +74,9 @@ async function uiLink(uiUrl: string | undefined, handle: ConversationHandle, nam
 }
 
 const run: Command = {
-  usage: 'usage: durable-claude run "<prompt>" [--tools a,b] [--yes | --wait] [--id ID] [--model M] [--system S] [--max-tokens N] [--max-iterations N] [--by WHO]',
+  usage: `usage: durable-claude run "<prompt>" [--tools a,b] [--yes | --wait] [--id ID] [--model M] [--system S] [--max-tokens N] [--max-iterations N] [--by WHO]\n       ${TOOL_SURFACE_USAGE}`,
   options: {
+    ...TOOL_SURFACE_OPTIONS,
     tools: { type: 'string' },
     yes: { type: 'boolean' },
     wait: { type: 'boolean' },
@@ -88,6 +90,8 @@ const run: Command = {
   async run(positionals, values) {
     const prompt = positionals.join(' ').trim();
     if (!prompt) throw CliError.usage('give the prompt to send, e.g. durable-claude run "What is the weather in Paris?"');
+    // Bad flags are refused before anything connects.
+    const surface = toolSurfaceSettings(values);
     return withAgent(values, async (agent) => {
       const started = Date.now();
       const maxTokens = positiveIntOption(values, 'max-tokens');
@@ -98,6 +102,7 @@ const run: Command = {
         ...startSettings(values),
         ...(maxTokens ? { maxTokens } : {}),
         ...(maxIterations ? { limits: { maxIterations } } : {}),
+        ...surface,
       });
       write(`conversation ${handle.conversationId}`);
       const result = await followConversation(handle, { approvals: approvalMode(values), by: decider(values), queryTimeoutMs: queryTimeoutMs() });
@@ -145,7 +150,7 @@ async function decideWhileAnswering<T>(
 
 /** Prints a chat's live output from the moment the conversation exists; says how far it has got. */
 class LiveChatPrinter {
-  readonly #view = new LiveView({ out: (text) => process.stdout.write(text) });
+  readonly #view = new LiveView({ out: (text) => process.stdout.write(text), dimThinking: process.stdout.isTTY === true });
   readonly #stop = new AbortController();
   #finishedTurns = 0;
   #done: Promise<void> | undefined;
@@ -195,9 +200,11 @@ class LiveChatPrinter {
 }
 
 const chat: Command = {
-  usage: 'usage: durable-claude chat [--id ID] [--tools a,b] [--model M] [--system S] [--yes] [--by WHO]   (type /end to finish)',
-  options: { id: { type: 'string' }, tools: { type: 'string' }, model: { type: 'string' }, system: { type: 'string' }, yes: { type: 'boolean' }, by: { type: 'string' } },
+  usage: `usage: durable-claude chat [--id ID] [--tools a,b] [--model M] [--system S] [--yes] [--by WHO]   (type /end to finish)\n       ${TOOL_SURFACE_USAGE}`,
+  options: { id: { type: 'string' }, tools: { type: 'string' }, model: { type: 'string' }, system: { type: 'string' }, yes: { type: 'boolean' }, by: { type: 'string' }, ...TOOL_SURFACE_OPTIONS },
   async run(_positionals, values) {
+    // Bad flags are refused before anything connects or reads the terminal.
+    const surface = toolSurfaceSettings(values);
     const { agent, close } = await connectAgent(values);
     const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
     const lines = rl[Symbol.asyncIterator]();
@@ -230,7 +237,7 @@ const chat: Command = {
         }
         const reply = started
           ? handle.sendMessage(text)
-          : agent.startChat({ message: text, tools: toolsOf(values), ...settings, conversationId }).then((first) => first.handle.followReply(first.reply));
+          : agent.startChat({ message: text, tools: toolsOf(values), ...settings, ...surface, conversationId }).then((first) => first.handle.followReply(first.reply));
         if (!started) live?.start();
         started = true;
         const answer = await decideWhileAnswering(handle, reply, deciding);
@@ -315,7 +322,7 @@ const watch: Command = {
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const view = new LiveView({ out: (text) => process.stdout.write(text), showUserMessages: true });
+      const view = new LiveView({ out: (text) => process.stdout.write(text), showUserMessages: true, dimThinking: process.stdout.isTTY === true });
       if (values['from-start'] && (await agent.events.lastOffset(conversationId)) === 0 && (await handle.describe()).status.name !== 'RUNNING') {
         // The store no longer holds it (or never did): the workflow's own events come back from its history.
         warn('the event store holds nothing for this conversation; its workflow events, replayed from history (no text deltas):');

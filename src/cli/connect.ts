@@ -13,7 +13,8 @@ import { FakeMessagesApi } from '../testing/fake-messages-api/server';
 import { DEFAULT_TASK_QUEUE } from '../workflows/types';
 import { CliError, ExitCode } from './errors';
 
-export type CliValues = Record<string, string | boolean | undefined>;
+/** Parsed flags: a string, a boolean, or the strings of a repeatable flag (`multiple`). */
+export type CliValues = Record<string, string | boolean | string[] | undefined>;
 
 export function temporalSettings(values: CliValues): TemporalConfig {
   const config = loadTemporalConfig();

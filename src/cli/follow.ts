@@ -2,7 +2,7 @@
 // results, and the approvals it waits for (deciding them itself with --yes, or asking at the terminal).
 import readline from 'node:readline/promises';
 import { NoWorkerAnsweredError, type ConversationHandle } from '../client';
-import { costText, describeMessage, turnUsageLine, usageText } from '../format';
+import { costText, describeMessage, turnSurfaceLine, turnUsageLine, usageText } from '../format';
 import type { ApprovalRequestedEvent } from '../streaming/events';
 import { LiveView } from './live-view';
 import type { ConversationResult, PendingApproval, Transcript } from '../workflows/types';
@@ -69,7 +69,7 @@ async function decideLive(handle: ConversationHandle, event: ApprovalRequestedEv
 
 async function followLive(handle: ConversationHandle, options: FollowOptions): Promise<ConversationResult> {
   const out = options.out ?? ((text: string) => process.stdout.write(text));
-  const view = new LiveView({ out });
+  const view = new LiveView({ out, dimThinking: options.out === undefined && process.stdout.isTTY === true });
   const write = (line: string) => {
     view.finish();
     out(`${line}\n`);
@@ -100,7 +100,10 @@ async function followByPolling(handle: ConversationHandle, options: FollowOption
   const printNew = ({ messages, turns }: Pick<Transcript, 'messages' | 'turns'>, from = 0) => {
     const printTurns = () => {
       for (; turnsPrinted < turns.length && turns[turnsPrinted]!.messageIndex < printed; turnsPrinted++) {
-        write(turnUsageLine(turns[turnsPrinted]!.turn, turns[turnsPrinted]!.usage));
+        const turn = turns[turnsPrinted]!;
+        write(turnUsageLine(turn.turn, turn.usage));
+        const surface = turnSurfaceLine(turn);
+        if (surface) write(surface);
       }
     };
     for (; printed < from + messages.length; printed++) {

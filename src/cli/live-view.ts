@@ -10,7 +10,12 @@ export interface LiveViewOptions {
   out: (text: string) => void;
   /** Show the user's chat messages (watch does; chat has them on screen already). */
   showUserMessages?: boolean;
+  /** Dim Claude's thinking with ANSI codes (for a terminal); it is prefixed `thinking ›` either way. */
+  dimThinking?: boolean;
 }
+
+const DIM = '\u001b[2m';
+const UNDIM = '\u001b[22m';
 
 /**
  * Renders events in order. State per model-call attempt: a reset (the attempt died and Temporal retries it) says so
@@ -18,8 +23,8 @@ export interface LiveViewOptions {
  */
 export class LiveView {
   readonly #options: LiveViewOptions;
-  /** The line in progress: 'text' while Claude's text streams, 'input' while a tool's input streams. */
-  #open: 'text' | 'input' | undefined;
+  /** The line in progress: Claude's text, its thinking, or a tool's input, while it streams. */
+  #open: 'text' | 'thinking' | 'input' | undefined;
   /** Streamed characters per attempt, so a reset can say how much it voids. */
   readonly #streamed = new Map<string, number>();
   /** Turns whose text streamed; a turn without (events replayed from history) shows its text when it finishes. */
@@ -39,6 +44,7 @@ export class LiveView {
   }
 
   #close(): void {
+    if (this.#open === 'thinking' && this.#options.dimThinking) this.#options.out(UNDIM);
     if (this.#open) this.#options.out('\n');
     this.#open = undefined;
   }
@@ -83,6 +89,18 @@ export class LiveView {
         this.#count(event, event.text.length);
         this.#turnsWithText.add(event.turn);
         return false;
+      case 'thinking_delta': {
+        // Thinking is not the answer: its own prefixed (and, on a terminal, dimmed) line.
+        const thinking = event.thinking.replace(/\n+/g, ' ');
+        if (this.#open !== 'thinking') {
+          this.#close();
+          out(`${this.#options.dimThinking ? DIM : ''}  thinking › `);
+          this.#open = 'thinking';
+        }
+        out(thinking);
+        this.#count(event, event.thinking.length);
+        return false;
+      }
       case 'tool_use_started':
         this.#close();
         out(`  → ${event.name} `);
@@ -98,7 +116,13 @@ export class LiveView {
         this.#count(event, event.partialJson.length);
         return false;
       case 'content_block_finished':
+        // A server tool call (web search, code execution) streams like a tool's input but the worker never runs it.
+        if (event.blockType === 'server_tool_use' && this.#open === 'input') out(" (runs on Anthropic's side)");
+        // Thinking with display 'omitted' streams no text, only its signature.
+        if (event.blockType === 'thinking' && this.#open !== 'thinking') this.#line('  thinking › (omitted)');
+        if (event.blockType === 'redacted_thinking') this.#line('  thinking › (redacted)');
         this.#close();
+        if (event.blockType.endsWith('_tool_result') && event.blockType !== 'tool_result') this.#line(`  ⇠ ${event.blockType.replace(/_tool_result$/, '')} result (from Anthropic's side)`);
         return false;
       case 'model_call_reset': {
         const voided = this.#streamed.get(this.#attemptOf(event)) ?? 0;

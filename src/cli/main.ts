@@ -5,6 +5,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { AgentClientError } from '../client';
 import { CliError, ExitCode } from './errors';
 import { commands } from './commands';
+import type { CliValues } from './connect';
 
 const USAGE = `durable-claude — Claude tool-use conversations as durable Temporal workflows
 
@@ -16,6 +17,8 @@ Commands:
   worker                             a worker serving the example tools (TEMPORAL_*, ANTHROPIC_* settings)
   run "<prompt>" [--tools a,b] [--yes] [--wait] [--id ID] [--model M] [--system S] [--max-tokens N]
                                      start a conversation and print each turn as it happens
+      [--thinking adaptive|between_tools|disabled|budget:N] [--effort low|…|max] [--thinking-display summarized|omitted]
+      [--server-tool web_search|web_fetch|code_execution|TYPE]… [--beta VALUE]…   (run and chat)
   chat [--id ID] [--tools a,b]       an interactive chat (type /end to finish)
   pending [<id>]                     tool calls waiting for approval (all conversations without an id)
   approve <id> <toolUseId> [--by WHO] [--input JSON] [--reason R] [--signal]
@@ -71,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   // Workers log every state change at INFO; a terminal user wants warnings only.
   if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger(process.env.DURABLE_CLAUDE_DEBUG ? 'INFO' : 'WARN') });
   try {
-    return await command.run(parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
+    return await command.run(parsed.positionals, parsed.values as CliValues);
   } catch (err) {
     const cliError = CliError.from(err);
     process.stderr.write(`durable-claude ${name}: ${cliError.message}\n`);
