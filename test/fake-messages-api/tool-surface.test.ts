@@ -233,3 +233,245 @@ describe('thinking request rules', () => {
     }
   });
 });
+
+describe('server tools', () => {
+  const webSearch = { type: 'web_search_20250305', name: 'web_search' } as unknown as BetaToolUnion;
+  const searches = (prompt: string, pause?: number) =>
+    fake.addScript({
+      match: prompt,
+      steps: [
+        {
+          ...reply(
+            text('Let me search.'),
+            serverToolUse('web_search', { query: 'oslo weather' }),
+            serverToolUse('web_search', { query: 'oslo forecast' }),
+            serverToolUse('web_search', { query: 'oslo rain' }),
+            text('Now the live reading.'),
+            toolUse('get_weather', { location: 'Oslo' }),
+          ),
+          ...(pause !== undefined ? { pauseAfterServerToolUses: pause } : {}),
+        },
+        reply(text('Sunny in Oslo.')),
+      ],
+    });
+
+  test('a server tool call gets its result block, derived from the input; usage counts the search', async () => {
+    const prompt = unique('one search');
+    fake.addScript({ match: prompt, steps: [reply(serverToolUse('web_search', { query: 'claude shannon birth date' }), text('April 30, 1916.'))] });
+    const params = { model, max_tokens: 1024, tools: [webSearch], messages: [{ role: 'user' as const, content: prompt }] };
+    const message = await client.beta.messages.create(params);
+    const [use, result] = message.content as unknown as Array<Record<string, unknown>>;
+    expect(use).toMatchObject({ type: 'server_tool_use', name: 'web_search', input: { query: 'claude shannon birth date' } });
+    expect(use!.id).toMatch(/^srvtoolu_/);
+    expect(result).toMatchObject({ type: 'web_search_tool_result', tool_use_id: use!.id });
+    const results = result!.content as Array<Record<string, unknown>>;
+    expect(results).toHaveLength(3);
+    for (const item of results) expect(item).toEqual({ type: 'web_search_result', url: expect.any(String), title: expect.any(String), encrypted_content: expect.any(String), page_age: expect.any(String) });
+    expect(message.stop_reason).toBe('end_turn');
+    expect(message.usage.server_tool_use).toEqual({ web_search_requests: 1, web_fetch_requests: 0 });
+    // Streamed, the SDK rebuilds the same blocks; the results are the same for the same query.
+    const again = unique('one search');
+    fake.addScript({ match: again, steps: [reply(serverToolUse('web_search', { query: 'claude shannon birth date' }), text('April 30, 1916.'))] });
+    const streamed = await client.beta.messages.stream({ ...params, messages: [{ role: 'user', content: again }] }).finalMessage();
+    expect(streamed.content[0]).toMatchObject({ type: 'server_tool_use', input: { query: 'claude shannon birth date' } });
+    expect((streamed.content[1] as unknown as { content: unknown }).content).toEqual(results);
+    expect(streamed.usage.server_tool_use).toEqual({ web_search_requests: 1, web_fetch_requests: 0 });
+  });
+
+  test('a server tool the request does not declare: 400', async () => {
+    const prompt = unique('undeclared');
+    fake.addScript({ match: prompt, steps: [reply(serverToolUse('web_search', { query: 'x' }))] });
+    const error = await errorOf(client.beta.messages.create({ model, max_tokens: 1024, tools: [weather], messages: [{ role: 'user', content: prompt }] }));
+    expect(error.status).toBe(400);
+    expect(apiMessage(error)).toContain('web_search');
+  });
+
+  test('pauseAfterServerToolUses 1, three searches and a tool call, unthreaded: two pause_turns, then tool_use; no extra script steps', async () => {
+    const paused = await FakeMessagesApi.start({ pauseAfterServerToolUses: 1 });
+    try {
+      const pausedClient = new Anthropic({ apiKey: 'test-key', baseURL: paused.baseURL, maxRetries: 0 });
+      const prompt = unique('three searches');
+      paused.addScript({ match: prompt, steps: [reply(text('Let me search.'), serverToolUse('web_search', { query: 'a' }), serverToolUse('web_search', { query: 'b' }), serverToolUse('web_search', { query: 'c' }), toolUse('get_weather', { location: 'Oslo' })), reply(text('Sunny.'))] });
+      const send = (messages: BetaMessageParam[]) => pausedClient.beta.messages.create({ model, max_tokens: 1024, tools: [webSearch, weather], messages });
+      const user: BetaMessageParam = { role: 'user', content: prompt };
+      const first = await send([user]);
+      expect(first.stop_reason).toBe('pause_turn');
+      expect(first.content.map((b) => b.type)).toEqual(['text', 'server_tool_use', 'web_search_tool_result']);
+      // Resumed with the paused reply as the last assistant message.
+      const second = await send([user, { role: 'assistant', content: asParams(first.content) }]);
+      expect(second.stop_reason).toBe('pause_turn');
+      expect(second.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result']);
+      // The client may also join the parts into one assistant message.
+      const joined = [...first.content, ...second.content];
+      const third = await send([user, { role: 'assistant', content: asParams(joined) }]);
+      expect(third.stop_reason).toBe('tool_use');
+      expect(third.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'tool_use']);
+      const whole = [...joined, ...third.content];
+      const answer = await send([user, { role: 'assistant', content: asParams(whole) }, resultFor(third)]);
+      expect(answer.content).toEqual([{ type: 'text', text: 'Sunny.', citations: null }]);
+      expect(paused.requestsFor(prompt).map((r) => [r.turnIndex, r.serverToolPart?.part])).toEqual([
+        [0, 0],
+        [0, 1],
+        [0, 2],
+        [1, undefined],
+      ]);
+    } finally {
+      await paused.close();
+    }
+  });
+
+  test('a resume whose paused content was changed: 400', async () => {
+    const prompt = unique('changed resume');
+    searches(prompt, 1);
+    const user: BetaMessageParam = { role: 'user', content: prompt };
+    const send = (messages: BetaMessageParam[]) => client.beta.messages.create({ model, max_tokens: 1024, tools: [webSearch, weather], messages });
+    const first = await send([user]);
+    expect(first.stop_reason).toBe('pause_turn');
+    const changed = [{ type: 'text', text: 'Something else.' }, ...first.content.slice(1)] as BetaContentBlock[];
+    const error = await errorOf(send([user, { role: 'assistant', content: asParams(changed) }]));
+    expect(error.status).toBe(400);
+    expect(apiMessage(error)).toContain('pause_turn');
+  });
+
+  test('threaded: each pause is resumed by an empty continue, then the tool result goes on the thread (per-step pause, streamed)', async () => {
+    const prompt = unique('threaded searches');
+    searches(prompt, 1);
+    const betas = [MESSAGE_THREADS_BETA];
+    const first = await client.beta.messages.stream({ model, max_tokens: 1024, tools: [webSearch, weather], betas, thread: { type: 'create' }, messages: [{ role: 'user', content: prompt }] }).finalMessage();
+    expect(first.stop_reason).toBe('pause_turn');
+    expect(first.content.map((b) => b.type)).toEqual(['text', 'server_tool_use', 'web_search_tool_result']);
+    const resume = (previous: string) => client.beta.messages.stream({ model, max_tokens: 1024, betas, thread: { type: 'continue', previous_message_id: previous }, messages: [] }).finalMessage();
+    const second = await resume(first.id);
+    expect(second.stop_reason).toBe('pause_turn');
+    const third = await resume(second.id);
+    expect(third.stop_reason).toBe('tool_use');
+    expect(third.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text', 'tool_use']);
+    const answer = await client.beta.messages.create({ model, max_tokens: 1024, betas, thread: { type: 'continue', previous_message_id: third.id }, messages: [resultFor(third)] });
+    expect(answer.content).toEqual([{ type: 'text', text: 'Sunny in Oslo.', citations: null }]);
+    expect(fake.requestsFor(prompt).map((r) => [r.threadKind, r.turnIndex])).toEqual([
+      ['create', 0],
+      ['continue', 0],
+      ['continue', 0],
+      ['continue', 1],
+    ]);
+  });
+
+  test('without a pause limit the whole turn goes out in one reply', async () => {
+    const prompt = unique('no pause');
+    searches(prompt);
+    const message = await client.beta.messages.create({ model, max_tokens: 1024, tools: [webSearch, weather], messages: [{ role: 'user', content: prompt }] });
+    expect(message.stop_reason).toBe('tool_use');
+    expect(message.content.filter((b) => b.type === 'web_search_tool_result')).toHaveLength(3);
+  });
+});
+
+describe('code execution and its container', () => {
+  const codeExecution = { type: 'code_execution_20250825', name: 'code_execution' } as unknown as BetaToolUnion;
+  const betas = [CODE_EXECUTION_BETA];
+
+  test('the first reply opens a container; the next request must send it back (missing: 400, given: 200, same container)', async () => {
+    const prompt = unique('container');
+    fake.addScript({ match: prompt, steps: [reply(serverToolUse('bash_code_execution', { command: 'echo hi' }), text('It printed hi.')), reply(text('Again.'))] });
+    const user: BetaMessageParam = { role: 'user', content: prompt };
+    const first = await client.beta.messages.stream({ model, max_tokens: 1024, tools: [codeExecution], betas, messages: [user] }).finalMessage();
+    expect(first.container).toMatchObject({ id: expect.stringMatching(/^container_/) });
+    const expiresIn = Date.parse(first.container!.expires_at) - Date.now();
+    expect(expiresIn).toBeGreaterThan(55 * 60_000);
+    expect(expiresIn).toBeLessThanOrEqual(60 * 60_000);
+    expect(first.content[1]).toMatchObject({ type: 'bash_code_execution_tool_result', content: { type: 'bash_code_execution_result', stdout: 'hi\n', stderr: '', return_code: 0 } });
+    const history: BetaMessageParam[] = [user, { role: 'assistant', content: asParams(first.content) }, { role: 'user', content: 'Run it again.' }];
+    const missing = await errorOf(client.beta.messages.create({ model, max_tokens: 1024, tools: [codeExecution], betas, messages: history }));
+    expect(missing.status).toBe(400);
+    expect(apiMessage(missing)).toBe(`container: the code execution container ${first.container!.id} used earlier in this conversation must be sent back (container_id is required)`);
+    const second = await client.beta.messages.create({ model, max_tokens: 1024, tools: [codeExecution], betas, container: first.container!.id, messages: history });
+    expect(second.content).toEqual([{ type: 'text', text: 'Again.', citations: null }]);
+    expect(second.container?.id).toBe(first.container!.id);
+  });
+
+  test('a turn paused between code runs: the resume must name the container; the next part runs in it', async () => {
+    const prompt = unique('paused container');
+    fake.addScript({
+      match: prompt,
+      steps: [
+        {
+          ...reply(thinking('Run two commands, then report.'), serverToolUse('bash_code_execution', { command: 'echo one' }), serverToolUse('bash_code_execution', { command: 'echo two' }), toolUse('get_weather', { location: 'Oslo' })),
+          pauseAfterServerToolUses: 1,
+        },
+        reply(text('Reported.')),
+      ],
+    });
+    const user: BetaMessageParam = { role: 'user', content: prompt };
+    const send = (messages: BetaMessageParam[], container?: string) =>
+      client.beta.messages.create({ model, max_tokens: 2048, tools: [codeExecution, weather], betas, thinking: adaptive, messages, ...(container !== undefined ? { container } : {}) });
+    const first = await send([user]);
+    expect(first.stop_reason).toBe('pause_turn');
+    const id = first.container!.id;
+    const resumed: BetaMessageParam[] = [user, { role: 'assistant', content: asParams(first.content) }];
+    expect(apiMessage(await errorOf(send(resumed)))).toContain(`container ${id} used earlier`);
+    const second = await send(resumed, id);
+    expect(second.stop_reason).toBe('tool_use');
+    expect(second.container?.id).toBe(id);
+    expect(second.content[1]).toMatchObject({ content: { stdout: 'two\n' } });
+    // The thinking block of the first part precedes the tool call in the joined turn, so the tool result is accepted.
+    const answer = await send([user, { role: 'assistant', content: asParams([...first.content, ...second.content]) }, resultFor(second)], id);
+    expect(answer.content).toEqual([{ type: 'text', text: 'Reported.', citations: null }]);
+  });
+
+  test('code_execution_20250825 needs its beta', async () => {
+    const prompt = unique('no beta');
+    fake.addScript({ match: prompt, steps: [reply(text('ok'))] });
+    const error = await errorOf(client.beta.messages.create({ model, max_tokens: 1024, tools: [codeExecution], messages: [{ role: 'user', content: prompt }] }));
+    expect(error.status).toBe(400);
+    expect(apiMessage(error)).toContain(CODE_EXECUTION_BETA);
+  });
+});
+
+describe('tool definitions', () => {
+  const send = (prompt: string, tools: unknown[], extraBetas: string[] = []) =>
+    client.beta.messages.create({ model, max_tokens: 1024, tools: tools as BetaToolUnion[], betas: extraBetas, messages: [{ role: 'user', content: prompt }] });
+
+  test('web_fetch_20250910 needs its beta; with it, a fetch gets a web_fetch_tool_result', async () => {
+    const prompt = unique('fetch');
+    fake.addScript({ match: prompt, steps: () => reply(serverToolUse('web_fetch', { url: 'https://example.com/page' }), text('Fetched.')) });
+    const webFetch = { type: 'web_fetch_20250910', name: 'web_fetch' };
+    const error = await errorOf(send(prompt, [webFetch]));
+    expect(apiMessage(error)).toContain(WEB_FETCH_BETA);
+    const message = await send(prompt, [webFetch], [WEB_FETCH_BETA]);
+    expect(message.content[1]).toMatchObject({ type: 'web_fetch_tool_result', content: { type: 'web_fetch_result', url: 'https://example.com/page' } });
+    expect(message.usage.server_tool_use).toEqual({ web_search_requests: 0, web_fetch_requests: 1 });
+  });
+
+  test('input_examples need the advanced-tool-use beta and must match the input_schema', async () => {
+    const prompt = unique('examples');
+    fake.addScript({ match: prompt, steps: () => reply(text('ok')) });
+    const withExamples = (examples: unknown[]) => ({ ...weather, input_examples: examples });
+    expect((await send(prompt, [withExamples([{ location: 'Oslo' }])], [ADVANCED_TOOL_USE_BETA])).stop_reason).toBe('end_turn');
+    expect(apiMessage(await errorOf(send(prompt, [withExamples([{ location: 'Oslo' }])])))).toContain(ADVANCED_TOOL_USE_BETA);
+    const invalid = await errorOf(send(prompt, [withExamples([{ location: 'Oslo' }, { location: 42 }])], [ADVANCED_TOOL_USE_BETA]));
+    expect(invalid.status).toBe(400);
+    expect(apiMessage(invalid)).toContain('tools.0.custom.input_examples.1');
+  });
+
+  test('a custom tool needs an input_schema; an unknown tool type is refused', async () => {
+    const prompt = unique('schema');
+    fake.addScript({ match: prompt, steps: () => reply(text('ok')) });
+    expect(apiMessage(await errorOf(send(prompt, [{ name: 'no_schema' }])))).toContain('tools.0.custom.input_schema: Field required');
+    expect(apiMessage(await errorOf(send(prompt, [{ type: 'telepathy', name: 'x' }])))).toContain("Input tag 'telepathy'");
+  });
+
+  test('the bash_20250124 client tool: declared by type and name, its tool_use works like any client tool', async () => {
+    const prompt = unique('bash');
+    fake.addScript({ match: prompt, steps: [reply(toolUse('bash', { command: 'ls' })), reply(text('Listed.'))] });
+    const bash = { type: 'bash_20250124', name: 'bash' };
+    const first = await send(prompt, [bash]);
+    expect(first.content[0]).toMatchObject({ type: 'tool_use', name: 'bash', input: { command: 'ls' } });
+    const second = await client.beta.messages.create({
+      model,
+      max_tokens: 1024,
+      tools: [bash as BetaToolUnion],
+      messages: [{ role: 'user', content: prompt }, { role: 'assistant', content: asParams(first.content) }, resultFor(first, 'a.txt')],
+    });
+    expect(second.content).toEqual([{ type: 'text', text: 'Listed.', citations: null }]);
+    expect(apiMessage(await errorOf(send(unique('bash'), [{ type: 'bash_20250124', name: 'shell' }])))).toContain("Input should be 'bash'");
+  });
+});

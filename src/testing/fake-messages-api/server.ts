@@ -441,7 +441,8 @@ export class FakeMessagesApi {
     const conversationKey = origin?.conversationKey ?? firstUserText(full.messages);
     // Counted on whole turns, so a turn the fake split at server tool calls counts once however the client joins it.
     let turnIndex = (origin?.turnsBefore ?? 0) + this.#replies.repliesIn(conversationKey, combineConsecutiveTurns(withoutCompactionBlocks(full.messages)));
-    const resume = this.#resumeOf(conversationKey, full.messages, sentMessages.length);
+    // An explicit compaction request is the server's own turn, never a resume.
+    const resume = body.compaction === undefined || body.compaction === null ? this.#resumeOf(conversationKey, full.messages, sentMessages.length) : undefined;
     if (resume && 'error' in resume) return fail({ status: 400, type: 'invalid_request_error', message: resume.error });
     if (resume) turnIndex = resume.held.turnIndex;
     record.conversationKey = conversationKey;
