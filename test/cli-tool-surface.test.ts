@@ -1,12 +1,20 @@
 // The CLI's side of the rest of the tool surface: the thinking, server-tool and beta flags as conversation options,
 // and how show, the follower and the live view print thinking and server tool blocks. No Temporal needed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { main } from '../src/cli/main';
+import { DEMO_PROMPT, simulatedModelScript } from '../src/demo/scripted-model';
+import { exampleTools } from '../src/examples/tools';
+import type { ContentBlockSpec, ResponseStep, StepContext } from '../src/testing/fake-messages-api/types';
+import { bashTool } from '../src/tools/bash';
 import { LiveView } from '../src/cli/live-view';
 import { toolSurfaceSettings } from '../src/cli/tool-surface-options';
 import { CliError, ExitCode } from '../src/cli/errors';
 import { describeMessage, transcriptLines, turnSurfaceLine } from '../src/format';
 import type { ConversationEvent } from '../src/streaming/events';
 import type { ContentBlockParam, MessageParam, Transcript, TurnRecord } from '../src/workflows/types';
+import { startHarness, withWorker, type Harness } from './helpers/harness';
 
 /** The usage error a set of flags gets, or undefined when they are accepted. */
 function refusal(values: Parameters<typeof toolSurfaceSettings>[0]): string | undefined {
@@ -274,5 +282,97 @@ describe('the live view: thinking streams as thinking', () => {
       { type: 'content_block_finished', index: 1, blockType: 'web_search_tool_result' },
     ]);
     expect(out).toBe(`  → web_search {"query":"x"} (runs on Anthropic's side)\n  ⇠ web_search result (from Anthropic's side)\n`);
+  });
+});
+
+describe('the simulated model uses the tool surface the request asks for', () => {
+  const step = (request: Partial<StepContext['request']>): ContentBlockSpec[] => {
+    const steps = simulatedModelScript().steps as (context: StepContext) => ResponseStep;
+    return steps({ turnIndex: 0, attempt: 1, conversationKey: 'k', request: { model: 'claude-sonnet-5-5', max_tokens: 1024, messages: [], ...request } }).content;
+  };
+  const ask = (text: string) => [{ role: 'user' as const, content: text }];
+  const webSearch = { type: 'web_search_20250305', name: 'web_search' };
+  const bash = { type: 'bash_20250124', name: 'bash' };
+  const weather = { name: 'get_weather', description: 'w', input_schema: { type: 'object' } };
+
+  test('without any of it: the same replies as before (no thinking, no search, no shell)', () => {
+    expect(step({ messages: ask('Search the web for Temporal and run `ls`'), tools: [weather] })).toEqual([
+      { type: 'text', text: `(simulated model) You said: "Search the web for Temporal and run \`ls\`". I am an offline stand-in: set ANTHROPIC_API_KEY to talk to Claude. Ask me something like "What's the weather in Tokyo?" to see a tool call.` },
+    ]);
+    expect(step({ messages: ask(DEMO_PROMPT), tools: [weather] }).map((b) => b.type)).toEqual(['text', 'tool_use', 'tool_use']);
+  });
+
+  test('thinking on: every reply starts with an unsigned thinking block (the fake signs it)', () => {
+    for (const thinking of [{ type: 'adaptive' }, { type: 'enabled', budget_tokens: 2048 }, { type: 'between_tools' }]) {
+      const [first, ...rest] = step({ messages: ask("What's the weather in Tokyo?"), tools: [weather], thinking });
+      expect(first).toEqual({ type: 'thinking', thinking: `The user says: "What's the weather in Tokyo?". Next: get_weather.` });
+      expect(rest.map((b) => b.type)).toEqual(['text', 'tool_use']);
+    }
+    expect(step({ messages: ask('Hi'), thinking: { type: 'disabled' } }).map((b) => b.type)).toEqual(['text']);
+  });
+
+  test('a web search server tool and a message that asks to search: the call, then an answer citing the results', () => {
+    const content = step({ messages: ask('Please search the web for durable execution?'), tools: [webSearch] });
+    expect(content[0]).toEqual({ type: 'server_tool_use', name: 'web_search', input: { query: 'durable execution' } });
+    expect(content[1]).toMatchObject({ type: 'text', text: expect.stringContaining('[1] durable execution (result 1) — https://example.com/durable-execution/1') });
+    expect(content).toHaveLength(2);
+    // Not asked to search: no search.
+    expect(step({ messages: ask('Hello'), tools: [webSearch] }).map((b) => b.type)).toEqual(['text']);
+  });
+
+  test('a bash tool and a message that asks to run a command: a bash call with the command', () => {
+    for (const [message, command] of [
+      ['Run `ls -la /tmp` for me', 'ls -la /tmp'],
+      ['please run the command: echo hello', 'echo hello'],
+      ['Execute "uname -a", please', 'uname -a'],
+    ] as const) {
+      const content = step({ messages: ask(message), tools: [bash] });
+      expect(content).toEqual([{ type: 'text', text: `(simulated model) I'll run \`${command}\` in the shell.` }, { type: 'tool_use', name: 'bash', input: { command } }]);
+    }
+  });
+
+  describe('end to end, through a worker and the fake', () => {
+    let harness: Harness;
+    let root: string;
+    beforeAll(async () => {
+      harness = await startHarness({ defaultScript: simulatedModelScript() });
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-tool-surface-bash-'));
+    });
+    afterAll(async () => {
+      await harness?.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    test('thinking, a web search and a shell command, and show prints each as what it is', async () => {
+      const tools = [...exampleTools(), bashTool({ root, needsApproval: false })];
+      const result = await withWorker(harness, { tools }, async (agent) => {
+        const { handle, reply: first } = await agent.startChat({
+          message: 'Search the web for durable execution',
+          tools: ['get_weather', 'bash'],
+          serverTools: ['web_search'],
+          thinking: { type: 'adaptive', display: 'summarized' },
+        });
+        expect(first.text).toContain('[1] durable execution (result 1) — https://example.com/durable-execution/1');
+        const second = await handle.sendMessage('Now run `echo hello from bash`');
+        expect(second.text).toContain('hello from bash');
+        await handle.end('test');
+        return handle.result();
+      });
+      const transcript = result.transcript!;
+      const lines = transcriptLines(transcript);
+      expect(lines).toEqual(
+        expect.arrayContaining([
+          'user   › Search the web for durable execution',
+          '  thinking › The user says: "Search the web for durable execution". Next: web_search.',
+          `  ⇢ web_search {"query":"durable execution"} (ran on Anthropic's side)`,
+          '  ⇠ web_search: 3 results',
+          '  · turn 1 · server tools: web_search ×1 · 1 thinking block',
+          '  → bash {"command":"echo hello from bash"}',
+          expect.stringMatching(/^ {2}← bash: .*hello from bash/),
+          '  thinking › I have what bash returned. I can answer now.',
+        ]),
+      );
+      expect(lines.some((line) => line.startsWith('claude ›') && line.includes('The user says'))).toBe(false);
+    });
   });
 });

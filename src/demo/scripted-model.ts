@@ -1,9 +1,13 @@
 // The offline simulated model: a script for the fake Messages API that behaves like Claude on the example tools. It
 // answers the latest user message, reads the real tool results from the conversation, so what it writes follows
 // what the tools (and the approver) did, and it works the same in `run` (one message) and in `chat` (many).
+// When the request asks for more of the tool surface it uses it: thinking blocks (signed by the fake), a web search
+// on Anthropic's side, the bash tool. A request without any of that gets exactly the replies it always got.
 import type { BetaContentBlockParam, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { reply, text, toolUse } from '../testing/fake-messages-api/builders';
-import type { Script, ScriptStep, StepContext } from '../testing/fake-messages-api/types';
+import { serverToolResult } from '../testing/fake-messages-api/server-tools';
+import type { ContentBlockSpec, FullRequest, ResponseStep, Script, StepContext } from '../testing/fake-messages-api/types';
+import { isRecord } from '../workflows/json';
 
 export const DEMO_PROMPT = "What's the weather and the local time in Paris right now? Then email a two-line summary to team@example.com.";
 export const DEMO_RECIPIENT = 'team@example.com';
@@ -24,6 +28,25 @@ interface Exchange {
   /** The results of the tools the model called since, in call order. */
   results: ToolResult[];
   offeredTools: Set<string>;
+  surface: Surface;
+}
+
+/** What the request offers beyond the example tools. */
+interface Surface {
+  /** Thinking is on (adaptive, enabled or between_tools): every reply starts with a thinking block. */
+  thinking: boolean;
+  /** The name of a declared web search server tool. */
+  webSearch?: string;
+  /** The name of a declared bash tool (Anthropic-defined, run by the worker). */
+  bash?: string;
+}
+
+function surfaceOf(request: FullRequest): Surface {
+  const thinking = isRecord(request.thinking) && ['adaptive', 'enabled', 'between_tools'].includes(String(request.thinking.type));
+  const named = (type: RegExp) => (request.tools ?? []).find((tool) => typeof tool.type === 'string' && type.test(tool.type))?.name;
+  const webSearch = named(/^web_search_\d{8}$/);
+  const bash = named(/^bash_\d{8}$/);
+  return { thinking, ...(webSearch ? { webSearch } : {}), ...(bash ? { bash } : {}) };
 }
 
 function blocksOf(message: BetaMessageParam): BetaContentBlockParam[] {
@@ -68,6 +91,7 @@ function exchangeOf(context: StepContext): Exchange {
     step: since.filter((m) => m.role === 'assistant').length,
     results,
     offeredTools: new Set((context.request.tools ?? []).map((tool) => tool.name)),
+    surface: surfaceOf(context.request),
   };
 }
 
@@ -80,7 +104,7 @@ function parsed(content: string): Record<string, unknown> {
   }
 }
 
-function demoStep(exchange: Exchange): ScriptStep {
+function demoStep(exchange: Exchange): ResponseStep {
   switch (exchange.step) {
     case 0:
       return reply(
@@ -180,14 +204,65 @@ function resultLine(result: ToolResult): string {
       return `Local time in ${String(value.timezone ?? 'that time zone')}: ${String(value.time ?? 'unknown')}.`;
     case 'send_email':
       return `The email to ${String(value.to ?? 'the recipient')} was ${String(value.status ?? 'sent')}.`;
+    case 'bash':
+      return `The command's output: ${result.content.trim().slice(0, 400) || '(nothing)'}`;
     default:
       return `${result.toolName} answered: ${result.content.slice(0, 200)}`;
   }
 }
 
-function simulatedStep(exchange: Exchange): ScriptStep {
+/** What to search the web for, when the message asks for a search: "search the web for X", "look up X". */
+function searchQueryIn(message: string): string | undefined {
+  const asked = /\b(?:search(?:\s+(?:the\s+)?(?:web|internet|online))?(?:\s+for)?|look\s+up|google|find\s+online)\s+(.+)/i.exec(message);
+  if (!asked) return /\b(search|look (?:it|that|this) up)\b/i.test(message) ? message.trim().slice(0, 120) : undefined;
+  const query = asked[1]!.replace(/^(?:about|on)\s+/i, '').replace(/[?!.\s]+$/, '').trim();
+  return query ? query.slice(0, 120) : undefined;
+}
+
+/** The shell command the message asks to run: in backticks, or after "run"/"execute" ("run the command: ls -la"). */
+function commandIn(message: string): string | undefined {
+  const quoted = /`([^`]+)`/.exec(message)?.[1]?.trim();
+  if (quoted && /\b(run|execute|shell|command|bash)\b/i.test(message)) return quoted;
+  const asked = /\b(?:run|execute)\s+(?:(?:the|this)\s+)?(?:(?:shell|bash)\s+)?(?:command\s*)?:?\s*(.+)$/is.exec(message)?.[1];
+  // Quotes around it, and a closing "please" or question mark, are not part of the command.
+  const command = asked
+    ?.trim()
+    .replace(/[\s,]*please[.!]?$/i, '')
+    .replace(/[?!]+$/, '')
+    .replace(/^["'“](.*)["'”]$/s, '$1')
+    .trim();
+  return command || undefined;
+}
+
+/** A web search on Anthropic's side, and the answer citing its results (the fake writes the same results after the call). */
+function webSearchBlocks(name: string, query: string): ContentBlockSpec[] {
+  const found = serverToolResult({ id: 'srvtoolu_preview', name: 'web_search', input: { query } }, [], 0) as unknown as { content?: unknown };
+  const results = Array.isArray(found.content) ? found.content.filter(isRecord) : [];
+  const cited = results.map((r, i) => `[${i + 1}] ${String(r.title)} — ${String(r.url)}`).join('; ');
+  return [
+    { type: 'server_tool_use', name, input: { query } },
+    text(`(simulated model) I searched the web for "${query}" (the search ran on Anthropic's side). ${results.length ? `What I found: ${cited}.` : 'It found nothing.'}`),
+  ];
+}
+
+/** The first reply to a message that asks for a web search or a shell command, when the request offers them. */
+function surfaceStep(exchange: Exchange, calls: ContentBlockSpec[]): ResponseStep | undefined {
+  const { webSearch, bash } = exchange.surface;
+  const query = webSearch ? searchQueryIn(exchange.latest) : undefined;
+  const command = bash ? commandIn(exchange.latest) : undefined;
+  if (query === undefined && command === undefined) return undefined;
+  const search = query !== undefined ? webSearchBlocks(webSearch!, query) : [];
+  const shell = command !== undefined ? [toolUse(bash!, { command })] : [];
+  const all = [...calls, ...shell];
+  const intro = calls.length > 0 ? `(simulated model) Let me look that up with ${all.length === 1 ? 'a tool' : `${all.length} tools at once`}.` : `(simulated model) I'll run \`${command ?? ''}\` in the shell.`;
+  return reply(...search, ...(all.length > 0 ? [text(intro), ...all] : []));
+}
+
+function simulatedStep(exchange: Exchange): ResponseStep {
   if (exchange.step === 0) {
     const calls = toolCallsFor(exchange);
+    const withSurface = surfaceStep(exchange, calls);
+    if (withSurface) return withSurface;
     if (calls.length > 0) return reply(text(`(simulated model) Let me look that up with ${calls.length === 1 ? 'a tool' : `${calls.length} tools at once`}.`), ...calls);
     const examples = [
       exchange.offeredTools.has('get_weather') ? '"What\'s the weather in Tokyo?"' : undefined,
@@ -204,13 +279,23 @@ function simulatedStep(exchange: Exchange): ScriptStep {
   return reply(text(`(simulated model) ${exchange.results.map(resultLine).join(' ')}`));
 }
 
+/** A short note of what the model is about to do, from the reply it is about to give (no signature: the fake signs it). */
+function thinkingBefore(exchange: Exchange, step: ResponseStep): ContentBlockSpec {
+  const calls = step.content.flatMap((block) => ((block.type === 'tool_use' || block.type === 'server_tool_use') && typeof block.name === 'string' ? [block.name] : []));
+  const had = [...new Set(exchange.results.map((r) => r.toolName || 'a tool'))];
+  const where = exchange.step === 0 ? `The user says: "${exchange.latest.slice(0, 80)}${exchange.latest.length > 80 ? '…' : ''}".` : `I have what ${had.length ? had.join(' and ') : 'I asked for'} returned.`;
+  const next = calls.length > 0 ? ` Next: ${calls.join(', ')}.` : ' I can answer now.';
+  return { type: 'thinking', thinking: `${where}${next}` };
+}
+
 /** Answers any conversation: the demo task as scripted above, anything else from its latest message. */
 export function simulatedModelScript(): Script {
   return {
     match: () => true,
     steps: (context) => {
       const exchange = exchangeOf(context);
-      return exchange.latest.startsWith(DEMO_PROMPT.slice(0, 40)) ? demoStep(exchange) : simulatedStep(exchange);
+      const step = exchange.latest.startsWith(DEMO_PROMPT.slice(0, 40)) ? demoStep(exchange) : simulatedStep(exchange);
+      return exchange.surface.thinking ? { ...step, content: [thinkingBefore(exchange, step), ...step.content] } : step;
     },
   };
 }
