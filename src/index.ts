@@ -3,13 +3,15 @@
 // the fake Messages API for tests at 'durable-claude/testing'.
 
 /** Defines a tool from a zod schema or a JSON Schema: its schema travels to the workflow, its run() stays in the worker. */
-export { defineTool } from './tools/define-tool';
+export { defineAnthropicTool, defineTool } from './tools/define-tool';
+/** Anthropic's bash tool for the worker: a shell session per conversation, kept in history so it survives the worker. */
+export { bashTool, type BashToolOptions } from './tools/bash';
 /** Thrown by a tool: the model sees an is_error result with this message (or structured content) and carries on. */
 export { ToolError } from './tools/define-tool';
 /** Thrown by a tool: the conversation fails instead of telling the model. */
 export { ToolFatalError } from './tools/define-tool';
 /** A tool as defineTool returns it, and what its run() receives and may return. */
-export type { AgentTool, ToolContext, ToolOutput, ToolSettings, ZodToolSettings, JsonSchemaToolSettings } from './tools/define-tool';
+export type { AgentTool, AnthropicToolSettings, ToolContext, ToolOutput, ToolSession, ToolSettings, ZodToolSettings, JsonSchemaToolSettings } from './tools/define-tool';
 /** A set of tools with a result-size limit; createAgentWorker also takes a plain list. */
 export { ToolRegistry, type ToolRegistryOptions } from './tools/registry';
 /** Creates a Temporal worker that hosts the conversation workflow, the model calls and your tools. */
