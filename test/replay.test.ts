@@ -61,6 +61,10 @@ const RECORDED_SCENARIOS = [
   'thread-replayed',
   'tool-choice-schedule',
   'tool-error-recovered',
+  'bash-session',
+  'thinking-tool-round',
+  'server-tools-pause-turn',
+  'code-execution-container',
 ];
 
 describe('the replay suite: every recorded scenario replays against the current workflow code', () => {

@@ -154,7 +154,11 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
           : {}),
       });
     } catch (err) {
-      if (err instanceof ToolError) return finish(err.content ?? `Error: ${err.message}`, true);
+      if (err instanceof ToolError) {
+        // An error's content is held to the same size limit as a result's.
+        const content = normalizeToolOutput(err.content ?? `Error: ${err.message}`, registry.maxResultBytes);
+        return content.ok ? finish(content.content, true, content.truncatedFromBytes) : finish(`Error: ${err.message}`, true);
+      }
       if (err instanceof ToolFatalError) throw ApplicationFailure.nonRetryable(err.message, FailureTypes.toolFatal);
       // However the tool ended after a cancellation, Temporal records the call as cancelled, not failed.
       if (ctx.cancellationSignal.aborted) throw err instanceof CancelledFailure ? err : new CancelledFailure(`${tool.name} was cancelled`, [], err instanceof Error ? err : undefined);
