@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { BetaContentBlockParam, BetaMessageParam } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { z } from 'zod';
 import { AgentClient, InvalidConversationOptionsError } from '../src/client';
-import { reply, text, thinking, toolUse } from '../src/testing';
+import { reply, serverToolUse, text, thinking, toolUse } from '../src/testing';
 import { bashTool } from '../src/tools/bash';
 import { defineTool } from '../src/tools/define-tool';
 import type { StartConversationOptions } from '../src/client/types';
@@ -91,12 +91,13 @@ describe('extended thinking', () => {
       match: prompt,
       steps: [reply(thinking('Look it up.'), toolUse('lookup', { query: 'a' })), reply(thinking('Again.'), toolUse('lookup', { query: 'b' })), reply(text('Both found.'))],
     });
-    harness.fake.setUnsupported(['thinking']);
+    // Threads work, except for requests that carry thinking (the reference's thread_unsupported_request).
+    harness.fake.setThreadUnsupportedFeatures(['thinking']);
     let result: ConversationResult;
     try {
       result = await converse(prompt, { tools: ['lookup'], thinking: 'adaptive' });
     } finally {
-      harness.fake.setUnsupported(null);
+      harness.fake.setThreadUnsupportedFeatures(null);
     }
     expect(result.status).toBe('completed');
     const requests = allRequestsFor(prompt);
@@ -136,6 +137,121 @@ describe('extended thinking', () => {
     });
     const requests = allRequestsFor(prompt);
     expect(requests.map((r) => r.status)).toEqual([400]);
+  });
+});
+
+describe('server tools', () => {
+  for (const threads of [true, false]) {
+    test(`a web search that pauses twice, then calls a custom tool in the same turn (${threads ? 'threaded' : 'unthreaded'})`, async () => {
+      const prompt = uniquePrompt('Search three times, then look it up');
+      harness.fake.addScript({
+        match: prompt,
+        steps: [
+          {
+            content: [
+              serverToolUse('web_search', { query: 'tides brest' }),
+              serverToolUse('web_search', { query: 'tides brest tomorrow' }),
+              serverToolUse('web_search', { query: 'tide tables' }),
+              text('Three searches done; checking our own table.'),
+              toolUse('lookup', { query: 'tide table' }),
+            ],
+            pauseAfterServerToolUses: 1,
+          },
+          reply(text('High tide at 6:12.')),
+        ],
+      });
+      const result = await withWorker(harness, { tools: [lookup] }, async (agent) => {
+        const handle = await agent.start({ prompt, tools: ['lookup'], serverTools: ['web_search'], threads });
+        const done = await handle.result();
+        if (threads) await recordHistoryFixture(harness.temporal.client, 'server-tools-pause-turn', handle.conversationId);
+        // Nothing waited for a person: server tools run on Anthropic's side.
+        expect(done.transcript!.approvals).toEqual([]);
+        return done;
+      });
+      expect(result.status).toBe('completed');
+      expect(result.text).toBe('High tide at 6:12.');
+      const { messages, turns } = result.transcript!;
+      expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+      // The paused parts joined into one assistant message, every block as it came, in order.
+      expect(blocksOf(messages[1]).map((b) => b.type)).toEqual([
+        'server_tool_use',
+        'web_search_tool_result',
+        'server_tool_use',
+        'web_search_tool_result',
+        'server_tool_use',
+        'web_search_tool_result',
+        'text',
+        'tool_use',
+      ]);
+      expect(turns.map((t) => t.stopReason)).toEqual(['pause_turn', 'pause_turn', 'tool_use', 'end_turn']);
+      expect(turns.slice(0, 3).map((t) => t.serverToolCalls?.map((c) => `${c.name}:${c.resultType}`))).toEqual([
+        ['web_search:web_search_tool_result'],
+        ['web_search:web_search_tool_result'],
+        ['web_search:web_search_tool_result'],
+      ]);
+      expect(turns[2]!.toolCalls.map((c) => `${c.toolName}:${c.outcome}`)).toEqual(['lookup:ok']);
+
+      const requests = harness.fake.requestsFor(prompt);
+      expect(requests.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      const bodies = requests.map((r) => r.body as { tools?: unknown[]; messages: BetaMessageParam[] });
+      expect(bodies[0]!.tools).toEqual(expect.arrayContaining([{ type: 'web_search_20250305', name: 'web_search' }]));
+      if (threads) {
+        // A paused turn resumes with an empty continue; the tool results go as the next continue.
+        expect(requests.map((r) => r.threadKind)).toEqual(['create', 'continue', 'continue', 'continue']);
+        expect(bodies[1]!.messages).toEqual([]);
+        expect(bodies[2]!.messages).toEqual([]);
+      } else {
+        // Without a thread the paused reply goes back whole, last, as it came.
+        expect(requests.map((r) => r.threadKind)).toEqual(['unthreaded', 'unthreaded', 'unthreaded', 'unthreaded']);
+        const resumed = bodies[2]!.messages;
+        expect(resumed.map((m) => m.role)).toEqual(['user', 'assistant']);
+        expect(blocksOf(resumed[1]).map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'server_tool_use', 'web_search_tool_result']);
+      }
+    });
+  }
+
+  test('a code-execution container named by one reply goes back with every later request', async () => {
+    const prompt = uniquePrompt('Run some code, then look it up');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(serverToolUse('bash_code_execution', { command: 'python3 -c "print(6*7)"' }), toolUse('lookup', { query: 'answer' })), reply(text('It is 42.'))],
+    });
+    const result = await converse(prompt, { tools: ['lookup'], serverTools: ['code_execution'] }, 'code-execution-container');
+    expect(result.status).toBe('completed');
+    const container = result.transcript!.turns[0]!.container;
+    expect(container).toMatch(/^container_/);
+    const requests = harness.fake.requestsFor(prompt);
+    expect(requests.map((r) => r.status)).toEqual([200, 200]);
+    expect((requests[0]!.body as { container?: string }).container).toBeUndefined();
+    expect((requests[1]!.body as { container?: string }).container).toBe(container);
+    for (const request of requests) expect(request.headers['anthropic-beta']).toContain('code-execution-2025-08-25');
+  });
+
+  test('the container and a bash session carry across continue-as-new', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bash-can-'));
+    const prompt = uniquePrompt('A long chat with code and a shell');
+    const exchanges = 6;
+    const steps = [];
+    for (let i = 1; i <= exchanges; i++) {
+      const command = i === 1 ? 'mkdir -p kept && cd kept && export KEPT=yes && echo set' : 'echo "at=$(pwd) kept=$KEPT"';
+      steps.push(reply(serverToolUse('bash_code_execution', { command: `echo ${i}` }), toolUse('bash', { command })), reply(text(`answer ${i}`)));
+    }
+    harness.fake.addScript({ match: prompt, steps });
+    const shell = bashTool({ root, needsApproval: false });
+    const result = await withWorker(harness, { tools: [shell] }, async (agent) => {
+      const { handle } = await agent.startChat({ message: prompt, tools: ['bash'], serverTools: ['code_execution'], continueAsNew: { afterEvents: 20 } });
+      for (let i = 2; i <= exchanges; i++) expect((await handle.sendMessage(`message ${i}`)).text).toBe(`answer ${i}`);
+      await handle.end('tester');
+      return handle.result();
+    });
+    expect(result.runs).toBeGreaterThan(1);
+    const requests = harness.fake.requestsFor(prompt);
+    expect(requests.every((r) => r.status === 200)).toBe(true);
+    const containers = new Set(requests.slice(1).map((r) => (r.body as { container?: string }).container));
+    expect([...containers]).toEqual([result.transcript!.turns[0]!.container]);
+    const outputs = result.transcript!.messages.flatMap((m) => blocksOf(m)).flatMap((b) => (b.type === 'tool_result' ? [JSON.stringify(b.content)] : []));
+    expect(outputs).toHaveLength(exchanges);
+    for (const output of outputs.slice(1)) expect(output).toMatch(/at=\S*\/kept kept=yes/);
   });
 });
 
