@@ -135,6 +135,18 @@ describe('thinking blocks the fake signs', () => {
     expect(ok.stop_reason).toBe('end_turn');
   });
 
+  test('with thinking on, thinking blocks sent back in another order: 400', async () => {
+    const prompt = unique('reordered');
+    fake.addScript({ match: prompt, steps: [reply(thinking('First thought.'), thinking('Second thought.'), toolUse('get_weather', { location: 'Oslo' })), reply(text('Sunny.'))] });
+    const first = await client.beta.messages.create({ model, max_tokens: 2048, tools: [weather], thinking: adaptive, messages: [{ role: 'user', content: prompt }] });
+    const [one, two, use] = first.content;
+    const send = (content: BetaContentBlock[]) =>
+      client.beta.messages.create({ model, max_tokens: 2048, tools: [weather], thinking: adaptive, messages: [{ role: 'user', content: prompt }, { role: 'assistant', content: asParams(content) }, resultFor(first)] });
+    const error = await errorOf(send([two!, one!, use!]));
+    expect(apiMessage(error)).toContain('messages.1.content.2.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`');
+    expect((await send([one!, two!, use!])).stop_reason).toBe('end_turn');
+  });
+
   test('display omitted: the block goes out with empty thinking and a signature, billed as if shown; it comes back empty', async () => {
     const prompt = unique('omitted');
     const reasoning = 'x'.repeat(400);
@@ -276,6 +288,14 @@ describe('server tools', () => {
     expect(streamed.content[0]).toMatchObject({ type: 'server_tool_use', input: { query: 'claude shannon birth date' } });
     expect((streamed.content[1] as unknown as { content: unknown }).content).toEqual(results);
     expect(streamed.usage.server_tool_use).toEqual({ web_search_requests: 1, web_fetch_requests: 0 });
+  });
+
+  test('a search past the tool\'s max_uses gets the max_uses_exceeded error result', async () => {
+    const prompt = unique('max uses');
+    fake.addScript({ match: prompt, steps: [reply(serverToolUse('web_search', { query: 'a' }), serverToolUse('web_search', { query: 'b' }), text('Done.'))] });
+    const message = await client.beta.messages.create({ model, max_tokens: 1024, tools: [{ ...webSearch, max_uses: 1 } as BetaToolUnion], messages: [{ role: 'user', content: prompt }] });
+    expect(Array.isArray((message.content[1] as unknown as { content: unknown }).content)).toBe(true);
+    expect(message.content[3]).toMatchObject({ type: 'web_search_tool_result', content: { type: 'web_search_tool_result_error', error_code: 'max_uses_exceeded' } });
   });
 
   test('a server tool the request does not declare: 400', async () => {

@@ -192,6 +192,17 @@ export function serverToolResult(use: { id: string; name: string; input: unknown
   return block as unknown as BetaContentBlock;
 }
 
+/**
+ * The error result the API writes instead when a search or fetch goes past its tool's `max_uses` (the count is of
+ * the calls in the reply so far, this one included), else undefined.
+ */
+export function maxUsesExceeded(use: { id: string; name: string }, tools: readonly Tool[] | undefined, callsSoFar: number): BetaContentBlock | undefined {
+  if (use.name !== 'web_search' && use.name !== 'web_fetch') return undefined;
+  const maxUses = serverToolFor(use.name, tools)?.max_uses;
+  if (typeof maxUses !== 'number' || callsSoFar <= maxUses) return undefined;
+  return { type: `${use.name}_tool_result`, tool_use_id: use.id, content: { type: `${use.name}_tool_result_error`, error_code: 'max_uses_exceeded' } } as unknown as BetaContentBlock;
+}
+
 export function isServerToolResult(block: unknown): boolean {
   return isRecord(block) && typeof block.type === 'string' && block.type.endsWith('_tool_result') && block.type !== 'tool_result';
 }

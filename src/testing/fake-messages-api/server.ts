@@ -31,6 +31,7 @@ import {
   ContainerLedger,
   containerRequiredMessage,
   isServerToolResult,
+  maxUsesExceeded,
   requestedContainerId,
   serverToolFor,
   serverToolResult,
@@ -651,6 +652,7 @@ export class FakeMessagesApi {
   #buildContent(specs: readonly ContentBlockSpec[], full: FullRequest): BetaContentBlock[] | { error: string } {
     const omitted = thinkingDisplayOmitted(full);
     const content: BetaContentBlock[] = [];
+    const calls = new Map<string, number>();
     for (let i = 0; i < specs.length; i++) {
       const block = specs[i]!;
       if (block.type === 'text') content.push({ type: 'text', text: String((block as { text: unknown }).text), citations: null } as BetaContentBlock);
@@ -680,11 +682,12 @@ export class FakeMessagesApi {
         const use = { id: typeof spec.id === 'string' ? spec.id : newId('srvtoolu'), name, input: spec.input ?? {} };
         content.push({ type: 'server_tool_use', ...use } as BetaContentBlock);
         const next = specs[i + 1];
+        calls.set(name, (calls.get(name) ?? 0) + 1);
         if (next && isServerToolResult(next)) {
           content.push({ ...next, tool_use_id: (next as { tool_use_id?: unknown }).tool_use_id ?? use.id } as unknown as BetaContentBlock);
           i++;
         } else {
-          content.push(serverToolResult(use, full.tools, this.now()));
+          content.push(maxUsesExceeded(use, full.tools, calls.get(name)!) ?? serverToolResult(use, full.tools, this.now()));
         }
       } else content.push(block as unknown as BetaContentBlock);
     }

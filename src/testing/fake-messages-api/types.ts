@@ -27,7 +27,8 @@ export type ContentBlockSpec =
    * A server tool call (`web_search`, `web_fetch`, `bash_code_execution`, `text_editor_code_execution`,
    * `code_execution`, `tool_search_tool_regex`, `tool_search_tool_bm25`): the id is filled in (`srvtoolu_…`) and the
    * fake writes the result block after it, derived from the input, unless the script's next block is a result block
-   * (`…_tool_result`), which then gets the call's id. The request must declare the server tool.
+   * (`…_tool_result`), which then gets the call's id. The request must declare the server tool. A web_search or
+   * web_fetch call past its tool's `max_uses` (counted in the reply) gets the `max_uses_exceeded` error result.
    */
   | { type: 'server_tool_use'; name: string; input: unknown; id?: string }
   | (Record<string, unknown> & { type: string });
@@ -81,7 +82,10 @@ export interface MaxTokensCut {
 
 export interface ResponseStep {
   content: ContentBlockSpec[];
-  /** Default: tool_use when the content has a tool_use block, else end_turn. */
+  /**
+   * Default: tool_use when the content has a tool_use block, else end_turn. For a turn split at server tool calls it
+   * is the last part's (the others end with pause_turn).
+   */
   stop_reason?: BetaStopReason;
   /**
    * Usage to report instead of the fake's own, field by field (the prompt cache still reads and writes as usual).
