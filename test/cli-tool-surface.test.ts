@@ -316,6 +316,12 @@ describe('the simulated model uses the tool surface the request asks for', () =>
     expect(content[0]).toEqual({ type: 'server_tool_use', name: 'web_search', input: { query: 'durable execution' } });
     expect(content[1]).toMatchObject({ type: 'text', text: expect.stringContaining('[1] durable execution (result 1) — https://example.com/durable-execution/1') });
     expect(content).toHaveLength(2);
+    // The query ends where a second request begins, which the example tools answer in the same reply.
+    const both = step({ messages: ask("Search the web for durable execution, and what's the weather in Tokyo?"), tools: [webSearch, weather] });
+    expect(both.map((b) => b.type)).toEqual(['server_tool_use', 'text', 'text', 'tool_use']);
+    expect(both[0]).toMatchObject({ input: { query: 'durable execution' } });
+    expect(both[3]).toMatchObject({ name: 'get_weather', input: { location: 'Tokyo' } });
+    expect(step({ messages: ask('Can you look up the tallest building in Europe?'), tools: [webSearch] })[0]).toMatchObject({ input: { query: 'the tallest building in Europe' } });
     // Not asked to search: no search.
     expect(step({ messages: ask('Hello'), tools: [webSearch] }).map((b) => b.type)).toEqual(['text']);
   });

@@ -211,12 +211,18 @@ function resultLine(result: ToolResult): string {
   }
 }
 
-/** What to search the web for, when the message asks for a search: "search the web for X", "look up X". */
-function searchQueryIn(message: string): string | undefined {
-  const asked = /\b(?:search(?:\s+(?:the\s+)?(?:web|internet|online))?(?:\s+for)?|look\s+up|google|find\s+online)\s+(.+)/i.exec(message);
-  if (!asked) return /\b(search|look (?:it|that|this) up)\b/i.test(message) ? message.trim().slice(0, 120) : undefined;
-  const query = asked[1]!.replace(/^(?:about|on)\s+/i, '').replace(/[?!.\s]+$/, '').trim();
-  return query ? query.slice(0, 120) : undefined;
+/**
+ * What to search the web for, when the message asks for a search ("search the web for X", "look up X"), and the
+ * rest of the message without that request ("…, and what's the weather in Tokyo?"), which may ask for more.
+ */
+function searchIn(message: string): { query: string; rest: string } | undefined {
+  const asked = /\b(?:search(?:\s+(?:the\s+)?(?:web|internet|online))?(?:\s+for)?|look\s+up|google|find\s+online)\s+(.+)/is.exec(message);
+  if (!asked) return /\b(search|look (?:it|that|this) up)\b/i.test(message) ? { query: message.trim().slice(0, 120), rest: '' } : undefined;
+  // The query ends at the sentence's end or where a second request begins.
+  const asks = asked[1]!.replace(/^(?:about|on)\s+/i, '');
+  const [query = ''] = asks.split(/[?!;]|\.(?:\s|$)|,\s*|\s+(?=and\s+(?:then|also|what|how|when|where|who|tell|email|send|run)\b)/i);
+  const trimmed = query.trim();
+  return trimmed ? { query: trimmed.slice(0, 120), rest: `${message.slice(0, asked.index)}${asks.slice(query.length)}` } : undefined;
 }
 
 /** The shell command the message asks to run: in backticks, or after "run"/"execute" ("run the command: ls -la"). */
@@ -246,12 +252,14 @@ function webSearchBlocks(name: string, query: string): ContentBlockSpec[] {
 }
 
 /** The first reply to a message that asks for a web search or a shell command, when the request offers them. */
-function surfaceStep(exchange: Exchange, calls: ContentBlockSpec[]): ResponseStep | undefined {
+function surfaceStep(exchange: Exchange): ResponseStep | undefined {
   const { webSearch, bash } = exchange.surface;
-  const query = webSearch ? searchQueryIn(exchange.latest) : undefined;
+  const searched = webSearch ? searchIn(exchange.latest) : undefined;
   const command = bash ? commandIn(exchange.latest) : undefined;
-  if (query === undefined && command === undefined) return undefined;
-  const search = query !== undefined ? webSearchBlocks(webSearch!, query) : [];
+  if (searched === undefined && command === undefined) return undefined;
+  const search = searched !== undefined ? webSearchBlocks(webSearch!, searched.query) : [];
+  // The example tools answer what the message asks besides the search (its words are not a place to look up).
+  const calls = toolCallsFor(searched ? { ...exchange, latest: searched.rest } : exchange);
   const shell = command !== undefined ? [toolUse(bash!, { command })] : [];
   const all = [...calls, ...shell];
   const intro = calls.length > 0 ? `(simulated model) Let me look that up with ${all.length === 1 ? 'a tool' : `${all.length} tools at once`}.` : `(simulated model) I'll run \`${command ?? ''}\` in the shell.`;
@@ -260,9 +268,9 @@ function surfaceStep(exchange: Exchange, calls: ContentBlockSpec[]): ResponseSte
 
 function simulatedStep(exchange: Exchange): ResponseStep {
   if (exchange.step === 0) {
-    const calls = toolCallsFor(exchange);
-    const withSurface = surfaceStep(exchange, calls);
+    const withSurface = surfaceStep(exchange);
     if (withSurface) return withSurface;
+    const calls = toolCallsFor(exchange);
     if (calls.length > 0) return reply(text(`(simulated model) Let me look that up with ${calls.length === 1 ? 'a tool' : `${calls.length} tools at once`}.`), ...calls);
     const examples = [
       exchange.offeredTools.has('get_weather') ? '"What\'s the weather in Tokyo?"' : undefined,
