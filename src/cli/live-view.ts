@@ -1,5 +1,6 @@
-// The terminal view of a conversation's live events: Claude's text and a tool's input as they stream, then each
-// tool, approval and turn (with its tokens and cost) as it happens. Used by `run`, `chat`, `demo` and `watch`.
+// The terminal view of a conversation's live events: Claude's text, its thinking (on lines of their own) and a
+// tool's input as they stream, then each tool, approval and turn (with its tokens and cost) as it happens. Used by
+// `run`, `chat`, `demo` and `watch`.
 import { turnUsageLine } from '../format';
 import type { ConversationEvent } from '../streaming/events';
 
