@@ -116,10 +116,13 @@ describe('extended thinking', () => {
       await expect(start({ thinking: 'adaptive', toolChoice: { type: 'tool', name: 'lookup' } })).rejects.toThrow(/only tool_choice 'auto' or 'none' go with thinking/);
       await expect(start({ thinking: 'between_tools', toolChoiceSchedule: [{ turn: 'last', toolChoice: 'any' }] })).rejects.toThrow(/toolChoiceSchedule\[0\] forces tool use/);
       await expect(start({ thinking: 'adaptive', temperature: 0.2 })).rejects.toThrow(/temperature cannot be changed with thinking on/);
-      await expect(start({ thinking: { type: 'enabled', budgetTokens: 500 } })).rejects.toThrow(/budgetTokens must be a whole number of at least 1024/);
+      await expect(start({ thinking: { type: 'enabled', budgetTokens: 500 }, model: 'claude-sonnet-4-5' })).rejects.toThrow(/budgetTokens must be a whole number of at least 1024/);
+      // The default model thinks adaptively only: a budget or 'disabled' would be the API's 400 on the first call.
+      await expect(start({ thinking: { type: 'enabled', budgetTokens: 2048 } })).rejects.toThrow(/refused by claude-sonnet-5-5, whose thinking is adaptive/);
+      await expect(start({ thinking: 'disabled', model: 'claude-opus-5-5' })).rejects.toThrow(/use 'adaptive' .* 'between_tools'/);
       await expect(start({ thinking: { type: 'between_tools', effort: 'max' as 'high' } })).rejects.toThrow(/between_tools' runs at effort low, medium or high/);
       // Without thinking, or with it off, a forced choice is fine.
-      await expect(start({ thinking: 'disabled', toolChoice: 'any', conversationId: `forced-${uniqueTaskQueue()}` })).resolves.toBeDefined();
+      await expect(start({ thinking: 'disabled', model: 'claude-sonnet-4-5', toolChoice: 'any', conversationId: `forced-${uniqueTaskQueue()}` })).resolves.toBeDefined();
     });
   });
 

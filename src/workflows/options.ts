@@ -268,7 +268,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   if (opts.temperature !== undefined && (typeof opts.temperature !== 'number' || opts.temperature < 0 || opts.temperature > 1)) {
     errors.push('temperature must be a number from 0 to 1');
   }
-  const thinking = resolveThinking(opts.thinking, typeof maxTokens === 'number' ? maxTokens : 0, errors);
+  const thinking = resolveThinking(opts.thinking, typeof maxTokens === 'number' ? maxTokens : 0, typeof opts.model === 'string' ? opts.model : DEFAULT_MODEL, errors);
   if (thinkingIsOn(thinking)) {
     // The API refuses these with thinking on; refused here, before anything runs, rather than by a 400 on turn 1.
     const forced = [

@@ -18,14 +18,26 @@ const DISPLAYS = ['summarized', 'omitted'] as const;
 /** The API's floor for a thinking budget. */
 export const MIN_THINKING_BUDGET = 1024;
 
+/**
+ * Models whose thinking is adaptive only: they refuse a budget (`enabled`) and `disabled` with a 400 (their
+ * migration guide: use `between_tools` for the least thinking). Matched as id prefixes, dated ids included.
+ */
+const ADAPTIVE_ONLY_MODELS = ['claude-sonnet-5-5', 'claude-opus-5-5', 'claude-haiku-5-5'];
+
 /** Thinking is on: the API then takes only tool_choice 'auto' or 'none' (seed 001, "Forcing tool use"). */
 export function thinkingIsOn(thinking: ResolvedThinking | undefined): boolean {
   return thinking !== undefined && thinking.config.type !== 'disabled';
 }
 
 /** The thinking option in the API's shape, or errors naming what is wrong. */
-export function resolveThinking(value: ThinkingSetting | undefined, maxTokens: number, errors: string[]): ResolvedThinking | undefined {
+export function resolveThinking(value: ThinkingSetting | undefined, maxTokens: number, model: string, errors: string[]): ResolvedThinking | undefined {
   if (value === undefined) return undefined;
+  const type = typeof value === 'string' ? value : isRecord(value) ? value.type : undefined;
+  if ((type === 'enabled' || type === 'disabled') && ADAPTIVE_ONLY_MODELS.some((prefix) => model.startsWith(prefix))) {
+    errors.push(
+      `thinking '${type}' is refused by ${model}, whose thinking is adaptive: use 'adaptive' (with an effort) or, for the least thinking, 'between_tools'`,
+    );
+  }
   const given: unknown = typeof value === 'string' ? { type: value } : value;
   if (!isRecord(given) || typeof given.type !== 'string') {
     errors.push(`thinking must be 'adaptive', 'between_tools', 'disabled' or an object such as {type: 'adaptive', effort: 'medium'}; got ${JSON.stringify(value)}`);
