@@ -328,14 +328,16 @@ test('registered, it is the Anthropic-defined bash_20250124 session tool, gated 
   // The activity outlives the command's own timeout, so a slow command is reported rather than retried.
   expect(registry.describe('bash')!.startToCloseTimeoutMs).toBeGreaterThan(60_000);
 
-  const conditional = bashTool({ root, name: 'shell', needsApproval: (input) => input.command?.startsWith('ls') === true });
+  const conditional = bashTool({ root, needsApproval: (input) => input.command?.startsWith('ls') === true });
   expect(await conditional.needsApproval({ command: 'ls -la' })).toBe(true);
   expect(await conditional.needsApproval({ command: 'rm -rf x' })).toBe(false);
-  expect(new ToolRegistry([conditional]).describe('shell')).toMatchObject({ approval: 'conditional', anthropicType: 'bash_20250124' });
+  expect(new ToolRegistry([conditional]).describe('bash')).toMatchObject({ approval: 'conditional', anthropicType: 'bash_20250124' });
 });
 
 test('bad options are refused when the worker starts', () => {
   expect(() => bashTool({} as BashToolOptions)).toThrow(/root/);
+  // The API takes bash_20250124 under one name only.
+  expect(() => bashTool({ root, name: 'shell' as 'bash' })).toThrow(/under the name 'bash' only/);
   expect(() => bashTool({ root, timeout: 'soon' })).toThrow(/timeout/);
   expect(() => bashTool({ root, maxOutputBytes: 10 })).toThrow(/maxOutputBytes/);
   expect(() => bashTool({ root, env: { 'NOT A NAME': 'x' } })).toThrow(/variable name/);

@@ -534,6 +534,7 @@ export function createModelActivities(options: ModelActivityOptions) {
         ...(context.system !== undefined ? { system: context.system } : {}),
         ...(context.tools.length > 0 ? { tools: context.tools } : {}),
         messages,
+        ...(input.container ? { container: input.container } : {}),
         compaction: { type: 'summarize', ...(input.instructions ? { instructions: input.instructions } : {}) },
         betas: [COMPACTION_BETA],
       },

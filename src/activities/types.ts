@@ -242,6 +242,8 @@ export interface CompactConversationInput {
   maxRetryIntervalMs?: number;
   /** The conversation's anthropic-beta values (its server tools and tool examples are in the request too). */
   betas?: string[];
+  /** The code-execution container an earlier reply named (the summarized messages hold its results). */
+  container?: string;
 }
 
 interface CompactionCost {

@@ -36,8 +36,8 @@ export interface BashToolOptions {
    * survive a move to another worker.
    */
   root: string;
-  /** The tool's name; default 'bash' (what the model is trained on). */
-  name?: string;
+  /** The tool's name: 'bash', the only name the API takes for bash_20250124 (kept for explicitness). */
+  name?: 'bash';
   /** Gate commands behind a person's approval: always (the default), never, or when the function says so. */
   needsApproval?: boolean | ((input: BashInput) => boolean | Promise<boolean>);
   /**
@@ -162,7 +162,7 @@ function stateAfter(workdir: string, cwd: string, finalEnv: Map<string, string>,
   }
   const unset = Object.keys(start).filter((name) => !finalEnv.has(name));
   const relative = path.relative(workdir, cwd);
-  const inside = relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+  const inside = relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
   return { cwd: inside ? relative || '.' : cwd, env, unset };
 }
 
@@ -455,6 +455,7 @@ export function bashTool(options: BashToolOptions): AgentTool {
     return answer();
   }
 
+  if (options.name !== undefined && options.name !== 'bash') throw new TypeError(`bashTool: the API takes bash_20250124 under the name 'bash' only; got ${JSON.stringify(options.name)}`);
   return defineAnthropicTool<BashInput>({
     type: 'bash_20250124',
     name: options.name ?? 'bash',

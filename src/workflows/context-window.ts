@@ -16,6 +16,8 @@ export interface ContextWindowContext {
   readonly options: ResolvedOptions;
   /** The anthropic-beta values the conversation's requests need (its tools are in the compaction request too). */
   betas?(): string[];
+  /** The code-execution container the messages' results belong to: the API wants it with them. */
+  container?(): string | undefined;
   readonly messages: MessageParam[];
   /** Messages of the transcript's start this run does not hold (archived): `messages` starts after them. */
   readonly archived: ArchivedCounts;
@@ -113,6 +115,7 @@ export class ContextWindow {
         ...(options.prices ? { prices: options.prices } : {}),
         maxRetryIntervalMs: options.modelRetry.maximumIntervalMs,
         ...(this.context.betas && this.context.betas().length > 0 ? { betas: this.context.betas() } : {}),
+        ...(this.context.container?.() !== undefined ? { container: this.context.container()! } : {}),
       });
       this.context.sampleHistory();
     } catch (err) {

@@ -105,6 +105,8 @@ const CONTEXT_COMPACTION_PATCH = 'compact-when-context-window-exceeded';
 const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
 /** A hand-over archives what the model no longer sees instead of carrying it (workflow memory stays flat). */
 const ARCHIVE_TRANSCRIPT_PATCH = 'archive-transcript-at-hand-over';
+/** Histories recorded before this patch compacted at the threshold between a pause_turn and its resume. */
+const NO_COMPACTION_WHILE_PAUSED_PATCH = 'no-compaction-while-paused';
 /** The beta that `input_examples` on a tool definition needs (seed 001, "Providing tool use examples"). */
 const INPUT_EXAMPLES_BETA = 'advanced-tool-use-2025-11-20';
 
@@ -205,6 +207,7 @@ export class Conversation {
       resetThread: () => this.#modelTurns.resetThread(),
       sampleHistory: () => this.#history.sample(),
       betas: () => this.#requestBetas(),
+      container: () => this.#modelTurns.containerId(),
     });
     this.#modelTurns = new ModelTurns({
       ...shared,
@@ -522,7 +525,9 @@ export class Conversation {
       if (iteration > this.#options.maxIterations) return { status: 'max_iterations' };
       // Between turns nothing runs: a safe point to hand over to the next run, and to compact what the model sees.
       if (this.#continueAsNewDue()) await this.#continueAsNew({ phase: 'exchange', iteration });
-      if (this.#window.due && patched(CONTEXT_COMPACTION_PATCH)) await this.#window.compact(this.#turnCount + 1, 'threshold');
+      // Not while a turn is paused (pause_turn): the unfinished reply would be summarized and its resume lost.
+      const paused = this.#lastStopReason === 'pause_turn' && this.#window.due && patched(NO_COMPACTION_WHILE_PAUSED_PATCH);
+      if (this.#window.due && !paused && patched(CONTEXT_COMPACTION_PATCH)) await this.#window.compact(this.#turnCount + 1, 'threshold');
       const turn = await this.#modelTurns.call(iteration);
       if ('contextExceeded' in turn) {
         // Refused as longer than the model's window: compacted (or cleared) once and sent again, else the end.
@@ -551,8 +556,10 @@ export class Conversation {
       }
       if (cutToolUse) {
         // The ladder ran out (or the budget stopped it) with a tool_use still cut off: keep what is whole, drop the unusable call.
-        const whole = reply.content.filter((block) => block.type !== 'tool_use');
-        if (whole.length) this.#modelTurns.appendReply(result, whole);
+        // A server tool's call with its result is whole; only the trailing one, cut before its result, is not.
+        const whole = reply.content.filter((block, i, all) => block.type !== 'tool_use' && !(block.type === 'server_tool_use' && i === all.length - 1));
+        // Thinking alone is no reply: an assistant message of thinking only would go back with nothing it led to.
+        if (whole.some((block) => block.type !== 'thinking' && block.type !== 'redacted_thinking')) this.#modelTurns.appendReply(result, whole);
         else this.#modelTurns.dropReply();
         return budgetStop ? { status: 'budget_exceeded', budgetStop } : { status: 'truncated' };
       }

@@ -114,6 +114,11 @@ export class ModelTurns {
     return { thread: this.#threadHint, threadsEnabled: this.#threadsEnabled, ...(this.#container ? { container: this.#container } : {}) };
   }
 
+  /** The code-execution container the next request sends back, if a reply named one. */
+  containerId(): string | undefined {
+    return this.#container?.id;
+  }
+
   /** What every request of this conversation carries besides its messages: thinking, effort, container, betas. */
   #requestExtras(): Pick<CallModelInput, 'thinking' | 'effort' | 'container' | 'betas'> {
     const { thinking } = this.context.options;
@@ -269,7 +274,8 @@ export class ModelTurns {
       addUsage(this.context.usage, replyUsage);
       durationMs += result.durationMs;
       const last = result.reply.content[result.reply.content.length - 1];
-      const cutToolUse = result.reply.stopReason === 'max_tokens' && last?.type === 'tool_use';
+      // A call cut off by max_tokens cannot run: a client tool's input is incomplete, a server tool's call unanswered.
+      const cutToolUse = result.reply.stopReason === 'max_tokens' && (last?.type === 'tool_use' || last?.type === 'server_tool_use');
       if (cutToolUse && rung + 1 < ladder.length) {
         log.info('A tool_use was cut off by max_tokens; repeating the call with a higher max_tokens', { turn, maxTokens: ladder[rung + 1] });
         rung++;

@@ -100,6 +100,8 @@ const SERVER_TOOL_BETAS: Record<string, string> = {
   web_fetch_20250910: 'web-fetch-2025-09-10',
   code_execution_20250522: 'code-execution-2025-05-22',
   code_execution_20250825: 'code-execution-2025-08-25',
+  tool_search_tool_regex_20251119: 'advanced-tool-use-2025-11-20',
+  tool_search_tool_bm25_20251119: 'advanced-tool-use-2025-11-20',
 };
 
 /** Anthropic-defined tools the client runs: they are worker tools, not server tools. */
@@ -135,7 +137,8 @@ export function resolveServerTools(value: unknown, customToolNames: readonly str
       errors.push(`${where}: unknown server tool type ${JSON.stringify(type)}; known families: ${Object.keys(SERVER_TOOL_FAMILIES).join(', ')} (give a versioned type such as 'web_search_20250305')`);
       return;
     }
-    if (given.name !== undefined && typeof given.name !== 'string') errors.push(`${where}.name must be a string`);
+    // The API takes each family under one name only (the SDK types it as a literal).
+    if (given.name !== undefined && given.name !== known.name) errors.push(`${where}.name must be '${known.name}' (the API takes ${versioned} under that name only); got ${JSON.stringify(given.name)}`);
     tools.push({ ...given, type: versioned, name: typeof given.name === 'string' ? given.name : known.name });
   });
   const names = [...customToolNames, ...tools.map((t) => t.name)];

@@ -15,6 +15,8 @@ const TOOL_TYPE_BETAS: Record<string, string> = {
   code_execution_20250825: CODE_EXECUTION_BETA,
   code_execution_20250522: 'code-execution-2025-05-22',
   web_fetch_20250910: WEB_FETCH_BETA,
+  tool_search_tool_regex_20251119: ADVANCED_TOOL_USE_BETA,
+  tool_search_tool_bm25_20251119: ADVANCED_TOOL_USE_BETA,
 };
 
 const SERVER_TOOL_TYPE = /^(web_search|web_fetch|code_execution|tool_search_tool_regex|tool_search_tool_bm25)_\d{8}$/;
@@ -22,7 +24,17 @@ const SERVER_TOOL_TYPE = /^(web_search|web_fetch|code_execution|tool_search_tool
 const CLIENT_TOOL_TYPE = /^(bash|text_editor|computer|memory)_\d{8}$/;
 /** Other versioned tool types the SDK knows (and later ones): accepted without further checks. */
 const VERSIONED_TYPE = /^[a-z][a-z_]*_\d{8}$/;
-const FIXED_CLIENT_TOOL_NAMES: Record<string, string> = { bash: 'bash', computer: 'computer', memory: 'memory' };
+/** The names the API takes for each family (the SDK types them as literals). */
+const FIXED_CLIENT_TOOL_NAMES: Record<string, string> = {
+  bash: 'bash',
+  computer: 'computer',
+  memory: 'memory',
+  web_search: 'web_search',
+  web_fetch: 'web_fetch',
+  code_execution: 'code_execution',
+  tool_search_tool_regex: 'tool_search_tool_regex',
+  tool_search_tool_bm25: 'tool_search_tool_bm25',
+};
 
 /** Result blocks of code execution: a conversation holding one must send its container back. */
 export const CODE_EXECUTION_RESULT_TYPES = new Set(['code_execution_tool_result', 'bash_code_execution_tool_result', 'text_editor_code_execution_tool_result']);

@@ -197,13 +197,13 @@ export class ThinkingLedger {
       if (block.type !== 'tool_use' || !answered.has(block.id)) continue;
       const expected = this.#beforeToolUse.get(String(block.id));
       if (!expected) continue;
-      // Walk the blocks before the call: older thinking blocks may sit in between; anything else is where one is missing.
+      // The thinking blocks sent before the call must all be there, in order; other blocks may sit between them (a
+      // server tool's call and result, text, a paused turn's parts joined into one message).
       let k = 0;
-      for (let i = 0; i <= j && k < expected.length; i++) {
-        const current = blocks[i]!;
-        const key = thinkingKeyOf(current.block);
-        if (key === expected[k]) k++;
-        else if (key === undefined || i === j) return missingThinkingMessage(`messages.${current.message}.content.${current.index}`, String(current.block.type));
+      for (let i = 0; i < j && k < expected.length; i++) if (thinkingKeyOf(blocks[i]!.block) === expected[k]) k++;
+      const first = blocks[0]!;
+      if (k < expected.length && thinkingKeyOf(first.block) === undefined) {
+        return missingThinkingMessage(`messages.${first.message}.content.${first.index}`, String(first.block.type));
       }
       if (k < expected.length) return missingThinkingMessage(`messages.${located.message}.content.${located.index}`, 'tool_use');
     }
