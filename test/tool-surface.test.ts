@@ -213,6 +213,50 @@ describe('server tools', () => {
     });
   }
 
+  test('thinking interleaved with a paused web search goes back whole with the tool results (unthreaded)', async () => {
+    const prompt = uniquePrompt('Think, search, think, look up');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [
+        {
+          content: [
+            thinking('Search first.'),
+            serverToolUse('web_search', { query: 'q1' }),
+            serverToolUse('web_search', { query: 'q2' }),
+            thinking('Now our table.'),
+            toolUse('lookup', { query: 'table' }),
+          ],
+          pauseAfterServerToolUses: 1,
+        },
+        reply(text('Done.')),
+      ],
+    });
+    const result = await converse(prompt, { tools: ['lookup'], serverTools: ['web_search'], threads: false, thinking: { type: 'adaptive', display: 'summarized' } });
+    expect(result.status).toBe('completed');
+    expect(blocksOf(result.transcript!.messages[1]).map((b) => b.type)).toEqual([
+      'thinking',
+      'server_tool_use',
+      'web_search_tool_result',
+      'server_tool_use',
+      'web_search_tool_result',
+      'thinking',
+      'tool_use',
+    ]);
+    expect(result.transcript!.turns.map((t) => t.stopReason)).toEqual(['pause_turn', 'tool_use', 'end_turn']);
+    expect(harness.fake.requestsFor(prompt).map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
+  test('server tools are checked at start: family names, fixed names, client tool types, clashes', async () => {
+    await withWorker(harness, { tools: [lookup] }, async (agent) => {
+      const start = (serverTools: unknown) => agent.start({ prompt: 'x', tools: ['lookup'], serverTools: serverTools as string[] });
+      await expect(start([{ type: 'web_search_20250305', name: 'search' }])).rejects.toThrow(/serverTools\[0\]\.name must be 'web_search'/);
+      await expect(start(['bash_20250124'])).rejects.toThrow(/Anthropic-defined client tool, which the worker runs: register it in the worker/);
+      await expect(start(['crystal_ball_20250101'])).rejects.toThrow(/unknown server tool type/);
+      await expect(start(['web_search', 'web_search_20260318'])).rejects.toThrow(/the name 'web_search' is used twice/);
+      await expect(start('web_search')).rejects.toThrow(/serverTools must be a list/);
+    });
+  });
+
   test('a code-execution container named by one reply goes back with every later request', async () => {
     const prompt = uniquePrompt('Run some code, then look it up');
     harness.fake.addScript({
