@@ -1,7 +1,7 @@
 // The rest of Claude's tool-use surface through the durable loop, against the real dev server and the fake Messages
 // API: extended thinking, server tools with pause_turn and a code-execution container, Anthropic-defined client
 // tools (bash, with a session that outlives its worker) and tool input examples.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import type { ConversationOptions, ConversationResult } from '../src/workflows/t
 import { recordHistoryFixture } from './helpers/fixtures';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { uniqueTaskQueue } from './helpers/temporal';
+import { spawnWorkerProcess, stopWorkerProcess } from './helpers/worker-process';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -388,7 +389,8 @@ describe('bash: an Anthropic-defined client tool with a durable session', () => 
       BASH_ROOT: root,
     };
     const agent = new AgentClient({ client: harness.temporal.client, taskQueue });
-    const first = await startWorkerProcess(env);
+    const workerScript = path.join(__dirname, 'reliability', 'bash-worker-process.ts');
+    const first = await spawnWorkerProcess(workerScript, env);
     let second: ChildProcess | undefined;
     try {
       const handle = await agent.start({ prompt, tools: ['bash'], modelHeartbeatTimeout: '3s' });
@@ -396,8 +398,8 @@ describe('bash: an Anthropic-defined client tool with a durable session', () => 
       await handle.approve(call1!.toolUseId, { by: 'ops@example.com' });
       const [call2] = await waitForPending(handle, [call1!.toolUseId]);
       // The first command ran and its session is in history; the worker that ran it dies before the second.
-      await killHard(first);
-      second = await startWorkerProcess(env);
+      await stopWorkerProcess(first, 'SIGKILL');
+      second = await spawnWorkerProcess(workerScript, env);
       await handle.approve(call2!.toolUseId, { by: 'ops@example.com' });
       const result = await handle.result();
       expect(result.status).toBe('completed');
@@ -409,8 +411,8 @@ describe('bash: an Anthropic-defined client tool with a durable session', () => 
       expect(pidOf(outputs[0]!)).toBeDefined();
       expect(pidOf(outputs[1]!)).not.toBe(pidOf(outputs[0]!));
     } finally {
-      await killHard(first);
-      if (second) await killHard(second);
+      await stopWorkerProcess(first, 'SIGKILL');
+      await stopWorkerProcess(second, 'SIGKILL');
     }
   });
 });
@@ -424,24 +426,4 @@ async function waitForPending(handle: Handle, decided: string[] = []): Promise<A
     if (pending.length > 0) return pending;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  // node with tsx as a loader (not the tsx CLI, whose grandchild would outlive a SIGKILL of its parent).
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'reliability', 'bash-worker-process.ts')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready`)));
-  });
-  return child;
-}
-
-async function killHard(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
 }

@@ -314,9 +314,8 @@ export interface EstimateModelCallInput {
   /** The TTL the call will ask for; absent, caching is off. */
   cacheTtl?: CacheTtl;
   prices?: Record<string, ModelPrice>;
+  /** What the count needs of the conversation's settings: its thinking and its betas (effort and container count nothing). */
   thinking?: BetaThinkingConfigParam;
-  effort?: CallModelInput['effort'];
-  container?: string;
   betas?: string[];
 }
 

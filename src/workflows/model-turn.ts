@@ -119,6 +119,12 @@ export class ModelTurns {
     return this.#container?.id;
   }
 
+  /** Of those, what a token count takes. */
+  #countedExtras(): Pick<CallModelInput, 'thinking' | 'betas'> {
+    const { thinking, betas } = this.#requestExtras();
+    return { ...(thinking ? { thinking } : {}), ...(betas ? { betas } : {}) };
+  }
+
   /** What every request of this conversation carries besides its messages: thinking, effort, container, betas. */
   #requestExtras(): Pick<CallModelInput, 'thinking' | 'effort' | 'container' | 'betas'> {
     const { thinking } = this.context.options;
@@ -172,7 +178,7 @@ export class ModelTurns {
           transcriptLength: window.view().length,
           ...(options.cacheTtl ? { cacheTtl: options.cacheTtl } : {}),
           ...(options.prices ? { prices: options.prices } : {}),
-          ...this.#requestExtras(),
+          ...this.#countedExtras(),
         });
         break;
       } catch (err) {

@@ -3,7 +3,7 @@
 // must apply exactly once, and no transcript may lose or repeat a message.
 // The kill schedule and the tools' delays come from one seed, printed in the test's name; DURABLE_CLAUDE_CRASH_SEED=<n>
 // runs the same schedule again (process timing still varies, so a seed makes a failure likely to recur, not certain).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { FakeMessagesApi, reply, text, toolUse } from '../../src/testing';
 import { approveSignal } from '../../src/workflows/definitions';
 import type { ConversationResult } from '../../src/workflows/types';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../helpers/temporal';
+import { spawnWorkerProcess, stopWorkerProcess } from '../helpers/worker-process';
 import { writeFigures } from './figures';
 import type { LedgerLine } from './worker-process';
 
@@ -69,35 +70,16 @@ class WorkerSupervisor {
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
   async start(): Promise<void> {
-    // node itself with tsx as a loader (not the tsx CLI, which would run the worker in a grandchild that a
-    // SIGKILL of its parent leaves alive).
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker-process.ts')], {
-      env: { ...process.env, ...this.env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    this.#child = child;
+    this.#child = await spawnWorkerProcess(path.join(__dirname, 'worker-process.ts'), this.env);
     this.starts += 1;
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready`)));
-    });
   }
 
   async kill(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-    this.kills += 1;
+    if (await stopWorkerProcess(this.#child, 'SIGKILL')) this.kills += 1;
   }
 
   async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await stopWorkerProcess(this.#child, 'SIGTERM');
   }
 }
 
