@@ -49,7 +49,13 @@ test(`model faults on 30% of calls: ${CONVERSATIONS} conversations complete with
     });
     expect(results.map((r) => r.status)).toEqual(Array(CONVERSATIONS).fill('completed'));
 
-    const requests = harness.fake.requests.filter((r) => r.conversationKey?.includes(tag));
+    const sent = harness.fake.requests.filter((r) => r.conversationKey?.includes(tag));
+    // A retry that continues the thread an abandoned attempt had already continued (the fake sent that reply whole) or
+    // is still continuing is refused for the thread, and the worker replays the transcript unthreaded in the same
+    // attempt: such a refusal belongs to no turn. Every other request is one attempt at one turn.
+    const threadRefusals = sent.filter((r) => r.turnIndex === undefined);
+    for (const r of threadRefusals) expect(['thread_already_continued', 'thread_continue_in_flight']).toContain(r.errorCode);
+    const requests = sent.filter((r) => r.turnIndex !== undefined);
     const faults = requests.filter((r) => r.fault !== undefined);
     const byKind = Object.fromEntries(['429', '500', '529', 'connection-reset', 'stream-error', 'stall'].map((k) => [k, faults.filter((f) => f.fault === k).length]));
     // Every kind was injected, on roughly 30% of calls.
@@ -75,6 +81,8 @@ test(`model faults on 30% of calls: ${CONVERSATIONS} conversations complete with
     const abandoned = requests.filter((r) => r.fault === undefined && r.aborted === true);
     const givenUpAfterSent = [...byCall.values()].flatMap((attempts) => attempts.slice(0, -1).filter(succeeded));
     expect(requests.length).toBe(CONVERSATIONS * 3 + faults.length + abandoned.length + givenUpAfterSent.length);
+    // A refusal follows an attempt the worker gave up on while the fake was still serving it.
+    expect(threadRefusals.length).toBeLessThanOrEqual(abandoned.length + givenUpAfterSent.length + byKind.stall!);
     // One layer of retries: the SDK never retried on its own (its retry counter header stays 0).
     expect(requests.every((r) => r.headers['x-stainless-retry-count'] === '0')).toBe(true);
 
@@ -87,6 +95,7 @@ test(`model faults on 30% of calls: ${CONVERSATIONS} conversations complete with
       maxAttemptsPerCall: Math.max(...attemptsPerCall.values()),
       sdkRetries: requests.filter((r) => r.headers['x-stainless-retry-count'] !== '0').length,
       repliesGivenUpAfterSent: givenUpAfterSent.length,
+      threadRefusals: threadRefusals.length,
     });
   } finally {
     harness.fake.setFaults(null);
