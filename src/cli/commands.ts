@@ -23,6 +23,8 @@ import { CliError, ExitCode } from './errors';
 import { costText, transcriptLines, usageText } from '../format';
 import { followConversation, summaryLine, type ApprovalMode } from './follow';
 import { historyCommands } from './history-commands';
+import { tokenCommands } from './token-command';
+import { codecServerCommands } from './codec-server-command';
 import { TOOL_SURFACE_OPTIONS, TOOL_SURFACE_USAGE, toolSurfaceSettings } from './tool-surface-options';
 
 export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
@@ -575,4 +577,6 @@ export const commands: Record<string, Command> = {
   watch,
   list,
   ...historyCommands,
+  ...tokenCommands,
+  ...codecServerCommands,
 };
