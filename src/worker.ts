@@ -1,6 +1,6 @@
 // The worker: hosts the conversation workflow and the activities that touch the world (the model, the tools).
 import Anthropic from '@anthropic-ai/sdk';
-import type { ExternalStorage } from '@temporalio/common';
+import type { ExternalStorage, PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createAgentActivities } from './activities';
 import type { ModelActivityOptions } from './activities/model';
@@ -14,6 +14,7 @@ import { ToolRegistry } from './tools/registry';
 import { DEFAULT_TASK_QUEUE } from './workflows/types';
 import { priceTableProblems, type PriceTable } from './pricing/cost';
 import { storageFromEnv } from './storage/config';
+import type { DecisionVerifier } from './security/types';
 
 export interface AgentWorkerOptions {
   connection: NativeConnection;
@@ -43,6 +44,16 @@ export interface AgentWorkerOptions {
    * one, conversations run the same and clients see them turn by turn.
    */
   events?: EventPublisher;
+  /**
+   * Payload encryption (an EncryptionCodec from durable-claude, or any PayloadCodec): every payload this worker
+   * writes to history is encoded with it, before external storage offloads it. Clients need the same codec.
+   */
+  payloadCodec?: PayloadCodec;
+  /**
+   * Verifies decision credentials (createDecisionVerifier): required when a tool has `approvers`. It runs here, in
+   * the worker; the workflow records only what it verified.
+   */
+  decisionVerifier?: DecisionVerifier;
   /** A prebuilt workflow bundle (e.g. from bundleWorkflowCode), to skip bundling at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Any other Temporal worker option (concurrency, cache size, identity, interceptors…). */

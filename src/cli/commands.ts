@@ -24,6 +24,7 @@ import { costText, transcriptLines, usageText } from '../format';
 import { followConversation, summaryLine, type ApprovalMode } from './follow';
 import { historyCommands } from './history-commands';
 import { tokenCommands } from './token-command';
+import { cliWorkerOptions } from './worker-options';
 import { codecServerCommands } from './codec-server-command';
 import { TOOL_SURFACE_OPTIONS, TOOL_SURFACE_USAGE, toolSurfaceSettings } from './tool-surface-options';
 
@@ -433,7 +434,7 @@ const worker: Command = {
       throw err;
     });
     try {
-      const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) });
+      const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...cliWorkerOptions(values, stored) });
       write(`worker on task queue ${taskQueueOf(values)} (namespace ${namespace})${events ? `, live output to ${events.description}` : ''}${stored ? `, large payloads in ${stored.description}` : ''}; Ctrl+C to stop`);
       await w.run();
       return ExitCode.ok;
@@ -479,7 +480,7 @@ const dev: Command = {
       connection = worker.connection;
       events = await connectEvents({ events: eventServer.url }, worker.namespace);
       const taskQueue = taskQueueOf(values);
-      const w = await createAgentWorker({ connection, namespace: worker.namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) });
+      const w = await createAgentWorker({ connection, namespace: worker.namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...cliWorkerOptions(values, stored) });
       live = await connectAgent({ ...values, address: server.address, events: eventServer.url }, { storageDirectory });
       liveServer = await startLiveOutputServer({ agent: live.agent, port: livePort });
       write(`Temporal dev server  ${server.address}   (data: ${dbFilename})`);
@@ -527,7 +528,7 @@ const demo: Command = {
       // The demo's dev server keeps nothing, and its store of large payloads neither.
       demoStorageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-demo-payloads-'));
       const stored = storageOf(values, demoStorageDir);
-      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) });
+      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...cliWorkerOptions(values, stored) });
       const { agent, close } = await connectAgent({ ...values, address: server.address, 'task-queue': taskQueue, events: eventServer.url }, { storageDirectory: demoStorageDir });
       let result: ConversationResult | undefined;
       let link: string | undefined;
