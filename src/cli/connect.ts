@@ -2,7 +2,7 @@
 // offline simulated model.
 import Anthropic from '@anthropic-ai/sdk';
 import { Connection } from '@temporalio/client';
-import type { ExternalStorage } from '@temporalio/common';
+import type { ExternalStorage, PayloadCodec } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { AgentClient } from '../client';
 import { loadTemporalConfig, type TemporalConfig } from '../config';
@@ -11,6 +11,7 @@ import { connectEventStore, redactCredentials, type NatsEventStore } from '../st
 import { devStorageDirIfPresent, storageFromEnv, type ConfiguredStorage } from '../storage/config';
 import { FakeMessagesApi } from '../testing/fake-messages-api/server';
 import { DEFAULT_TASK_QUEUE } from '../workflows/types';
+import { cliPayloadCodec } from './encryption-options';
 import { CliError, ExitCode } from './errors';
 
 /** Parsed flags: a string, a boolean, or the strings of a repeatable flag (`multiple`). */
@@ -74,10 +75,15 @@ export function storageOf(values: CliValues, fallbackDirectory?: string): Config
   }
 }
 
-/** The data converter for replaying histories whose large payloads are in external storage. */
-export function replayConverterOf(values: CliValues): { dataConverter?: { externalStorage: ExternalStorage } } {
+/**
+ * The data converter for replaying histories: the external storage their large payloads are in, and the payload
+ * codec (DURABLE_CLAUDE_ENCRYPTION_KEYS …) their payloads were encrypted with.
+ */
+export function replayConverterOf(values: CliValues): { dataConverter?: { externalStorage?: ExternalStorage; payloadCodecs?: PayloadCodec[] } } {
   const stored = storageOf(values);
-  return stored ? { dataConverter: { externalStorage: stored.storage } } : {};
+  const codec = cliPayloadCodec(values);
+  if (!stored && !codec) return {};
+  return { dataConverter: { ...(stored ? { externalStorage: stored.storage } : {}), ...(codec ? { payloadCodecs: [codec] } : {}) } };
 }
 
 export async function connectAgent(values: CliValues, options: { storageDirectory?: string } = {}): Promise<{ agent: AgentClient; close(): Promise<void> }> {
@@ -91,15 +97,18 @@ export async function connectAgent(values: CliValues, options: { storageDirector
   }
   let events: NatsEventStore | undefined;
   let stored: ConfiguredStorage | undefined;
+  let payloadCodec: PayloadCodec | undefined;
   try {
     stored = storageOf(values, options.storageDirectory);
+    // The workers' encryption keys, so encrypted conversations read (show, export, replay…) and what is sent is encrypted.
+    payloadCodec = cliPayloadCodec(values);
     events = await connectEvents(values, namespace);
   } catch (err) {
     await connection.close();
     throw err;
   }
   return {
-    agent: new AgentClient({ connection, namespace, taskQueue: taskQueueOf(values), ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) }),
+    agent: new AgentClient({ connection, namespace, taskQueue: taskQueueOf(values), ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}), ...(payloadCodec ? { payloadCodec } : {}) }),
     async close() {
       await events?.close();
       await connection.close();

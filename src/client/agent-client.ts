@@ -49,12 +49,19 @@ export class AgentClient {
     if (options.client && options.externalStorage) {
       throw new TypeError('Pass externalStorage in the dataConverter of the Client you give (new Client({ dataConverter: { externalStorage } })), not next to it');
     }
+    if (options.client && options.payloadCodec) {
+      throw new TypeError('Pass the payload codec in the dataConverter of the Client you give (new Client({ dataConverter: { payloadCodecs: [codec] } })), not next to it');
+    }
+    const dataConverter = {
+      ...(options.externalStorage ? { externalStorage: options.externalStorage } : {}),
+      ...(options.payloadCodec ? { payloadCodecs: [options.payloadCodec] } : {}),
+    };
     this.client =
       options.client ??
       new Client({
         ...(options.connection ? { connection: options.connection } : {}),
         namespace: options.namespace ?? 'default',
-        ...(options.externalStorage ? { dataConverter: { externalStorage: options.externalStorage } } : {}),
+        ...(Object.keys(dataConverter).length > 0 ? { dataConverter } : {}),
       });
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     const namespace = this.client.options.namespace;
@@ -70,8 +77,9 @@ export class AgentClient {
   /**
    * Connects with the standard Temporal environment settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key).
    * `externalStorage`: the workers' (fileSystemStorage, s3Storage), to read conversations with large payloads.
+   * `payloadCodec`: the workers' (e.g. `encryptionFromEnv()?.codec`), to read and write encrypted conversations.
    */
-  static async connect(options: Pick<AgentClientOptions, 'taskQueue' | 'events' | 'externalStorage'> = {}): Promise<AgentClient> {
+  static async connect(options: Pick<AgentClientOptions, 'taskQueue' | 'events' | 'externalStorage' | 'payloadCodec'> = {}): Promise<AgentClient> {
     const config = loadTemporalConfig();
     const connection = await Connection.connect(config.connectionOptions as Parameters<typeof Connection.connect>[0]);
     return new AgentClient({ connection, namespace: config.namespace, ...options });

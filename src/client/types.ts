@@ -1,7 +1,7 @@
 // The option and result shapes of the client API.
 import type { EventSubscriber } from '../streaming/event-store';
 import type { Client, Connection, WorkflowExecutionStatusName } from '@temporalio/client';
-import type { ExternalStorage } from '@temporalio/common';
+import type { ExternalStorage, PayloadCodec } from '@temporalio/common';
 import type { ConversationOptions, PendingApproval } from '../workflows/types';
 
 export interface AgentClientOptions {
@@ -17,6 +17,12 @@ export interface AgentClientOptions {
    * `dataConverter: { externalStorage }` of its own).
    */
   externalStorage?: ExternalStorage;
+  /**
+   * The workers' payload codec (an EncryptionCodec from durable-claude, or any PayloadCodec): this client encodes
+   * what it sends (the prompt, messages, decisions) and decodes what it reads with it. Not with `client` (give that
+   * Client a `dataConverter: { payloadCodecs: [codec] }` of its own).
+   */
+  payloadCodec?: PayloadCodec;
 }
 
 export interface StartConversationOptions extends ConversationOptions {
