@@ -84,8 +84,13 @@ export class CredentialRefused extends Error {
 }
 
 export interface DecisionVerifier {
-  /** Verifies signature, issuer, audience, expiry and lifetime, and reads the binding. Throws CredentialRefused. */
-  verify(token: string): Promise<VerifiedApprover>;
+  /**
+   * Verifies signature, issuer, audience, expiry and lifetime, and reads the binding. Throws CredentialRefused.
+   * `expected` is the decision the caller is taking: a token that binds it only by OIDC `nonce` can be checked
+   * against nothing else (the nonce must equal decisionNonce(expected)); a token with the explicit claim must agree
+   * with it when given.
+   */
+  verify(token: string, expected?: DecisionBinding): Promise<VerifiedApprover>;
   /** For log lines: "HMAC keys default, k2; JWKS https://…". */
   readonly description: string;
 }
