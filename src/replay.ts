@@ -1,6 +1,8 @@
 // Replaying a conversation's history against the current workflow code: the check that a change to workflow code
 // will not break conversations already running.
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { Worker, type InjectedSinks, type ReplayWorkerOptions } from '@temporalio/worker';
 import type { WorkflowEvent } from './streaming/events';
@@ -66,9 +68,19 @@ export function divergedEventId(message: string): number | undefined {
 
 /**
  * How to replay: the workflow code (a bundle, or its path), and the data converter histories were written with —
- * with the external storage their large payloads went to, so the replay reads them back.
+ * with the external storage their large payloads went to, so the replay reads them back, and the payload codecs
+ * (e.g. an EncryptionCodec with the workers' keys) their payloads were encoded with.
  */
 export type ReplayOptions = { workflowId?: string } & Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle' | 'dataConverter'>;
+
+/**
+ * The parts of a client's data converter a replay needs: its payload codecs (encryption) and external storage. A
+ * replay without the workers' codec cannot read an encrypted history (the workflow's input does not decode).
+ */
+export function replayDataConverterOf(client: Pick<Client, 'options'>): Pick<DataConverter, 'payloadCodecs' | 'externalStorage'> {
+  const { payloadCodecs, externalStorage } = client.options.loadedDataConverter;
+  return { ...(payloadCodecs.length > 0 ? { payloadCodecs } : {}), ...(externalStorage ? { externalStorage } : {}) };
+}
 
 function replaySource(options: ReplayOptions): Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle' | 'dataConverter'> {
   return {

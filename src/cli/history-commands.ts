@@ -105,6 +105,8 @@ const exportCommand: Command = {
       const events = [...exported.previousHistories, exported.history].reduce<number>((sum, history) => sum + eventsOf(history), 0);
       const runs = exported.runIds.length > 1 ? `histories of ${exported.runIds.length} runs` : 'history';
       write(`wrote ${out}: transcript (${exported.transcript?.messages.length ?? 0} messages) and ${runs} (${events} events)`);
+      // The keys decrypted it: the file now holds what Temporal stores encrypted.
+      if (exported.payloadsDecoded) warn(`${out} holds the conversation decrypted (plaintext): share it as you would the conversation itself`);
       return ExitCode.ok;
     });
   },

@@ -1,11 +1,16 @@
 // A conversation's state, transcript and history in one piece: for `snapshot()`, `export()` and bug reports.
 import type { WorkflowExecutionDescription } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
+import { decode, visit, walkGetWorkflowExecutionHistoryResponse } from '@temporalio/common/lib/internal-non-workflow';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
 import { transcriptLines } from '../format';
 import type { ConversationState, Transcript } from '../workflows/types';
 import type { ConversationHandle } from './handle';
 import { chainHistories } from './run-chain';
 import type { QueryOptions } from './types';
+
+type History = temporal.api.history.v1.IHistory;
 
 export interface ConversationExport {
   conversationId: string;
@@ -20,11 +25,18 @@ export interface ConversationExport {
   readable?: string[];
   /**
    * The latest run's history as `temporal workflow show --output json` prints it; `durable-claude replay --file`
-   * reads it, and `previousHistories` before it.
+   * reads it, and `previousHistories` before it. Its payloads are decoded with the client's payload codecs (an
+   * encrypted conversation's export holds plaintext: treat the file as the conversation itself); payloads in
+   * external storage stay references.
    */
   history: unknown;
   /** The histories of the runs before the latest, oldest first (the same format); empty for a single run. */
   previousHistories: unknown[];
+  /**
+   * The histories' payloads went through the client's payload codecs (e.g. decrypted): true when the client has
+   * any. A file with it holds in plaintext what Temporal stores encrypted.
+   */
+  payloadsDecoded: boolean;
 }
 
 export interface ConversationSnapshot {
@@ -54,13 +66,35 @@ export async function completedSnapshot(handle: ConversationHandle, description:
   return { state, transcript };
 }
 
+/**
+ * A copy of a history with every payload decoded by `codecs` (the SDK's decode: last to first), so a bug report
+ * is readable without the keys. Search attributes and headers are never encoded, so they are left as they are;
+ * references to external storage pass the codecs unchanged and stay references.
+ */
+export async function decodedHistory(history: History, codecs: readonly PayloadCodec[]): Promise<History> {
+  const copy = temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(history).finish());
+  if (codecs.length === 0) return copy;
+  const list = [...codecs];
+  const response: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse = { history: copy };
+  await visit(response, walkGetWorkflowExecutionHistoryResponse, {
+    transformPayloads: (payloads) => decode(list, payloads),
+    transformPayload: async (payload) => (await decode(list, [payload]))[0]!,
+    skipHeaders: true,
+    skipSearchAttributes: true,
+  });
+  return response.history ?? copy;
+}
+
 /** The body of `ConversationHandle.export()`. */
 export async function exportConversation(handle: ConversationHandle, options: QueryOptions): Promise<ConversationExport> {
   const description = await handle.describe();
   const runs = await chainHistories(handle.workflow.client, handle.conversationId, description.runId);
   // A failed conversation whose worker is gone has no transcript to give; the histories still hold everything.
   const transcript = (await completedSnapshot(handle, description))?.transcript ?? (await handle.transcript(options).catch(() => undefined));
-  const histories = runs.map(({ history }) => JSON.parse(historyToJSON(history)) as unknown);
+  // Decoded (decrypted) with the client's codecs: an export is for reading, by people who may not hold the keys.
+  const { payloadCodecs } = handle.workflow.client.options.loadedDataConverter;
+  const histories: unknown[] = [];
+  for (const { history } of runs) histories.push(JSON.parse(historyToJSON(await decodedHistory(history, payloadCodecs))) as unknown);
   return {
     conversationId: handle.conversationId,
     runId: description.runId,
@@ -70,5 +104,6 @@ export async function exportConversation(handle: ConversationHandle, options: Qu
     ...(transcript ? { transcript, readable: transcriptLines(transcript) } : {}),
     history: histories[histories.length - 1],
     previousHistories: histories.slice(0, -1),
+    payloadsDecoded: payloadCodecs.length > 0,
   };
 }
