@@ -77,7 +77,14 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
           ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}),
           ...(options.externalStorage ? { externalStorage: true } : {}),
         });
+  const governed = tools.names().filter((name) => tools.get(name)?.settings.approvers !== undefined);
+  if (governed.length > 0 && !options.decisionVerifier) {
+    throw new TypeError(
+      `Tools ${governed.join(', ')} have approvers, so their decisions need verified credentials: pass createAgentWorker({ decisionVerifier: createDecisionVerifier({ hmacKeys | jwks }) })`,
+    );
+  }
   const anthropic = options.anthropic ?? new Anthropic();
+  const dataConverter = dataConverterOf(options);
   return Worker.create({
     // Model calls and tool runs mostly wait on I/O; a high slot count keeps parallel tool calls parallel.
     maxConcurrentActivityTaskExecutions: 200,
@@ -100,13 +107,25 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
       payloadsOffloadedAbove: options.externalStorage?.payloadSizeThreshold ?? null,
       // …and archives the transcript the model no longer sees there when it hands over.
       ...(options.externalStorage ? { externalStorage: options.externalStorage } : {}),
-      ...(options.worker?.dataConverter?.payloadCodecs ? { payloadCodecs: options.worker.dataConverter.payloadCodecs } : {}),
+      ...(dataConverter?.payloadCodecs ? { payloadCodecs: dataConverter.payloadCodecs } : {}),
+      ...(options.decisionVerifier ? { decisionVerifier: options.decisionVerifier } : {}),
     }),
     sinks: { ...options.worker?.sinks, ...conversationEventSinks(options.events) },
     // Activities' own client (the model call reads the transcript by query through it) gets this converter too.
-    ...(options.externalStorage ? { dataConverter: { ...options.worker?.dataConverter, externalStorage: options.externalStorage } } : {}),
+    ...(dataConverter ? { dataConverter } : {}),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });
+}
+
+/** The worker's data converter: the user's, plus external storage and the payload codec (encryption) when given. */
+function dataConverterOf(options: AgentWorkerOptions): WorkerOptions['dataConverter'] {
+  const given = options.worker?.dataConverter;
+  if (!options.externalStorage && !options.payloadCodec) return given;
+  return {
+    ...given,
+    ...(options.externalStorage ? { externalStorage: options.externalStorage } : {}),
+    ...(options.payloadCodec ? { payloadCodecs: [...(given?.payloadCodecs ?? []), options.payloadCodec] } : {}),
+  };
 }
 
 /** Runs a worker until SIGINT/SIGTERM, serving the given tools with settings from the environment. */

@@ -3,7 +3,9 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ExternalStorage, PayloadCodec } from '@temporalio/common';
 import type { AgentTool } from '../tools/define-tool';
-import type { ToolRegistry } from '../tools/registry';
+import type { DecisionVerifier } from '../security/types';
+import { ToolRegistry } from '../tools/registry';
+import { createDecisionActivities } from './decisions';
 import { createModelActivities, type ModelActivityOptions } from './model';
 import { createPayloadStorageActivities } from './payload-storage';
 import { createToolActivities } from './tools';
@@ -24,12 +26,16 @@ export interface AgentActivitiesOptions extends Omit<ModelActivityOptions, 'anth
   externalStorage?: ExternalStorage;
   /** The worker's payload codecs, for what the activities store themselves (archived transcript segments). */
   payloadCodecs?: readonly PayloadCodec[];
+  /** Verifies decision credentials (tools with approvers need it). */
+  decisionVerifier?: DecisionVerifier;
 }
 
-export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove, externalStorage, payloadCodecs, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
+export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove, externalStorage, payloadCodecs, decisionVerifier, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
+  const registry = tools instanceof ToolRegistry ? tools : new ToolRegistry(tools);
   return {
     ...createModelActivities({ anthropic, ...modelOptions }),
-    ...createToolActivities(tools),
+    ...createToolActivities(registry),
+    ...createDecisionActivities({ registry, ...(decisionVerifier ? { verifier: decisionVerifier } : {}) }),
     ...createPayloadStorageActivities({ offloadsAbove: payloadsOffloadedAbove !== undefined ? payloadsOffloadedAbove : (externalStorage?.payloadSizeThreshold ?? null) }),
     ...createTranscriptArchiveActivities({ externalStorage, ...(payloadCodecs ? { payloadCodecs } : {}) }),
   };

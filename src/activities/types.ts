@@ -1,6 +1,7 @@
 // The argument and result objects of every activity. Types only: workflow code imports this file with
 // `import type`, so history payloads are self-describing and can grow fields without breaking replay.
 import type { ModelPrice } from '../pricing/cost';
+import type { ApproverVerdict, DecisionBinding, VerifiedApprover } from '../security/types';
 import type { TranscriptPage, TranscriptSegment, TranscriptSegmentRef } from '../workflows/types';
 import type {
   BetaContentBlock,
@@ -23,6 +24,8 @@ export interface ToolDescription {
   inputSchema: Record<string, unknown>;
   strict?: boolean;
   approval: ApprovalRule;
+  /** Decisions need verified credentials: who may decide is the worker's rule (defineTool's approvers). */
+  approvalPolicy?: { description: string; requiredApprovals: number };
   /** Per-tool approval timeout in ms, overriding the conversation's. */
   approvalTimeoutMs?: number;
   /** Activity options for runTool on this tool. */
@@ -78,6 +81,24 @@ export interface ToolCallReview {
 export interface ReviewToolCallsResult {
   reviews: ToolCallReview[];
 }
+
+/** A decision credential to check in the worker (a local activity: the token is never recorded in history). */
+export interface VerifyDecisionInput {
+  token: string;
+  toolName: string;
+  /** What the workflow expects the credential to be bound to (its own id, the call, the decision, the input's digest). */
+  expected: DecisionBinding;
+}
+
+export type VerifyDecisionResult =
+  | {
+      ok: true;
+      /** The verified person and binding; the token is not in it. */
+      approver: Omit<VerifiedApprover, 'roles' | 'groups'>;
+      /** The tool's approver rule on this person (allowed, with the claims matched), or no rule. */
+      verdict: ApproverVerdict | null;
+    }
+  | { ok: false; reason: string };
 
 /** The record of a person's decision that lets a gated tool run. runTool refuses a gated call without one. */
 export interface ApprovalRecord {
@@ -354,6 +375,8 @@ export interface AgentActivities {
   /** Counts the next call's input tokens (the API's count_tokens) and prices its worst case, for a budget. */
   estimateModelCall(input: EstimateModelCallInput): Promise<ModelCallEstimate>;
   runTool(input: RunToolInput): Promise<RunToolResult>;
+  /** Verifies a decision credential and applies the tool's approver rule, in the worker. */
+  verifyDecision(input: VerifyDecisionInput): Promise<VerifyDecisionResult>;
   describeRun(input: DescribeRunInput): Promise<DescribeRunResult>;
   /** Summarizes the model-facing history into one compaction block (the API's explicit compaction request). */
   compactConversation(input: CompactConversationInput): Promise<CompactConversationResult>;

@@ -4,6 +4,7 @@ import type { ApprovalRecord, ToolResultContent } from '../activities/types';
 import { validateJsonSchema } from '../workflows/json-schema';
 import { TOOL_NAME_PATTERN } from '../workflows/options';
 import { DURATION_HINT, parseDurationMs } from '../workflows/duration';
+import type { ApproverRule } from '../security/types';
 
 export type Duration = string | number;
 
@@ -49,6 +50,16 @@ export interface ToolSettings<Input> {
   needsApproval?: boolean | ((input: Input) => boolean | Promise<boolean>);
   /** How long a call waits for approval before it expires; overrides the conversation's setting. */
   approvalTimeout?: Duration;
+  /**
+   * Who may decide this tool's calls, from their verified credentials (roles, groups, emails, a predicate). With a
+   * rule, every decision needs a signed token that the worker verifies (createAgentWorker({ decisionVerifier })):
+   * an unsigned or invalid decision is refused, and the conversation's requester may not approve its own call.
+   * Implies needsApproval (unless needsApproval is a function that says when). Without it, whoever can signal the
+   * namespace can decide ("trusted namespace" mode).
+   */
+  approvers?: ApproverRule;
+  /** How many distinct people must approve a call (default 1). Needs `approvers` (use `{}` for any verified person). */
+  requiredApprovals?: number;
   /** Start-to-close timeout of one attempt. Default '60s'. */
   timeout?: Duration;
   /** Tool-side retries: short, as production advice goes (default 3 attempts, 500ms backoff start). */
@@ -124,10 +135,31 @@ function checkSettings(settings: ToolSettings<never>): void {
   checkDuration(settings.approvalTimeout, `${settings.name}.approvalTimeout`);
   checkDuration(settings.heartbeatTimeout, `${settings.name}.heartbeatTimeout`);
   checkDuration(settings.retry?.initialInterval, `${settings.name}.retry.initialInterval`);
+  checkApprovers(settings);
   const attempts = settings.retry?.maximumAttempts;
   if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1 && attempts <= 20)) {
     throw new TypeError(`${settings.name}.retry.maximumAttempts must be a whole number from 1 to 20`);
   }
+}
+
+function checkApprovers(settings: ToolSettings<never>): void {
+  const { approvers, requiredApprovals, needsApproval } = settings;
+  if (requiredApprovals !== undefined && !(Number.isInteger(requiredApprovals) && requiredApprovals >= 1 && requiredApprovals <= 10)) {
+    throw new TypeError(`${settings.name}.requiredApprovals must be a whole number from 1 to 10`);
+  }
+  if (requiredApprovals !== undefined && approvers === undefined) {
+    throw new TypeError(`${settings.name}.requiredApprovals needs approvers (who may approve; {} for any verified person)`);
+  }
+  if (approvers === undefined) return;
+  if (typeof approvers !== 'object' || approvers === null) throw new TypeError(`${settings.name}.approvers must be an object {roles?, groups?, emails?, subjects?, issuers?, allow?}`);
+  if (needsApproval === false) throw new TypeError(`${settings.name} has approvers but needsApproval: false: remove one of them`);
+  for (const list of ['roles', 'groups', 'emails', 'subjects', 'issuers'] as const) {
+    const value = approvers[list];
+    if (value !== undefined && !(Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item !== ''))) {
+      throw new TypeError(`${settings.name}.approvers.${list} must be a non-empty list of strings`);
+    }
+  }
+  if (approvers.allow !== undefined && typeof approvers.allow !== 'function') throw new TypeError(`${settings.name}.approvers.allow must be a function`);
 }
 
 /** Each input example must be an object the tool's own parsing accepts: the model would learn from a wrong one. */
@@ -164,7 +196,8 @@ function makeTool(
     parse,
     async needsApproval(input) {
       if (typeof rule === 'function') return Boolean(await rule(input as never));
-      return rule === true;
+      // A tool with approvers is gated: its rule would mean nothing otherwise.
+      return rule === true || settings.approvers !== undefined;
     },
     async run(input, context) {
       return settings.run(input as never, context);

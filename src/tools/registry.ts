@@ -1,3 +1,4 @@
+import type { ApproverRule } from '../security/types';
 import type { ToolDescription } from '../activities/types';
 import type { AgentTool, Duration } from './define-tool';
 import { parseDurationMs } from '../workflows/duration';
@@ -29,6 +30,20 @@ export const MAX_STORED_RESULT_BYTES = 24 * 1024 * 1024;
 /** Durations were checked by defineTool, so this only converts. */
 function ms(value: Duration | undefined): number | undefined {
   return value === undefined ? undefined : parseDurationMs(value);
+}
+
+/** A rule for people (state, show): what it asks, never the predicate's code. */
+function describeApprovers(rule: ApproverRule, requiredApprovals: number): string {
+  const parts = rule.description !== undefined ? [rule.description] : [
+    ...(rule.roles ? [`role ${rule.roles.join(' or ')}`] : []),
+    ...(rule.groups ? [`group ${rule.groups.join(' or ')}`] : []),
+    ...(rule.emails ? [`email ${rule.emails.join(' or ')}`] : []),
+    ...(rule.subjects ? [`subject ${rule.subjects.join(' or ')}`] : []),
+    ...(rule.issuers ? [`issuer ${rule.issuers.join(' or ')}`] : []),
+    ...(rule.allow ? ['a custom check'] : []),
+  ];
+  const who = parts.length > 0 ? parts.join(', ') : 'any verified person';
+  return requiredApprovals > 1 ? `${who}; ${requiredApprovals} distinct approvers` : who;
 }
 
 /** The worker's tools by name. Workflows see only what describe() gives: names, schemas and options. */
@@ -73,7 +88,10 @@ export class ToolRegistry {
       ...(tool.description !== undefined ? { description: tool.description } : {}),
       inputSchema: tool.inputSchema,
       ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
-      approval: typeof rule === 'function' ? 'conditional' : rule === true ? 'always' : 'never',
+      approval: typeof rule === 'function' ? 'conditional' : rule === true || settings.approvers !== undefined ? 'always' : 'never',
+      ...(settings.approvers !== undefined
+        ? { approvalPolicy: { description: describeApprovers(settings.approvers, settings.requiredApprovals ?? 1), requiredApprovals: settings.requiredApprovals ?? 1 } }
+        : {}),
       ...(approvalTimeoutMs !== undefined ? { approvalTimeoutMs } : {}),
       startToCloseTimeoutMs: ms(settings.timeout) ?? DEFAULT_TIMEOUT_MS,
       maximumAttempts: settings.retry?.maximumAttempts ?? DEFAULT_ATTEMPTS,

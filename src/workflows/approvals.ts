@@ -5,7 +5,19 @@ import { log } from '@temporalio/workflow';
 import { validateJsonSchema, type JsonSchema } from './json-schema';
 import { isRecord, sameJson } from './json';
 import type { LiveEvents } from './live-events';
-import type { ApprovalDecision, Continuation, DecisionChannel, DecisionRequest, DroppedDecision, HeldDecision, PendingApproval } from './types';
+import type {
+  ApprovalDecision,
+  ApprovalPolicySummary,
+  ApprovalProgress,
+  Continuation,
+  DecisionChannel,
+  DecisionRequest,
+  DroppedDecision,
+  HeldDecision,
+  PendingApproval,
+  RecordedApprover,
+  RefusedDecision,
+} from './types';
 
 interface ExpectedCall {
   toolUseId: string;
@@ -13,19 +25,29 @@ interface ExpectedCall {
   input: unknown;
 }
 
+/** A decision the book takes: unsigned ones name who decided; verified ones carry the people their credentials named. */
+export type TakenRequest = Omit<DecisionRequest, 'by' | 'token'> & { by: string };
+
 interface EarlyDecision {
-  request: DecisionRequest;
+  request: TakenRequest;
   approve: boolean;
   via: DecisionChannel;
   receivedAt: number;
 }
 
+/** A decision credential longer than this is refused before anything verifies it. */
+export const MAX_TOKEN_LENGTH = 8192;
+
 /** What is wrong with a decision's shape, before any workflow state is consulted (clients check this too). */
 export function decisionShapeProblem(request: unknown, approve: boolean): string | undefined {
-  if (!isRecord(request)) return 'a decision must be an object {toolUseId, by, reason?, input?}';
-  const { toolUseId, by, reason, input } = request;
+  if (!isRecord(request)) return 'a decision must be an object {toolUseId, by, reason?, input?, token?}';
+  const { toolUseId, by, reason, input, token } = request;
   if (typeof toolUseId !== 'string' || toolUseId === '') return 'toolUseId must name the tool call (the tool_use id)';
-  if (typeof by !== 'string' || by.trim() === '') return 'by must say who decides (a user id or name), for the audit trail';
+  if (token !== undefined && (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH)) {
+    return `token must be a signed decision credential (a JWT of at most ${MAX_TOKEN_LENGTH} characters)`;
+  }
+  if (token === undefined && (typeof by !== 'string' || by.trim() === '')) return 'by must say who decides (a user id or name), for the audit trail';
+  if (by !== undefined && typeof by !== 'string') return 'by must be a string';
   if (reason !== undefined && typeof reason !== 'string') return 'reason must be a string';
   if (input !== undefined && !approve) return 'input can only be given with approve (approve with edit)';
   return undefined;
@@ -43,11 +65,19 @@ export class ApprovalBook {
   static readonly MAX_DROPPED_SHOWN = 100;
   readonly #dropped: DroppedDecision[] = [];
   readonly #droppedIds = new Set<string>();
+  /** Decisions refused for their credential or the tool's policy (most recent MAX_DROPPED_SHOWN). */
+  readonly #refused: RefusedDecision[] = [];
+  /** Credentials already taken, with when each expires (epoch ms): a used one is refused while it is still valid. */
+  readonly #usedTokens = new Map<string, number>();
+  /** Verified approvals of calls that need more than one, by toolUseId. */
+  readonly #partial = new Map<string, { inputSha256: string; approvers: RecordedApprover[] }>();
   /** Every decision in order: the audit trail. */
   readonly audit: ApprovalDecision[] = [];
 
   constructor(
     private readonly schemaOf: (toolName: string) => JsonSchema | undefined,
+    /** The tool's approver policy, when it has one (from the recorded tool catalog). */
+    private readonly policyOf: (toolName: string) => ApprovalPolicySummary | undefined,
     private readonly onChange: () => void,
     /** How long a decision for an unknown call is held: one whose call has not appeared by then names no call here. */
     private readonly holdMs: number,
@@ -76,13 +106,53 @@ export class ApprovalBook {
     return this.#pending.get(toolUseId);
   }
 
+  /** The call a decision names, once the model's reply has named it (pending, or about to be reviewed). */
+  callOf(toolUseId: string): ExpectedCall | undefined {
+    return this.#pending.get(toolUseId) ?? this.#expected.get(toolUseId);
+  }
+
+  policyFor(toolName: string): ApprovalPolicySummary | undefined {
+    return this.policyOf(toolName);
+  }
+
+  /** Decisions refused for their credential or policy, most recent last (the state query shows them). */
+  refused(): RefusedDecision[] {
+    return [...this.#refused];
+  }
+
+  /** Records a refused attempt: nothing ran, and people can see who tried what and why it was refused. */
+  refuse(entry: RefusedDecision): void {
+    log.warn(`Refused a decision: ${entry.reason}`, { toolUseId: entry.toolUseId, decision: entry.decision, via: entry.via, subject: entry.subject, claimedBy: entry.claimedBy });
+    this.#refused.push(entry);
+    if (this.#refused.length > ApprovalBook.MAX_DROPPED_SHOWN) this.#refused.shift();
+    this.onChange();
+  }
+
+  /** Whether a credential was taken before (and has not expired since, after which it is refused for that anyway). */
+  tokenUsed(tokenId: string): boolean {
+    return this.#usedTokens.has(tokenId);
+  }
+
+  useToken(tokenId: string, expiresAtMs: number, now: number): void {
+    for (const [id, until] of this.#usedTokens) if (until < now) this.#usedTokens.delete(id);
+    this.#usedTokens.set(tokenId, expiresAtMs);
+  }
+
+  /** Verified approvals a call has gathered so far, when its policy needs more than one. */
+  partialFor(toolUseId: string): { inputSha256: string; approvers: RecordedApprover[] } | undefined {
+    return this.#partial.get(toolUseId);
+  }
+
   /** What the next run needs (continue-as-new): the audit trail, who still waits, what is held or was dropped. */
-  carry(): Continuation['approvals'] {
+  carry(now: number): Continuation['approvals'] {
     return {
       audit: this.audit,
       pending: this.list(),
       held: [...this.#early.values()],
       dropped: this.#dropped,
+      ...(this.#refused.length > 0 ? { refused: this.#refused } : {}),
+      ...(this.#usedTokens.size > 0 ? { usedTokens: [...this.#usedTokens].filter(([, until]) => until >= now) } : {}),
+      ...(this.#partial.size > 0 ? { partial: [...this.#partial] } : {}),
     };
   }
 
@@ -93,9 +163,13 @@ export class ApprovalBook {
     for (const decision of carried.audit) {
       if (!this.#pending.has(decision.toolUseId)) this.#decided.set(decision.toolUseId, decision);
     }
-    for (const held of carried.held) this.#early.set(held.request.toolUseId, held);
+    // Carried held decisions are unsigned ones (signed decisions wait in their handler), so each names who decided.
+    for (const held of carried.held) this.#early.set(held.request.toolUseId, { ...held, request: held.request as TakenRequest });
     this.#dropped.push(...carried.dropped);
     for (const dropped of carried.dropped) this.#droppedIds.add(dropped.toolUseId);
+    this.#refused.push(...(carried.refused ?? []));
+    for (const [id, until] of carried.usedTokens ?? []) this.#usedTokens.set(id, until);
+    for (const [id, partial] of carried.partial ?? []) this.#partial.set(id, partial);
   }
 
   /** Held decisions and when each one's hold ends (epoch ms), for the next run's timers. */
@@ -182,6 +256,8 @@ export class ApprovalBook {
       requestedAt: new Date(now).toISOString(),
       expiresAt: timeoutMs === undefined ? null : new Date(now + timeoutMs).toISOString(),
     };
+    const policy = this.policyOf(call.toolName);
+    if (policy) pending.policy = policy;
     this.#pending.set(call.toolUseId, pending);
     this.events?.emit({
       type: 'approval_requested',
@@ -197,8 +273,12 @@ export class ApprovalBook {
     if (early) {
       // A held decision is checked now that the call (and its schema) is known.
       const refusal = this.decisionProblem(early.request, early.approve, now);
-      if (refusal) this.#drop(call.toolUseId, early.request.by, now, `the held decision no longer applies: ${refusal}`);
-      else this.decide(early.request, early.approve, early.via, now);
+      if (refusal) {
+        this.#drop(call.toolUseId, early.request.by, now, `the held decision no longer applies: ${refusal}`);
+        if (this.policyOf(call.toolName) && early.via !== 'timeout') {
+          this.refuse({ toolUseId: call.toolUseId, decision: early.approve ? 'approve' : 'reject', via: early.via, refusedAt: new Date(now).toISOString(), reason: refusal, claimedBy: early.request.by });
+        }
+      } else this.decide(early.request, early.approve, early.via, now);
     }
     this.onChange();
     return pending;
@@ -211,7 +291,7 @@ export class ApprovalBook {
   decisionProblem(request: unknown, approve: boolean, now: number, options: { holdUnknown?: boolean } = {}): string | undefined {
     const malformed = decisionShapeProblem(request, approve);
     if (malformed || !isRecord(request)) return malformed;
-    const { toolUseId, input } = request as { toolUseId: string; input?: unknown };
+    const { toolUseId, input } = request as { toolUseId: string; input?: unknown; token?: string };
     const decided = this.#decided.get(toolUseId);
     if (decided) return `tool call ${toolUseId} was already ${decided.decision} by ${decided.by} at ${decided.decidedAt}`;
     if (this.#early.has(toolUseId)) return `tool call ${toolUseId} already has a decision waiting to be applied`;
@@ -231,6 +311,10 @@ export class ApprovalBook {
       return `unknown tool call id ${toolUseId}; ${waiting.length ? `waiting for a decision: ${waiting.join(', ')}` : 'no tool call is waiting for a decision'}`;
     }
     if (pending?.expiresAt && now >= Date.parse(pending.expiresAt)) return `tool call ${toolUseId} expired at ${pending.expiresAt}`;
+    const policy = this.policyOf(call.toolName);
+    if (policy && request.token === undefined) {
+      return `${call.toolName} decisions need a signed credential (approvers: ${policy.description}); an unsigned decision is not taken`;
+    }
     if (input !== undefined) {
       const schema = call ? this.schemaOf(call.toolName) : undefined;
       const problems = schema ? validateJsonSchema(input, schema) : [];
@@ -240,7 +324,7 @@ export class ApprovalBook {
   }
 
   /** Takes a decision that passed decisionProblem(): records it, or holds it until its call is pending. */
-  decide(request: DecisionRequest, approve: boolean, via: DecisionChannel, now: number): ApprovalDecision | undefined {
+  decide(request: TakenRequest, approve: boolean, via: DecisionChannel, now: number, approvers?: RecordedApprover[]): ApprovalDecision | undefined {
     const pending = this.#pending.get(request.toolUseId);
     if (!pending) {
       this.#early.set(request.toolUseId, { request, approve, via, receivedAt: now });
@@ -260,9 +344,44 @@ export class ApprovalBook {
       requestedInput: pending.input,
       ...(approve ? { approvedInput: request.input ?? pending.input } : {}),
       edited,
+      ...(approvers ? { approvers } : {}),
     };
+    this.#partial.delete(pending.toolUseId);
     this.#record(decision);
     return decision;
+  }
+
+  /**
+   * Takes a decision whose credential the worker verified and the workflow checked (binding, single use, policy,
+   * requester): a rejection decides; an approval decides once the policy's number of distinct people approved the
+   * same input. Returns the decision, the progress so far, or why it cannot be taken now.
+   */
+  takeVerified(
+    request: TakenRequest,
+    approve: boolean,
+    via: Exclude<DecisionChannel, 'timeout'>,
+    approver: RecordedApprover,
+    inputSha256: string,
+    now: number,
+  ): ApprovalDecision | ApprovalProgress | string {
+    const pending = this.#pending.get(request.toolUseId);
+    if (!pending) return `tool call ${request.toolUseId} is not waiting for a decision`;
+    const required = pending.policy?.requiredApprovals ?? 1;
+    // One authorised rejection decides; so does the one approval a single-approver policy needs.
+    if (!approve || required <= 1) return this.decide(request, approve, via, now, [approver])!;
+    const partial = this.#partial.get(pending.toolUseId) ?? { inputSha256, approvers: [] };
+    if (partial.inputSha256 !== inputSha256) {
+      return `the approvals so far are for another input of ${pending.toolName}: every approver must approve the same input`;
+    }
+    if (partial.approvers.some((a) => a.subject === approver.subject && a.issuer === approver.issuer)) {
+      return `${approver.subject} already approved this call; it needs ${required} distinct approvers`;
+    }
+    const approvers = [...partial.approvers, approver];
+    if (approvers.length >= required) return this.decide(request, true, via, now, approvers)!;
+    this.#partial.set(pending.toolUseId, { inputSha256, approvers });
+    pending.approvals = approvers;
+    this.onChange();
+    return { toolUseId: pending.toolUseId, toolName: pending.toolName, decision: 'approval_recorded', approvers, requiredApprovals: required };
   }
 
   /** No one decided in time. */

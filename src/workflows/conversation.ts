@@ -25,7 +25,7 @@ import type { BetaContentBlock, BetaTool } from '@anthropic-ai/sdk/resources/bet
 import type { AgentActivities, CacheTtl, CallModelResult, ModelRequestContext, ToolDescription } from '../activities/types';
 import { formatUsd } from '../pricing/cost';
 import { AgentCostUsdKey, AgentPendingApprovalsKey, AgentStatusKey } from '../search-attributes';
-import { ApprovalBook } from './approvals';
+import { ApprovalBook, decisionShapeProblem, type TakenRequest } from './approvals';
 import { ChatInbox } from './chat-inbox';
 import { ContextWindow } from './context-window';
 import { ContinueAsNewPoint, HistoryGauge } from './continue-as-new';
@@ -44,20 +44,24 @@ import {
   userMessageSignal,
 } from './definitions';
 import { FailureRetries, FailureTypes } from './failure-retries';
-import { jsonByteLength } from './json';
+import { isRecord, jsonByteLength } from './json';
 import { LiveEvents } from './live-events';
 import { ModelTurns, budgetSpent } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
 import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
+import { DecisionRefusal, takeSignedDecision } from './verified-decisions';
 import { serverToolBetas } from './tool-surface';
 import { DEFAULT_PAGE_BYTES, pageOf, pageRequestProblem, sliceFrom, type ArchivedCounts } from './transcript-pages';
 import type {
+  ApprovalDecision,
+  ApprovalProgress,
   BudgetStop,
   CarriedToolRound,
   Continuation,
   ConversationOptions,
   ConversationResult,
   ConversationStatus,
+  DecisionRequest,
   FinalStatus,
   MessageParam,
   ToolOutput,
@@ -70,6 +74,11 @@ import type {
 import { emptyUsage, totalInputTokens } from './usage';
 
 export { FailureTypes } from './failure-retries';
+
+/** A decision that carries a credential: it goes to the worker to be verified. */
+function hasToken(request: unknown): request is DecisionRequest & { token: string } {
+  return isRecord(request) && request.token !== undefined;
+}
 
 /** Archives the transcript's older stretch at a hand-over: a normal activity, for its payload goes to storage. */
 const { archiveTranscript } = proxyActivities<Pick<AgentActivities, 'archiveTranscript'>>({
@@ -195,6 +204,7 @@ export class Conversation {
     this.#run = options.continuation?.run ?? 1;
     this.#approvals = new ApprovalBook(
       (name) => this.#tools.get(name)?.inputSchema,
+      (name) => this.#tools.get(name)?.approvalPolicy,
       () => this.#publishState(),
       options.holdUnknownDecisionsMs,
       this.#events,
@@ -276,6 +286,7 @@ export class Conversation {
       ...(this.#options.budgetUsd !== undefined ? { budgetUsd: this.#options.budgetUsd } : {}),
       heldDecisions: this.#approvals.held(Date.now()),
       droppedDecisions: this.#approvals.dropped(Date.now()),
+      refusedDecisions: this.#approvals.refused(),
       ...(this.#result ? { result: this.#result } : {}),
       runs: this.#run,
     }));
@@ -295,12 +306,25 @@ export class Conversation {
     ] as const) {
       setHandler(signal, (request) => {
         this.#history.sample();
+        if (hasToken(request)) return this.#signedDecision(request, approve, 'signal').then(() => undefined, () => undefined);
         const problem = this.#approvals.decisionProblem(request, approve, Date.now(), { holdUnknown: true });
         if (problem) {
-          log.warn(`Ignored ${approve ? 'approve' : 'reject'} signal: ${problem}`, { request });
+          log.warn(`Ignored ${approve ? 'approve' : 'reject'} signal: ${problem}`, { toolUseId: isRecord(request) ? request.toolUseId : undefined });
+          // Under an approver policy an unsigned attempt is part of the record, not just a log line.
+          const call = isRecord(request) && typeof request.toolUseId === 'string' ? this.#approvals.callOf(request.toolUseId) : undefined;
+          if (call && this.#approvals.policyFor(call.toolName)) {
+            this.#approvals.refuse({
+              toolUseId: call.toolUseId,
+              decision: approve ? 'approve' : 'reject',
+              via: 'signal',
+              refusedAt: new Date().toISOString(),
+              reason: problem,
+              ...(typeof request.by === 'string' ? { claimedBy: request.by } : {}),
+            });
+          }
           return;
         }
-        const taken = this.#approvals.decide(request, approve, 'signal', Date.now());
+        const taken = this.#approvals.decide(request as TakenRequest, approve, 'signal', Date.now());
         // Held for a call not seen yet: a durable timer ends the hold, so it shows as dropped even if nothing else happens.
         if (!taken && patched(HELD_DECISIONS_EXPIRE_PATCH)) {
           void CancellationScope.nonCancellable(() => sleep(this.#options.holdUnknownDecisionsMs)).then(() => this.#approvals.expireHeld(Date.now()));
@@ -311,7 +335,12 @@ export class Conversation {
       decideUpdate,
       (request) => {
         this.#history.sample();
-        const decision = this.#approvals.decide(request, request.decision === 'approve', 'update', Date.now());
+        if (hasToken(request)) {
+          return this.#signedDecision(request, request.decision === 'approve', 'update').catch((err: unknown) => {
+            throw err instanceof DecisionRefusal ? ApplicationFailure.nonRetryable(err.message, 'DecisionRefused') : err;
+          });
+        }
+        const decision = this.#approvals.decide(request as TakenRequest, request.decision === 'approve', 'update', Date.now());
         if (decision) return Promise.resolve(decision);
         // Decided before the call was pending (a fast approver): answer once the workflow takes it.
         const id = request.toolUseId;
@@ -336,7 +365,8 @@ export class Conversation {
           const problem = this.#approvals.decisionProblem(request, request.decision === 'approve', Date.now());
           if (problem) throw new Error(problem);
         },
-        description: 'Approve or reject a tool call waiting for a person; refuses unknown, decided, expired ids and edits that break the schema.',
+        description:
+          'Approve or reject a tool call waiting for a person; refuses unknown, decided, expired ids, edits that break the schema, and unsigned or invalid decisions for tools with approvers.',
       },
     );
 
@@ -704,7 +734,7 @@ export class Conversation {
       tools: [...this.#tools.values()],
       ...(this.#toolSessions.size > 0 ? { toolSessions: Object.fromEntries(this.#toolSessions) } : {}),
       ...this.#modelTurns.carry(),
-      approvals: this.#approvals.carry(),
+      approvals: this.#approvals.carry(Date.now()),
       retries: this.#retries.carry(),
       context: this.#window.carry(archived?.messages ?? 0),
       inbox: this.#inbox.carry(this.#exchangeTickets),
@@ -712,6 +742,33 @@ export class Conversation {
   }
 
   /** The previous run's state, before this run does anything. */
+  /** A decision with a credential: verified in the worker, checked here; a refusal is recorded and rethrown. */
+  async #signedDecision(request: DecisionRequest & { token: string }, approve: boolean, via: 'signal' | 'update'): Promise<ApprovalDecision | ApprovalProgress> {
+    const shape = decisionShapeProblem(request, approve);
+    if (shape) throw new DecisionRefusal(shape);
+    const context = {
+      approvals: this.#approvals,
+      holdMs: this.#options.holdUnknownDecisionsMs,
+      requestedBy: this.#options.requestedBy,
+      closing: () => this.#handingOver || this.#result !== undefined,
+    };
+    try {
+      return await takeSignedDecision(context, request, approve, via);
+    } catch (err) {
+      if (!(err instanceof DecisionRefusal)) throw err;
+      this.#approvals.refuse({
+        toolUseId: request.toolUseId,
+        decision: approve ? 'approve' : 'reject',
+        via,
+        refusedAt: new Date().toISOString(),
+        reason: err.message,
+        ...(typeof request.by === 'string' ? { claimedBy: request.by } : {}),
+        ...(err.subject !== undefined ? { subject: err.subject } : {}),
+      });
+      throw err;
+    }
+  }
+
   #restore(carried: Continuation): void {
     if (carried.archive) {
       this.#archive = carried.archive;

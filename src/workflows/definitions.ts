@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ModelRequestContext } from '../activities/types';
 import type {
   ApprovalDecision,
+  ApprovalProgress,
   AwaitReplyRequest,
   ConversationState,
   DecideRequest,
@@ -28,7 +29,7 @@ export const endConversationSignal = defineSignal<[EndConversationRequest?]>('en
 export const retryFailureSignal = defineSignal<[RetryFailureRequest]>('retryFailure');
 
 /** Approve or reject with an answer: refused when the id is unknown, already decided or expired, or the edit breaks the schema. */
-export const decideUpdate = defineUpdate<ApprovalDecision, [DecideRequest]>('decide');
+export const decideUpdate = defineUpdate<ApprovalDecision | ApprovalProgress, [DecideRequest]>('decide');
 /** Send a user message to a chat and wait for the model's answer. */
 export const sendMessageUpdate = defineUpdate<UserMessageReply, [UserMessageRequest]>('sendMessage');
 /** Wait for the answer to a message whose sendMessage Update ended with `continuedAsNew` (the run continued as new first). */

@@ -40,6 +40,8 @@ export interface ResolvedOptions {
   approvalTimeoutMs?: number;
   onApprovalTimeout: 'reject' | 'fail';
   holdUnknownDecisionsMs: number;
+  /** Who asked for the conversation (approvals.requestedBy): under an approver policy, not an approver of its calls. */
+  requestedBy?: string;
   chat: boolean;
   chatIdleTimeoutMs: number;
   modelRetry: { maximumAttempts: number; initialIntervalMs: number; maximumIntervalMs: number };
@@ -336,6 +338,10 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
   if (approvals.onTimeout !== undefined && approvals.onTimeout !== 'reject' && approvals.onTimeout !== 'fail') {
     errors.push("approvals.onTimeout must be 'reject' or 'fail'");
   }
+  const requestedBy: unknown = approvals.requestedBy;
+  if (requestedBy !== undefined && !(typeof requestedBy === 'string' && requestedBy.trim() !== '' && requestedBy.length <= 320)) {
+    errors.push('approvals.requestedBy must name who asked for the conversation (a user id or email, up to 320 characters)');
+  }
 
   const chatIdleTimeoutMs = durationMs(isRecord(opts.chat) ? opts.chat.idleTimeout : undefined, 'chat.idleTimeout', errors) ?? 3_600_000;
 
@@ -420,6 +426,7 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       ...(approvalTimeoutMs !== undefined ? { approvalTimeoutMs } : {}),
       onApprovalTimeout: approvals.onTimeout ?? 'reject',
       holdUnknownDecisionsMs,
+      ...(typeof requestedBy === 'string' ? { requestedBy } : {}),
       chat,
       chatIdleTimeoutMs,
       modelRetry: { maximumAttempts, initialIntervalMs, maximumIntervalMs },

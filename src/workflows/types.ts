@@ -81,6 +81,11 @@ export interface ApprovalOptions {
    * to), then dropped; held and dropped decisions show in the state query. Default '10m'.
    */
   holdUnknownDecisions?: string | number;
+  /**
+   * Who asked for this conversation (a user id or email, as approvers' tokens name people): under an approver policy
+   * this person may not approve the conversation's own tool calls.
+   */
+  requestedBy?: string;
 }
 
 export interface ChatOptions {
@@ -249,6 +254,11 @@ export interface Continuation {
     pending: PendingApproval[];
     held: CarriedHeldDecision[];
     dropped: DroppedDecision[];
+    refused?: RefusedDecision[];
+    /** Credentials already used, with when each expires (ms): a used one stays refused for as long as it is valid. */
+    usedTokens?: Array<[string, number]>;
+    /** Verified approvals of calls that need more than one, by toolUseId. */
+    partial?: Array<[string, { inputSha256: string; approvers: RecordedApprover[] }]>;
   };
   retries: { requested: RetryFailureRequest[]; taken: RetryRecord[] };
   context?: {
@@ -318,9 +328,57 @@ export interface PendingApproval {
   requestedAt: string;
   /** null: waits until someone decides. */
   expiresAt: string | null;
+  /** The tool's approver policy, when it has one: decisions need signed credentials. */
+  policy?: ApprovalPolicySummary;
+  /** Verified approvals so far, when the policy needs more than one. */
+  approvals?: RecordedApprover[];
 }
 
 export type DecisionChannel = 'signal' | 'update' | 'timeout';
+
+/** A person whose signed credential the worker verified for a decision: what the audit keeps instead of the token. */
+export interface RecordedApprover {
+  subject: string;
+  issuer: string;
+  email?: string;
+  /** The claims the tool's policy matched (e.g. `role:finance`); empty without a policy. */
+  matched: string[];
+  /** The credential's id (its jti, or a digest of it): each is used once. */
+  tokenId: string;
+  method: 'hmac' | 'jwks';
+  keyId?: string;
+  /** When the workflow took the verified credential. */
+  verifiedAt: string;
+}
+
+/** The approver policy of a tool, as the workflow sees it (the rule itself stays in the worker). */
+export interface ApprovalPolicySummary {
+  /** What the rule asks, for people: "roles finance; 2 distinct approvers". */
+  description: string;
+  requiredApprovals: number;
+}
+
+/** A decision refused under a policy or for its credential: nothing ran, and this is the record of the attempt. */
+export interface RefusedDecision {
+  toolUseId: string;
+  decision: 'approve' | 'reject';
+  via: Exclude<DecisionChannel, 'timeout'>;
+  refusedAt: string;
+  reason: string;
+  /** The `by` the sender claimed, when it gave one (unverified). */
+  claimedBy?: string;
+  /** The verified subject, when the credential verified but the decision was still refused. */
+  subject?: string;
+}
+
+/** The decide Update's answer when a call needs more approvals than this one: it still waits. */
+export interface ApprovalProgress {
+  toolUseId: string;
+  toolName: string;
+  decision: 'approval_recorded';
+  approvers: RecordedApprover[];
+  requiredApprovals: number;
+}
 
 export interface ApprovalDecision {
   toolUseId: string;
@@ -336,6 +394,8 @@ export interface ApprovalDecision {
   /** The input that ran (after an edit), when approved. */
   approvedInput?: unknown;
   edited: boolean;
+  /** Verified decisions (a token, or a tool with approvers): the people, in the order their approvals came. */
+  approvers?: RecordedApprover[];
 }
 
 export type ToolCallOutcome =
@@ -496,6 +556,8 @@ export interface ConversationState {
   heldDecisions: HeldDecision[];
   /** Decisions that were not used, and why. */
   droppedDecisions: DroppedDecision[];
+  /** Decisions refused for their credential or the tool's approver policy (the most recent 100). */
+  refusedDecisions?: RefusedDecision[];
   /** Set once the conversation has a final status. */
   result?: Omit<ConversationResult, 'transcript'>;
   /** How many runs the conversation has had so far, this one included (continue-as-new starts the next). */
@@ -567,11 +629,20 @@ export interface TranscriptSegment {
 
 export interface DecisionRequest {
   toolUseId: string;
-  /** Who decided: a user id, an email, a service name. Required, for the audit trail. */
-  by: string;
+  /**
+   * Who decided: a user id, an email, a service name, for the audit trail. Required without a token; with one, the
+   * token's verified subject is who decided (a `by` that differs is ignored).
+   */
+  by?: string;
   reason?: string;
   /** Approve with edit: the input the tool should run with instead. Checked against the tool's schema. */
   input?: unknown;
+  /**
+   * A signed decision credential (a JWT: HS256 with the worker's shared key, or verified against a JWKS), bound to
+   * this conversation, call, decision and input. Required for tools with `approvers`; the worker verifies it and the
+   * workflow keeps only what was verified, never the token.
+   */
+  token?: string;
 }
 
 export interface DecideRequest extends DecisionRequest {
