@@ -272,7 +272,7 @@ export function createDecisionVerifier(options: DecisionVerifierOptions): Decisi
       if (!hmac) throw new CredentialRefused('an HS256 token, and this worker verifies tokens against a key set only');
       method = 'hmac';
     } else if ((ASYMMETRIC_ALGORITHMS as readonly unknown[]).includes(alg)) {
-      if (!jwks) throw new CredentialRefused(`a ${String(alg)} token, and this worker has no key set (it verifies HS256 with shared keys only)`);
+      if (!jwks) throw new CredentialRefused(`an ${String(alg)} token, and this worker has no key set (it verifies HS256 with shared keys only)`);
       method = 'jwks';
     } else if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
       throw new CredentialRefused('unsigned tokens (alg none) are refused');
