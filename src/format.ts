@@ -1,7 +1,7 @@
 // Plain-text renderings of transcripts, usage and cost, for terminals and bug reports.
 import { formatUsd } from './pricing/cost';
 import { isRecord } from './workflows/json';
-import type { ContentBlockParam, MessageParam, Transcript, TurnRecord, UsageTotals } from './workflows/types';
+import type { ContentBlockParam, MessageParam, RecordedApprover, RefusedDecision, Transcript, TurnRecord, UsageTotals } from './workflows/types';
 
 const clip = (value: string, max = 300) => (value.length > max ? `${value.slice(0, max - 1)}…` : value);
 
@@ -110,9 +110,24 @@ export function transcriptLines(transcript: Transcript): string[] {
   }
   const lines = transcript.messages.flatMap((message, i) => [...describeMessage(message, names), ...(byMessage.get(from + i) ?? [])]);
   for (const a of transcript.approvals) {
-    lines.push(`approval: ${a.decidedAt} ${a.decision} ${a.toolName} (${a.toolUseId}) by ${a.by} via ${a.via}${a.reason ? `: ${a.reason}` : ''}${a.edited ? ' [edited]' : ''}`);
+    const verified = a.approvers?.length ? ` [verified: ${a.approvers.map(approverText).join('; ')}]` : '';
+    lines.push(`approval: ${a.decidedAt} ${a.decision} ${a.toolName} (${a.toolUseId}) by ${a.by} via ${a.via}${a.reason ? `: ${a.reason}` : ''}${a.edited ? ' [edited]' : ''}${verified}`);
   }
   return lines;
+}
+
+/** A verified approver for people: 'fiona (fiona@example.com, issuer durable-claude, role finance)'. */
+export function approverText(approver: RecordedApprover): string {
+  const details = [approver.email, `issuer ${approver.issuer}`, ...approver.matched].filter((d): d is string => d !== undefined && d !== '');
+  return `${approver.subject} (${details.join(', ')})`;
+}
+
+/** Decisions refused for their credential or the tool's policy: each attempt, who it claimed or proved to be, and why. */
+export function refusedDecisionLines(refused: readonly RefusedDecision[]): string[] {
+  return refused.map((r) => {
+    const who = r.subject !== undefined ? ` by ${r.subject} (verified)` : r.claimedBy !== undefined ? ` claiming to be ${r.claimedBy}` : '';
+    return `refused: ${r.refusedAt} ${r.decision} ${r.toolUseId} via ${r.via}${who}: ${r.reason}`;
+  });
 }
 
 const tokens = (n: number | undefined) => (n ?? 0).toLocaleString('en-US');

@@ -14,6 +14,8 @@ import { ToolRegistry } from './tools/registry';
 import { DEFAULT_TASK_QUEUE } from './workflows/types';
 import { priceTableProblems, type PriceTable } from './pricing/cost';
 import { storageFromEnv } from './storage/config';
+import { decisionVerifierFromEnv } from './security/credentials';
+import { encryptionFromEnv } from './security/encryption';
 import type { DecisionVerifier } from './security/types';
 
 export interface AgentWorkerOptions {
@@ -137,12 +139,26 @@ export async function runWorker(tools: AgentTool[], taskQueue = process.env.DURA
   const events = eventsUrl && eventsUrl !== 'off' ? await connectEventStore({ servers: eventsUrl, namespace: config.namespace, name: 'durable-claude-worker' }) : undefined;
   // Large payloads to DURABLE_CLAUDE_STORAGE_DIR or DURABLE_CLAUDE_S3_BUCKET (storage/config.ts), as the CLI reads them.
   const stored = storageFromEnv();
+  // Payloads encrypted with DURABLE_CLAUDE_ENCRYPTION_KEYS; decision credentials verified with DURABLE_CLAUDE_DECISION_*.
+  const encryption = encryptionFromEnv();
+  const decisions = decisionVerifierFromEnv();
   try {
-    const worker = await createAgentWorker({ connection, namespace: config.namespace, taskQueue, tools, ...(events ? { events } : {}), ...(stored ? { externalStorage: stored.storage } : {}) });
+    const worker = await createAgentWorker({
+      connection,
+      namespace: config.namespace,
+      taskQueue,
+      tools,
+      ...(events ? { events } : {}),
+      ...(stored ? { externalStorage: stored.storage } : {}),
+      ...(encryption ? { payloadCodec: encryption.codec } : {}),
+      ...(decisions ? { decisionVerifier: decisions.verifier } : {}),
+    });
     console.log(
       `durable-claude worker: ${config.connectionOptions.address}, namespace ${config.namespace}, task queue ${taskQueue}, tools: ${tools.map((t) => t.name).join(', ')}` +
         (events ? `, live output to ${events.description}` : '') +
-        (stored ? `, large payloads in ${stored.description}` : ''),
+        (stored ? `, large payloads in ${stored.description}` : '') +
+        (encryption ? `, payloads encrypted (${encryption.description})` : '') +
+        (decisions ? `, decisions verified with ${decisions.description}` : ''),
     );
     // Worker.run() shuts down gracefully on SIGINT/SIGTERM: running activities finish, polls stop.
     await worker.run();

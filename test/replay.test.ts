@@ -32,6 +32,8 @@ const RECORDED_SCENARIOS = [
   'approval-mixed-turn',
   'approval-rejected',
   'approval-timeout',
+  'approval-verified-refusals',
+  'approval-verified-two-approvers',
   'budget-exceeded-before-call',
   'budget-exceeded-before-tools',
   'cancelled-during-tool',

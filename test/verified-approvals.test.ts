@@ -12,6 +12,7 @@ import { reply, text, toolUse } from '../src/testing';
 import { defineTool } from '../src/tools/define-tool';
 import { approveSignal, decideUpdate, rejectSignal } from '../src/workflows/definitions';
 import type { ConversationState, PendingApproval, RefusedDecision } from '../src/workflows/types';
+import { recordHistoryFixture } from './helpers/fixtures';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 
 const KEY = 'decision-key-for-tests-0123456789abcdef';
@@ -167,6 +168,7 @@ test('forged, stale, misbound and misused credentials are refused and recorded; 
     expect(refused.at(-1)!.reason).toMatch(/already approved/);
     const result = await handle.result();
     expect(result.status).toBe('completed');
+    await recordHistoryFixture(harness.temporal.client, 'approval-verified-refusals', handle.conversationId);
     expect(ran).toEqual([{ tool: 'refund', input: { order: 'A-17', amount: 120 } }]);
     const audit = (await handle.transcript()).approvals;
     expect(audit).toHaveLength(1);
@@ -231,6 +233,7 @@ test('two distinct people must approve: the same person twice and a reused crede
     await handle.workflow.signal(rejectSignal, { toolUseId: second.toolUseId, token: no, reason: 'too small to bother' });
     const result = await handle.result();
     expect(result.status).toBe('completed');
+    await recordHistoryFixture(harness.temporal.client, 'approval-verified-two-approvers', handle.conversationId);
     expect(ran).toEqual([{ tool: 'wire_transfer', input: { account: 'DE-1', amount: 5000 } }]);
     const audit = (await handle.transcript()).approvals;
     expect(audit.map((d) => [d.decision, d.approvers?.map((a) => a.subject)])).toEqual([
