@@ -110,6 +110,11 @@ export interface DevServerOptions {
   /** Web UI port (default port + 1000); `ui: false` runs headless. */
   uiPort?: number;
   ui?: boolean;
+  /**
+   * The Web UI's remote codec server (`--ui-codec-endpoint`), e.g. `durable-claude codec-server`'s URL: the browser
+   * calls it to show encrypted payloads decoded. Its allowed origins must include this UI's (uiUrl).
+   */
+  uiCodecEndpoint?: string;
   namespace?: string;
   /** Where the server's own log goes; default discarded. */
   logFile?: string;
@@ -172,7 +177,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
   args.push(...devServerSearchAttributeArgs());
   args.push(...devServerDynamicConfigArgs({ ...DEV_SERVER_DYNAMIC_CONFIG, ...options.dynamicConfig }));
-  if (ui) args.push('--ui-port', String(uiPort));
+  if (ui) args.push('--ui-port', String(uiPort), ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []));
   else args.push('--headless');
   const dbFilename = options.dbFilename ?? scratchDbFilename();
   const scratch = options.dbFilename ? undefined : dbFilename;
