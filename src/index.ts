@@ -98,3 +98,22 @@ export { transcriptLines } from './format';
 export * from './workflow';
 /** External storage for large payloads: give the same storage to the worker and to every client. */
 export * from './storage';
+/**
+ * Verified decisions: a worker-side verifier of signed decision credentials (HS256 shared keys or an identity
+ * provider's JWKS), tokens for development and tests, the input digest a credential binds, approver rules.
+ */
+export {
+  createDecisionVerifier,
+  decisionInputHash,
+  decisionNonce,
+  decisionVerifierFromEnv,
+  describeApproverRule,
+  evaluateApprovers,
+  mintDecisionToken,
+  type MintDecisionTokenOptions,
+} from './security/credentials';
+export { CredentialRefused, type ApproverRule, type ApproverVerdict, type DecisionBinding, type DecisionVerifier, type DecisionVerifierOptions, type VerifiedApprover } from './security/types';
+/** Who sent each decision, as Temporal recorded it (the sending client's identity), read from history. */
+export { decisionSenders, sendersOf, type DecisionSender } from './client/decision-senders';
+/** Payload encryption: an AES-256-GCM PayloadCodec with a key provider (environment, file, or your KMS), for worker, clients and the codec server. */
+export { EncryptionCodec, encryptionFromEnv, generateEncryptionKey, staticKeyProvider, type EncryptionKeyProvider } from './security/encryption';
