@@ -119,6 +119,9 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
   });
 }
 
+/** The failure converter an encrypting worker uses (give it to bundleWorkflowCode when you prebuild the bundle). */
+export const ENCODED_FAILURES_PATH = require.resolve('./security/encoded-failures');
+
 /** The worker's data converter: the user's, plus external storage and the payload codec (encryption) when given. */
 function dataConverterOf(options: AgentWorkerOptions): WorkerOptions['dataConverter'] {
   const given = options.worker?.dataConverter;
@@ -126,7 +129,14 @@ function dataConverterOf(options: AgentWorkerOptions): WorkerOptions['dataConver
   return {
     ...given,
     ...(options.externalStorage ? { externalStorage: options.externalStorage } : {}),
-    ...(options.payloadCodec ? { payloadCodecs: [...(given?.payloadCodecs ?? []), options.payloadCodec] } : {}),
+    ...(options.payloadCodec
+      ? {
+          payloadCodecs: [...(given?.payloadCodecs ?? []), options.payloadCodec],
+          // Failure messages and stack traces quote tool errors and API answers: under encryption they are payloads
+          // too. A prebuilt workflowBundle needs the same path given to bundleWorkflowCode (ENCODED_FAILURES_PATH).
+          failureConverterPath: given?.failureConverterPath ?? ENCODED_FAILURES_PATH,
+        }
+      : {}),
   };
 }
 
