@@ -5,11 +5,15 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
 import { parse } from 'yaml';
+import { codecServerCommands } from '../src/cli/codec-server-command';
+import { freePort } from '../src/devserver';
 import { AGENT_SEARCH_ATTRIBUTES, AgentPendingApprovalsKey, AgentStatusKey } from '../src/search-attributes';
+import { EncryptionCodec, generateEncryptionKey, staticKeyProvider } from '../src/security/encryption';
 
 const ROOT = path.join(__dirname, '..');
 const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as {
@@ -18,6 +22,7 @@ const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'ut
 };
 interface Service {
   image?: string;
+  profiles?: string[];
   build?: { context: string; dockerfile?: string };
   depends_on?: Record<string, { condition: string }>;
   environment?: Record<string, string>;
@@ -48,8 +53,8 @@ const composeMissing =
   expect(config.status).toBe(0);
 });
 
-test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, NATS for live output, MinIO for large payloads, and the worker', () => {
-  expect(Object.keys(services).sort()).toEqual(['minio', 'minio-setup', 'nats', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, NATS for live output, MinIO for large payloads, the worker, and (opt in) the codec server', () => {
+  expect(Object.keys(services).sort()).toEqual(['codec-server', 'minio', 'minio-setup', 'nats', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
   expect(services.postgresql!.image).toMatch(/^postgres:\d+(\.\d+)?$/);
   expect(services.temporal!.image).toBe('temporalio/server:1.29.1');
   expect(services['temporal-schema']!.image).toBe('temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0');
@@ -98,11 +103,19 @@ test('volumes: named volumes are declared, bind mounts exist in the repository',
   expect(services.minio!.volumes).toEqual(['minio-data:/data']);
 });
 
+/** A port mapping's parts: `[host-ip:]host-port:container-port`. */
+function portMapping(mapping: string): { ip?: string; host: number; container: number } {
+  const parts = mapping.split(':');
+  const container = Number(parts.pop());
+  const host = Number(parts.pop());
+  return { ...(parts.length > 0 ? { ip: parts.join(':') } : {}), host, container };
+}
+
 test('ports are valid and not published twice', () => {
-  const published = Object.values(services).flatMap((s) => s.ports ?? []).map((p) => Number(p.split(':')[0]));
+  const published = Object.values(services).flatMap((s) => s.ports ?? []).map((p) => portMapping(p).host);
   for (const port of published) expect(Number.isInteger(port) && port > 0 && port < 65536).toBe(true);
   expect(new Set(published).size).toBe(published.length);
-  expect(published.sort()).toEqual([4222, 7233, 8080, 9000]);
+  expect(published.sort()).toEqual([4222, 7233, 8080, 8888, 9000]);
 });
 
 test('the worker gets its key from the environment and reaches Temporal by service name', () => {
@@ -206,3 +219,74 @@ test("the image's start command runs outside Docker: the worker connects, serves
   worker.kill('SIGTERM');
   expect(await exited).toBe(0);
 }, 60_000);
+
+describe('payload encryption: the codec server and the Web UI', () => {
+  const codec = services['codec-server']!;
+  const command = codec.command ?? [];
+  const flag = (name: string) => command[command.indexOf(name) + 1];
+  const ui = services['temporal-ui']!;
+  const uiOrigin = `http://localhost:${portMapping(ui.ports![0]!).host}`;
+  const compose = fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+
+  test("the codec server is the worker's image running `durable-claude codec-server`, opt in by profile", () => {
+    expect(codec.build).toEqual(services.worker!.build);
+    expect(codec.profiles).toEqual(['encryption']);
+    expect(command.slice(0, 3)).toEqual(['node', 'lib/cli/main.js', 'codec-server']);
+    // The built CLI is where the image has it (the Dockerfile copies lib/).
+    expect(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).toContain('"durable-claude": "lib/cli/main.js"');
+    // Every flag is one the command takes.
+    expect(() => parseArgs({ args: command.slice(3), options: codecServerCommands['codec-server']!.options, strict: true })).not.toThrow();
+    // Without keys it stops (exit 2) rather than restarting forever.
+    expect(codec.restart).toMatch(/^on-failure:\d+$/);
+    expect(codec.healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${flag('--port')}/health`);
+  });
+
+  test("worker and codec server share the keys; the browser reaches the codec server on the host's loopback, from the UI's origin only", () => {
+    expect(services.worker!.environment!.DURABLE_CLAUDE_ENCRYPTION_KEYS).toBe('${DURABLE_CLAUDE_ENCRYPTION_KEYS:-}');
+    expect(codec.environment!.DURABLE_CLAUDE_ENCRYPTION_KEYS).toBe(services.worker!.environment!.DURABLE_CLAUDE_ENCRYPTION_KEYS);
+    // Listening on every interface of its container, published on the host's loopback only (it answers without auth).
+    expect(flag('--host')).toBe('0.0.0.0');
+    expect(codec.ports).toHaveLength(1);
+    const published = portMapping(codec.ports![0]!);
+    expect(published).toEqual({ ip: '127.0.0.1', host: 8888, container: Number(flag('--port')) });
+    expect(command).toContain('--no-auth');
+    // The only browser origin it allows is the UI's, as published and as the UI itself allows.
+    expect(command.filter((arg) => arg === '--allow-origin')).toHaveLength(1);
+    expect(flag('--allow-origin')).toBe(uiOrigin);
+    expect(ui.environment!.TEMPORAL_CORS_ORIGINS).toBe(uiOrigin);
+    // The UI's endpoint is set where encryption is turned on; the value the file documents is the published one.
+    expect(ui.environment!.TEMPORAL_CODEC_ENDPOINT).toBe('${TEMPORAL_CODEC_ENDPOINT:-}');
+    expect(compose).toContain(`TEMPORAL_CODEC_ENDPOINT=http://localhost:${published.host}`);
+    expect(compose).toContain('COMPOSE_PROFILES=encryption');
+  });
+
+  test("the codec server's start command runs outside Docker: it decrypts what an encrypting worker wrote, for the UI's origin, and stops on SIGTERM", async () => {
+    const key = generateEncryptionKey();
+    const codecOfWorker = new EncryptionCodec(staticKeyProvider({ current: 'k1', keys: { k1: key } }));
+    // The image's command, on this machine's loopback and a free port.
+    const port = await freePort();
+    const args = command.slice(1).map((arg, i, all) => (all[i - 1] === '--port' ? String(port) : all[i - 1] === '--host' ? '127.0.0.1' : arg));
+    const server = spawn(process.execPath, [path.join(ROOT, args[0]!), ...args.slice(1)], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, DURABLE_CLAUDE_ENCRYPTION_KEYS: `k1:${key}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    server.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    server.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    for (let i = 0; i < 300 && !output.includes('codec server ') && server.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(output).toContain(`codec server         http://127.0.0.1:${port}`);
+    const [encrypted] = await codecOfWorker.encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"a prompt"') }]);
+    const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+    const response = await fetch(`http://127.0.0.1:${port}/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', Origin: uiOrigin },
+      body: JSON.stringify({ payloads: [{ metadata: Object.fromEntries(Object.entries(encrypted!.metadata!).map(([k, v]) => [k, b64(v!)])), data: b64(encrypted!.data!) }] }),
+    });
+    expect([response.status, response.headers.get('access-control-allow-origin')]).toEqual([200, uiOrigin]);
+    expect(await response.json()).toEqual({ payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"a prompt"').toString('base64') }] });
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
