@@ -182,6 +182,9 @@ interface KeyPair {
   jwk: JWK;
 }
 
+/** A public key as DecisionVerifierOptions.jwks.keys holds it (plain JSON). */
+const keyEntry = (pair: KeyPair): Record<string, unknown> => JSON.parse(JSON.stringify(pair.jwk)) as Record<string, unknown>;
+
 async function es256(kid: string): Promise<KeyPair> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
@@ -250,13 +253,13 @@ describe('tokens verified against a JWKS', () => {
   });
 
   test("a token signed with another key under the set's kid does not verify", async () => {
-    const verifier = createDecisionVerifier({ jwks: { keys: [first.jwk as Record<string, unknown>] }, issuer: ISSUER });
+    const verifier = createDecisionVerifier({ jwks: { keys: [keyEntry(first)] }, issuer: ISSUER });
     const impostor = await es256(first.kid);
     expect(await refusal(verifier, await mintDecisionToken({ privateKey: impostor.privateKey, algorithm: 'ES256', keyId: first.kid, issuer: ISSUER, subject: 'x', binding }))).toBe('signature does not verify');
   });
 
   test('the issuer is required and checked', async () => {
-    const verifier = createDecisionVerifier({ jwks: { keys: [first.jwk as Record<string, unknown>] }, issuer: ISSUER });
+    const verifier = createDecisionVerifier({ jwks: { keys: [keyEntry(first)] }, issuer: ISSUER });
     const token = await mintDecisionToken({ privateKey: first.privateKey, algorithm: 'ES256', keyId: first.kid, subject: 'x', binding });
     expect(await refusal(verifier, token)).toBe('issued by "durable-claude", not an issuer this worker trusts');
   });
@@ -266,9 +269,9 @@ describe('tokens verified against a JWKS', () => {
     const claims = { iss: ISSUER, sub: 'mallory', iat: nowSeconds(), exp: nowSeconds() + 60, durable_claude_decision: { conversation_id: 'c', tool_use_id: 't', decision: 'reject' } };
     // Signed with the public key as the HMAC secret, under the set's kid.
     const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: first.kid }).sign(new TextEncoder().encode(publicKeyText));
-    const jwksOnly = createDecisionVerifier({ jwks: { keys: [first.jwk as Record<string, unknown>] }, issuer: ISSUER });
+    const jwksOnly = createDecisionVerifier({ jwks: { keys: [keyEntry(first)] }, issuer: ISSUER });
     expect(await refusal(jwksOnly, forged)).toBe('an HS256 token, and this worker verifies tokens against a key set only');
-    const both = createDecisionVerifier({ jwks: { keys: [first.jwk as Record<string, unknown>] }, issuer: ISSUER, hmacKeys: { default: KEY } });
+    const both = createDecisionVerifier({ jwks: { keys: [keyEntry(first)] }, issuer: ISSUER, hmacKeys: { default: KEY } });
     expect(await refusal(both, forged)).toBe(`no shared key named "${first.kid}"`);
     // And an asymmetric token on a worker with shared keys only.
     const es = await mintDecisionToken({ privateKey: first.privateKey, algorithm: 'ES256', keyId: first.kid, subject: 'x', binding });
@@ -294,7 +297,7 @@ describe('tokens verified against a JWKS', () => {
   });
 
   test('an ID token bound by nonce verifies against the decision it hashes, and only that one', async () => {
-    const verifier = createDecisionVerifier({ jwks: { keys: [first.jwk as Record<string, unknown>] }, issuer: ISSUER });
+    const verifier = createDecisionVerifier({ jwks: { keys: [keyEntry(first)] }, issuer: ISSUER });
     const idToken = await mintDecisionToken({ privateKey: first.privateKey, algorithm: 'ES256', keyId: first.kid, issuer: ISSUER, subject: 'idp|alice', binding, bindAs: 'nonce', claims: { groups: ['finance-approvers'] } });
     const payload = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
     expect(payload.nonce).toBe(decisionNonce(binding));

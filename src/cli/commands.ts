@@ -24,6 +24,8 @@ import { costText, transcriptLines, usageText } from '../format';
 import { followConversation, summaryLine, type ApprovalMode } from './follow';
 import { historyCommands } from './history-commands';
 import { tokenCommands } from './token-command';
+import { cliDecisionVerifier, decisionBinding, listOption, signDecision, signingKey, ttlSecondsOption, type InputOption } from './decision-options';
+import { ensureDevDecisionKey } from '../security/dev-key';
 import { cliWorkerOptions } from './worker-options';
 import { codecServerCommands } from './codec-server-command';
 import { TOOL_SURFACE_OPTIONS, TOOL_SURFACE_USAGE, toolSurfaceSettings } from './tool-surface-options';
@@ -275,31 +277,86 @@ const pending: Command = {
   },
 };
 
+const SIGN_USAGE = '[--token T | --sign [--roles a,b] [--groups g] [--email E] [--ttl 5m]]';
+
 function decisionCommand(approve: boolean): Command {
   const verb = approve ? 'approve' : 'reject';
   return {
     usage: approve
-      ? 'usage: durable-claude approve <conversationId> <toolUseId> [--by WHO] [--input JSON] [--reason R] [--signal]'
-      : 'usage: durable-claude reject <conversationId> <toolUseId> --reason R [--by WHO] [--signal]',
-    options: { by: { type: 'string' }, reason: { type: 'string' }, signal: { type: 'boolean' }, ...(approve ? { input: { type: 'string' } } : {}) },
+      ? `usage: durable-claude approve <conversationId> <toolUseId> [--by WHO] [--input JSON] [--reason R] [--signal] ${SIGN_USAGE}`
+      : `usage: durable-claude reject <conversationId> <toolUseId> --reason R [--by WHO] [--signal] ${SIGN_USAGE}`,
+    options: {
+      by: { type: 'string' },
+      reason: { type: 'string' },
+      signal: { type: 'boolean' },
+      token: { type: 'string' },
+      sign: { type: 'boolean' },
+      roles: { type: 'string' },
+      groups: { type: 'string' },
+      email: { type: 'string' },
+      ttl: { type: 'string' },
+      ...(approve ? { input: { type: 'string' } } : {}),
+    },
     async run(positionals, values) {
       const [conversationId, toolUseId, extra] = positionals;
       if (!conversationId || !toolUseId || extra) throw CliError.usage(`give the conversation id and the tool_use id to ${verb}`);
       const reason = stringOption(values, 'reason');
       if (!approve && !reason) throw CliError.usage('--reason is required: it goes back to the model');
-      const input = stringOption(values, 'input') === undefined ? undefined : parseJson(stringOption(values, 'input')!, '--input');
+      const inputText = stringOption(values, 'input');
+      const input: InputOption = inputText === undefined ? { given: false } : { given: true, value: parseJson(inputText, '--input') };
+      const given = stringOption(values, 'token');
+      if (given !== undefined && values.sign) throw CliError.usage('give --token or --sign, not both');
+      if (given !== undefined && given.trim() === '') throw CliError.usage('--token needs the signed decision credential');
+      const signing = values.sign === true;
+      for (const flag of ['roles', 'groups', 'email', 'ttl']) {
+        if (!signing && values[flag] !== undefined) throw CliError.usage(`--${flag} goes with --sign (it is a claim of the token the CLI signs)`);
+      }
+      const claims = signing ? { roles: listOption(values, 'roles'), groups: listOption(values, 'groups'), email: stringOption(values, 'email'), ttlSeconds: ttlSecondsOption(values) } : undefined;
+      // The key before any connection: without one, --sign has nothing to sign with.
+      const key = signing ? signingKey() : undefined;
       const timeoutMs = queryTimeoutMs();
       return withAgent(values, async (agent) => {
         const handle = agent.getHandle(conversationId);
-        const by = decider(values);
-        const request = { toolUseId, by, ...(input !== undefined ? { input } : {}), ...(reason ? { reason } : {}) };
+        // With a token, its verified subject is who decided: `by` is sent only when given (the signer is `by` with --sign).
+        const by = given !== undefined ? stringOption(values, 'by') : decider(values);
+        let token = given?.trim();
+        if (key && claims) {
+          const binding = await decisionBinding({ conversationId, toolUseId, decision: verb }, input, handle);
+          token = await signDecision(
+            {
+              subject: by!,
+              binding,
+              ...(claims.roles ? { roles: claims.roles } : {}),
+              ...(claims.groups ? { groups: claims.groups } : {}),
+              ...(claims.email !== undefined ? { email: claims.email } : {}),
+              ...(claims.ttlSeconds !== undefined ? { ttlSeconds: claims.ttlSeconds } : {}),
+            },
+            key,
+          );
+        }
+        const request = {
+          toolUseId,
+          ...(by !== undefined ? { by } : {}),
+          ...(input.given ? { input: input.value } : {}),
+          ...(reason ? { reason } : {}),
+          ...(token !== undefined ? { token } : {}),
+        };
+        const who = by ?? 'the token\'s subject';
         if (values.signal) {
           // Stored by Temporal even with no worker running; the workflow checks and applies it when one runs.
           await handle.signalDecision({ decision: verb, ...request });
-          write(`sent ${verb} of ${toolUseId} by ${by} as a signal; the conversation applies it when a worker runs (see \`durable-claude show ${conversationId}\`)`);
+          write(`sent ${verb} of ${toolUseId} by ${who} as a signal; the conversation applies it when a worker runs (see \`durable-claude show ${conversationId}\`)`);
           return ExitCode.ok;
         }
-        const decision = approve ? await handle.approve(toolUseId, request, { timeoutMs }) : await handle.reject(toolUseId, { by, reason: reason! }, { timeoutMs });
+        const fields = token !== undefined ? { ...request, token } : { ...request, by: by! };
+        const decision = approve ? await handle.approve(toolUseId, fields, { timeoutMs }) : await handle.reject(toolUseId, { ...fields, reason: reason! }, { timeoutMs });
+        if (decision.decision === 'approval_recorded') {
+          const last = decision.approvers[decision.approvers.length - 1];
+          write(
+            `approval of ${decision.toolName} (${decision.toolUseId}) by ${last?.subject ?? who} recorded: ${decision.approvers.length} of ${decision.requiredApprovals} approvals, the call waits for the rest`,
+          );
+          return ExitCode.ok;
+        }
         write(`${decision.decision} ${decision.toolName} (${decision.toolUseId}) by ${decision.by}${decision.edited ? ' with edited input' : ''}`);
         return ExitCode.ok;
       });
@@ -466,6 +523,10 @@ const dev: Command = {
     // Large payloads too (tool results over the threshold): history holds references into this store.
     const storageDirectory = path.join(path.dirname(dbFilename), 'payloads');
     const stored = storageOf(values, storageDirectory);
+    // Decisions are verified with the dev key unless a real one is configured: `durable-claude token` and
+    // `approve --sign` sign with the same file.
+    if (!process.env.DURABLE_CLAUDE_DECISION_KEY?.trim() && !process.env.DURABLE_CLAUDE_DECISION_JWKS_URL?.trim()) ensureDevDecisionKey();
+    const decisions = cliDecisionVerifier();
     const model = await connectModel({ allowSimulated: true });
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const server = await startDevServer({ port, uiPort, dbFilename, log });
@@ -489,6 +550,7 @@ const dev: Command = {
       write(`large payloads       ${stored ? `${stored.description}   (the CLI reads it from here, or with --storage-dir)` : 'inline (external storage off)'}`);
       write(`live output (SSE)    ${liveServer.url}/conversations/<id>/events   (a page: ${liveServer.url}/conversations/<id>)`);
       write(`worker               task queue ${taskQueue}, tools: ${EXAMPLE_TOOL_NAMES.join(', ')}`);
+      write(`decision credentials ${decisions ? `${decisions.description}   (sign one: durable-claude token, or approve --sign)` : 'none verified'}`);
       write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
       write(`try:                 TEMPORAL_ADDRESS=${server.address} DURABLE_CLAUDE_EVENTS=${eventServer.url} npx durable-claude run "${DEMO_PROMPT}"`);
       // The Temporal runtime shuts the worker down on SIGINT/SIGTERM; run() resolves once in-flight tasks have

@@ -20,6 +20,7 @@ import { TranscriptArchiveReader } from '../storage/transcript-archive';
 import type { agentConversation } from '../workflows/conversation';
 import type {
   ApprovalDecision,
+  ApprovalProgress,
   ContentBlockParam,
   ConversationResult,
   ConversationState,
@@ -45,6 +46,12 @@ import type { ReplayWorkerOptions } from '@temporalio/worker';
 import type { ApprovalsOptions, DecisionOptions, QueryOptions, TranscriptPageOptions, TranscriptReadOptions } from './types';
 
 type History = temporal.api.history.v1.IHistory;
+
+/**
+ * Who decides: `by` (a user id, an email, a service name) or a signed `token`, or both; with a token the worker's
+ * verified subject is recorded, whatever `by` says.
+ */
+type DecisionFields = { by: string; token?: string } | { by?: string; token: string };
 
 /** A transcript page's size when the caller gives none: well under gRPC's 4 MB message limit. */
 export const DEFAULT_TRANSCRIPT_PAGE_BYTES = 1_000_000;
@@ -315,13 +322,18 @@ export class ConversationHandle {
   /**
    * Approves a pending tool call (optionally with edited input) and returns the recorded decision. The decide Update
    * runs on a worker: with `timeoutMs`, a missing worker is a NoWorkerAnsweredError instead of a wait.
+   *
+   * `token` is a signed decision credential (see `mintDecisionToken`, or your identity provider's): the worker
+   * verifies it, and its subject is who decided, so `by` may be left out. A tool that needs several approvers answers
+   * each approval but the last with its progress (`decision: 'approval_recorded'`) while the call keeps waiting.
    */
-  approve(toolUseId: string, decision: { by: string; input?: unknown; reason?: string }, options: DecisionOptions = {}): Promise<ApprovalDecision> {
-    return this.#decide({ toolUseId, decision: 'approve', ...decision }, options);
+  approve(toolUseId: string, decision: DecisionFields & { input?: unknown; reason?: string }, options: DecisionOptions = {}): Promise<ApprovalDecision | ApprovalProgress> {
+    return this.#decide({ ...decision, toolUseId, decision: 'approve' }, options);
   }
 
-  reject(toolUseId: string, decision: { by: string; reason: string }, options: DecisionOptions = {}): Promise<ApprovalDecision> {
-    return this.#decide({ toolUseId, decision: 'reject', ...decision }, options);
+  /** Rejects a pending tool call; `reason` goes back to the model. `by` or a `token`, as for approve(). */
+  reject(toolUseId: string, decision: DecisionFields & { reason: string }, options: DecisionOptions = {}): Promise<ApprovalDecision | ApprovalProgress> {
+    return this.#decide({ ...decision, toolUseId, decision: 'reject' }, options);
   }
 
   /**
@@ -439,10 +451,11 @@ export class ConversationHandle {
     return exportConversation(this, options);
   }
 
-  async #decide(
-    request: { toolUseId: string; decision: 'approve' | 'reject'; by: string; reason?: string; input?: unknown },
-    { timeoutMs }: DecisionOptions,
-  ): Promise<ApprovalDecision> {
+  async #decide(request: DecideRequest, { timeoutMs }: DecisionOptions): Promise<ApprovalDecision | ApprovalProgress> {
+    // The workflow's validator says the same; checked here too so a malformed decision costs no round trip.
+    const { decision, ...rest } = request;
+    const problem = decisionShapeProblem(rest, decision === 'approve');
+    if (problem) throw new DecisionRefusedError(request.toolUseId, problem);
     for (let attempt = 1; ; attempt++) {
       try {
         return await boundedCall(this.agent.client, this.conversationId, () => this.workflow.executeUpdate(decideUpdate, { args: [request] }), timeoutMs, 'the decision');
