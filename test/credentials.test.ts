@@ -168,6 +168,16 @@ describe('HS256 tokens', () => {
     await expect(hmacVerifier.verify(token)).resolves.toMatchObject({ roles: [], groups: [] });
   });
 
+  test('an email the provider has not verified is left out', async () => {
+    const unverified = await mintDecisionToken({ key: KEY, subject: 'alice', email: 'ceo@example.com', binding, claims: { email_verified: false } });
+    expect((await hmacVerifier.verify(unverified)).email).toBeUndefined();
+    const verified = await mintDecisionToken({ key: KEY, subject: 'alice', email: 'alice@example.com', binding, claims: { email_verified: true } });
+    expect((await hmacVerifier.verify(verified)).email).toBe('alice@example.com');
+    // Claims are read as the token's own: a roles claim named after a prototype property is just absent.
+    const odd = createDecisionVerifier({ hmacKeys: { default: KEY }, rolesClaim: 'toString', groupsClaim: 'a.constructor' });
+    await expect(odd.verify(await mintDecisionToken({ key: KEY, subject: 'alice', binding, claims: { a: {} } }))).resolves.toMatchObject({ roles: [], groups: [] });
+  });
+
   test('short or missing keys are a TypeError', () => {
     expect(() => createDecisionVerifier({ hmacKeys: { default: 'short' } })).toThrow(/hmacKeys.default is 5 bytes; a decision key needs at least 32/);
     expect(() => createDecisionVerifier({})).toThrow(/needs hmacKeys or jwks/);

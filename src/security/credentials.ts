@@ -168,10 +168,11 @@ function stringsOf(value: unknown): string[] {
 
 /** A claim by name, or by a dotted path into nested claims (`realm_access.roles`) when no claim has that name. */
 function claimOf(payload: JWTPayload, name: string): unknown {
-  if (name in payload) return payload[name];
+  // Own properties only: a claim named `constructor` or `toString` is not the object's prototype.
+  if (Object.hasOwn(payload, name)) return payload[name];
   let value: unknown = payload;
   for (const part of name.split('.')) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
@@ -308,7 +309,8 @@ export function createDecisionVerifier(options: DecisionVerifierOptions): Decisi
     return {
       subject: payload.sub,
       issuer: payload.iss!,
-      ...(typeof payload.email === 'string' ? { email: payload.email } : {}),
+      // An address the identity provider says it has not verified is no one's: rules and the audit never see it.
+      ...(typeof payload.email === 'string' && payload.email !== '' && payload.email_verified !== false ? { email: payload.email } : {}),
       ...(typeof payload.name === 'string' ? { name: payload.name } : {}),
       roles: stringsOf(claimOf(payload, rolesClaim)),
       groups: stringsOf(claimOf(payload, groupsClaim)),
