@@ -327,13 +327,15 @@ export class ConversationHandle {
    * verifies it, and its subject is who decided, so `by` may be left out. A tool that needs several approvers answers
    * each approval but the last with its progress (`decision: 'approval_recorded'`) while the call keeps waiting.
    */
+  approve(toolUseId: string, decision: { by: string; input?: unknown; reason?: string; token?: undefined }, options?: DecisionOptions): Promise<ApprovalDecision>;
+  approve(toolUseId: string, decision: DecisionFields & { input?: unknown; reason?: string }, options?: DecisionOptions): Promise<ApprovalDecision | ApprovalProgress>;
   approve(toolUseId: string, decision: DecisionFields & { input?: unknown; reason?: string }, options: DecisionOptions = {}): Promise<ApprovalDecision | ApprovalProgress> {
     return this.#decide({ ...decision, toolUseId, decision: 'approve' }, options);
   }
 
-  /** Rejects a pending tool call; `reason` goes back to the model. `by` or a `token`, as for approve(). */
-  reject(toolUseId: string, decision: DecisionFields & { reason: string }, options: DecisionOptions = {}): Promise<ApprovalDecision | ApprovalProgress> {
-    return this.#decide({ ...decision, toolUseId, decision: 'reject' }, options);
+  /** Rejects a pending tool call; `reason` goes back to the model. `by` or a `token`, as for approve(). One rejection decides. */
+  async reject(toolUseId: string, decision: DecisionFields & { reason: string }, options: DecisionOptions = {}): Promise<ApprovalDecision> {
+    return (await this.#decide({ ...decision, toolUseId, decision: 'reject' }, options)) as ApprovalDecision;
   }
 
   /**
