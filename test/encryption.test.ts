@@ -511,6 +511,8 @@ describe('the CLI with DURABLE_CLAUDE_ENCRYPTION_KEYS', () => {
       expect(pending.stdout).toContain(secretInput);
       const blindPending = await cli(['pending', id, '--json'], undefined);
       expect(blindPending.stdout).not.toContain(secretInput);
+      expect(blindPending.code).toBe(ExitCode.usage);
+      expect(blindPending.stderr).toMatch(/payloads are encrypted and this command has no keys: set DURABLE_CLAUDE_ENCRYPTION_KEYS/);
 
       const approved = await cli(['approve', id, waiting!.toolUseId, '--by', 'ops'], keys);
       expect([approved.code, approved.stderr]).toEqual([0, '']);
@@ -520,7 +522,8 @@ describe('the CLI with DURABLE_CLAUDE_ENCRYPTION_KEYS', () => {
       expect([shown.code, shown.stderr]).toEqual([0, '']);
       expect(shown.stdout).toContain(`launched at ${secretInput}`);
       const blind = await cli(['show', id], undefined);
-      expect(blind.code).not.toBe(0);
+      expect(blind.code).toBe(ExitCode.usage);
+      expect(blind.stderr).toMatch(/payloads are encrypted and this command has no keys/);
       expect(blind.stdout).not.toContain(secretInput);
 
       const listed = await cli(['list', '--json', '--query', `WorkflowId = '${id}'`], keys);
@@ -545,7 +548,12 @@ describe('the CLI with DURABLE_CLAUDE_ENCRYPTION_KEYS', () => {
       const fromFile = await cli(['replay', '--file', historyFile], keys);
       expect([fromFile.code, fromFile.stdout]).toEqual([0, expect.stringContaining('replays cleanly')]);
       const blindReplay = await cli(['replay', '--file', historyFile], undefined);
-      expect(blindReplay.code).toBe(ExitCode.replayDiverged);
+      // Missing keys are a usage error that says what to set, not a divergence of the workflow code.
+      expect(blindReplay.code).toBe(ExitCode.usage);
+      expect(blindReplay.stderr).toMatch(/this history is encrypted \(key k2\): set DURABLE_CLAUDE_ENCRYPTION_KEYS/);
+      const wrongKeys = await cli(['replay', '--file', historyFile], `k9:${generateEncryptionKey()}`);
+      expect(wrongKeys.code).toBe(ExitCode.usage);
+      expect(wrongKeys.stderr).toMatch(/cannot decrypt this history: encryption key "k2" is not available here/);
 
       const forked = await cli(['fork', id, '--turn', '1', '--id', `${id}-fork`], keys);
       expect([forked.code, forked.stderr]).toEqual([0, '']);

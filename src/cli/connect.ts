@@ -11,7 +11,7 @@ import { connectEventStore, redactCredentials, type NatsEventStore } from '../st
 import { devStorageDirIfPresent, storageFromEnv, type ConfiguredStorage } from '../storage/config';
 import { FakeMessagesApi } from '../testing/fake-messages-api/server';
 import { DEFAULT_TASK_QUEUE } from '../workflows/types';
-import { cliPayloadCodec } from './encryption-options';
+import { cliPayloadCodec, missingKeysError } from './encryption-options';
 import { CliError, ExitCode } from './errors';
 
 /** Parsed flags: a string, a boolean, or the strings of a repeatable flag (`multiple`). */
@@ -121,6 +121,8 @@ export async function withAgent<T>(values: CliValues, fn: (agent: AgentClient) =
   const { agent, close } = await connectAgent(values);
   try {
     return await fn(agent);
+  } catch (err) {
+    throw missingKeysError(err) ?? err;
   } finally {
     await close();
   }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { parseHistories, replayHistories } from '../replay';
 import { requireConversationId, stringOption, warn, write, type Command } from './command';
 import { replayConverterOf, withAgent } from './connect';
+import { checkHistoriesReadable } from './encryption-options';
 import { CliError, ExitCode } from './errors';
 
 /** The histories a file holds, oldest run first: one for `temporal workflow show` output, every run for an export. */
@@ -30,8 +31,11 @@ const replay: Command = {
     const histories = file
       ? readHistoryFile(file)
       : await withAgent(values, async (agent) => (await agent.getHandle(conversationId!).histories()).map(({ history }) => history));
-    // Large payloads in these histories are references into the workers' store (--storage-dir, DURABLE_CLAUDE_STORAGE_DIR …).
-    const outcomes = await replayHistories(histories, replayConverterOf(values));
+    // Large payloads in these histories are references into the workers' store (--storage-dir, DURABLE_CLAUDE_STORAGE_DIR …),
+    // and their payloads may be encrypted (DURABLE_CLAUDE_ENCRYPTION_KEYS): missing keys are not a divergence.
+    const converter = replayConverterOf(values);
+    await checkHistoriesReadable(histories, converter.dataConverter?.payloadCodecs ?? []);
+    const outcomes = await replayHistories(histories, converter);
     const runLabel = (i: number) => (histories.length > 1 ? ` run ${i + 1} of ${histories.length}` : '');
     const diverged = outcomes.findIndex((outcome) => !outcome.ok);
     if (diverged < 0) {

@@ -1,10 +1,11 @@
 // A conversation's state, transcript and history in one piece: for `snapshot()`, `export()` and bug reports.
 import type { WorkflowExecutionDescription } from '@temporalio/client';
-import type { PayloadCodec } from '@temporalio/common';
+import type { Payload, PayloadCodec } from '@temporalio/common';
 import { decode, visit, walkGetWorkflowExecutionHistoryResponse } from '@temporalio/common/lib/internal-non-workflow';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { transcriptLines } from '../format';
+import { encryptionKeyIdOf, isEncryptedPayload } from '../security/encryption';
 import type { ConversationState, Transcript } from '../workflows/types';
 import type { ConversationHandle } from './handle';
 import { chainHistories } from './run-chain';
@@ -66,23 +67,37 @@ export async function completedSnapshot(handle: ConversationHandle, description:
   return { state, transcript };
 }
 
+/** A copy of a history with `transform` applied to each of its payloads that codecs see (not search attributes, headers). */
+async function mapHistoryPayloads(history: History, transform: (payloads: Payload[]) => Promise<Payload[]>): Promise<History> {
+  const copy = temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(history).finish());
+  const response: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse = { history: copy };
+  await visit(response, walkGetWorkflowExecutionHistoryResponse, {
+    transformPayloads: transform,
+    transformPayload: async (payload) => (await transform([payload]))[0]!,
+    skipHeaders: true,
+    skipSearchAttributes: true,
+  });
+  return response.history ?? copy;
+}
+
 /**
  * A copy of a history with every payload decoded by `codecs` (the SDK's decode: last to first), so a bug report
  * is readable without the keys. Search attributes and headers are never encoded, so they are left as they are;
  * references to external storage pass the codecs unchanged and stay references.
  */
 export async function decodedHistory(history: History, codecs: readonly PayloadCodec[]): Promise<History> {
-  const copy = temporal.api.history.v1.History.decode(temporal.api.history.v1.History.encode(history).finish());
-  if (codecs.length === 0) return copy;
   const list = [...codecs];
-  const response: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse = { history: copy };
-  await visit(response, walkGetWorkflowExecutionHistoryResponse, {
-    transformPayloads: (payloads) => decode(list, payloads),
-    transformPayload: async (payload) => (await decode(list, [payload]))[0]!,
-    skipHeaders: true,
-    skipSearchAttributes: true,
+  return mapHistoryPayloads(history, (payloads) => decode(list, payloads));
+}
+
+/** The ids of the keys a history's encrypted payloads name (EncryptionCodec); empty for a history not encrypted. */
+export async function encryptionKeyIdsIn(history: History): Promise<Set<string>> {
+  const ids = new Set<string>();
+  await mapHistoryPayloads(history, async (payloads) => {
+    for (const payload of payloads) if (isEncryptedPayload(payload)) ids.add(encryptionKeyIdOf(payload) ?? '(none)');
+    return payloads;
   });
-  return response.history ?? copy;
+  return ids;
 }
 
 /** The body of `ConversationHandle.export()`. */
