@@ -431,9 +431,9 @@ test('a conversation written before encryption was turned on stays readable by a
   expect(Buffer.from(History.encode(await storedHistory(harness, id)).finish()).includes(prompt)).toBe(true);
 });
 
-test("what stays plaintext: a tool's unexpected error message (a failure message is not a payload)", async () => {
-  // Temporal's default failure converter keeps messages and stack traces as plain text; this records that until
-  // failures are encoded too (DefaultFailureConverter({ encodeCommonAttributes: true })), when this test flips.
+test("what stays plaintext with Temporal's default failure converter: a tool's unexpected error message", async () => {
+  // A failure's message and stack trace are not payloads: the default converter keeps them as text, past the codec
+  // (the next test encodes them). This test flips when the worker encodes failures whenever it encrypts.
   const taskQueue = uniqueTaskQueue('encryption-failure');
   const secret = marker('error-message-secret');
   const prompt = marker('PROMPT-FLAKY');
@@ -458,6 +458,67 @@ test("what stays plaintext: a tool's unexpected error message (a failure message
   const bytes = Buffer.from(History.encode(await storedHistory(harness, id)).finish());
   expect(bytes.includes(prompt)).toBe(false);
   expect(bytes.includes(secret)).toBe(true);
+});
+
+test('with a failure converter that encodes messages (encodeCommonAttributes), a failing tool leaves no trace either', async () => {
+  // What the worker would load by path (failureConverterPath): written here so the test carries its own.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-failure-converter-'));
+  const converterPath = path.join(dir, 'failure-converter.js');
+  fs.writeFileSync(
+    converterPath,
+    `const { DefaultFailureConverter } = require(${JSON.stringify(require.resolve('@temporalio/common'))});\n` +
+      'exports.failureConverter = new DefaultFailureConverter({ encodeCommonAttributes: true });\n',
+  );
+  const taskQueue = uniqueTaskQueue('encryption-failure-encoded');
+  const flakySecret = marker('flaky-message-secret');
+  const brokenSecret = marker('broken-message-secret');
+  const prompt = marker('PROMPT-BROKEN');
+  const tools = [
+    defineTool({
+      name: 'flaky',
+      description: 'Fails once',
+      input: z.object({}),
+      run: (_input, { attempt }) => {
+        if (attempt === 1) throw new Error(`upstream refused ${flakySecret}`);
+        return 'fine';
+      },
+    }),
+    defineTool({
+      name: 'broken',
+      description: 'Always fails',
+      input: z.object({}),
+      retry: { maximumAttempts: 1 },
+      run: () => {
+        throw new Error(`disk full at ${brokenSecret}`);
+      },
+    }),
+  ];
+  harness.fake.addScript({ match: prompt, steps: [reply(toolUse('flaky', {}), toolUse('broken', {})), reply(text('done'))] });
+  const agent = encryptingClient(taskQueue);
+  try {
+    const { id, transcript } = await withWorker(
+      harness,
+      { tools, taskQueue, worker: { dataConverter: { payloadCodecs: [k1Codec], failureConverterPath: converterPath } } },
+      async () => {
+        const handle = await agent.start({ prompt, tools: ['flaky', 'broken'] });
+        expect((await handle.result()).status).toBe('completed');
+        return { id: handle.conversationId, transcript: await handle.transcript() };
+      },
+    );
+    // The workflow still read the failure (encodedAttributes decode wherever they are read) and told the model.
+    expect(JSON.stringify(toolResultsOf(transcript.messages[2]!.content))).toContain(brokenSecret);
+    const history = await storedHistory(harness, id);
+    const bytes = Buffer.from(History.encode(history).finish());
+    for (const secret of [prompt, flakySecret, brokenSecret]) expect(bytes.includes(secret)).toBe(false);
+    const failures = (history.events ?? []).map((e) => e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskStartedEventAttributes?.lastFailure).filter((f) => f);
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    for (const failure of failures) {
+      expect(failure!.message).toBe('Encoded failure');
+      expect(isEncryptedPayload(failure!.encodedAttributes!)).toBe(true);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('the CLI with DURABLE_CLAUDE_ENCRYPTION_KEYS', () => {
