@@ -5,7 +5,10 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { AgentClient } from '../src/client';
-import { startCodecServer, type CodecServer } from '../src/security/codec-server';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
+import { accessTokenAuthorizer, anyAuthorizer, bearerTokenAuthorizer, startCodecServer, type CodecServer } from '../src/security/codec-server';
 import { EncryptionCodec, generateEncryptionKey, staticKeyProvider } from '../src/security/encryption';
 import { reply, text } from '../src/testing';
 import { startHarness, uniquePrompt, type Harness } from './helpers/harness';
@@ -223,6 +226,74 @@ describe('authorization', () => {
   });
 });
 
+describe("the Web UI's forwarded access token (OIDC), checked against the identity provider's key set", () => {
+  const ISSUER = 'https://idp.example.test';
+  let jwksServer: http.Server;
+  let jwksUrl: string;
+  let signingKey: KeyLike;
+  let otherKey: KeyLike;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    signingKey = pair.privateKey;
+    otherKey = (await generateKeyPair('ES256')).privateKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' };
+    // The identity provider's published keys, over local HTTP.
+    jwksServer = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/.well-known/jwks.json`;
+  });
+  afterAll(() => new Promise<void>((resolve) => jwksServer.close(() => resolve())));
+
+  const token = (claims: Record<string, unknown>, options: { key?: KeyLike; issuer?: string; expiresIn?: string; audience?: string } = {}) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: 'idp-1' })
+      .setIssuer(options.issuer ?? ISSUER)
+      .setSubject('alice')
+      .setAudience(options.audience ?? 'temporal-ui')
+      .setIssuedAt()
+      .setExpirationTime(options.expiresIn ?? '5m')
+      .sign(options.key ?? signingKey);
+
+  test('a valid token from the issuer decodes; another issuer, audience or key, an expired token or a failed rule are 401', async () => {
+    const oidc = await startCodecServer({
+      codecs: [codec],
+      port: 0,
+      allowedOrigins: ['https://temporal-ui.example.test'],
+      authorize: anyAuthorizer(
+        accessTokenAuthorizer({ jwks: { url: jwksUrl }, issuer: ISSUER, audience: 'temporal-ui', allow: (claims, request) => (claims.groups as string[] | undefined)?.includes(`readers:${request.namespace}`) === true }),
+        bearerTokenAuthorizer(TOKEN),
+      ),
+    });
+    try {
+      const status = async (authorization: string, namespace = 'default') =>
+        (await fetch(`${oidc.url}/decode`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Namespace': namespace, Authorization: authorization }, body: '{"payloads":[]}' })).status;
+      const reader = { groups: ['readers:default'] };
+      expect(await status(`Bearer ${await token(reader)}`)).toBe(200);
+      expect(await status(`Bearer ${await token(reader)}`, 'payments')).toBe(401);
+      expect(await status(`Bearer ${await token({ groups: [] })}`)).toBe(401);
+      expect(await status(`Bearer ${await token(reader, { issuer: 'https://elsewhere.test' })}`)).toBe(401);
+      expect(await status(`Bearer ${await token(reader, { audience: 'another-app' })}`)).toBe(401);
+      expect(await status(`Bearer ${await token(reader, { key: otherKey })}`)).toBe(401);
+      expect(await status(`Bearer ${await token(reader, { expiresIn: '-5m' })}`)).toBe(401);
+      // alg none: an unsigned token with the right claims.
+      const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISSUER, aud: 'temporal-ui', exp: 4e9, ...reader })).toString('base64url')}.`;
+      expect(await status(`Bearer ${unsigned}`)).toBe(401);
+      // The shared token still works for the CLI's users.
+      expect(await status(`Bearer ${TOKEN}`)).toBe(200);
+    } finally {
+      await oidc.close();
+    }
+  });
+
+  test('the key set must be https, or http on loopback only', () => {
+    expect(() => accessTokenAuthorizer({ jwks: { url: 'http://idp.example.test/jwks' }, issuer: ISSUER })).toThrow(/must be https/);
+  });
+});
+
 /** The CLI's JSON with every base64 string in it decoded too (the CLI prints json/plain payloads as base64). */
 function withPayloadsDecoded(output: string): string {
   const decoded = [...output.matchAll(/"([A-Za-z0-9+/]{8,}={0,2})"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
@@ -302,6 +373,12 @@ describe('durable-claude codec-server', () => {
     const noAuth = cliProcess(['--port', '0'], keys);
     expect(await noAuth.done).toBe(2);
     expect(noAuth.stderr()).toMatch(/set DURABLE_CLAUDE_CODEC_TOKEN .* or pass --no-auth/);
+    const jwksAlone = cliProcess(['--port', '0', '--jwks', 'https://idp.example.test/jwks'], keys);
+    expect(await jwksAlone.done).toBe(2);
+    expect(jwksAlone.stderr()).toMatch(/--jwks needs --issuer/);
+    const both = cliProcess(['--port', '0', '--no-auth'], { ...keys, DURABLE_CLAUDE_CODEC_TOKEN: TOKEN });
+    expect(await both.done).toBe(2);
+    expect(both.stderr()).toMatch(/--no-auth contradicts DURABLE_CLAUDE_CODEC_TOKEN/);
     const badKeys = cliProcess(['--port', '0'], { DURABLE_CLAUDE_ENCRYPTION_KEYS: 'k1:c2hvcnQ=', DURABLE_CLAUDE_CODEC_TOKEN: TOKEN });
     expect(await badKeys.done).toBe(2);
     expect(badKeys.stderr()).toMatch(/"k1" is 5 bytes/);

@@ -6,6 +6,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 
 const PayloadsProto = temporal.api.common.v1.Payloads;
 
@@ -98,6 +99,73 @@ export function bearerTokenAuthorizer(token: string): CodecAuthorizer {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (!match) return false;
     return timingSafeEqual(createHash('sha256').update(match[1]!).digest(), expected);
+  };
+}
+
+export interface AccessTokenAuthorizerOptions {
+  /** The identity provider's key set: its URL (https; http only on loopback), fetched and cached, or the keys. */
+  jwks: { url: string } | JSONWebKeySet;
+  /** Accepted `iss` value(s). */
+  issuer: string | string[];
+  /** Required `aud` value(s), when set. */
+  audience?: string | string[];
+  /** A further rule over the verified claims (roles, groups…) and the request. Default: any valid token. */
+  allow?: (claims: JWTPayload, request: CodecRequestInfo) => boolean | Promise<boolean>;
+  /** Seconds of clock skew allowed on exp/nbf. Default 30. */
+  clockToleranceSeconds?: number;
+}
+
+// Asymmetric only: a key set never holds the shared secret an HS256 token would need, and `none` is never accepted.
+const ACCESS_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+const isLoopbackHost = (hostname: string) => hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+
+/**
+ * Accepts the Web UI's forwarded access token (UI server with OIDC and TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true): a
+ * `Bearer` JWT signed by a key of the identity provider's set, from an accepted issuer, unexpired.
+ */
+export function accessTokenAuthorizer(options: AccessTokenAuthorizerOptions): CodecAuthorizer {
+  let getKey: JWTVerifyGetKey;
+  if ('url' in options.jwks) {
+    let url: URL;
+    try {
+      url = new URL(options.jwks.url);
+    } catch {
+      throw new TypeError(`the JWKS URL is not a URL: ${JSON.stringify(options.jwks.url)}`);
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+      throw new TypeError(`the JWKS URL must be https (http only on localhost), got ${url.protocol}//${url.host}`);
+    }
+    getKey = createRemoteJWKSet(url);
+  } else {
+    getKey = createLocalJWKSet(options.jwks);
+  }
+  const issuers = Array.isArray(options.issuer) ? options.issuer : [options.issuer];
+  if (issuers.length === 0 || issuers.some((i) => i === '')) throw new TypeError('accessTokenAuthorizer needs the accepted issuer(s)');
+  return async (header, request) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    if (!match) return false;
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(match[1]!, getKey, {
+        issuer: issuers,
+        ...(options.audience !== undefined ? { audience: options.audience } : {}),
+        algorithms: ACCESS_TOKEN_ALGORITHMS,
+        clockTolerance: options.clockToleranceSeconds ?? 30,
+        requiredClaims: ['exp'],
+      }));
+    } catch {
+      return false;
+    }
+    return options.allow ? options.allow(claims, request) : true;
+  };
+}
+
+/** Any of these rules (e.g. the UI's access token, or the CLI users' shared token). */
+export function anyAuthorizer(...rules: CodecAuthorizer[]): CodecAuthorizer {
+  return async (header, request) => {
+    for (const rule of rules) if (await rule(header, request)) return true;
+    return false;
   };
 }
 
