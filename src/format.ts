@@ -1,4 +1,5 @@
 // Plain-text renderings of transcripts, usage and cost, for terminals and bug reports.
+import { sendersOf, type DecisionSender } from './client/decision-sender';
 import { formatUsd } from './pricing/cost';
 import { isRecord } from './workflows/json';
 import type { ContentBlockParam, MessageParam, RecordedApprover, RefusedDecision, Transcript, TurnRecord, UsageTotals } from './workflows/types';
@@ -100,7 +101,7 @@ export function turnSurfaceLine(turn: Pick<TurnRecord, 'turn' | 'serverToolCalls
 }
 
 /** The whole transcript as readable lines (each turn's tool-surface line after its reply), with the approval audit at the end. */
-export function transcriptLines(transcript: Transcript): string[] {
+export function transcriptLines(transcript: Transcript, senders: readonly DecisionSender[] = []): string[] {
   const names = new Map<string, string>();
   const from = transcript.page?.fromMessage ?? 0;
   const byMessage = new Map<number, string[]>();
@@ -111,7 +112,9 @@ export function transcriptLines(transcript: Transcript): string[] {
   const lines = transcript.messages.flatMap((message, i) => [...describeMessage(message, names), ...(byMessage.get(from + i) ?? [])]);
   for (const a of transcript.approvals) {
     const verified = a.approvers?.length ? ` [verified: ${a.approvers.map(approverText).join('; ')}]` : '';
-    lines.push(`approval: ${a.decidedAt} ${a.decision} ${a.toolName} (${a.toolUseId}) by ${a.by} via ${a.via}${a.reason ? `: ${a.reason}` : ''}${a.edited ? ' [edited]' : ''}${verified}`);
+    const identities = sendersOf(a, senders);
+    const sent = identities.length > 0 ? ` [sent by ${identities.join(', ')}]` : '';
+    lines.push(`approval: ${a.decidedAt} ${a.decision} ${a.toolName} (${a.toolUseId}) by ${a.by} via ${a.via}${a.reason ? `: ${a.reason}` : ''}${a.edited ? ' [edited]' : ''}${verified}${sent}`);
   }
   return lines;
 }

@@ -1,7 +1,10 @@
 // Approvals under an approver policy, attacked the way anyone who can signal the namespace would: every forged,
 // stale, misbound or misused credential is refused, nothing runs, and the refusal is recorded; a valid credential
 // runs the tool exactly once, and the workflow keeps who was verified, never the token.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
@@ -13,7 +16,18 @@ import { defineTool } from '../src/tools/define-tool';
 import { approveSignal, decideUpdate, rejectSignal } from '../src/workflows/definitions';
 import type { ConversationState, PendingApproval, RefusedDecision } from '../src/workflows/types';
 import { recordHistoryFixture } from './helpers/fixtures';
+import { testStorageDir } from './helpers/temporal';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
+import { decisionSenders } from '../src/client/decision-senders';
+
+const run = promisify(execFile);
+const BIN = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
+
+/** `durable-claude show` as a user runs it (the built CLI). */
+async function showOf(conversationId: string): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, 'show', conversationId, '--address', harness.temporal.address], { env: { ...process.env, DURABLE_CLAUDE_STORAGE_DIR: testStorageDir() } });
+  return stdout;
+}
 
 const KEY = 'decision-key-for-tests-0123456789abcdef';
 const OTHER_KEY = 'another-key-nobody-configured-0123456789';
@@ -175,6 +189,18 @@ test('forged, stale, misbound and misused credentials are refused and recorded; 
     expect(audit[0]!.approvers).toEqual([
       expect.objectContaining({ subject: 'fiona', issuer: 'durable-claude', email: 'fiona@example.com', matched: ['role finance'], method: 'hmac' }),
     ]);
+
+    // Who sent each decision, as Temporal recorded it, in the audit `show` prints with the refused attempts.
+    const senders = await decisionSenders(handle);
+    const identity = harness.temporal.client.options.identity;
+    expect(senders.filter((sender) => sender.via === 'signal')).toHaveLength(attacks.length + 1);
+    expect(senders.every((sender) => sender.identity === identity && sender.toolUseId === call.toolUseId)).toBe(true);
+    const shown = await showOf(handle.conversationId);
+    expect(shown).toContain(`approved refund (${call.toolUseId}) by fiona@example.com via update: customer called`);
+    expect(shown).toContain(`[verified: fiona (fiona@example.com, issuer durable-claude, role finance)] [sent by ${identity}]`);
+    expect(shown.split('\n').filter((line) => line.startsWith('refused: '))).toHaveLength(attacks.length + 2);
+    expect(shown).toContain('via signal claiming to be ops@example.com: refund decisions need a signed credential');
+    expect(shown).toMatch(/approve .* via signal by sam \(verified\): sam may not decide refund calls/);
 
     // Store only what was verified: no token in the state, the transcript, the result; in history, a token is only
     // in the signal or Update that carried it (encrypt payloads to hide that too).

@@ -20,7 +20,8 @@ import { startLiveOutputServer, type LiveOutputServer } from '../streaming/live-
 import type { AgentClient } from '../client';
 import { positiveIntOption, queryTimeoutMs, requireConversationId, stringOption, warn, write, type Command } from './command';
 import { CliError, ExitCode } from './errors';
-import { costText, transcriptLines, usageText } from '../format';
+import { costText, refusedDecisionLines, transcriptLines, usageText } from '../format';
+import { decisionSenders } from '../client/decision-senders';
 import { followConversation, summaryLine, type ApprovalMode } from './follow';
 import { historyCommands } from './history-commands';
 import { tokenCommands } from './token-command';
@@ -269,7 +270,15 @@ const pending: Command = {
       const rows = found.flatMap((c) => (c.approvals ?? []).map((p) => ({ conversationId: c.conversationId, ...p })));
       if (values.json) write(JSON.stringify(rows, null, 2));
       else if (rows.length === 0 && found.every((c) => c.approvals)) write('nothing is waiting for approval');
-      else for (const r of rows) write(`${r.conversationId}  ${r.toolUseId}  ${r.toolName} ${JSON.stringify(r.input)}  since ${r.requestedAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}`);
+      else {
+        for (const r of rows) {
+          // Under a policy: who may decide, and who has approved so far when it takes several people.
+          const policy = r.policy
+            ? `  needs a signed decision: ${r.policy.description}${r.policy.requiredApprovals > 1 ? ` (${r.approvals?.length ?? 0}/${r.policy.requiredApprovals} approved${r.approvals?.length ? ` by ${r.approvals.map((a) => a.subject).join(', ')}` : ''})` : ''}`
+            : '';
+          write(`${r.conversationId}  ${r.toolUseId}  ${r.toolName} ${JSON.stringify(r.input)}  since ${r.requestedAt}${r.expiresAt ? `  expires ${r.expiresAt}` : ''}${policy}`);
+        }
+      }
       // A conversation whose worker is down still counts: say it waits, and why its calls are not listed.
       for (const c of found) if (c.unanswered) warn(`${c.conversationId}  ${c.pendingApprovals} waiting, not listed: ${c.unanswered}`);
       return ExitCode.ok;
@@ -417,9 +426,12 @@ const show: Command = {
     const conversationId = requireConversationId(id);
     const timeoutMs = queryTimeoutMs();
     return withAgent(values, async (agent) => {
-      const { transcript, state } = await agent.getHandle(conversationId).snapshot({ timeoutMs });
+      const handle = agent.getHandle(conversationId);
+      const { transcript, state } = await handle.snapshot({ timeoutMs });
+      // Who sent each decision, as Temporal recorded it (the audit in workflow state cannot know).
+      const senders = await decisionSenders(handle);
       if (values.json) {
-        write(JSON.stringify({ state, transcript }, null, 2));
+        write(JSON.stringify({ state, transcript, decisionSenders: senders }, null, 2));
         return ExitCode.ok;
       }
       const budgetStop = state.result?.budgetStop;
@@ -431,7 +443,8 @@ const show: Command = {
           `${usageText(state.usage)} · ${costText(state.usage.costUsd, budgetUsd)}`,
       );
       if (budgetStop) write(`■ stopped at the budget: ${budgetStop.message}`);
-      for (const line of transcriptLines(transcript)) write(line);
+      for (const line of transcriptLines(transcript, senders)) write(line);
+      for (const line of refusedDecisionLines(transcript.refusedDecisions ?? state.refusedDecisions ?? [])) write(line);
       return ExitCode.ok;
     });
   },

@@ -3,22 +3,10 @@
 // audit take it from history. It is the sending client's own claim (Client `identity`, by default pid@host) —
 // evidence for an investigation, not a credential: under an approver policy the verified approvers are the authority.
 import { temporal } from '@temporalio/proto';
-import type { ApprovalDecision } from '../workflows/types';
+import type { DecisionSender } from './decision-sender';
 import { chainHistories } from './run-chain';
 import { decodedHistory } from './export';
 import type { ConversationHandle } from './handle';
-
-export interface DecisionSender {
-  toolUseId: string;
-  decision: 'approve' | 'reject';
-  via: 'signal' | 'update';
-  /** The identity Temporal recorded for the sender. */
-  identity: string;
-  /** When Temporal recorded it (ISO). */
-  at: string;
-  runId: string;
-  eventId: string;
-}
 
 const { EventType } = temporal.api.enums.v1;
 
@@ -61,11 +49,4 @@ export async function decisionSenders(handle: ConversationHandle): Promise<Decis
   return senders;
 }
 
-/** The identities behind one audit entry: the senders of its kind of decision on its call, up to when it was taken. */
-export function sendersOf(decision: ApprovalDecision, senders: readonly DecisionSender[]): string[] {
-  if (decision.via === 'timeout') return [];
-  const kind = decision.decision === 'approved' ? 'approve' : 'reject';
-  const taken = Date.parse(decision.decidedAt);
-  const matching = senders.filter((s) => s.toolUseId === decision.toolUseId && s.decision === kind && s.via === decision.via && Date.parse(s.at) <= taken + 1000);
-  return [...new Set(matching.map((s) => s.identity))];
-}
+export { sendersOf, type DecisionSender } from './decision-sender';

@@ -274,7 +274,7 @@ export class Conversation {
         turns: turns.items,
         approvals: approvals.items,
         page: { ...page, nextTurn: turns.next, nextApproval: approvals.next, ...archived },
-        ...(first ? {} : { retries: undefined, compactions: undefined }),
+        ...(first ? {} : { retries: undefined, compactions: undefined, refusedDecisions: undefined }),
       };
     });
     setHandler(pendingApprovalsQuery, () => this.#approvals.list());
@@ -865,6 +865,7 @@ export class Conversation {
       messages: this.#messages,
       turns: this.#turns,
       approvals: this.#approvals.audit,
+      ...(this.#approvals.refused().length ? { refusedDecisions: this.#approvals.refused() } : {}),
       ...(this.#retries.taken.length ? { retries: this.#retries.taken } : {}),
       ...(this.#window.records.length ? { compactions: this.#window.records } : {}),
     };

@@ -466,6 +466,8 @@ export interface Transcript {
   turns: TurnRecord[];
   /** Audit trail: who decided each gated call, when, why, and what ran. */
   approvals: ApprovalDecision[];
+  /** Decisions refused for their credential or the tool's approver policy (the most recent 100): the attempts' record. */
+  refusedDecisions?: RefusedDecision[];
   /** Failures of earlier runs that `retry()` repeated in this one. */
   retries?: RetryRecord[];
   /** Compactions of what the model sees (the messages here stay whole). */
