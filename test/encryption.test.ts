@@ -288,8 +288,7 @@ function showJsonPayloadBytes(value: unknown, found: Buffer[] = []): Buffer[] {
 const k1Codec = new EncryptionCodec(staticKeyProvider({ current: 'k1', keys: { k1: K1 } }));
 const encryptingClient = (taskQueue: string, codec = k1Codec) =>
   new AgentClient({ connection: harness.temporal.connection, namespace: 'default', taskQueue, externalStorage: testStorage(), payloadCodec: codec });
-// Until the worker's `payloadCodec` option is wired everywhere, the codec goes in through the worker's data converter.
-const encryptingWorker = (codec = k1Codec) => ({ worker: { dataConverter: { payloadCodecs: [codec] } } });
+const encryptingWorker = (codec = k1Codec) => ({ payloadCodec: codec });
 
 describe('a conversation on an encrypting worker', () => {
   const secrets = {
@@ -431,9 +430,9 @@ test('a conversation written before encryption was turned on stays readable by a
   expect(Buffer.from(History.encode(await storedHistory(harness, id)).finish()).includes(prompt)).toBe(true);
 });
 
-test("what stays plaintext with Temporal's default failure converter: a tool's unexpected error message", async () => {
-  // A failure's message and stack trace are not payloads: the default converter keeps them as text, past the codec
-  // (the next test encodes them). This test flips when the worker encodes failures whenever it encrypts.
+test("a codec given as a bare payload codec (worker.dataConverter) leaves failure messages in plaintext", async () => {
+  // A failure's message and stack trace are not payloads: Temporal's default failure converter keeps them as text,
+  // past the codec. The worker's `payloadCodec` option sets a converter that encodes them (the next test).
   const taskQueue = uniqueTaskQueue('encryption-failure');
   const secret = marker('error-message-secret');
   const prompt = marker('PROMPT-FLAKY');
@@ -450,7 +449,7 @@ test("what stays plaintext with Temporal's default failure converter: a tool's u
   ];
   harness.fake.addScript({ match: prompt, steps: [reply(toolUse('flaky', {})), reply(text('done'))] });
   const agent = encryptingClient(taskQueue);
-  const id = await withWorker(harness, { tools, taskQueue, ...encryptingWorker() }, async () => {
+  const id = await withWorker(harness, { tools, taskQueue, worker: { dataConverter: { payloadCodecs: [k1Codec] } } }, async () => {
     const handle = await agent.start({ prompt, tools: ['flaky'] });
     expect((await handle.result()).status).toBe('completed');
     return handle.conversationId;
@@ -460,15 +459,7 @@ test("what stays plaintext with Temporal's default failure converter: a tool's u
   expect(bytes.includes(secret)).toBe(true);
 });
 
-test('with a failure converter that encodes messages (encodeCommonAttributes), a failing tool leaves no trace either', async () => {
-  // What the worker would load by path (failureConverterPath): written here so the test carries its own.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-failure-converter-'));
-  const converterPath = path.join(dir, 'failure-converter.js');
-  fs.writeFileSync(
-    converterPath,
-    `const { DefaultFailureConverter } = require(${JSON.stringify(require.resolve('@temporalio/common'))});\n` +
-      'exports.failureConverter = new DefaultFailureConverter({ encodeCommonAttributes: true });\n',
-  );
+test("the worker's payloadCodec option encrypts failure messages too (encodeCommonAttributes): a failing tool leaves no trace", async () => {
   const taskQueue = uniqueTaskQueue('encryption-failure-encoded');
   const flakySecret = marker('flaky-message-secret');
   const brokenSecret = marker('broken-message-secret');
@@ -495,29 +486,21 @@ test('with a failure converter that encodes messages (encodeCommonAttributes), a
   ];
   harness.fake.addScript({ match: prompt, steps: [reply(toolUse('flaky', {}), toolUse('broken', {})), reply(text('done'))] });
   const agent = encryptingClient(taskQueue);
-  try {
-    const { id, transcript } = await withWorker(
-      harness,
-      { tools, taskQueue, worker: { dataConverter: { payloadCodecs: [k1Codec], failureConverterPath: converterPath } } },
-      async () => {
-        const handle = await agent.start({ prompt, tools: ['flaky', 'broken'] });
-        expect((await handle.result()).status).toBe('completed');
-        return { id: handle.conversationId, transcript: await handle.transcript() };
-      },
-    );
-    // The workflow still read the failure (encodedAttributes decode wherever they are read) and told the model.
-    expect(JSON.stringify(toolResultsOf(transcript.messages[2]!.content))).toContain(brokenSecret);
-    const history = await storedHistory(harness, id);
-    const bytes = Buffer.from(History.encode(history).finish());
-    for (const secret of [prompt, flakySecret, brokenSecret]) expect(bytes.includes(secret)).toBe(false);
-    const failures = (history.events ?? []).map((e) => e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskStartedEventAttributes?.lastFailure).filter((f) => f);
-    expect(failures.length).toBeGreaterThanOrEqual(1);
-    for (const failure of failures) {
-      expect(failure!.message).toBe('Encoded failure');
-      expect(isEncryptedPayload(failure!.encodedAttributes!)).toBe(true);
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  const { id, transcript } = await withWorker(harness, { tools, taskQueue, ...encryptingWorker() }, async () => {
+    const handle = await agent.start({ prompt, tools: ['flaky', 'broken'] });
+    expect((await handle.result()).status).toBe('completed');
+    return { id: handle.conversationId, transcript: await handle.transcript() };
+  });
+  // The workflow still read the failure (encodedAttributes decode wherever they are read) and told the model.
+  expect(JSON.stringify(toolResultsOf(transcript.messages[2]!.content))).toContain(brokenSecret);
+  const history = await storedHistory(harness, id);
+  const bytes = Buffer.from(History.encode(history).finish());
+  for (const secret of [prompt, flakySecret, brokenSecret]) expect(bytes.includes(secret)).toBe(false);
+  const failures = (history.events ?? []).map((e) => e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskStartedEventAttributes?.lastFailure).filter((f) => f);
+  expect(failures.length).toBeGreaterThanOrEqual(2);
+  for (const failure of failures) {
+    expect(failure!.message).toBe('Encoded failure');
+    expect(isEncryptedPayload(failure!.encodedAttributes!)).toBe(true);
   }
 });
 
