@@ -163,6 +163,9 @@ describe('approve and reject with decision credentials', () => {
     const emailPrompt = uniquePrompt('Email the team');
     harness.fake.addScript({ match: emailPrompt, steps: [reply(toolUse('send_email', { to: 'team@example.com', subject: 'Hi', body: 'Hello.' })), reply(text('Not sent.'))] });
 
+    const signalPrompt = uniquePrompt('Email the board');
+    harness.fake.addScript({ match: signalPrompt, steps: [reply(toolUse('send_email', { to: 'board@example.com', subject: 'Q4', body: 'Draft.' })), reply(text('Sent.'))] });
+
     await withWorker(harness, { tools, taskQueue, decisionVerifier: verifier }, async (agent) => {
       const pay = await agent.start({ prompt: payPrompt, tools: ['pay_invoice'], conversationId: `cli-token-pay-${Date.now()}` });
       const call = await waitForPending(pay);
@@ -207,6 +210,17 @@ describe('approve and reject with decision credentials', () => {
       // What the audit keeps of a signed decision: the verified person, never the token.
       expect(emailResult.transcript?.approvals[0]).toMatchObject({ decision: 'rejected', by: 'carol@example.com', approvers: [{ subject: 'carol@example.com', issuer: 'durable-claude', method: 'hmac' }] });
       expect(JSON.stringify(emailResult)).not.toMatch(/eyJ[\w-]+\.eyJ/);
+      // Signed, edited and sent as a signal: the token binds the edited input, and the workflow verifies it as it would an Update.
+      const board = await agent.start({ prompt: signalPrompt, tools: ['send_email'], conversationId: `cli-token-signal-${Date.now()}` });
+      const boardCall = await waitForPending(board);
+      const edited = { to: 'board@example.com', subject: 'Q4', body: 'Final.' };
+      const signalled = await cli(['approve', board.conversationId, boardCall.toolUseId, '--sign', '--by', 'dave@example.com', '--input', JSON.stringify(edited), '--signal', ...common], withKey);
+      expect(signalled.stderr).toBe('');
+      expect(signalled.code).toBe(0);
+      expect(signalled.stdout).toMatch(/^sent approve of \S+ by dave@example.com as a signal/);
+      const boardResult = await board.result();
+      expect(boardResult.transcript?.approvals[0]).toMatchObject({ decision: 'approved', via: 'signal', edited: true, approvedInput: edited, approvers: [{ subject: 'dave@example.com' }] });
+
       // The refusals are on record with their reasons.
       const refused = (await pay.state()).refusedDecisions ?? [];
       expect(refused.map((r) => r.reason).slice(0, 2)).toEqual([expect.stringMatching(/signature does not verify/), expect.stringMatching(/no role of finance/)]);
