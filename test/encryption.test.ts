@@ -558,9 +558,13 @@ describe('the CLI with DURABLE_CLAUDE_ENCRYPTION_KEYS', () => {
       expect(blindPending.code).toBe(ExitCode.usage);
       expect(blindPending.stderr).toMatch(/payloads are encrypted and this command has no keys: set DURABLE_CLAUDE_ENCRYPTION_KEYS/);
 
-      const approved = await cli(['approve', id, waiting!.toolUseId, '--by', 'ops'], keys);
+      const decider = marker('ops-person');
+      const approved = await cli(['approve', id, waiting!.toolUseId, '--by', decider], keys);
       expect([approved.code, approved.stderr]).toEqual([0, '']);
       expect((await handle.result()).status).toBe('completed');
+      // Who decided travels in the decide Update's arguments: encrypted, like the call's input.
+      const rawBytes = Buffer.from(History.encode(await storedHistory(harness, id)).finish());
+      for (const secret of [secretPrompt, secretInput, decider]) expect(rawBytes.includes(secret)).toBe(false);
 
       const shown = await cli(['show', id], keys);
       expect([shown.code, shown.stderr]).toEqual([0, '']);
