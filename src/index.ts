@@ -117,3 +117,19 @@ export { CredentialRefused, type ApproverRule, type ApproverVerdict, type Decisi
 export { decisionSenders, sendersOf, type DecisionSender } from './client/decision-senders';
 /** Payload encryption: an AES-256-GCM PayloadCodec with a key provider (environment, file, or your KMS), for worker, clients and the codec server. */
 export { EncryptionCodec, encryptionFromEnv, generateEncryptionKey, staticKeyProvider, type EncryptionKeyProvider } from './security/encryption';
+/** The codec server for the Temporal Web UI and `temporal` CLI (/encode, /decode, CORS, an authorization check per request). */
+export {
+  accessTokenAuthorizer,
+  anyAuthorizer,
+  bearerTokenAuthorizer,
+  CODEC_TOKEN_ENV,
+  DEFAULT_CODEC_SERVER_PORT,
+  startCodecServer,
+  type AccessTokenAuthorizerOptions,
+  type CodecAuthorizer,
+  type CodecRequestInfo,
+  type CodecServer,
+  type CodecServerOptions,
+} from './security/codec-server';
+/** The failure converter an encrypting worker uses, for bundleWorkflowCode({ failureConverterPath }) when you prebuild the bundle. */
+export { ENCODED_FAILURES_PATH } from './worker';

@@ -21,8 +21,8 @@ Commands:
       [--server-tool web_search|web_fetch|code_execution|TYPE]… [--beta VALUE]…   (run and chat)
   chat [--id ID] [--tools a,b]       an interactive chat (type /end to finish)
   pending [<id>]                     tool calls waiting for approval (all conversations without an id)
-  approve <id> <toolUseId> [--by WHO] [--input JSON] [--reason R] [--signal]
-  reject <id> <toolUseId> --reason R [--by WHO] [--signal]
+  approve <id> <toolUseId> [--by WHO] [--input JSON] [--reason R] [--signal] [--token T | --sign [--roles a,b]]
+  reject <id> <toolUseId> --reason R [--by WHO] [--signal] [--token T | --sign [--roles a,b]]
   watch <id> [--from-start] [--json] a conversation's live output: text and tool input as they stream
   show <id>                          a readable transcript
   list [--status S] [--limit N]      conversations, newest first
@@ -30,11 +30,18 @@ Commands:
   retry <id>                         carry on a failed or cancelled conversation from just before what ended it
   fork <id> --turn N [--prompt P]    a new conversation from the transcript up to turn N
   export <id> [--out FILE]           transcript and history in one file, for a bug report
+  token <id> <toolUseId> --decision approve|reject --subject WHO [--roles a,b] [--input JSON] [--ttl 5m]
+                                     a signed decision credential, with DURABLE_CLAUDE_DECISION_KEY or the dev key
+  codec-server [--port 8888] [--allow-origin O]… [--jwks URL --issuer ISS] [--no-auth]
+                                     decrypts payloads for the Web UI and temporal CLI (DURABLE_CLAUDE_ENCRYPTION_KEYS;
+                                     callers send DURABLE_CLAUDE_CODEC_TOKEN as a bearer token)
 
 Global options: --address HOST:PORT, --namespace NS, --task-queue Q (or TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)
                 --events nats://HOST:PORT (or DURABLE_CLAUDE_EVENTS): live output from the event store
                 --storage-dir DIR (or DURABLE_CLAUDE_STORAGE_DIR; S3: DURABLE_CLAUDE_S3_BUCKET …): the workers' store
                   of large payloads; default .temporal/payloads when \`durable-claude dev\` made it; \`off\`: none
+Environment:    DURABLE_CLAUDE_ENCRYPTION_KEYS (id:BASE64,…): encrypt and decrypt payloads (workers, clients, replay)
+                DURABLE_CLAUDE_DECISION_KEY / _JWKS_URL, _ISSUER, _AUDIENCE: verify (workers) and sign decisions
 
 Exit codes: 0 ok · 1 conversation did not complete · 2 bad arguments · 3 unknown conversation
             4 Temporal unreachable · 5 conversation failed · 6 decision refused · 7 missing API key · 8 replay diverged
