@@ -7,11 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Payload } from '@temporalio/common';
+import { defaultPayloadConverter, StorageDriverClaim, type Payload } from '@temporalio/common';
 import { visit, walkGetWorkflowExecutionHistoryResponse } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { AgentClient } from '../src/client';
 import { decodedHistory } from '../src/client/export';
+import { chainHistories } from '../src/client/run-chain';
 import { cliEncryption } from '../src/cli/encryption-options';
 import { CliError, ExitCode } from '../src/cli/errors';
 import { main } from '../src/cli/main';
@@ -27,7 +28,9 @@ import {
 } from '../src/security/encryption';
 import type { EncryptionKeyProvider } from '../src/security/encryption-types';
 import { reply, text, toolUse } from '../src/testing';
+import { readTranscriptSegment } from '../src/storage';
 import { defineTool } from '../src/tools/define-tool';
+import type { ConversationOptions } from '../src/workflows/types';
 import { startHarness, storedHistory, toolResultsOf, withWorker, type Harness } from './helpers/harness';
 import { testStorage, testStorageDir, uniqueTaskQueue } from './helpers/temporal';
 
@@ -502,6 +505,56 @@ test("the worker's payloadCodec option encrypts failure messages too (encodeComm
     expect(failure!.message).toBe('Encoded failure');
     expect(isEncryptedPayload(failure!.encodedAttributes!)).toBe(true);
   }
+});
+
+test('a long encrypted chat: the transcript segments archived at each hand-over are encrypted in storage, and read back whole', async () => {
+  const taskQueue = uniqueTaskQueue('encryption-archive');
+  const secret = marker('archived-chat-secret');
+  const page = 'lorem ipsum dolor sit amet '.repeat(110); // ~750 tokens as the fake counts: compaction comes quickly
+  const readPage = defineTool({ name: 'read_page', description: 'Read a page', input: z.object({ page: z.number().int() }), run: ({ page: n }) => `page ${n} ${secret}: ${page}` });
+  const textOf = (content: unknown): string => (typeof content === 'string' ? content : Array.isArray(content) ? content.map((b: { type?: string; text?: string }) => (b.type === 'text' ? (b.text ?? '') : '')).join('') : '');
+  const first = `${secret} message 0`;
+  harness.fake.addScript({
+    match: secret,
+    steps: ({ request }) => {
+      const last = request.messages[request.messages.length - 1]!;
+      const asked = [...request.messages].reverse().find((m) => m.role === 'user' && textOf(m.content).trim() !== '');
+      const said = textOf(asked?.content);
+      if (Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result')) return reply(text(`answer to ${said.slice(-12)}`));
+      return reply(toolUse('read_page', { page: Number(/message (\d+)/.exec(said)?.[1] ?? 0) }));
+    },
+  });
+  const agent = encryptingClient(taskQueue);
+  const exchanges = 8;
+  const { id, whole, runId } = await withWorker(harness, { tools: [readPage], taskQueue, ...encryptingWorker() }, async () => {
+    const { handle, reply: firstReply } = await agent.startChat({ message: first, tools: ['read_page'], compaction: { atInputTokens: 1_500 }, continueAsNew: { afterEvents: 40 } });
+    await handle.followReply(firstReply);
+    for (let i = 1; i < exchanges; i++) await handle.sendMessage(`${secret} message ${i}`);
+    expect((await handle.state()).runs).toBeGreaterThanOrEqual(2);
+    const whole = await handle.transcript();
+    const { runId } = await handle.describe();
+    await handle.end('done');
+    await handle.result();
+    return { id: handle.conversationId, whole, runId };
+  });
+  // The client with the keys reads the whole transcript, archived start included.
+  expect(whole.messages).toHaveLength(4 * exchanges);
+  expect(textOf(whole.messages[0]!.content)).toBe(first);
+  expect(JSON.stringify(whole.messages[2]!.content)).toContain(`page 0 ${secret}`);
+
+  // The latest run's start names the archive; its newest segment is an encrypted object in the store.
+  const runs = await chainHistories(harness.temporal.client.workflow, id, runId);
+  expect(runs.length).toBeGreaterThanOrEqual(2);
+  const latestStart = (await decodedHistory(runs[runs.length - 1]!.history, [k1Codec])).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+  const archive = defaultPayloadConverter.fromPayload<ConversationOptions>(latestStart).continuation?.archive;
+  expect(archive).toBeDefined();
+  const [stored] = await testStorage().getDriver(archive!.last.driver)!.retrieve({}, [new StorageDriverClaim(archive!.last.claim)]);
+  expect(isEncryptedPayload(stored!)).toBe(true);
+  expect(serialized(stored!).includes(secret)).toBe(false);
+  await expect(readTranscriptSegment(testStorage(), archive!.last)).rejects.toThrow(/binary\/encrypted/);
+  expect((await readTranscriptSegment(testStorage(), archive!.last, [k1Codec])).messages.length).toBeGreaterThan(0);
+  // …and no run's history holds any of it.
+  for (const { history } of runs) expect(Buffer.from(History.encode(history).finish()).includes(secret)).toBe(false);
 });
 
 describe('the CLI with DURABLE_CLAUDE_ENCRYPTION_KEYS', () => {
