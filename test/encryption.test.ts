@@ -627,7 +627,12 @@ describe('the CLI with DURABLE_CLAUDE_ENCRYPTION_KEYS', () => {
       expect(blind.stderr).toMatch(/payloads are encrypted and this command has no keys/);
       expect(blind.stdout).not.toContain(secretInput);
 
-      const listed = await cli(['list', '--json', '--query', `WorkflowId = '${id}'`], keys);
+      // Visibility is eventually consistent: ask again (a bounded number of times) until the list has it.
+      let listed = await cli(['list', '--json', '--query', `WorkflowId = '${id}'`], keys);
+      for (let i = 0; i < 50 && listed.code === 0 && !listed.stdout.includes(id); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        listed = await cli(['list', '--json', '--query', `WorkflowId = '${id}'`], keys);
+      }
       expect(listed.code).toBe(0);
       expect(listed.stdout).toContain(id);
 
