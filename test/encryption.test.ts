@@ -416,6 +416,10 @@ describe('a conversation on an encrypting worker', () => {
   });
 });
 
+test('a Client given to AgentClient carries its own codec: payloadCodec next to it is refused, saying where it goes', () => {
+  expect(() => new AgentClient({ client: harness.temporal.client, payloadCodec: k1Codec })).toThrow(/dataConverter of the Client you give \(new Client\(\{ dataConverter: \{ payloadCodecs: \[codec\] \} \}\)\)/);
+});
+
 test('a conversation written before encryption was turned on stays readable by a client with the codec', async () => {
   const taskQueue = uniqueTaskQueue('encryption-before');
   const prompt = marker('PROMPT-PLAIN');
