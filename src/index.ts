@@ -133,3 +133,6 @@ export {
 } from './security/codec-server';
 /** The failure converter an encrypting worker uses, for bundleWorkflowCode({ failureConverterPath }) when you prebuild the bundle. */
 export { ENCODED_FAILURES_PATH } from './worker';
+/** Encryption helpers: whether a payload is encrypted and under which key, the environment's names, the replay converter of a client. */
+export { isEncryptedPayload, encryptionKeyIdOf, ENCRYPTED_ENCODING, ENCRYPTION_KEYS_ENV, ENCRYPTION_KEY_FILE_ENV, type StaticKeys, type EnvEncryption } from './security/encryption';
+export { replayDataConverterOf } from './replay';

@@ -2,7 +2,7 @@
 import { accessTokenAuthorizer, anyAuthorizer, bearerTokenAuthorizer, CODEC_TOKEN_ENV, DEFAULT_CODEC_SERVER_PORT, startCodecServer, type CodecAuthorizer } from '../security/codec-server';
 import { encryptionFromEnv, ENCRYPTION_KEY_FILE_ENV, ENCRYPTION_KEYS_ENV } from '../security/encryption';
 import { stringOption, warn, write, type Command } from './command';
-import type { CliValues } from './connect';
+import type { CliValues } from './values';
 import { CliError, ExitCode } from './errors';
 
 /** The Web UI of `temporal server start-dev` (and of `durable-claude dev`) on its default port. */

@@ -1,7 +1,7 @@
 // What every CLI command shares: its shape, how it reads its options, and where it writes.
 import type { ParseArgsConfig } from 'node:util';
 import { DURATION_HINT, parseDurationMs } from '../workflows/duration';
-import type { CliValues } from './connect';
+import type { CliValues } from './values';
 import { CliError } from './errors';
 
 export interface Command {

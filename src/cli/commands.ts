@@ -26,6 +26,7 @@ import { followConversation, summaryLine, type ApprovalMode } from './follow';
 import { historyCommands } from './history-commands';
 import { tokenCommands } from './token-command';
 import { cliDecisionVerifier, decisionBinding, listOption, signDecision, signingKey, ttlSecondsOption, type InputOption } from './decision-options';
+import { encryptionDescription } from './encryption-options';
 import { ensureDevDecisionKey } from '../security/dev-key';
 import { cliWorkerOptions } from './worker-options';
 import { codecServerCommands } from './codec-server-command';
@@ -505,7 +506,12 @@ const worker: Command = {
     });
     try {
       const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...cliWorkerOptions(values, stored) });
-      write(`worker on task queue ${taskQueueOf(values)} (namespace ${namespace})${events ? `, live output to ${events.description}` : ''}${stored ? `, large payloads in ${stored.description}` : ''}; Ctrl+C to stop`);
+      const encryption = encryptionDescription(values);
+      const decisions = cliDecisionVerifier();
+      write(
+        `worker on task queue ${taskQueueOf(values)} (namespace ${namespace})${events ? `, live output to ${events.description}` : ''}${stored ? `, large payloads in ${stored.description}` : ''}` +
+          `${encryption ? `, payloads encrypted (${encryption})` : ''}${decisions ? `, decisions verified with ${decisions.description}` : ''}; Ctrl+C to stop`,
+      );
       await w.run();
       return ExitCode.ok;
     } finally {
@@ -564,6 +570,7 @@ const dev: Command = {
       write(`live output (SSE)    ${liveServer.url}/conversations/<id>/events   (a page: ${liveServer.url}/conversations/<id>)`);
       write(`worker               task queue ${taskQueue}, tools: ${EXAMPLE_TOOL_NAMES.join(', ')}`);
       write(`decision credentials ${decisions ? `${decisions.description}   (sign one: durable-claude token, or approve --sign)` : 'none verified'}`);
+      write(`payload encryption   ${encryptionDescription(values) ?? 'off (set DURABLE_CLAUDE_ENCRYPTION_KEYS to encrypt; then run a codec-server for the Web UI)'}`);
       write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
       write(`try:                 TEMPORAL_ADDRESS=${server.address} DURABLE_CLAUDE_EVENTS=${eventServer.url} npx durable-claude run "${DEMO_PROMPT}"`);
       // The Temporal runtime shuts the worker down on SIGINT/SIGTERM; run() resolves once in-flight tasks have

@@ -15,7 +15,8 @@ import { cliPayloadCodec, missingKeysError } from './encryption-options';
 import { CliError, ExitCode } from './errors';
 
 /** Parsed flags: a string, a boolean, or the strings of a repeatable flag (`multiple`). */
-export type CliValues = Record<string, string | boolean | string[] | undefined>;
+export type { CliValues } from './values';
+import type { CliValues } from './values';
 
 export function temporalSettings(values: CliValues): TemporalConfig {
   const config = loadTemporalConfig();

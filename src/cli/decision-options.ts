@@ -14,7 +14,7 @@ import type { DecisionBinding, DecisionVerifier } from '../security/types';
 import type { AgentWorkerOptions } from '../worker';
 import { DURATION_HINT, parseDurationMs } from '../workflows/duration';
 import { queryTimeoutMs, stringOption } from './command';
-import type { CliValues } from './connect';
+import type { CliValues } from './values';
 import { CliError } from './errors';
 
 /** The verifier a CLI worker uses, and a line saying where its keys come from; undefined when none is configured. */

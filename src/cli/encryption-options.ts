@@ -5,7 +5,7 @@ import type { temporal } from '@temporalio/proto';
 import { decodedHistory, encryptionKeyIdsIn } from '../client/export';
 import { ENCRYPTED_ENCODING, ENCRYPTION_KEY_FILE_ENV, ENCRYPTION_KEYS_ENV, encryptionFromEnv, type EnvEncryption } from '../security/encryption';
 import type { AgentWorkerOptions } from '../worker';
-import type { CliValues } from './connect';
+import type { CliValues } from './values';
 import { CliError } from './errors';
 
 const SET_KEYS = `set ${ENCRYPTION_KEYS_ENV} (or ${ENCRYPTION_KEY_FILE_ENV}) to the workers' keys`;

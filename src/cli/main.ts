@@ -5,7 +5,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { AgentClientError } from '../client';
 import { CliError, ExitCode } from './errors';
 import { commands } from './commands';
-import type { CliValues } from './connect';
+import type { CliValues } from './values';
 
 const USAGE = `durable-claude — Claude tool-use conversations as durable Temporal workflows
 

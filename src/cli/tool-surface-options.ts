@@ -4,7 +4,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { resolveServerTools } from '../workflows/tool-surface';
 import type { ConversationOptions, ThinkingEffort, ThinkingSetting } from '../workflows/types';
 import { stringOption } from './command';
-import type { CliValues } from './connect';
+import type { CliValues } from './values';
 import { CliError } from './errors';
 
 export const TOOL_SURFACE_OPTIONS = {

@@ -41,7 +41,7 @@ import { abortableDelay, checkOffset, liveEvents, LiveOutputUnavailableError, ty
 import { chainHistories, type RunHistory } from './run-chain';
 import { retryConversation, type RetryConversationOptions, type RetryOutcome } from './retry';
 import type { ConversationEvent, WorkflowEvent } from '../streaming/events';
-import { workflowEventsOf } from '../replay';
+import { replayDataConverterOf, workflowEventsOf } from '../replay';
 import type { ReplayWorkerOptions } from '@temporalio/worker';
 import type { ApprovalsOptions, DecisionOptions, QueryOptions, TranscriptPageOptions, TranscriptReadOptions } from './types';
 
@@ -306,7 +306,11 @@ export class ConversationHandle {
     const events: WorkflowEvent[] = [];
     for (const { runId, history } of await this.histories()) {
       const base = events.length;
-      for (const event of await workflowEventsOf(history, { ...options, workflowId: this.conversationId, runId })) events.push({ ...event, offset: base + event.offset });
+      // Replayed with the client's codecs, so an encrypted conversation's history reads as it was written.
+      const dataConverter = replayDataConverterOf(this.agent.client);
+      for (const event of await workflowEventsOf(history, { ...options, workflowId: this.conversationId, runId, dataConverter })) {
+        events.push({ ...event, offset: base + event.offset });
+      }
     }
     return events;
   }
