@@ -1,7 +1,7 @@
 // The worker: hosts the conversation workflow and the activities that touch the world (the model, the tools).
 import Anthropic from '@anthropic-ai/sdk';
 import type { ExternalStorage, PayloadCodec } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createAgentActivities } from './activities';
 import type { ModelActivityOptions } from './activities/model';
 import { loadTemporalConfig } from './config';
@@ -87,6 +87,12 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
   }
   const anthropic = options.anthropic ?? new Anthropic();
   const dataConverter = dataConverterOf(options);
+  if (options.payloadCodec && options.workflowBundle && !options.worker?.dataConverter?.failureConverterPath) {
+    // The bundle was built elsewhere: only bundleWorkflowCode({ failureConverterPath }) puts the converter in it.
+    Runtime.instance().logger.warn(
+      'payloadCodec with a prebuilt workflowBundle: failures raised in workflow code keep their message in plaintext unless the bundle was built with bundleWorkflowCode({ failureConverterPath: ENCODED_FAILURES_PATH })',
+    );
+  }
   return Worker.create({
     // Model calls and tool runs mostly wait on I/O; a high slot count keeps parallel tool calls parallel.
     maxConcurrentActivityTaskExecutions: 200,

@@ -29,14 +29,15 @@ interface CliRun {
 }
 
 /** Runs the built CLI to its end, with only the decision settings this test gives. */
-function cli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliRun> {
+function cli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliRun> {
   const env: NodeJS.ProcessEnv = { ...process.env, DURABLE_CLAUDE_DECISION_KEY: undefined, DURABLE_CLAUDE_DECISION_JWKS_URL: undefined, DURABLE_CLAUDE_DECISION_ISSUER: undefined, DURABLE_CLAUDE_DECISION_AUDIENCE: undefined, ...options.env };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-  const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd ?? emptyDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd ?? emptyDir, stdio: [options.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   return new Promise<CliRun>((resolve, reject) => {
     child.on('error', reject);
@@ -192,8 +193,8 @@ describe('approve and reject with decision credentials', () => {
       expect(refusedRole.code).toBe(6);
       expect(refusedRole.stderr).toMatch(/bob may not decide pay_invoice calls: bob has no role of finance/);
 
-      // The token decides: who decided is its subject, with no --by.
-      const approved = await cli(['approve', id, call.toolUseId, '--token', token, ...common], withKey);
+      // The token decides: who decided is its subject, with no --by. Read from stdin (`--token -`), it stays out of `ps`.
+      const approved = await cli(['approve', id, call.toolUseId, '--token', '-', ...common], { ...withKey, input: `${token}\n` });
       expect(approved.stderr).toBe('');
       expect(approved.code).toBe(0);
       expect(approved.stdout.trim()).toBe(`approved pay_invoice (${call.toolUseId}) by alice`);

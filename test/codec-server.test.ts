@@ -290,7 +290,8 @@ describe("the Web UI's forwarded access token (OIDC), checked against the identi
   });
 
   test('the key set must be https, or http on loopback only', () => {
-    expect(() => accessTokenAuthorizer({ jwks: { url: 'http://idp.example.test/jwks' }, issuer: ISSUER })).toThrow(/must be https/);
+    expect(() => accessTokenAuthorizer({ jwks: { url: 'http://idp.example.test/jwks' }, issuer: ISSUER, audience: 'temporal-ui' })).toThrow(/must be https/);
+    expect(() => accessTokenAuthorizer({ jwks: { url: 'https://idp.example.test/jwks' }, issuer: ISSUER, audience: [] })).toThrow(/needs the audience/);
   });
 });
 
@@ -376,6 +377,9 @@ describe('durable-claude codec-server', () => {
     const jwksAlone = cliProcess(['--port', '0', '--jwks', 'https://idp.example.test/jwks'], keys);
     expect(await jwksAlone.done).toBe(2);
     expect(jwksAlone.stderr()).toMatch(/--jwks needs --issuer/);
+    const noAudience = cliProcess(['--port', '0', '--jwks', 'https://idp.example.test/jwks', '--issuer', 'https://idp.example.test'], keys);
+    expect(await noAudience.done).toBe(2);
+    expect(noAudience.stderr()).toMatch(/--jwks needs --audience/);
     const both = cliProcess(['--port', '0', '--no-auth'], { ...keys, DURABLE_CLAUDE_CODEC_TOKEN: TOKEN });
     expect(await both.done).toBe(2);
     expect(both.stderr()).toMatch(/--no-auth contradicts DURABLE_CLAUDE_CODEC_TOKEN/);

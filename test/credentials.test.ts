@@ -161,10 +161,11 @@ describe('HS256 tokens', () => {
     expect(await refusal(verifier, await mintDecisionToken({ key: KEY, keyId: 'k2', subject: 'alice', binding }))).toBe('signature does not verify');
   });
 
-  test('roles and groups: arrays, space- or comma-separated strings, custom and nested claims', async () => {
+  test('roles and groups: arrays, a single string as one name, custom and nested claims', async () => {
     const custom = createDecisionVerifier({ hmacKeys: { default: KEY }, rolesClaim: 'realm_access.roles', groupsClaim: 'https://example.com/groups' });
-    const token = await mintDecisionToken({ key: KEY, subject: 'alice', binding, claims: { realm_access: { roles: ['approver', 7, 'admin'] }, 'https://example.com/groups': 'ops, eu  finance' } });
-    await expect(custom.verify(token)).resolves.toMatchObject({ roles: ['approver', 'admin'], groups: ['ops', 'eu', 'finance'] });
+    const token = await mintDecisionToken({ key: KEY, subject: 'alice', binding, claims: { realm_access: { roles: ['approver', 7, 'admin'] }, 'https://example.com/groups': 'not finance' } });
+    // A free-text claim is not a list: "not finance" must not match a rule for "finance".
+    await expect(custom.verify(token)).resolves.toMatchObject({ roles: ['approver', 'admin'], groups: ['not finance'] });
     await expect(hmacVerifier.verify(token)).resolves.toMatchObject({ roles: [], groups: [] });
   });
 
@@ -173,6 +174,9 @@ describe('HS256 tokens', () => {
     expect((await hmacVerifier.verify(unverified)).email).toBeUndefined();
     const verified = await mintDecisionToken({ key: KEY, subject: 'alice', email: 'alice@example.com', binding, claims: { email_verified: true } });
     expect((await hmacVerifier.verify(verified)).email).toBe('alice@example.com');
+    // Some providers send the flag as a string.
+    const stringly = await mintDecisionToken({ key: KEY, subject: 'alice', email: 'ceo@example.com', binding, claims: { email_verified: 'false' } });
+    expect((await hmacVerifier.verify(stringly)).email).toBeUndefined();
     // Claims are read as the token's own: a roles claim named after a prototype property is just absent.
     const odd = createDecisionVerifier({ hmacKeys: { default: KEY }, rolesClaim: 'toString', groupsClaim: 'a.constructor' });
     await expect(odd.verify(await mintDecisionToken({ key: KEY, subject: 'alice', binding, claims: { a: {} } }))).resolves.toMatchObject({ roles: [], groups: [] });
@@ -307,8 +311,11 @@ describe('tokens verified against a JWKS', () => {
   });
 
   test('an ID token bound by nonce verifies against the decision it hashes, and only that one', async () => {
-    const verifier = createDecisionVerifier({ jwks: { keys: [keyEntry(first)] }, issuer: ISSUER });
-    const idToken = await mintDecisionToken({ privateKey: first.privateKey, algorithm: 'ES256', keyId: first.kid, issuer: ISSUER, subject: 'idp|alice', binding, bindAs: 'nonce', claims: { groups: ['finance-approvers'] } });
+    const verifier = createDecisionVerifier({ jwks: { keys: [keyEntry(first)] }, issuer: ISSUER, audience: 'approvals-app' });
+    const idToken = await mintDecisionToken({ privateKey: first.privateKey, algorithm: 'ES256', keyId: first.kid, issuer: ISSUER, audience: 'approvals-app', subject: 'idp|alice', binding, bindAs: 'nonce', claims: { groups: ['finance-approvers'] } });
+    // Without an audience, any application's login token from the same provider would do: refused.
+    const anyAudience = createDecisionVerifier({ jwks: { keys: [keyEntry(first)] }, issuer: ISSUER });
+    expect(await refusal(anyAudience, idToken, binding)).toMatch(/bound by nonce needs the verifier to require an audience/);
     const payload = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
     expect(payload.nonce).toBe(decisionNonce(binding));
     expect(payload.durable_claude_decision).toBeUndefined();

@@ -16,9 +16,10 @@ import { defineTool } from '../src/tools/define-tool';
 import { approveSignal, decideUpdate, rejectSignal } from '../src/workflows/definitions';
 import type { ConversationState, PendingApproval, RefusedDecision } from '../src/workflows/types';
 import { recordHistoryFixture } from './helpers/fixtures';
-import { testStorageDir } from './helpers/temporal';
+import { testStorageDir, uniqueTaskQueue } from './helpers/temporal';
 import { startHarness, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { decisionSenders } from '../src/client/decision-senders';
+import { parseHistories, replayHistories } from '../src/replay';
 
 const run = promisify(execFile);
 const BIN = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
@@ -202,6 +203,18 @@ test('forged, stale, misbound and misused credentials are refused and recorded; 
     expect(shown).toContain('via signal claiming to be ops@example.com: refund decisions need a signed credential');
     expect(shown).toMatch(/approve .* via signal by sam \(verified\): sam may not decide refund calls/);
 
+    // An export (a bug report) holds no token, and still replays.
+    const exported = JSON.stringify(await handle.export());
+    const sentTokens = parseHistories(exported)
+      .flatMap((history) => history.events ?? [])
+      .flatMap((event) => [event.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0], event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads?.[0]])
+      .map((payload) => (payload?.data ? (JSON.parse(Buffer.from(payload.data).toString('utf8')) as { token?: string }).token : undefined))
+      .filter((token): token is string => token !== undefined);
+    expect(sentTokens.length).toBeGreaterThan(5);
+    expect(sentTokens.every((token) => token === '[redacted: a decision credential]')).toBe(true);
+    const replayed = await replayHistories(parseHistories(exported), { workflowBundle: { codePath: process.env.DURABLE_CLAUDE_TEST_BUNDLE! } });
+    expect(replayed.every((outcome) => outcome.ok)).toBe(true);
+
     // Store only what was verified: no token in the state, the transcript, the result; in history, a token is only
     // in the signal or Update that carried it (encrypt payloads to hide that too).
     const tokens = [valid, wrongKey, ...attacks.map(([, request]) => request.token).filter((t): t is string => typeof t === 'string')];
@@ -273,4 +286,45 @@ test('a worker refuses to start with governed tools and no verifier; trusted-nam
   await expect(withWorker(harness, { tools }, async () => undefined)).rejects.toThrow(/have approvers, so their decisions need verified credentials/);
   expect(() => defineTool({ name: 'x', input: z.object({}), requiredApprovals: 2, run: () => 'x' })).toThrow(/needs approvers/);
   expect(() => defineTool({ name: 'x', input: z.object({}), approvers: { roles: [] }, run: () => 'x' })).toThrow(/non-empty list/);
+});
+
+test("a worker's own rule is the authority when a deploy adds or drops approvers mid-conversation", async () => {
+  // The same tool, as three deploys define it: gated without a rule, with a rule, and gated again without one.
+  const plainRefund = defineTool({ name: 'refund', description: 'Refund an order', input: z.object({ order: z.string(), amount: z.number().positive() }), needsApproval: true, run: refund.run });
+  const before = uniquePrompt('Refund order B-2, before the policy');
+  const after = uniquePrompt('Refund order B-3, after the policy');
+  for (const [prompt, order] of [
+    [before, 'B-2'],
+    [after, 'B-3'],
+  ] as const) {
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('refund', { order, amount: 50 })), reply(text('Done.'))] });
+  }
+  ran.length = 0;
+  const taskQueue = uniqueTaskQueue('deploys');
+  // Started before the rule existed: the conversation recorded no policy, so an unsigned approval is taken…
+  const { first, second } = await withWorker(harness, { taskQueue, tools: [plainRefund] }, async (agent) => {
+    const handle = await agent.start({ prompt: before, tools: ['refund'] });
+    return { first: { handle, call: await waitForPending(handle) }, second: undefined };
+  }).then(async ({ first }) =>
+    withWorker(harness, { taskQueue, tools, decisionVerifier: verifier }, async (agent) => {
+      // …but the worker that now runs the tool has a rule, and an approval without verified approvers does not run it.
+      await first.handle.approve(first.call.toolUseId, { by: 'mallory' });
+      const result = await first.handle.result();
+      const handle = await agent.start({ prompt: after, tools: ['refund'] });
+      return { first: { ...first, result }, second: { handle, call: await waitForPending(handle) } };
+    }),
+  );
+  expect(first.result.status).toBe('completed');
+  const results = first.result.transcript!.messages.flatMap((m) => (Array.isArray(m.content) ? m.content : [])).filter((b) => b.type === 'tool_result');
+  expect(JSON.stringify(results)).toMatch(/Not run: refund needs 1 verified approver \(signed decisions\), and this call was approved by mallory without a verified credential/);
+  expect(ran).toEqual([]);
+
+  // Started under the rule, decided on a worker whose copy of the tool lost it: a verified person is still refused.
+  await withWorker(harness, { taskQueue, tools: [plainRefund], decisionVerifier: verifier }, async () => {
+    await second!.handle.workflow.signal(approveSignal, { toolUseId: second!.call.toolUseId, token: await tokenFor(second!.handle, second!.call, { subject: 'sam', roles: ['support'] }) });
+    const [refused] = await refusedAfter(second!.handle, 1);
+    expect(refused!.reason).toMatch(/this worker has no approver rule for refund, which the conversation requires \(role finance\)/);
+    await second!.handle.cancel();
+  });
+  expect(ran).toEqual([]);
 });

@@ -112,6 +112,17 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
         log.error('Refused to run a gated tool whose input is not the one approved', { tool: tool.name, toolUseId: input.toolUseId });
         return finish(`Not run: the input of this ${tool.name} call is not the input ${approval.by} approved.`, true);
       }
+      // This worker's rule is the authority: a conversation that recorded the tool before it had approvers (or on a
+      // worker without them) approved it without verified credentials, and that is not enough here.
+      const required = tool.settings.approvers !== undefined ? (tool.settings.requiredApprovals ?? 1) : 0;
+      const verified = new Set((approval.approvers ?? []).map((a) => `${a.issuer} ${a.subject}`)).size;
+      if (verified < required) {
+        log.error('Refused to run a governed tool without enough verified approvers', { tool: tool.name, toolUseId: input.toolUseId, verified, required });
+        return finish(
+          `Not run: ${tool.name} needs ${required} verified approver${required === 1 ? '' : 's'} (signed decisions), and this call was approved by ${verified === 0 ? `${approval.by} without a verified credential` : `only ${verified}`}.`,
+          true,
+        );
+      }
     }
 
     const { workflowId } = workflowOf(ctx);

@@ -114,6 +114,8 @@ export interface ApprovalRecord {
    * Absent in histories recorded before it existed.
    */
   inputDigest?: string;
+  /** The people whose credentials the worker verified for this approval (tools with approvers). */
+  approvers?: Array<{ subject: string; issuer: string; tokenId: string }>;
 }
 
 export interface RunToolInput {

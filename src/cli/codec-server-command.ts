@@ -9,7 +9,7 @@ import { CliError, ExitCode } from './errors';
 const DEFAULT_UI_ORIGIN = 'http://localhost:8233';
 
 const USAGE = `Usage: durable-claude codec-server [--port ${DEFAULT_CODEC_SERVER_PORT}] [--host 127.0.0.1] [--allow-origin ORIGIN]…
-                                   [--jwks URL --issuer ISS [--audience AUD]] [--no-auth]
+                                   [--jwks URL --issuer ISS --audience AUD] [--no-auth]
 
 Decrypts payloads for the Temporal Web UI and the temporal CLI (POST /encode, /decode), with the workers' keys:
   ${ENCRYPTION_KEYS_ENV}="k2:BASE64,k1:BASE64" (or ${ENCRYPTION_KEY_FILE_ENV})
@@ -84,8 +84,10 @@ const codecServer: Command = {
     }
     if (jwks !== undefined) {
       if (issuers.length === 0) throw CliError.usage('--jwks needs --issuer (the identity provider whose tokens are accepted)');
+      // Without an audience any token the provider issued, to any application, would open every conversation.
+      if (audiences.length === 0) throw CliError.usage('--jwks needs --audience (the audience of the Web UI\'s access tokens, so tokens issued to other applications are refused)');
       try {
-        rules.push(accessTokenAuthorizer({ jwks: { url: jwks }, issuer: issuers, ...(audiences.length > 0 ? { audience: audiences } : {}) }));
+        rules.push(accessTokenAuthorizer({ jwks: { url: jwks }, issuer: issuers, audience: audiences }));
       } catch (err) {
         throw CliError.usage((err as Error).message);
       }

@@ -287,7 +287,13 @@ const pending: Command = {
   },
 };
 
-const SIGN_USAGE = '[--token T | --sign [--roles a,b] [--groups g] [--email E] [--ttl 5m]]';
+const SIGN_USAGE = '[--token T | --token - (from stdin) | --sign [--roles a,b] [--groups g] [--email E] [--ttl 5m]]';
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text;
+}
 
 function decisionCommand(approve: boolean): Command {
   const verb = approve ? 'approve' : 'reject';
@@ -314,7 +320,9 @@ function decisionCommand(approve: boolean): Command {
       if (!approve && !reason) throw CliError.usage('--reason is required: it goes back to the model');
       const inputText = stringOption(values, 'input');
       const input: InputOption = inputText === undefined ? { given: false } : { given: true, value: parseJson(inputText, '--input') };
-      const given = stringOption(values, 'token');
+      // `--token -` reads it from stdin, so it stays out of the process list and the shell's history.
+      const flagged = stringOption(values, 'token');
+      const given = flagged === '-' ? (await readStdin()).trim() : flagged;
       if (given !== undefined && values.sign) throw CliError.usage('give --token or --sign, not both');
       if (given !== undefined && given.trim() === '') throw CliError.usage('--token needs the signed decision credential');
       const signing = values.sign === true;

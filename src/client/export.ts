@@ -6,6 +6,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { transcriptLines } from '../format';
 import { encryptionKeyIdOf, isEncryptedPayload } from '../security/encryption';
+import { MAX_TOKEN_LENGTH } from '../workflows/approvals';
 import type { ConversationState, Transcript } from '../workflows/types';
 import type { ConversationHandle } from './handle';
 import { chainHistories } from './run-chain';
@@ -100,6 +101,38 @@ export async function encryptionKeyIdsIn(history: History): Promise<Set<string>>
   return ids;
 }
 
+const REDACTED_TOKEN = '[redacted: a decision credential]';
+
+/**
+ * The history with the credential of every approve/reject signal and decide Update replaced: a bug report is read by
+ * people who should not hold even a spent token. Only readable JSON payloads are touched; the copy is changed in place.
+ */
+export function withoutDecisionTokens(history: History): History {
+  const { EventType } = temporal.api.enums.v1;
+  for (const event of history.events ?? []) {
+    let payload: temporal.api.common.v1.IPayload | undefined | null;
+    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
+      const attrs = event.workflowExecutionSignaledEventAttributes;
+      if (attrs?.signalName === 'approve' || attrs?.signalName === 'reject') payload = attrs.input?.payloads?.[0];
+    } else if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
+      const input = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+      if (input?.name === 'decide') payload = input.args?.payloads?.[0];
+    }
+    if (!payload?.data || Buffer.from(payload.metadata?.encoding ?? []).toString() !== 'json/plain') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(Buffer.from(payload.data).toString('utf8'));
+    } catch {
+      continue;
+    }
+    // Only a token the workflow took to the worker: one refused for its shape stays, so replay takes the same path.
+    const token = typeof value === 'object' && value !== null ? (value as { token?: unknown }).token : undefined;
+    if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH) continue;
+    payload.data = Buffer.from(JSON.stringify({ ...(value as Record<string, unknown>), token: REDACTED_TOKEN }), 'utf8');
+  }
+  return history;
+}
+
 /** The body of `ConversationHandle.export()`. */
 export async function exportConversation(handle: ConversationHandle, options: QueryOptions): Promise<ConversationExport> {
   const description = await handle.describe();
@@ -109,7 +142,7 @@ export async function exportConversation(handle: ConversationHandle, options: Qu
   // Decoded (decrypted) with the client's codecs: an export is for reading, by people who may not hold the keys.
   const { payloadCodecs } = handle.workflow.client.options.loadedDataConverter;
   const histories: unknown[] = [];
-  for (const { history } of runs) histories.push(JSON.parse(historyToJSON(await decodedHistory(history, payloadCodecs))) as unknown);
+  for (const { history } of runs) histories.push(JSON.parse(historyToJSON(withoutDecisionTokens(await decodedHistory(history, payloadCodecs)))) as unknown);
   return {
     conversationId: handle.conversationId,
     runId: description.runId,

@@ -107,8 +107,8 @@ export interface AccessTokenAuthorizerOptions {
   jwks: { url: string } | JSONWebKeySet;
   /** Accepted `iss` value(s). */
   issuer: string | string[];
-  /** Required `aud` value(s), when set. */
-  audience?: string | string[];
+  /** Required `aud` value(s): the Web UI's access tokens, not any token the provider issued to another application. */
+  audience: string | string[];
   /** A further rule over the verified claims (roles, groups…) and the request. Default: any valid token. */
   allow?: (claims: JWTPayload, request: CodecRequestInfo) => boolean | Promise<boolean>;
   /** Seconds of clock skew allowed on exp/nbf. Default 30. */
@@ -142,6 +142,8 @@ export function accessTokenAuthorizer(options: AccessTokenAuthorizerOptions): Co
   }
   const issuers = Array.isArray(options.issuer) ? options.issuer : [options.issuer];
   if (issuers.length === 0 || issuers.some((i) => i === '')) throw new TypeError('accessTokenAuthorizer needs the accepted issuer(s)');
+  const audiences = Array.isArray(options.audience) ? options.audience : [options.audience];
+  if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) throw new TypeError('accessTokenAuthorizer needs the audience of the accepted tokens');
   return async (header, request) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (!match) return false;
@@ -149,7 +151,7 @@ export function accessTokenAuthorizer(options: AccessTokenAuthorizerOptions): Co
     try {
       ({ payload: claims } = await jwtVerify(match[1]!, getKey, {
         issuer: issuers,
-        ...(options.audience !== undefined ? { audience: options.audience } : {}),
+        audience: audiences,
         algorithms: ACCESS_TOKEN_ALGORITHMS,
         clockTolerance: options.clockToleranceSeconds ?? 30,
         requiredClaims: ['exp'],

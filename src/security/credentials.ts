@@ -159,9 +159,14 @@ function refusalOf(err: unknown): CredentialRefused {
   return new CredentialRefused(`the token does not verify (${err instanceof Error ? err.name : 'unknown error'})`);
 }
 
+/** Unset counts as verified (many providers send no flag); anything but true or "true" does not. */
+function emailVerified(flag: unknown): boolean {
+  return flag === undefined || flag === true || flag === 'true';
+}
+
 function stringsOf(value: unknown): string[] {
-  // A claim may be a list, or one string of names separated by spaces or commas (as `scope` is).
-  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
+  // A claim is a list of names; a single string is one name (never split: "not finance" is not "finance").
+  if (typeof value === 'string') return value === '' ? [] : [value];
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string' && v !== '');
   return [];
 }
@@ -303,6 +308,11 @@ export function createDecisionVerifier(options: DecisionVerifierOptions): Decisi
     if (iat > now + tolerance) throw new CredentialRefused(`issued in the future (${isoOf(iat)})`);
     if (exp - iat > maxLifetime) throw new CredentialRefused(`lifetime ${durationText(Math.ceil(exp - iat))} exceeds ${durationText(maxLifetime)}`);
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new CredentialRefused('the token names no subject');
+    // An ID token bound by nonce is an ordinary login token: without an audience (your OIDC client id) one issued to
+    // any other application of the same provider would do.
+    if (payload[DECISION_CLAIM] === undefined && method === 'jwks' && !audience) {
+      throw new CredentialRefused('a token bound by nonce needs the verifier to require an audience (the OIDC client id): set audience');
+    }
     const binding = bindingOf(payload, expected);
 
     const issuedAt = isoOf(iat);
@@ -310,7 +320,7 @@ export function createDecisionVerifier(options: DecisionVerifierOptions): Decisi
       subject: payload.sub,
       issuer: payload.iss!,
       // An address the identity provider says it has not verified is no one's: rules and the audit never see it.
-      ...(typeof payload.email === 'string' && payload.email !== '' && payload.email_verified !== false ? { email: payload.email } : {}),
+      ...(typeof payload.email === 'string' && payload.email !== '' && emailVerified(payload.email_verified) ? { email: payload.email } : {}),
       ...(typeof payload.name === 'string' ? { name: payload.name } : {}),
       roles: stringsOf(claimOf(payload, rolesClaim)),
       groups: stringsOf(claimOf(payload, groupsClaim)),

@@ -243,6 +243,7 @@ export class ApprovalBook {
 
   /** A wait that was cancelled: the call no longer waits for anyone. */
   withdraw(toolUseId: string): void {
+    this.#partial.delete(toolUseId);
     if (this.#pending.delete(toolUseId)) this.onChange();
   }
 
@@ -258,6 +259,8 @@ export class ApprovalBook {
     };
     const policy = this.policyOf(call.toolName);
     if (policy) pending.policy = policy;
+    // A new wait (after an expiry and a retry) starts with no approvals: earlier ones were for a wait that ended.
+    this.#partial.delete(call.toolUseId);
     this.#pending.set(call.toolUseId, pending);
     this.events?.emit({
       type: 'approval_requested',
@@ -387,6 +390,7 @@ export class ApprovalBook {
   /** No one decided in time. */
   expire(toolUseId: string, now: number, explanation: string): ApprovalDecision {
     const pending = this.#pending.get(toolUseId)!;
+    this.#partial.delete(toolUseId);
     const decision: ApprovalDecision = {
       toolUseId,
       toolName: pending.toolName,

@@ -195,6 +195,10 @@ export class Conversation {
   readonly #history = new HistoryGauge();
   /** The run is handing over to the next one: nothing new starts. */
   #handingOver = false;
+  /** The run failed or was cancelled and waits for its handlers to finish. */
+  #ending = false;
+  /** Signed decisions waiting in their handler (for their call to appear, or for the worker to verify them). */
+  #signedInFlight = 0;
   /** The worker's external storage threshold (null: none), asked at the run's start when continue-as-new is on. */
   #offloadsAbove: number | null = null;
 
@@ -501,6 +505,8 @@ export class Conversation {
           : ApplicationFailure.nonRetryable(isCancellation(err) ? 'the conversation was cancelled' : `the conversation failed: ${String(err)}`, 'ConversationEnded');
       this.#inbox.failWaiting(this.#exchangeTickets.splice(0), failure);
       this.#approvals.dropAllHeld(Date.now(), 'the conversation ended before its tool call appeared');
+      // Signed decisions still waiting for their call stop waiting: the run is over.
+      this.#ending = true;
       await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
       throw err;
     }
@@ -744,18 +750,24 @@ export class Conversation {
   /** The previous run's state, before this run does anything. */
   /** A decision with a credential: verified in the worker, checked here; a refusal is recorded and rethrown. */
   async #signedDecision(request: DecisionRequest & { token: string }, approve: boolean, via: 'signal' | 'update'): Promise<ApprovalDecision | ApprovalProgress> {
-    const shape = decisionShapeProblem(request, approve);
-    if (shape) throw new DecisionRefusal(shape);
     const context = {
       approvals: this.#approvals,
       holdMs: this.#options.holdUnknownDecisionsMs,
       requestedBy: this.#options.requestedBy,
-      closing: () => this.#handingOver || this.#result !== undefined,
+      closing: () => this.#handingOver || this.#ending || this.#result !== undefined,
     };
+    this.#signedInFlight += 1;
     try {
+      const shape = decisionShapeProblem(request, approve);
+      if (shape) throw new DecisionRefusal(shape);
+      // As for unsigned decisions held for unknown calls: a flood of signals cannot hold the run open without bound.
+      if (this.#signedInFlight > ApprovalBook.MAX_HELD) throw new DecisionRefusal(`too many signed decisions are waiting (${ApprovalBook.MAX_HELD}); ${request.toolUseId} ignored`);
       return await takeSignedDecision(context, request, approve, via);
     } catch (err) {
-      if (!(err instanceof DecisionRefusal)) throw err;
+      if (!(err instanceof DecisionRefusal)) {
+        log.error('A signed decision could not be verified', { toolUseId: isRecord(request) ? request.toolUseId : undefined, error: err instanceof Error ? err.message : String(err) });
+        throw err;
+      }
       this.#approvals.refuse({
         toolUseId: request.toolUseId,
         decision: approve ? 'approve' : 'reject',
@@ -766,6 +778,8 @@ export class Conversation {
         ...(err.subject !== undefined ? { subject: err.subject } : {}),
       });
       throw err;
+    } finally {
+      this.#signedInFlight -= 1;
     }
   }
 

@@ -277,6 +277,8 @@ export class ToolRound {
       ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
       edited: decision.edited,
       inputDigest: inputDigest(decision.approvedInput),
+      // The worker checks them against the tool's rule before it runs a governed tool.
+      ...(decision.approvers ? { approvers: decision.approvers.map(({ subject, issuer, tokenId }) => ({ subject, issuer, tokenId })) } : {}),
     };
     const settled = await this.#runTool({ ...call, input: decision.approvedInput }, tool, turn, approval);
     if (decision.edited) {

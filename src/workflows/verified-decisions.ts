@@ -15,6 +15,9 @@ const { verifyDecision } = proxyLocalActivities<Pick<AgentActivities, 'verifyDec
   retry: { maximumAttempts: 3, initialInterval: '500ms' },
 });
 
+/** How long past its expiry a used credential is remembered (more than the verifier's clock tolerance). */
+const USED_TOKEN_MARGIN_MS = 5 * 60_000;
+
 /** A decision that was refused: the reason is safe to show and record. */
 export class DecisionRefusal extends Error {
   constructor(
@@ -78,15 +81,19 @@ export async function takeSignedDecision(
   };
   const bound = bindingProblem(expected, approver.binding);
   if (bound) refuse(bound);
-  if (approvals.tokenUsed(approver.tokenId)) refuse('this credential was already used: each one decides once');
-  // Taken from here on, whatever follows: a credential is never good for a second try.
+  const usedKey = `${approver.issuer} ${approver.tokenId}`;
+  if (approvals.tokenUsed(usedKey)) refuse('this credential was already used: each one decides once');
+  // Taken from here on, whatever follows: a credential is never good for a second try. Remembered past its expiry
+  // by more than any clock tolerance, so the worker cannot still accept it once the workflow has forgotten it.
   const now = Date.now();
-  approvals.useToken(approver.tokenId, Date.parse(approver.expiresAt), now);
+  approvals.useToken(usedKey, Date.parse(approver.expiresAt) + USED_TOKEN_MARGIN_MS, now);
   const policy = approvals.policyFor(call.toolName);
+  // The conversation recorded a policy, so a worker that has no rule for the tool (an older deploy) cannot decide it.
+  if (policy && verdict === null) refuse(`this worker has no approver rule for ${call.toolName}, which the conversation requires (${policy.description})`);
   if (verdict && !verdict.allowed) refuse(`${approver.subject} may not decide ${call.toolName} calls: ${verdict.reason}`);
-  const requester = context.requestedBy;
-  if (policy && approve && requester !== undefined && (approver.subject === requester || approver.email === requester)) {
-    refuse(`${requester} asked for this conversation and may not approve its own tool call`);
+  const requester = context.requestedBy?.toLowerCase();
+  if (policy && approve && requester !== undefined && (approver.subject.toLowerCase() === requester || approver.email?.toLowerCase() === requester)) {
+    refuse(`${context.requestedBy} asked for this conversation and may not approve its own tool call`);
   }
   // The call may have been decided, or may not wait for approval at all, while the worker verified.
   if (!approvals.pendingFor(id)) {
