@@ -11,6 +11,7 @@ import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
 import { accessTokenAuthorizer, anyAuthorizer, bearerTokenAuthorizer, startCodecServer, type CodecServer } from '../src/security/codec-server';
 import { EncryptionCodec, generateEncryptionKey, staticKeyProvider } from '../src/security/encryption';
 import { reply, text } from '../src/testing';
+import { temporalCli } from './helpers/process';
 import { startHarness, uniquePrompt, type Harness } from './helpers/harness';
 import { createTestWorker, fakeAnthropic, uniqueTaskQueue } from './helpers/temporal';
 
@@ -299,19 +300,6 @@ describe("the Web UI's forwarded access token (OIDC), checked against the identi
 function withPayloadsDecoded(output: string): string {
   const decoded = [...output.matchAll(/"([A-Za-z0-9+/]{8,}={0,2})"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
   return [output, ...decoded].join('\n');
-}
-
-/** `temporal <args>` to its end. */
-function temporalCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.TEMPORAL_TEST_CLI!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 test('temporal workflow show: an encrypted conversation reads with --codec-endpoint and --codec-auth, and not without', async () => {

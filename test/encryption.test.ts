@@ -2,7 +2,6 @@
 // environment's key list), then conversations on a worker that encrypts: what Temporal stores (history, external
 // storage, `temporal workflow show`) holds no trace of the conversation, while every reader with the keys (the
 // client, the CLI, replay, export) reads it whole.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +30,7 @@ import { reply, text, toolUse } from '../src/testing';
 import { readTranscriptSegment } from '../src/storage';
 import { defineTool } from '../src/tools/define-tool';
 import type { ConversationOptions } from '../src/workflows/types';
+import { temporalCli, type ProcessRun } from './helpers/process';
 import { startHarness, storedHistory, toolResultsOf, withWorker, type Harness } from './helpers/harness';
 import { testStorage, testStorageDir, uniqueTaskQueue } from './helpers/temporal';
 
@@ -263,17 +263,8 @@ function storedFileOf(reference: Payload): string {
 }
 
 /** `temporal workflow show` (Temporal's own CLI, no codec), text or JSON. */
-function temporalShow(workflowId: string, json: boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const args = ['workflow', 'show', '--address', harness.temporal.address, '--workflow-id', workflowId, ...(json ? ['--output', 'json'] : [])];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.TEMPORAL_TEST_CLI!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function temporalShow(workflowId: string, json: boolean): Promise<ProcessRun> {
+  return temporalCli(['workflow', 'show', '--address', harness.temporal.address, '--workflow-id', workflowId, ...(json ? ['--output', 'json'] : [])]);
 }
 
 /** Every base64 `data` field of `temporal workflow show --output json`, decoded. */
@@ -437,6 +428,19 @@ test('a conversation written before encryption was turned on stays readable by a
   expect(Buffer.from(History.encode(await storedHistory(harness, id)).finish()).includes(prompt)).toBe(true);
 });
 
+/** A tool whose first attempt fails with a message that carries `secret`. */
+function flakyTool(secret: string) {
+  return defineTool({
+    name: 'flaky',
+    description: 'Fails once',
+    input: z.object({}),
+    run: (_input, { attempt }) => {
+      if (attempt === 1) throw new Error(`upstream refused ${secret}`);
+      return 'fine';
+    },
+  });
+}
+
 test("a codec given as a bare payload codec (worker.dataConverter) leaves failure messages in plaintext", async () => {
   // A failure's message and stack trace are not payloads: Temporal's default failure converter keeps them as text,
   // past the codec. The worker's `payloadCodec` option sets a converter that encodes them (the next test).
@@ -444,15 +448,7 @@ test("a codec given as a bare payload codec (worker.dataConverter) leaves failur
   const secret = marker('error-message-secret');
   const prompt = marker('PROMPT-FLAKY');
   const tools = [
-    defineTool({
-      name: 'flaky',
-      description: 'Fails once',
-      input: z.object({}),
-      run: (_input, { attempt }) => {
-        if (attempt === 1) throw new Error(`upstream refused ${secret}`);
-        return 'fine';
-      },
-    }),
+    flakyTool(secret),
   ];
   harness.fake.addScript({ match: prompt, steps: [reply(toolUse('flaky', {})), reply(text('done'))] });
   const agent = encryptingClient(taskQueue);
@@ -472,15 +468,7 @@ test("the worker's payloadCodec option encrypts failure messages too (encodeComm
   const brokenSecret = marker('broken-message-secret');
   const prompt = marker('PROMPT-BROKEN');
   const tools = [
-    defineTool({
-      name: 'flaky',
-      description: 'Fails once',
-      input: z.object({}),
-      run: (_input, { attempt }) => {
-        if (attempt === 1) throw new Error(`upstream refused ${flakySecret}`);
-        return 'fine';
-      },
-    }),
+    flakyTool(flakySecret),
     defineTool({
       name: 'broken',
       description: 'Always fails',
