@@ -1,6 +1,5 @@
 // Tool results bigger than Temporal's payload limit, through the tests' external storage (a filesystem store): the
 // model gets them whole, history holds references, and every reader (the client, queries, a replay) resolves them.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { reply, text, toolUse } from '../src/testing';
 import { transcriptQuery } from '../src/workflows/definitions';
 import type { Worker } from '@temporalio/worker';
 import { AgentClient } from '../src/client';
+import { runToEnd } from './helpers/process';
 import { startHarness, storedHistory, toolResultsOf, uniquePrompt, withWorker, type Harness } from './helpers/harness';
 import { createTestWorker, fakeAnthropic, testStorage, testStorageDir, uniqueTaskQueue } from './helpers/temporal';
 
@@ -101,18 +101,9 @@ describe('the CLI and `temporal workflow show` on a conversation with a 3 MB too
   const BIN = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-large-cli-'));
   afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
-  // Not spawnSync: the worker answering the CLI's queries runs in this process.
-  const run = (command: string, args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      // From a directory without a dev store, so only --storage-dir (or its absence) decides.
-      const child = spawn(command, args, { cwd: scratch, env: { ...process.env, DURABLE_CLAUDE_STORAGE_DIR: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  // Not spawnSync: the worker answering the CLI's queries runs in this process. From a directory without a dev
+  // store, so only --storage-dir (or its absence) decides.
+  const run = (command: string, args: string[]) => runToEnd(command, args, { cwd: scratch, env: { ...process.env, DURABLE_CLAUDE_STORAGE_DIR: '' } });
   const content = bigText(3_000_000, 'page');
   const tools = [defineTool({ name: 'fetch_page', description: 'Fetch a page', input: z.object({}), run: () => content })];
   const taskQueue = uniqueTaskQueue('large-cli');

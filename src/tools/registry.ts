@@ -1,3 +1,4 @@
+import { describeApproverRule } from '../security/credentials';
 import type { ApproverRule } from '../security/types';
 import type { ToolDescription } from '../activities/types';
 import type { AgentTool, Duration } from './define-tool';
@@ -34,15 +35,7 @@ function ms(value: Duration | undefined): number | undefined {
 
 /** A rule for people (state, show): what it asks, never the predicate's code. */
 function describeApprovers(rule: ApproverRule, requiredApprovals: number): string {
-  const parts = rule.description !== undefined ? [rule.description] : [
-    ...(rule.roles ? [`role ${rule.roles.join(' or ')}`] : []),
-    ...(rule.groups ? [`group ${rule.groups.join(' or ')}`] : []),
-    ...(rule.emails ? [`email ${rule.emails.join(' or ')}`] : []),
-    ...(rule.subjects ? [`subject ${rule.subjects.join(' or ')}`] : []),
-    ...(rule.issuers ? [`issuer ${rule.issuers.join(' or ')}`] : []),
-    ...(rule.allow ? ['a custom check'] : []),
-  ];
-  const who = parts.length > 0 ? parts.join(', ') : 'any verified person';
+  const who = describeApproverRule(rule);
   return requiredApprovals > 1 ? `${who}; ${requiredApprovals} distinct approvers` : who;
 }
 
