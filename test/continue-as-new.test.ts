@@ -37,13 +37,25 @@ const transfer = defineTool({
 });
 const tools = [lookup, transfer];
 
-/** Every run of the chain, oldest first, read from the server (visibility). */
-async function runsOf(conversationId: string): Promise<Array<{ runId: string; status: string }>> {
-  const runs: Array<{ runId: string; status: string; startTime: Date }> = [];
-  for await (const execution of harness.temporal.client.workflow.list({ query: `WorkflowId = '${conversationId}'` })) {
-    runs.push({ runId: execution.runId, status: execution.status.name, startTime: execution.startTime });
-  }
-  return runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime()).map(({ runId, status }) => ({ runId, status }));
+/**
+ * Every run of the chain, oldest first. Visibility lists them and is eventually consistent, so this waits for all
+ * `expected` runs to be listed, then reads each run's status from its own record, which is current.
+ */
+async function runsOf(conversationId: string, expected: number): Promise<Array<{ runId: string; status: string }>> {
+  const listed = await waitFor(
+    async () => {
+      const runs: Array<{ runId: string; startTime: Date }> = [];
+      for await (const execution of harness.temporal.client.workflow.list({ query: `WorkflowId = '${conversationId}'` })) {
+        runs.push({ runId: execution.runId, startTime: execution.startTime });
+      }
+      return runs;
+    },
+    (runs) => runs.length >= expected,
+  );
+  const ordered = listed.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+  return Promise.all(
+    ordered.map(async ({ runId }) => ({ runId, status: (await harness.temporal.client.workflow.getHandle(conversationId, runId).describe()).status.name })),
+  );
 }
 
 async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
@@ -87,7 +99,7 @@ describe('continue-as-new', () => {
       expect(firstSlice.page!.nextTurn).toBe(firstSlice.turns.length);
       await handle.end('tester');
       const result = await handle.result();
-      const runs = await runsOf(handle.conversationId);
+      const runs = await runsOf(handle.conversationId, state.runs!);
       expect(runs.length).toBe(state.runs);
       expect(runs.slice(0, -1).every((run) => run.status === 'CONTINUED_AS_NEW')).toBe(true);
       expect(runs[runs.length - 1]!.status).toBe('COMPLETED');
