@@ -2,12 +2,15 @@
 // recorded), and the workflow checks what came back against its own state — the binding to this conversation, call,
 // decision and input; single use; the tool's policy; the requester; distinct people — before the book takes it.
 // Only the verified result (subject, issuer, the claims the policy matched) is kept: never the token.
-import { condition, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { AgentActivities, VerifyDecisionResult } from '../activities/types';
 import type { DecisionBinding } from '../security/types';
 import type { ApprovalBook, TakenRequest } from './approvals';
 import { inputDigest } from './json';
 import type { ApprovalDecision, ApprovalProgress, DecisionRequest, RecordedApprover } from './types';
+
+/** Histories from before it waited (up to the hold) for a decided call to reappear, then refused it as unknown. */
+const DECIDED_CALL_REFUSED_AT_ONCE_PATCH = 'signed-decision-for-a-decided-call-refused-at-once';
 
 const { verifyDecision } = proxyLocalActivities<Pick<AgentActivities, 'verifyDecision'>>({
   // Fetching an identity provider's key set can take a moment; a refusal is a result, so retries are for I/O only.
@@ -62,6 +65,11 @@ export async function takeSignedDecision(
 ): Promise<ApprovalDecision | ApprovalProgress> {
   const { approvals } = context;
   const id = request.toolUseId;
+  // A call decided already (its round may be over, so it is no longer pending) is refused as decided, not waited for.
+  if (approvals.decisionFor(id) !== undefined && patched(DECIDED_CALL_REFUSED_AT_ONCE_PATCH)) {
+    const decided = approvals.decisionProblem(request, approve, Date.now());
+    if (decided) throw new DecisionRefusal(decided);
+  }
   if (!approvals.callOf(id)) {
     await condition(() => approvals.callOf(id) !== undefined || context.closing(), context.holdMs);
     if (!approvals.callOf(id)) throw new DecisionRefusal(`no tool call ${id} is waiting for a decision`);
