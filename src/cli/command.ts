@@ -17,6 +17,15 @@ export const warn = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/** A flag's JSON value (`what` names the flag in the usage error). */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw CliError.usage(`${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
 /** The value of a string option, or undefined when it was not given. */
 export function stringOption(values: CliValues, name: string): string | undefined {
   const value = values[name];

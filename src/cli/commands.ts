@@ -18,7 +18,7 @@ import { startEventServer, type EventServer } from '../event-server';
 import { LiveView } from './live-view';
 import { startLiveOutputServer, type LiveOutputServer } from '../streaming/live-server';
 import type { AgentClient } from '../client';
-import { positiveIntOption, queryTimeoutMs, requireConversationId, stringOption, warn, write, type Command } from './command';
+import { parseJson, positiveIntOption, queryTimeoutMs, requireConversationId, stringOption, warn, write, type Command } from './command';
 import { CliError, ExitCode } from './errors';
 import { costText, refusedDecisionLines, transcriptLines, usageText } from '../format';
 import { decisionSenders } from '../client/decision-senders';
@@ -33,14 +33,6 @@ import { codecServerCommands } from './codec-server-command';
 import { TOOL_SURFACE_OPTIONS, TOOL_SURFACE_USAGE, toolSurfaceSettings } from './tool-surface-options';
 
 export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw CliError.usage(`${what} is not valid JSON: ${(err as Error).message}`);
-  }
-}
 
 function toolsOf(values: CliValues): string[] {
   const given = stringOption(values, 'tools');

@@ -1,20 +1,12 @@
 // `durable-claude token`: a signed decision credential for local development and scripts, made with the key the
 // CLI's workers verify (DURABLE_CLAUDE_DECISION_KEY, or the dev key `durable-claude dev` made).
-import { stringOption, write, type Command } from './command';
+import { parseJson, stringOption, write, type Command } from './command';
 import { withAgent } from './connect';
 import { bindingNeedsConversation, decisionBinding, listOption, signDecision, signingKey, ttlSecondsOption, type InputOption } from './decision-options';
 import { CliError, ExitCode } from './errors';
 
 export const TOKEN_USAGE =
   'usage: durable-claude token <conversationId> <toolUseId> --decision approve|reject --subject WHO [--roles a,b] [--groups g] [--email E] [--name N] [--input JSON] [--ttl 5m]';
-
-function parseInput(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw CliError.usage(`--input is not valid JSON: ${(err as Error).message}`);
-  }
-}
 
 const token: Command = {
   usage: TOKEN_USAGE,
@@ -37,7 +29,7 @@ const token: Command = {
     if (!subject) throw CliError.usage('--subject is required: who the token says decides');
     const inputText = stringOption(values, 'input');
     if (inputText !== undefined && decision === 'reject') throw CliError.usage('--input goes with --decision approve (the input approved)');
-    const input: InputOption = inputText === undefined ? { given: false } : { given: true, value: parseInput(inputText) };
+    const input: InputOption = inputText === undefined ? { given: false } : { given: true, value: parseJson(inputText, '--input') };
     const roles = listOption(values, 'roles');
     const groups = listOption(values, 'groups');
     const ttlSeconds = ttlSecondsOption(values);
