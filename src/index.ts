@@ -17,7 +17,10 @@ export { ToolRegistry, type ToolRegistryOptions } from './tools/registry';
 /** Creates a Temporal worker that hosts the conversation workflow, the model calls and your tools. */
 export { createAgentWorker, type AgentWorkerOptions } from './worker';
 /** Runs a worker with your tools until SIGINT/SIGTERM, connected from the standard Temporal environment variables. */
-export { runWorker } from './worker';
+export { runWorker, type RunWorkerOptions } from './worker';
+/** MCP servers as durable tools: connect them for a worker (createAgentWorker({ mcpServers }) does it for you). */
+export { approvalFromAnnotations, connectMcpServers, McpConfigurationError, mcpToolName, MCP_META_KEYS, type McpServers } from './mcp';
+export type { McpHeaderValue, McpHttpServerConfig, McpServerConfig, McpStdioServerConfig, McpToolAnnotations, McpToolListing, McpToolOverride } from './mcp';
 /** The model and tool activities, for a Worker.create of your own. */
 export { createAgentActivities, type AgentActivitiesOptions, type ModelActivityOptions } from './activities';
 /** The backend's client: start, list, fork and find conversations. */

@@ -1,7 +1,7 @@
 // The worker: hosts the conversation workflow and the activities that touch the world (the model, the tools).
 import Anthropic from '@anthropic-ai/sdk';
 import type { ExternalStorage, PayloadCodec } from '@temporalio/common';
-import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions, type WorkerPlugin } from '@temporalio/worker';
 import { createAgentActivities } from './activities';
 import type { ModelActivityOptions } from './activities/model';
 import { loadTemporalConfig } from './config';
@@ -17,6 +17,7 @@ import { storageFromEnv } from './storage/config';
 import { decisionVerifierFromEnv } from './security/credentials';
 import { encryptionFromEnv } from './security/encryption';
 import type { DecisionVerifier } from './security/types';
+import { connectMcpServers, McpConfigurationError, type McpServerConfig, type McpServers } from './mcp';
 
 export interface AgentWorkerOptions {
   connection: NativeConnection;
@@ -24,6 +25,13 @@ export interface AgentWorkerOptions {
   taskQueue?: string;
   /** Your tools. The workflow sees their names and schemas; their code runs here. */
   tools?: ToolRegistry | AgentTool[];
+  /**
+   * MCP servers whose tools this worker offers, namespaced `<server>__<tool>` (a conversation names them one by one
+   * or as `<server>__*`). Configurations are connected now (the worker refuses to start if one fails) and closed when
+   * the worker shuts down; connected McpServers (connectMcpServers) stay yours to close. Approval follows each tool's
+   * annotations unless the configuration says otherwise.
+   */
+  mcpServers?: McpServerConfig[] | McpServers;
   /** Cut tool results above this size (bytes). Default 256 KiB; with externalStorage, 8 MiB. */
   maxResultBytes?: number;
   /**
@@ -79,6 +87,55 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
           ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}),
           ...(options.externalStorage ? { externalStorage: true } : {}),
         });
+  const mcp = await attachMcpServers(tools, options.mcpServers);
+  try {
+    return await createWorker(options, namespace, tools, mcp);
+  } catch (err) {
+    await mcp?.release();
+    throw err;
+  }
+}
+
+/** The worker's MCP servers, their tools in the registry, kept current while the worker runs. */
+interface AttachedMcp {
+  servers: McpServers;
+  /** Stops following list changes, and closes the servers the worker connected itself. */
+  release(): Promise<void>;
+}
+
+async function attachMcpServers(registry: ToolRegistry, given: AgentWorkerOptions['mcpServers']): Promise<AttachedMcp | undefined> {
+  if (given === undefined || (Array.isArray(given) && given.length === 0)) return undefined;
+  const owned = Array.isArray(given);
+  const servers = owned ? await connectMcpServers(given) : given;
+  const closeOwned = () => (owned ? servers.close() : Promise.resolve());
+  try {
+    for (const server of servers.names) {
+      const clash = servers.toolsOf(server).find((tool) => registry.get(tool.name) !== undefined && !registry.groupNames(server).includes(tool.name));
+      if (clash) throw new McpConfigurationError(`The MCP tool ${clash.name} (server '${server}') has the name of another tool on this worker: rename the server or the tool`);
+      registry.setGroup(server, servers.toolsOf(server));
+    }
+  } catch (err) {
+    await closeOwned();
+    throw err;
+  }
+  const unsubscribe = servers.onToolsChanged((server) => {
+    try {
+      // New conversations get the new list; running ones keep the catalog they recorded.
+      registry.setGroup(server, servers.toolsOf(server));
+    } catch (err) {
+      Runtime.instance().logger.warn(`MCP server '${server}' changed its tools, and the new list was not taken: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  return {
+    servers,
+    release: async () => {
+      unsubscribe();
+      await closeOwned();
+    },
+  };
+}
+
+async function createWorker(options: AgentWorkerOptions, namespace: string, tools: ToolRegistry, mcp: AttachedMcp | undefined): Promise<Worker> {
   const governed = tools.names().filter((name) => tools.get(name)?.settings.approvers !== undefined);
   if (governed.length > 0 && !options.decisionVerifier) {
     throw new TypeError(
@@ -119,10 +176,26 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
       ...(options.decisionVerifier ? { decisionVerifier: options.decisionVerifier } : {}),
     }),
     sinks: { ...options.worker?.sinks, ...conversationEventSinks(options.events) },
+    // The worker's own MCP connections close when it stops running (a worker that never runs: worker.shutdown()
+    // before run() leaves them to the process's exit).
+    ...(mcp ? { plugins: [...(options.worker?.plugins ?? []), mcpShutdownPlugin(mcp)] } : {}),
     // Activities' own client (the model call reads the transcript by query through it) gets this converter too.
     ...(dataConverter ? { dataConverter } : {}),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });
+}
+
+function mcpShutdownPlugin(mcp: AttachedMcp): WorkerPlugin {
+  return {
+    name: 'durable-claude-mcp',
+    async runWorker(worker, next) {
+      try {
+        await next(worker);
+      } finally {
+        await mcp.release();
+      }
+    },
+  };
 }
 
 /** The failure converter an encrypting worker uses (give it to bundleWorkflowCode when you prebuild the bundle). */
@@ -146,8 +219,16 @@ function dataConverterOf(options: AgentWorkerOptions): WorkerOptions['dataConver
   };
 }
 
+export interface RunWorkerOptions {
+  /** Default: DURABLE_CLAUDE_TASK_QUEUE, else durable-claude. */
+  taskQueue?: string;
+  /** MCP servers whose tools the worker offers too (createAgentWorker's mcpServers). */
+  mcpServers?: McpServerConfig[];
+}
+
 /** Runs a worker until SIGINT/SIGTERM, serving the given tools with settings from the environment. */
-export async function runWorker(tools: AgentTool[], taskQueue = process.env.DURABLE_CLAUDE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE): Promise<void> {
+export async function runWorker(tools: AgentTool[], options: RunWorkerOptions | string = {}): Promise<void> {
+  const { taskQueue = process.env.DURABLE_CLAUDE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE, mcpServers } = typeof options === 'string' ? { taskQueue: options } : options;
   const config = loadTemporalConfig();
   const connection = await NativeConnection.connect(config.connectionOptions);
   // Live output when DURABLE_CLAUDE_EVENTS names an event store (nats://host:port), as docker compose sets it.
@@ -164,6 +245,7 @@ export async function runWorker(tools: AgentTool[], taskQueue = process.env.DURA
       namespace: config.namespace,
       taskQueue,
       tools,
+      ...(mcpServers ? { mcpServers } : {}),
       ...(events ? { events } : {}),
       ...(stored ? { externalStorage: stored.storage } : {}),
       ...(encryption ? { payloadCodec: encryption.codec } : {}),
@@ -171,6 +253,7 @@ export async function runWorker(tools: AgentTool[], taskQueue = process.env.DURA
     });
     console.log(
       `durable-claude worker: ${config.connectionOptions.address}, namespace ${config.namespace}, task queue ${taskQueue}, tools: ${tools.map((t) => t.name).join(', ')}` +
+        (mcpServers?.length ? `, MCP servers: ${mcpServers.map((server) => server.name).join(', ')}` : '') +
         (events ? `, live output to ${events.description}` : '') +
         (stored ? `, large payloads in ${stored.description}` : '') +
         (encryption ? `, payloads encrypted (${encryption.description})` : '') +

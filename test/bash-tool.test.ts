@@ -37,6 +37,7 @@ class Conversation {
       attempt: 1,
       signal: new AbortController().signal,
       heartbeat() {},
+      progress() {},
       session: {
         state: this.state,
         save: (state: unknown) => {

@@ -34,7 +34,7 @@ export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove
   const registry = tools instanceof ToolRegistry ? tools : new ToolRegistry(tools);
   return {
     ...createModelActivities({ anthropic, ...modelOptions }),
-    ...createToolActivities(registry),
+    ...createToolActivities(registry, modelOptions.events ? { events: modelOptions.events } : {}),
     ...createDecisionActivities({ registry, ...(decisionVerifier ? { verifier: decisionVerifier } : {}) }),
     ...createPayloadStorageActivities({ offloadsAbove: payloadsOffloadedAbove !== undefined ? payloadsOffloadedAbove : (externalStorage?.payloadSizeThreshold ?? null) }),
     ...createTranscriptArchiveActivities({ externalStorage, ...(payloadCodecs ? { payloadCodecs } : {}) }),

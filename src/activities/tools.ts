@@ -8,6 +8,7 @@ import { workflowOf } from './context';
 import { ToolRegistry } from '../tools/registry';
 import { FailureTypes } from '../workflows/failure-types';
 import { canonicalJson } from '../workflows/json';
+import type { EventPublisher } from '../streaming/event-store';
 import type {
   DescribeRunInput,
   DescribeRunResult,
@@ -36,13 +37,20 @@ function errorMessage(err: unknown): string {
   return `Error: ${String(err)}`;
 }
 
-export function createToolActivities(registryOrTools: ToolRegistry | Iterable<AgentTool>) {
+export interface ToolActivitiesOptions {
+  /** Live output: tools' progress reports are published here as `tool_progress` events. */
+  events?: EventPublisher;
+}
+
+export function createToolActivities(registryOrTools: ToolRegistry | Iterable<AgentTool>, options: ToolActivitiesOptions = {}) {
+  const { events } = options;
   const registry = registryOrTools instanceof ToolRegistry ? registryOrTools : new ToolRegistry(registryOrTools);
 
   async function describeTools({ names }: DescribeToolsInput): Promise<DescribeToolsResult> {
     const tools: ToolDescription[] = [];
     const unknown: string[] = [];
-    for (const name of names) {
+    // `<server>__*` becomes the server's tools as they are now: what the workflow records is the expanded list.
+    for (const name of registry.expand(names)) {
       const description = registry.describe(name);
       if (description) tools.push(description);
       else unknown.push(name);
@@ -54,7 +62,9 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
     const reviews = await Promise.all(
       calls.map(async (call) => {
         const tool = registry.get(call.toolName);
-        if (!tool) return { toolUseId: call.toolUseId, valid: false, validationError: `unknown tool ${call.toolName}`, needsApproval: false };
+        // Recorded at the conversation's start but gone from this worker (a redeploy, an MCP server that dropped it):
+        // no person is asked about a call that cannot run; runTool answers it with is_error.
+        if (!tool) return { toolUseId: call.toolUseId, valid: true, needsApproval: false };
         const parsed = tool.parse(call.input);
         if (!parsed.ok) return { toolUseId: call.toolUseId, valid: false, validationError: parsed.error, needsApproval: false };
         let needsApproval: boolean;
@@ -86,7 +96,10 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
     });
     const tool = registry.get(input.toolName);
     if (!tool) {
-      return finish(`Error: unknown tool '${input.toolName}'. Available tools: ${registry.names().join(', ') || 'none'}.`, true);
+      return finish(
+        `Error: the tool '${input.toolName}' is not available on this worker any more (it was removed since this conversation started). Available tools: ${registry.names().join(', ') || 'none'}.`,
+        true,
+      );
     }
     const parsed = tool.parse(input.input);
     if (!parsed.ok) return finish(`Error: invalid input for ${tool.name}: ${parsed.error}`, true);
@@ -125,9 +138,10 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
       }
     }
 
-    const { workflowId } = workflowOf(ctx);
+    const { workflowId, runId } = workflowOf(ctx);
     let output: unknown;
     let lastHeartbeat = Date.now();
+    let progressCount = 0;
     // The tool's own checkpoint, repeated by the automatic heartbeat so a retry still finds it in heartbeatDetails.
     let lastDetails: unknown = ctx.info.heartbeatDetails;
     const heartbeat = (details?: unknown) => {
@@ -152,6 +166,27 @@ export function createToolActivities(registryOrTools: ToolRegistry | Iterable<Ag
         attempt: ctx.info.attempt,
         signal: ctx.cancellationSignal,
         heartbeat,
+        progress: (progress: number, total?: number, message?: string) => {
+          // Progress is a sign of life: it heartbeats with the tool's last checkpoint, so a retry still finds it.
+          heartbeat(lastDetails);
+          if (!events || !Number.isFinite(progress)) return;
+          events.publish(
+            {
+              type: 'tool_progress',
+              conversationId: workflowId,
+              runId,
+              turn: input.turn,
+              at: new Date().toISOString(),
+              toolUseId: input.toolUseId,
+              name: tool.name,
+              attempt: ctx.info.attempt,
+              progress,
+              ...(total !== undefined && Number.isFinite(total) ? { total } : {}),
+              ...(message !== undefined ? { message: String(message).slice(0, 500) } : {}),
+            },
+            { dedupId: `${runId}/${input.toolUseId}/${ctx.info.attempt}/progress/${++progressCount}` },
+          );
+        },
         ...(input.approval ? { approval: input.approval } : {}),
         ...(tool.session
           ? {

@@ -133,6 +133,9 @@ export class LiveView {
       case 'tool_started':
         this.#line(`  ⚙ ${event.name} running (${event.toolUseId})`);
         return false;
+      case 'tool_progress':
+        this.#line(`  … ${event.name}: ${event.total !== undefined ? `${event.progress}/${event.total}` : event.progress}${event.message ? ` ${clip(event.message)}` : ''}`);
+        return false;
       case 'tool_finished':
         this.#line(`  ${event.isError ? '✗' : '←'} ${event.name}: ${event.preview.replace(/\s+/g, ' ')}`);
         return false;

@@ -127,6 +127,18 @@ export interface ToolFinishedEvent extends EventBase {
   preview: string;
 }
 
+/** A running tool reported progress (ToolContext.progress; MCP progress notifications). From the tool activity. */
+export interface ToolProgressEvent extends EventBase {
+  type: 'tool_progress';
+  toolUseId: string;
+  name: string;
+  /** Temporal's attempt number of the tool call: a retry starts its progress over. */
+  attempt: number;
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
 export interface ApprovalRequestedEvent extends EventBase {
   type: 'approval_requested';
   toolUseId: string;
@@ -178,7 +190,10 @@ export type WorkflowEvent =
   | ChatMessageReceivedEvent
   | ConversationFinishedEvent;
 
-export type ConversationEvent = ModelStreamEvent | WorkflowEvent;
+/** Events from tool activities while they run. */
+export type ToolActivityEvent = ToolProgressEvent;
+
+export type ConversationEvent = ModelStreamEvent | WorkflowEvent | ToolActivityEvent;
 
 export type ConversationEventType = ConversationEvent['type'];
 

@@ -55,6 +55,7 @@ on('tool_use_started', (e) => { if (!current(e)) return; const el = line('→ ' 
 on('tool_input_delta', (e) => { const el = toolLines.get(e.toolUseId); if (el && current(e)) el.textContent += e.partialJson; });
 on('approval_requested', (e) => line('⏸ ' + e.name + ' waits for approval (' + e.toolUseId + ')', 'tool'));
 on('approval_decided', (e) => line(e.decision + ' ' + e.name + ' by ' + (e.by || ''), 'tool'));
+on('tool_progress', (e) => line('… ' + e.name + ': ' + e.progress + (e.total !== undefined ? '/' + e.total : '') + (e.message ? ' ' + e.message : ''), 'tool'));
 on('tool_finished', (e) => line((e.isError ? '✗ ' : '← ') + e.name + ': ' + e.preview, 'tool'));
 on('chat_message_received', (e) => line('user › ' + e.text));
 on('conversation_finished', (e) => { state.textContent = 'finished: ' + e.status; });

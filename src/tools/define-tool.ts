@@ -21,6 +21,11 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Tell Temporal the tool is alive (needed for tools with a heartbeat timeout). */
   heartbeat(details?: unknown): void;
+  /**
+   * Report progress (MCP tools forward the server's progress notifications here): a heartbeat, keeping any
+   * checkpoint, and a `tool_progress` live event. `total` when known; `message` for people watching.
+   */
+  progress(progress: number, total?: number, message?: string): void;
   /** The approval this call ran under, for gated tools. */
   approval?: ApprovalRecord;
   /** Session tools only (defined with `session: true`): the state the conversation's previous call saved. */

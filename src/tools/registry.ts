@@ -42,6 +42,8 @@ function describeApprovers(rule: ApproverRule, requiredApprovals: number): strin
 /** The worker's tools by name. Workflows see only what describe() gives: names, schemas and options. */
 export class ToolRegistry {
   readonly #tools = new Map<string, AgentTool>();
+  /** Tools that come and go together (an MCP server's): the group's name, and the names it holds now. */
+  readonly #groups = new Map<string, Set<string>>();
   readonly maxResultBytes: number;
 
   constructor(tools: Iterable<AgentTool>, options: ToolRegistryOptions = {}) {
@@ -59,6 +61,43 @@ export class ToolRegistry {
           : `maxResultBytes must be a whole number from 1024 to ${MAX_INLINE_RESULT_BYTES} (Temporal payloads are limited to 2 MB; with external storage on the worker, createAgentWorker({ externalStorage }), up to ${MAX_STORED_RESULT_BYTES})`,
       );
     }
+  }
+
+  /**
+   * Sets a group's tools (an MCP server's, listed again after it changed), replacing what the group held. A name
+   * held by a tool outside the group is refused.
+   */
+  setGroup(group: string, tools: readonly AgentTool[]): void {
+    const held = this.#groups.get(group) ?? new Set<string>();
+    const names = new Set<string>();
+    for (const tool of tools) {
+      if (names.has(tool.name)) throw new TypeError(`Two tools are named ${tool.name}`);
+      if (this.#tools.has(tool.name) && !held.has(tool.name)) throw new TypeError(`The tool ${tool.name} of ${group} clashes with another tool of that name on this worker`);
+      names.add(tool.name);
+    }
+    for (const name of held) this.#tools.delete(name);
+    for (const tool of tools) this.#tools.set(tool.name, tool);
+    this.#groups.set(group, names);
+  }
+
+  /** The names of a group's tools now (empty when there is no such group). */
+  groupNames(group: string): string[] {
+    return [...(this.#groups.get(group) ?? [])];
+  }
+
+  /**
+   * Names as a conversation gives them, with every `<server>__*` replaced by the names that server's tools have now
+   * (a conversation records the expansion at its start). An unmatched prefix is left as it is, to be refused.
+   */
+  expand(names: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const name of names) {
+      const prefix = name.endsWith('__*') ? name.slice(0, -1) : undefined;
+      const matched = prefix === undefined ? [] : this.names().filter((candidate) => candidate.startsWith(prefix));
+      if (prefix !== undefined && matched.length > 0) out.push(...matched.filter((candidate) => !out.includes(candidate)));
+      else if (!out.includes(name)) out.push(name);
+    }
+    return out;
   }
 
   get(name: string): AgentTool | undefined {

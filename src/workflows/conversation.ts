@@ -542,6 +542,18 @@ export class Conversation {
       );
     }
     for (const tool of tools) this.#tools.set(tool.name, tool);
+    // tool_choice may name a tool under '<server>__*': only now, with the server's tools listed, can it be checked.
+    const chosen = [this.#options.toolChoice, ...this.#options.toolChoiceSchedule.map((entry) => entry.toolChoice)].flatMap((choice) =>
+      choice?.type === 'tool' ? [choice.name] : [],
+    );
+    const serverToolNames = this.#options.serverTools.map((tool) => tool.name);
+    const missing = chosen.filter((name) => !this.#tools.has(name) && !serverToolNames.includes(name));
+    if (missing.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `toolChoice names ${missing.join(', ')}, which the worker's tools do not include. The conversation's tools are: ${[...this.#tools.keys()].join(', ') || 'none'}.`,
+        FailureTypes.unknownTools,
+      );
+    }
   }
 
   /** The agent loop for one user message: model call, tools, model call… until a final stop reason or a limit. */

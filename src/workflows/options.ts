@@ -71,6 +71,13 @@ export const MAX_OUTPUT_TOKENS = 128_000;
 /** The API's limit of cache_control breakpoints per request, the automatic (top-level) one counting as one. */
 export const MAX_CACHE_BREAKPOINTS = 4;
 export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,128}$/;
+/** Every tool of one MCP server, as `tools` may name them: `<server>__*` (expanded by the worker at the start). */
+export const TOOL_PREFIX_PATTERN = /^[a-zA-Z0-9_-]{1,125}__\*$/;
+
+/** Whether a tool name is in a `tools` list, by itself or under a `<server>__*` entry. */
+export function toolListed(name: string, tools: readonly string[]): boolean {
+  return tools.some((entry) => entry === name || (TOOL_PREFIX_PATTERN.test(entry) && name.startsWith(entry.slice(0, -1)) && name.length > entry.length - 1));
+}
 
 const KNOWN_KEYS: ReadonlyArray<keyof ConversationOptions> = [
   'model',
@@ -178,7 +185,7 @@ export function resolveToolChoice(value: unknown, tools: string[], where: string
       if (tools.length === 0) errors.push(`${where} 'any' needs at least one tool`);
       return { type, ...disable };
     case 'tool':
-      if (typeof name !== 'string' || !tools.includes(name)) {
+      if (typeof name !== 'string' || !toolListed(name, tools)) {
         errors.push(`${where} {type: 'tool'} must name one of the conversation's tools (${tools.join(', ') || 'none given'}); got ${JSON.stringify(name)}`);
       }
       return { type, name: String(name), ...disable };
@@ -228,8 +235,8 @@ export function checkConversationOptions(input: unknown): OptionsCheck {
       errors.push('tools must be a list of tool names registered in the worker');
     } else {
       tools = opts.tools.filter((name: unknown, i: number): name is string => {
-        if (typeof name !== 'string' || !TOOL_NAME_PATTERN.test(name)) {
-          errors.push(`tools[${i}] must be a tool name (letters, digits, _ and -); got ${JSON.stringify(name)}`);
+        if (typeof name !== 'string' || !(TOOL_NAME_PATTERN.test(name) || TOOL_PREFIX_PATTERN.test(name))) {
+          errors.push(`tools[${i}] must be a tool name (letters, digits, _ and -) or an MCP server's tools as '<server>__*'; got ${JSON.stringify(name)}`);
           return false;
         }
         return true;
