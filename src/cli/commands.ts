@@ -31,6 +31,8 @@ import { ensureDevDecisionKey } from '../security/dev-key';
 import { cliWorkerOptions } from './worker-options';
 import { codecServerCommands } from './codec-server-command';
 import { TOOL_SURFACE_OPTIONS, TOOL_SURFACE_USAGE, toolSurfaceSettings } from './tool-surface-options';
+import { MCP_HELP, MCP_OPTIONS, MCP_USAGE, mcpServerConfigs } from './mcp-options';
+import { connectCliMcpServers, mcpServerLines, toolsCommands, withMcpExitCode } from './tools-command';
 
 export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
 
@@ -493,37 +495,60 @@ const list: Command = {
 };
 
 const worker: Command = {
-  usage: 'usage: durable-claude worker [--task-queue Q]   (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ANTHROPIC_API_KEY from the environment)',
-  options: {},
+  usage: `usage: durable-claude worker [--task-queue Q] ${MCP_USAGE}   (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ANTHROPIC_API_KEY from the environment)\n${MCP_HELP}`,
+  options: { ...MCP_OPTIONS },
   async run(_positionals, values) {
+    // Bad --mcp flags are refused before anything starts.
+    const mcpConfigs = mcpServerConfigs(values);
     const model = await connectModel({ allowSimulated: false });
     // Large payloads where the CLI looks for them: --storage-dir, DURABLE_CLAUDE_STORAGE_DIR or DURABLE_CLAUDE_S3_*.
     const stored = storageOf(values);
-    const { connection, namespace } = await connectWorkerConnection(values);
+    // MCP servers first: one that does not start stops the worker before it connects to anything.
+    const mcp = await connectCliMcpServers(mcpConfigs);
+    const connected = await connectWorkerConnection(values).catch(async (err: unknown) => {
+      await mcp?.close();
+      throw err;
+    });
+    const { connection, namespace } = connected;
     const events = await connectEvents(values, namespace).catch(async (err: unknown) => {
       await connection.close();
+      await mcp?.close();
       throw err;
     });
     try {
-      const w = await createAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...cliWorkerOptions(values, stored) });
+      const w = await createAgentWorker({
+        connection,
+        namespace,
+        taskQueue: taskQueueOf(values),
+        tools: exampleTools(),
+        ...(mcp ? { mcpServers: mcp } : {}),
+        anthropic: model.anthropic,
+        ...(events ? { events } : {}),
+        ...cliWorkerOptions(values, stored),
+      }).catch((err: unknown) => {
+        throw withMcpExitCode(err);
+      });
       const encryption = encryptionDescription(values);
       const decisions = cliDecisionVerifier();
       write(
         `worker on task queue ${taskQueueOf(values)} (namespace ${namespace})${events ? `, live output to ${events.description}` : ''}${stored ? `, large payloads in ${stored.description}` : ''}` +
-          `${encryption ? `, payloads encrypted (${encryption})` : ''}${decisions ? `, decisions verified with ${decisions.description}` : ''}; Ctrl+C to stop`,
+          `${encryption ? `, payloads encrypted (${encryption})` : ''}${decisions ? `, decisions verified with ${decisions.description}` : ''}` +
+          `${mcp ? `, MCP servers ${mcpServerLines(mcpConfigs, mcp).join(', ')}` : ''}; Ctrl+C to stop`,
       );
       await w.run();
       return ExitCode.ok;
     } finally {
       await events?.close();
       await connection.close();
+      await mcp?.close();
     }
   },
 };
 
 const dev: Command = {
-  usage: 'usage: durable-claude dev [--db-file FILE] [--port 7233] [--ui-port 8233] [--events-port 4222] [--events-dir DIR] [--live-port 7243]',
+  usage: `usage: durable-claude dev [--db-file FILE] [--port 7233] [--ui-port 8233] [--events-port 4222] [--events-dir DIR] [--live-port 7243] ${MCP_USAGE}\n${MCP_HELP}`,
   options: {
+    ...MCP_OPTIONS,
     'db-file': { type: 'string' },
     port: { type: 'string' },
     'ui-port': { type: 'string' },
@@ -542,13 +567,23 @@ const dev: Command = {
     // Large payloads too (tool results over the threshold): history holds references into this store.
     const storageDirectory = path.join(path.dirname(dbFilename), 'payloads');
     const stored = storageOf(values, storageDirectory);
+    const mcpConfigs = mcpServerConfigs(values);
     // Decisions are verified with the dev key unless a real one is configured: `durable-claude token` and
     // `approve --sign` sign with the same file.
     if (!process.env.DURABLE_CLAUDE_DECISION_KEY?.trim() && !process.env.DURABLE_CLAUDE_DECISION_JWKS_URL?.trim()) ensureDevDecisionKey();
     const decisions = cliDecisionVerifier();
     const model = await connectModel({ allowSimulated: true });
     const log = (line: string) => process.stderr.write(`${line}\n`);
-    const server = await startDevServer({ port, uiPort, dbFilename, log });
+    // MCP servers first: one that does not start stops `dev` before the dev server starts.
+    const mcp = await connectCliMcpServers(mcpConfigs).catch(async (err: unknown) => {
+      await model.close();
+      throw err;
+    });
+    const server = await startDevServer({ port, uiPort, dbFilename, log }).catch(async (err: unknown) => {
+      await mcp?.close();
+      await model.close();
+      throw err;
+    });
     let eventServer: EventServer | undefined;
     let connection: NativeConnection | undefined;
     let events: Awaited<ReturnType<typeof connectEvents>>;
@@ -560,7 +595,20 @@ const dev: Command = {
       connection = worker.connection;
       events = await connectEvents({ events: eventServer.url }, worker.namespace);
       const taskQueue = taskQueueOf(values);
-      const w = await createAgentWorker({ connection, namespace: worker.namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...cliWorkerOptions(values, stored) });
+      const w = await createAgentWorker({
+        connection,
+        namespace: worker.namespace,
+        taskQueue,
+        tools: exampleTools(),
+        ...(mcp ? { mcpServers: mcp } : {}),
+        anthropic: model.anthropic,
+        ...(events ? { events } : {}),
+        ...cliWorkerOptions(values, stored),
+      }).catch((err: unknown) => {
+        throw withMcpExitCode(err);
+      });
+      // A server that changes its tools (or restarts): new conversations get the new list.
+      mcp?.onToolsChanged((name, why) => log(`MCP server ${name} ${why === 'notified' ? 'changed its tools' : 'reconnected'}: now ${mcp.listings().filter((l) => l.server === name).length} tools`));
       live = await connectAgent({ ...values, address: server.address, events: eventServer.url }, { storageDirectory });
       liveServer = await startLiveOutputServer({ agent: live.agent, port: livePort });
       write(`Temporal dev server  ${server.address}   (data: ${dbFilename})`);
@@ -568,7 +616,8 @@ const dev: Command = {
       write(`event store          ${eventServer.url}   (NATS JetStream, live output; data: ${eventsDir})`);
       write(`large payloads       ${stored ? `${stored.description}   (the CLI reads it from here, or with --storage-dir)` : 'inline (external storage off)'}`);
       write(`live output (SSE)    ${liveServer.url}/conversations/<id>/events   (a page: ${liveServer.url}/conversations/<id>)`);
-      write(`worker               task queue ${taskQueue}, tools: ${EXAMPLE_TOOL_NAMES.join(', ')}`);
+      write(`worker               task queue ${taskQueue}, tools: ${[...EXAMPLE_TOOL_NAMES, ...(mcp?.listings().map((l) => l.name) ?? [])].join(', ')}`);
+      if (mcp) write(`MCP servers          ${mcpServerLines(mcpConfigs, mcp).join(', ')}`);
       write(`decision credentials ${decisions ? `${decisions.description}   (sign one: durable-claude token, or approve --sign)` : 'none verified'}`);
       write(`payload encryption   ${encryptionDescription(values) ?? 'off (set DURABLE_CLAUDE_ENCRYPTION_KEYS to encrypt; then run a codec-server for the Web UI)'}`);
       write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
@@ -584,6 +633,7 @@ const dev: Command = {
       await connection?.close();
       await eventServer?.stop();
       await server.stop();
+      await mcp?.close();
       await model.close();
     }
   },
@@ -662,4 +712,5 @@ export const commands: Record<string, Command> = {
   ...historyCommands,
   ...tokenCommands,
   ...codecServerCommands,
+  ...toolsCommands,
 };

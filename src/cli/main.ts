@@ -15,6 +15,9 @@ Commands:
   demo [--yes]                       offline demo: parallel tools, an approval, the Web UI
   dev [--db-file F] [--port P]       Temporal dev server (with Web UI) plus a worker; data kept in a file
   worker                             a worker serving the example tools (TEMPORAL_*, ANTHROPIC_* settings)
+      [--mcp "[NAME=]COMMAND ARGS"]… [--mcp-url [NAME=]URL]…   (dev and worker) and MCP servers' tools, as NAME__TOOL
+  tools [--mcp …]… [--mcp-url …]… [--json]
+                                     the tools such a worker offers: where each comes from, approval and why
   run "<prompt>" [--tools a,b] [--yes] [--wait] [--id ID] [--model M] [--system S] [--max-tokens N]
                                      start a conversation and print each turn as it happens
       [--thinking adaptive|between_tools|disabled|budget:N] [--effort low|…|max] [--thinking-display summarized|omitted]
@@ -42,9 +45,10 @@ Global options: --address HOST:PORT, --namespace NS, --task-queue Q (or TEMPORAL
                   of large payloads; default .temporal/payloads when \`durable-claude dev\` made it; \`off\`: none
 Environment:    DURABLE_CLAUDE_ENCRYPTION_KEYS (id:BASE64,…): encrypt and decrypt payloads (workers, clients, replay)
                 DURABLE_CLAUDE_DECISION_KEY / _JWKS_URL, _ISSUER, _AUDIENCE: verify (workers) and sign decisions
+                DURABLE_CLAUDE_MCP_AUTHORIZATION: the Authorization header sent to --mcp-url servers
 
 Exit codes: 0 ok · 1 conversation did not complete · 2 bad arguments · 3 unknown conversation
-            4 Temporal unreachable · 5 conversation failed · 6 decision refused · 7 missing API key · 8 replay diverged
+            4 Temporal (or an event store, an MCP server) unreachable · 5 conversation failed · 6 decision refused · 7 missing API key · 8 replay diverged
             9 no worker answered a query`;
 
 export const GLOBAL_OPTIONS: ParseArgsConfig['options'] = {

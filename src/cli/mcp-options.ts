@@ -23,8 +23,8 @@ export const MCP_HELP = `MCP servers (repeatable; their tools are offered as NAM
   --mcp-url [NAME=]URL          a Streamable HTTP server; sent "Authorization: $${MCP_AUTHORIZATION_ENV}" when set
   Without NAME=, the name comes from the script or package (or the URL's host): letters, digits and '-'.`;
 
-/** Letters, digits, '-' and single '_' (not first or last: '__' separates the server from the tool), ≤ 64. */
-const SERVER_NAME = /^[A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*$/;
+/** A letter or digit, then letters, digits, '-' and single '_' (not last: '__' separates the server from the tool), ≤ 64. */
+const SERVER_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_))*$/;
 const MAX_NAME = 64;
 
 /**
@@ -89,7 +89,7 @@ export function serverNameProblem(name: string): string | undefined {
   if (name === '') return 'is empty';
   if (name.length > MAX_NAME) return `is longer than ${MAX_NAME} characters`;
   if (name.includes('__')) return "contains '__' (it separates the server's name from the tool's)";
-  if (!SERVER_NAME.test(name)) return "must be letters, digits, '-' and single '_' (not first or last)";
+  if (!SERVER_NAME.test(name) || name.endsWith('_')) return "must be letters, digits, '-' and single '_', starting with a letter or digit and not ending in '_'";
   return undefined;
 }
 
