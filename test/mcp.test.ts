@@ -241,6 +241,40 @@ describe('MCP servers as tools', () => {
     }
   });
 
+  test("a conversation's tool list is expanded once, at its start: a tool the server adds later reaches new conversations only", async () => {
+    const calls = newCallsFile('catalog');
+    const chatPrompt = uniquePrompt('A chat that started before the late tool');
+    const laterPrompt = uniquePrompt('A conversation that started after it');
+    harness.fake.addScript({ match: chatPrompt, steps: [reply(text('First answer.')), reply(text('Second answer.'))] });
+    harness.fake.addScript({ match: laterPrompt, steps: [reply(toolUse('g__late', {})), reply(text('The late tool ran.'))] });
+    const offeredTo = (prompt: string, request: number) =>
+      ((harness.fake.requestsFor(prompt)[request]!.body as { tools?: Array<{ name: string }> }).tools ?? []).map((t) => t.name);
+    const servers = await connectMcpServers([stdioServer('g', calls, { MCP_TEST_ADD_TOOL_AFTER_MS: '2500' })]);
+    try {
+      await withWorker(harness, { mcpServers: servers }, async (agent) => {
+        const { handle: chat, reply: first } = await agent.startChat({ message: chatPrompt, tools: ['g__*'], threads: false });
+        expect(first.text).toBe('First answer.');
+        // The precondition of this test: the chat started (and recorded its list) before the server added the tool.
+        expect(servers.listings().map((l) => l.name)).not.toContain('g__late');
+        expect(offeredTo(chatPrompt, 0)).toContain('g__lookup');
+        expect(offeredTo(chatPrompt, 0)).not.toContain('g__late');
+        await until('g__late to be listed', () => servers.listings().some((l) => l.name === 'g__late'), 10_000);
+        // The running chat keeps the list it recorded (threads off: every request carries its whole tool list)…
+        expect((await chat.sendMessage('And now?')).text).toBe('Second answer.');
+        expect(offeredTo(chatPrompt, 1)).toEqual(offeredTo(chatPrompt, 0));
+        await chat.end('test');
+        // …and a new conversation's 'g__*' has the new tool, which runs.
+        const later = await agent.start({ prompt: laterPrompt, tools: ['g__*'] });
+        const result = await later.result();
+        expect(offeredTo(laterPrompt, 0)).toContain('g__late');
+        expect(resultText(toolResultsIn(result.transcript!.messages)[0]!)).toBe('late tool ran');
+      });
+    } finally {
+      await servers.close();
+    }
+    expect(callsOf(calls, 'late')).toHaveLength(1);
+  });
+
   test('two servers (stdio and HTTP) in one response: the read-only call runs at once, the destructive one after approval, each exactly once', async () => {
     const calls = newCallsFile('two-servers');
     const http = await startHttpServer(calls);
@@ -368,14 +402,15 @@ describe('MCP servers as tools', () => {
     const calls = newCallsFile('crash');
     const prompt = uniquePrompt('Call the crashing tool');
     harness.fake.addScript({ match: prompt, steps: [reply(toolUse('c__crash', {})), reply(text('It survived.'))] });
-    const { result, id } = await withWorker(
-      harness,
-      { mcpServers: [stdioServer('c', calls, {}, { retry: { maximumAttempts: 3, initialInterval: '200ms' } })] },
-      async (agent) => {
-        const handle = await agent.start({ prompt, tools: ['c__crash'] });
-        return { result: await handle.result(), id: handle.conversationId };
-      },
-    );
+    const servers = await connectMcpServers([stdioServer('c', calls, {}, { retry: { maximumAttempts: 3, initialInterval: '200ms' } })]);
+    const heard: Array<[string, string]> = [];
+    servers.onToolsChanged((server, why) => heard.push([server, why]));
+    const { result, id } = await withWorker(harness, { mcpServers: servers }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['c__crash'] });
+      return { result: await handle.result(), id: handle.conversationId };
+    }).finally(() => servers.close());
+    // The new session listed the tools again (the server may have been redeployed in between).
+    expect(heard).toContainEqual(['c', 'reconnected']);
     expect(result.status).toBe('completed');
     const [survived] = toolResultsIn(result.transcript!.messages);
     expect(survived!.is_error).toBeFalsy();
@@ -484,7 +519,7 @@ describe('MCP servers as tools', () => {
     const [gone] = toolResultsIn(result.transcript!.messages);
     expect(gone!.is_error).toBe(true);
     expect(resultText(gone!)).toMatch(/delete_record/);
-    expect(resultText(gone!)).toMatch(/not available|no longer|unknown tool|not offered|removed/i);
+    expect(resultText(gone!)).toMatch(/not available on this worker any more/);
     // The second worker's server never had the tool, and the first never got the call.
     expect(readCalls(calls).filter((l) => l.tool === 'delete_record')).toEqual([]);
     expect(new Set(readCalls(calls).filter((l) => l.kind === 'started').map((l) => (l.without ?? []).join(',')))).toEqual(new Set(['', 'delete_record']));
@@ -563,7 +598,7 @@ describe('MCP servers as tools', () => {
       expect(read.length).toBeGreaterThan(1000);
       for (const where of [read, stored, JSON.stringify(result)]) expect(where).not.toContain(token);
       // Payloads are base64 in the JSON: search their decoded bytes too.
-      const payloadTexts = [...read.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
+      const payloadTexts = [...read.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
       expect(payloadTexts.length).toBeGreaterThan(0);
       expect(payloadTexts.some((t) => t.includes('the vault'))).toBe(true);
       expect(payloadTexts.filter((t) => t.includes(token))).toEqual([]);
