@@ -79,7 +79,7 @@ describe('AgentClient', () => {
         expect.arrayContaining([
           "unknown option 'typo'",
           'prompt must be a non-empty string',
-          'tools[1] must be a tool name (letters, digits, _ and -); got "bad name!"',
+          "tools[1] must be a tool name (letters, digits, _ and -) or an MCP server's tools as '<server>__*'; got \"bad name!\"",
           'maxTokens must be a whole number from 1 to 128000',
           'limits.maxIterations must be a whole number from 1 to 10000',
         ]),
