@@ -3,11 +3,13 @@
 // conversation started with `run`.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, ExitCode } from '../src/cli/errors';
 import { describeMcpServer, MCP_AUTHORIZATION_ENV, mcpServerConfigs, sanitizeServerName, serverNameProblem, splitCommandLine } from '../src/cli/mcp-options';
 import { reply, text, toolUse } from '../src/testing';
+import { freePort } from '../src/devserver';
 import { startHarness, uniquePrompt, type Harness } from './helpers/harness';
 import { uniqueTaskQueue } from './helpers/temporal';
 
@@ -185,6 +187,31 @@ function cliProcess(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => cliProcess(args, env).done;
 
+/** What the test server logged (MCP_TEST_CALLS). */
+function logged(file: string): Array<{ kind: string; tool?: string; pid: number }> {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { kind: string; tool?: string; pid: number });
+}
+
+/** Every one of these processes has exited (within a few seconds). */
+async function expectExited(pids: number[]): Promise<void> {
+  expect(pids.length).toBeGreaterThan(0);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(100);
+  expect(pids.filter(alive)).toEqual([]);
+}
+
 interface Row {
   name: string;
   source: string;
@@ -341,11 +368,13 @@ describe('worker --mcp serves an MCP tool to a conversation started with run', (
       match: prompt,
       steps: [reply(text('Looking.'), toolUse('db__lookup', { query: 'order 42' })), reply(toolUse('db__delete_record', { id: '42' })), reply(text('Deleted order 42.'))],
     });
-    const worker = cliProcess(['worker', '--mcp', `db=node ${FIXTURE} stdio`, ...common], env, 90_000);
+    // The server gets a minimal environment: `env` passes it where to log (and the pid it runs as).
+    const calls = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-mcp-')), 'calls.jsonl');
+    const worker = cliProcess(['worker', '--mcp', `db=env MCP_TEST_CALLS=${calls} node ${FIXTURE} stdio`, ...common], env, 90_000);
     try {
       for (let i = 0; i < 300 && !worker.stdout().includes('Ctrl+C'); i++) await sleep(100);
       expect(worker.stderr()).toBe('');
-      expect(worker.stdout()).toMatch(new RegExp(`worker on task queue ${taskQueue} .*, MCP servers db \\(\\d+ tools: node ${FIXTURE} stdio\\); Ctrl\\+C to stop`));
+      expect(worker.stdout()).toMatch(new RegExp(`worker on task queue ${taskQueue} .*, MCP servers db \\(\\d+ tools: env MCP_TEST_CALLS=\\S+ node ${FIXTURE} stdio\\); Ctrl\\+C to stop`));
       const ran = await cli(['run', prompt, '--tools', 'get_weather,db__*', '--yes', '--by', 'ci', ...common], env);
       expect(ran.stderr).toBe('');
       expect(ran.code).toBe(0);
@@ -362,10 +391,41 @@ describe('worker --mcp serves an MCP tool to a conversation started with run', (
       );
       // The lookup ran without asking: read-only by its annotations.
       expect(lines.filter((line) => /waits for approval/.test(line))).toHaveLength(1);
+      expect(logged(calls).filter((entry) => entry.kind === 'call').map((entry) => entry.tool)).toEqual(['lookup', 'delete_record']);
     } finally {
       worker.signal('SIGINT');
       const stopped = await worker.done;
       expect(stopped.code).toBe(0);
     }
+    // The worker stopped the server it started.
+    await expectExited(logged(calls).filter((entry) => entry.kind === 'started').map((entry) => entry.pid));
   }, 120_000);
+});
+
+describe('dev --mcp', () => {
+  test('the dev stack’s worker offers the MCP tools, says so, and stops the servers with it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-mcp-dev-'));
+    const calls = path.join(dir, 'calls.jsonl');
+    const ports = ['--port', String(await freePort()), '--ui-port', String(await freePort()), '--events-port', String(await freePort()), '--live-port', String(await freePort())];
+    const env = { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined, TEMPORAL_ADDRESS: undefined };
+    // The server adds a tool once it has been up a while, and says so.
+    const server = `env MCP_TEST_CALLS=${calls} MCP_TEST_ADD_TOOL_AFTER_MS=1500 node ${FIXTURE} stdio`;
+    const dev = cliProcess(['dev', '--db-file', path.join(dir, 'dev.db'), ...ports, '--mcp', server], env, 120_000);
+    try {
+      for (let i = 0; i < 600 && !dev.stdout().includes('try:'); i++) await sleep(100);
+      expect(dev.stdout()).toMatch(/^worker +task queue durable-claude, tools: get_weather, get_time, send_email, test-server__lookup, test-server__delete_record, /m);
+      const listed = new RegExp(`^MCP servers +test-server \\((\\d+) tools: env MCP_TEST_CALLS=\\S+ MCP_TEST_ADD_TOOL_AFTER_MS=1500 node ${FIXTURE} stdio\\)$`, 'm').exec(dev.stdout());
+      expect(listed).not.toBeNull();
+      for (let i = 0; i < 100 && !dev.stderr().includes('changed its tools'); i++) await sleep(100);
+      // Before the worker's line was printed or after: one tool more than without it.
+      const before = Number(listed![1]) - (dev.stdout().includes('test-server__late') ? 1 : 0);
+      expect(dev.stderr()).toContain(`MCP server test-server changed its tools: ${before + 1} tools now, for conversations that start from here on`);
+    } finally {
+      dev.signal('SIGINT');
+    }
+    const stopped = await dev.done;
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).not.toMatch(/durable-claude dev:/);
+    await expectExited(logged(calls).filter((entry) => entry.kind === 'started').map((entry) => entry.pid));
+  }, 150_000);
 });

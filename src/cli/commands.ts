@@ -32,7 +32,7 @@ import { cliWorkerOptions } from './worker-options';
 import { codecServerCommands } from './codec-server-command';
 import { TOOL_SURFACE_OPTIONS, TOOL_SURFACE_USAGE, toolSurfaceSettings } from './tool-surface-options';
 import { MCP_HELP, MCP_OPTIONS, MCP_USAGE, mcpServerConfigs } from './mcp-options';
-import { connectCliMcpServers, mcpServerLines, toolsCommands, withMcpExitCode } from './tools-command';
+import { connectCliMcpServers, mcpServerLines, reportToolChanges, toolsCommands, withMcpExitCode } from './tools-command';
 
 export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
 
@@ -505,6 +505,7 @@ const worker: Command = {
     const stored = storageOf(values);
     // MCP servers first: one that does not start stops the worker before it connects to anything.
     const mcp = await connectCliMcpServers(mcpConfigs);
+    if (mcp) reportToolChanges(mcp, warn);
     const connected = await connectWorkerConnection(values).catch(async (err: unknown) => {
       await mcp?.close();
       throw err;
@@ -579,6 +580,7 @@ const dev: Command = {
       await model.close();
       throw err;
     });
+    if (mcp) reportToolChanges(mcp, log);
     const server = await startDevServer({ port, uiPort, dbFilename, log }).catch(async (err: unknown) => {
       await mcp?.close();
       await model.close();
@@ -607,8 +609,6 @@ const dev: Command = {
       }).catch((err: unknown) => {
         throw withMcpExitCode(err);
       });
-      // A server that changes its tools (or restarts): new conversations get the new list.
-      mcp?.onToolsChanged((name, why) => log(`MCP server ${name} ${why === 'notified' ? 'changed its tools' : 'reconnected'}: now ${mcp.listings().filter((l) => l.server === name).length} tools`));
       live = await connectAgent({ ...values, address: server.address, events: eventServer.url }, { storageDirectory });
       liveServer = await startLiveOutputServer({ agent: live.agent, port: livePort });
       write(`Temporal dev server  ${server.address}   (data: ${dbFilename})`);

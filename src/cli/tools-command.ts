@@ -44,6 +44,14 @@ export function mcpServerLines(configs: McpServerConfig[], servers: McpServers):
   });
 }
 
+/** Says when a server's tools change (it said so, or came back after a restart): new conversations get the new list. */
+export function reportToolChanges(servers: McpServers, log: (line: string) => void): void {
+  servers.onToolsChanged((server, why) => {
+    const count = servers.listings().filter((listing) => listing.server === server).length;
+    log(`MCP server ${server} ${why === 'notified' ? 'changed its tools' : 'reconnected'}: ${count} tool${count === 1 ? '' : 's'} now, for conversations that start from here on`);
+  });
+}
+
 /** A tool as `durable-claude tools --json` prints it. */
 export interface ToolListingRow {
   /** The name conversations use (--tools), and the model sees. */
