@@ -414,7 +414,7 @@ describe('dev --mcp', () => {
     try {
       for (let i = 0; i < 600 && !dev.stdout().includes('try:'); i++) await sleep(100);
       expect(dev.stdout()).toMatch(/^worker +task queue durable-claude, tools: get_weather, get_time, send_email, test-server__lookup, test-server__delete_record, /m);
-      const listed = new RegExp(`^MCP servers +test-server \\((\\d+) tools: env MCP_TEST_CALLS=\\S+ MCP_TEST_ADD_TOOL_AFTER_MS=1500 node ${FIXTURE} stdio\\)$`, 'm').exec(dev.stdout());
+      const listed = new RegExp(`^MCP servers +test-server \\((\\d+) tools: env MCP_TEST_CALLS=\\S+ MCP_TEST_ADD_TOOL_AFTER_MS=1500 node ${FIXTURE} stdio\\) {3}\\(in a conversation: --tools 'get_weather,get_time,send_email,test-server__\\*'\\)$`, 'm').exec(dev.stdout());
       expect(listed).not.toBeNull();
       for (let i = 0; i < 100 && !dev.stderr().includes('changed its tools'); i++) await sleep(100);
       // Before the worker's line was printed or after: one tool more than without it.

@@ -617,7 +617,8 @@ const dev: Command = {
       write(`large payloads       ${stored ? `${stored.description}   (the CLI reads it from here, or with --storage-dir)` : 'inline (external storage off)'}`);
       write(`live output (SSE)    ${liveServer.url}/conversations/<id>/events   (a page: ${liveServer.url}/conversations/<id>)`);
       write(`worker               task queue ${taskQueue}, tools: ${[...EXAMPLE_TOOL_NAMES, ...(mcp?.listings().map((l) => l.name) ?? [])].join(', ')}`);
-      if (mcp) write(`MCP servers          ${mcpServerLines(mcpConfigs, mcp).join(', ')}`);
+      // run and chat offer the example tools unless told otherwise: how to name the servers' tools too.
+      if (mcp) write(`MCP servers          ${mcpServerLines(mcpConfigs, mcp).join(', ')}   (in a conversation: --tools '${[...EXAMPLE_TOOL_NAMES, ...mcp.names.map((name) => `${name}__*`)].join(',')}')`);
       write(`decision credentials ${decisions ? `${decisions.description}   (sign one: durable-claude token, or approve --sign)` : 'none verified'}`);
       write(`payload encryption   ${encryptionDescription(values) ?? 'off (set DURABLE_CLAUDE_ENCRYPTION_KEYS to encrypt; then run a codec-server for the Web UI)'}`);
       write(`model                ${model.simulated ? 'simulated (no ANTHROPIC_API_KEY: an offline stand-in answers)' : 'Claude via the Anthropic API'}`);
