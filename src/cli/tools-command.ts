@@ -9,14 +9,12 @@ import { write, type Command } from './command';
 import { CliError, ExitCode } from './errors';
 import { describeMcpServer, MCP_HELP, MCP_OPTIONS, MCP_USAGE, mcpServerConfigs } from './mcp-options';
 
-/** A configuration mistake the flags could not catch alone (e.g. two servers' tools with one name): bad arguments. */
-const CONFIGURATION_MISTAKE = /^Invalid MCP server configuration|^Two MCP tools are named|are both named .* once namespaced|longer than the API's 128 characters|has the name of another tool/;
-
 /** An MCP failure as the CLI reports it: a wrong configuration exits 2, a server that would not start or answer 4. */
 export function mcpCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof McpConfigurationError) return new CliError(message, CONFIGURATION_MISTAKE.test(message) ? ExitCode.usage : ExitCode.unreachable);
+  // A configuration mistake the flags could not catch alone (e.g. two servers' tools with one name): bad arguments.
+  if (err instanceof McpConfigurationError) return new CliError(message, err.kind === 'configuration' ? ExitCode.usage : ExitCode.unreachable);
   return new CliError(message, ExitCode.unreachable);
 }
 

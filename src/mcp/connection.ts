@@ -12,9 +12,15 @@ const DEFAULT_IDLE_MS = 5 * 60_000;
 const DEFAULT_CONNECT_MS = 30_000;
 const STDERR_TAIL_BYTES = 4096;
 
-/** A server's configuration is wrong, or it cannot be started: a worker refuses to start with it. */
+/**
+ * A server's configuration is wrong (`kind: 'configuration'`: a name, a clash, a setting), or the server cannot be
+ * started or reached (`kind: 'unreachable'`): a worker refuses to start with it.
+ */
 export class McpConfigurationError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly kind: 'configuration' | 'unreachable' = 'configuration',
+  ) {
     super(message);
     this.name = 'McpConfigurationError';
   }
@@ -203,6 +209,7 @@ export class McpConnection {
       const tail = this.#stderrTail.trim();
       throw new McpConfigurationError(
         `${this.description} could not be reached: ${err instanceof Error ? err.message : String(err)}` + (tail ? `\nIts stderr ended with:\n${tail}` : ''),
+        'unreachable',
       );
     }
     this.#sessions++;

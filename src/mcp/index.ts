@@ -126,6 +126,7 @@ export async function connectMcpServers(configs: readonly McpServerConfig[]): Pr
 
   const refresh = (server: string, why: 'notified' | 'reconnected'): void => {
     const state = states.get(server);
+    if (closed) return;
     if (!started || !state) {
       pending.set(server, why);
       return;
@@ -144,6 +145,8 @@ export async function connectMcpServers(configs: readonly McpServerConfig[]): Pr
         state.listings = next.listings;
         for (const listener of listeners) listener(server, why);
       } catch (err) {
+        // Closing while a list was under way is no news.
+        if (closed) return;
         // The tools stay as they were; calls to a tool that is gone get an is_error result from the server.
         console.warn(`${state.connection.description}: could not list its tools again (${why}): ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -157,11 +160,22 @@ export async function connectMcpServers(configs: readonly McpServerConfig[]): Pr
 
   const connections = configs.map((config) => new McpConnection(config, { onToolsChanged: (why) => refresh(config.name, why) }));
   const results = await Promise.allSettled(connections.map((connection) => listTools(connection)));
-  const failures = results.flatMap((result, i) => (result.status === 'rejected' ? [`${describeServer(configs[i]!)}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`] : []));
-  const closeAll = () => Promise.all(connections.map((connection) => connection.close())).then(() => undefined);
+  const failures = results.flatMap((result, i) => {
+    if (result.status === 'fulfilled') return [];
+    const message = result.reason instanceof Error ? result.reason.message : String(result.reason);
+    const description = describeServer(configs[i]!);
+    return [{ message: message.startsWith(description) ? message : `${description}: ${message}`, kind: result.reason instanceof McpConfigurationError ? result.reason.kind : 'unreachable' }];
+  });
+  let closed = false;
+  const closeAll = async () => {
+    closed = true;
+    await Promise.all(connections.map((connection) => connection.close()));
+  };
   if (failures.length > 0) {
     await closeAll();
-    throw new McpConfigurationError(failures.length === 1 ? failures[0]! : `${failures.length} MCP servers failed to start:\n${failures.join('\n')}`);
+    const text = failures.length === 1 ? failures[0]!.message : `${failures.length} MCP servers failed to start:\n${failures.map((f) => f.message).join('\n')}`;
+    // A configuration mistake anywhere is the thing to fix first.
+    throw new McpConfigurationError(text, failures.some((f) => f.kind === 'configuration') ? 'configuration' : 'unreachable');
   }
   results.forEach((result, i) => {
     if (result.status === 'fulfilled') states.set(configs[i]!.name, { connection: connections[i]!, ...result.value });

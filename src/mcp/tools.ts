@@ -10,7 +10,7 @@ import { McpConfigurationError, type McpConnection } from './connection';
 import type { McpApprovalSource, McpServerConfig, McpToolAnnotations, McpToolListing } from './types';
 
 /** A server's name: its tools' namespace. No '__', so `<server>__<tool>` splits back unambiguously. */
-const SERVER_NAME_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]|_(?!_))*$/;
+const SERVER_NAME_PATTERN = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]|_(?!_|$))*$/;
 const MAX_SERVER_NAME = 64;
 /** A server that pages its tool list without end is cut off here. */
 const MAX_TOOL_PAGES = 100;
@@ -24,7 +24,7 @@ export const MCP_META_KEYS = {
 
 export function checkServerName(name: unknown): string | undefined {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_SERVER_NAME || !SERVER_NAME_PATTERN.test(name)) {
-    return `an MCP server's name must be 1-${MAX_SERVER_NAME} letters, digits, '-' or single '_' (it prefixes its tools as <name>__<tool>); got ${JSON.stringify(name)}`;
+    return `an MCP server's name must be 1-${MAX_SERVER_NAME} letters, digits, '-' or single '_' (not last; it prefixes its tools as <name>__<tool>); got ${JSON.stringify(name)}`;
   }
   return undefined;
 }
@@ -65,7 +65,7 @@ export async function listServerTools(client: Client, description: string): Prom
     cursor = result.nextCursor;
     if (cursor === undefined || cursor === '') return tools;
   }
-  throw new McpConfigurationError(`${description} lists more than ${MAX_TOOL_PAGES} pages of tools`);
+  throw new McpConfigurationError(`${description} lists more than ${MAX_TOOL_PAGES} pages of tools`, 'unreachable');
 }
 
 export function listingOf(config: McpServerConfig, tool: Tool): McpToolListing {

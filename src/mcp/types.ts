@@ -27,7 +27,7 @@ export interface McpToolOverride {
 interface McpServerBase {
   /**
    * The namespace of the server's tools: `files` makes the server's `read_file` the tool `files__read_file`.
-   * Letters, digits, '-' and single '_' (no '__'), at most 64 characters.
+   * Letters, digits, '-' and single '_' (no '__', none last), at most 64 characters.
    */
   name: string;
   /**
