@@ -184,7 +184,7 @@ describe('MCP servers as tools', () => {
     const calls = newCallsFile('listing');
     const servers = await connectMcpServers([
       stdioServer('files', calls),
-      stdioServer('strict', calls, {}, { approval: 'always', tools: { delete_record: { needsApproval: false } } }),
+      stdioServer('strict', calls, {}, { approval: 'always', tools: { delete_record: { needsApproval: false }, web_fetch: { disabled: true } } }),
     ]);
     let pids: number[];
     try {
@@ -205,6 +205,9 @@ describe('MCP servers as tools', () => {
       expect(byName.get('strict__lookup')).toMatchObject({ needsApproval: true, approvalSource: 'server' });
       expect(byName.get('strict__append_note')).toMatchObject({ needsApproval: true, approvalSource: 'server' });
       expect(byName.get('strict__delete_record')).toMatchObject({ needsApproval: false, approvalSource: 'tool' });
+      // A disabled tool is left out.
+      expect(byName.has('strict__web_fetch')).toBe(false);
+      expect(byName.has('strict__slow')).toBe(true);
 
       // The tools the worker registers are the listed ones, with the server's JSON Schema and the same approval rule.
       const tools = new Map(servers.tools().map((t) => [t.name, t]));
@@ -529,6 +532,90 @@ describe('MCP servers as tools', () => {
     expect(events.at(-1)!.eventType).toBe(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
   });
 
+  test("a tool's timeout override ends a call that runs too long: the server is told to cancel, and the model gets is_error", async () => {
+    const calls = newCallsFile('timeout');
+    const prompt = uniquePrompt('Sleep longer than allowed');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('t__slow', { steps: 20, ms: 250 })), reply(text('It took too long.'))] });
+    const mcpServers = [stdioServer('t', calls, {}, { tools: { slow: { timeout: '1500ms', retry: { maximumAttempts: 1 } } } })];
+    const { result, id } = await withWorker(harness, { mcpServers }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['t__slow'] });
+      const result = await handle.result();
+      await until('the server to log the cancelled call', () => readCalls(calls).some((l) => l.kind === 'cancelled'), 10_000);
+      return { result, id: handle.conversationId };
+    });
+    expect(result.status).toBe('completed');
+    const [timedOut] = toolResultsIn(result.transcript!.messages);
+    expect(timedOut!.is_error).toBe(true);
+    expect(resultText(timedOut!)).toMatch(/time/i);
+    // One attempt (the override's retry), given the override's timeout, and the server heard the cancellation.
+    const [activity] = toolActivitiesOf(await historyEventsOf(harness.temporal.client, id));
+    const scheduled = (await historyEventsOf(harness.temporal.client, id)).find((e) => e.eventId?.toString() === String(activity!.scheduledEventId))!.activityTaskScheduledEventAttributes!;
+    expect(Number(scheduled.startToCloseTimeout!.seconds ?? 0) * 1000 + (scheduled.startToCloseTimeout!.nanos ?? 0) / 1e6).toBe(1500);
+    expect(scheduled.retryPolicy!.maximumAttempts).toBe(1);
+    expect(callsOf(calls, 'slow')).toHaveLength(1);
+    const request = callsOf(calls, 'slow', 'request')[0]!;
+    expect(readCalls(calls).find((l) => l.kind === 'cancel_notification')).toMatchObject({ requestId: request.requestId });
+    const cancelled = readCalls(calls).find((l) => l.kind === 'cancelled')!;
+    expect(Date.parse(cancelled.at) - Date.parse(request.at)).toBeLessThan(4_000);
+  });
+
+  test('an idle connection is closed after idleTimeout, and the next call opens a new one (a new process)', async () => {
+    const calls = newCallsFile('idle');
+    const servers = await connectMcpServers([stdioServer('idle', calls, {}, { idleTimeout: '500ms' })]);
+    try {
+      const [first] = startedPids(calls);
+      expect(first).toBeDefined();
+      await until('the idle server process to be ended', () => !alive(first!), 10_000);
+      const lookup = servers.tools().find((t) => t.name === 'idle__lookup')!;
+      const controller = new AbortController();
+      const output = await lookup.run(
+        { query: 'after idle' },
+        { idempotencyKey: 'idle:1', toolUseId: 'toolu_idle', workflowId: 'idle', turn: 1, attempt: 1, signal: controller.signal, heartbeat() {}, progress() {} },
+      );
+      expect(JSON.stringify(output)).toContain('found after idle');
+      const [call] = callsOf(calls, 'lookup');
+      expect(call!.pid).not.toBe(first);
+      expect(startedPids(calls)).toEqual([first, call!.pid]);
+    } finally {
+      await servers.close();
+    }
+  });
+
+  test('an HTTP server restarted between calls (its sessions forgotten): the next call gets a new session and succeeds', async () => {
+    const calls = newCallsFile('http-restart');
+    const first = await startHttpServer(calls);
+    const port = new URL(first.url).port;
+    const prompt = uniquePrompt('Look up before and after a restart');
+    harness.fake.addScript({
+      match: prompt,
+      steps: [reply(toolUse('h__lookup', { query: 'before' })), reply(toolUse('h__lookup', { query: 'after' })), reply(text('Both lookups worked.'))],
+    });
+    const servers = await connectMcpServers([{ name: 'h', url: first.url, retry: { maximumAttempts: 3, initialInterval: '200ms' } }]);
+    let second: { child: ChildProcess } | undefined;
+    try {
+      const result = await withWorker(harness, { mcpServers: servers }, async (agent) => {
+        const handle = await agent.start({ prompt, tools: ['h__lookup'] });
+        // The first lookup's result is recorded (read from history, not by a query) before the server goes.
+        await until('the first lookup to be recorded', async () =>
+          toolActivitiesOf(await historyEventsOf(harness.temporal.client, handle.conversationId)).some((a) => a.completedEventId !== undefined),
+        );
+        // A redeploy: the old process goes, a new one listens on the same port and knows none of the old sessions.
+        await stopHttpServer(first.child);
+        second = await startHttpServer(calls, { MCP_TEST_PORT: port });
+        return handle.result();
+      });
+      expect(result.status).toBe('completed');
+      const texts = result.transcript!.messages.flatMap((m) => toolResultsOf(m.content)).map((r) => resultText(r));
+      expect(texts).toEqual(['found before', 'found after']);
+      const lookups = callsOf(calls, 'lookup');
+      expect(lookups.map((l) => l.pid)).toEqual([first.child.pid, second!.child.pid]);
+    } finally {
+      await servers.close();
+      if (second) await stopHttpServer(second.child);
+      await stopHttpServer(first.child);
+    }
+  });
+
   test('clashes and broken servers are refused at start with a clear error', async () => {
     const calls = newCallsFile('clash');
     const twice = await connectMcpServers([stdioServer('a', calls), stdioServer('a', calls)]).catch((err: unknown) => err);
@@ -544,6 +631,11 @@ describe('MCP servers as tools', () => {
     const broken = await connectMcpServers([{ name: 'broken', command: process.execPath, args: [missing] }]).catch((err: unknown) => err);
     expect(broken).toBeInstanceOf(McpConfigurationError);
     expect((broken as Error).message).toMatch(/broken/);
+    // What the server said on its way out is in the message.
+    expect((broken as Error).message).toContain('Cannot find module');
+    const down = await connectMcpServers([{ name: 'down', url: 'http://127.0.0.1:9/mcp' }]).catch((err: unknown) => err);
+    expect(down).toBeInstanceOf(McpConfigurationError);
+    expect((down as Error).message).toMatch(/'down'.*127\.0\.0\.1:9/);
 
     // A user tool named like a server's tool: the worker refuses to start rather than pick one.
     const shadow = defineTool({ name: 'a__lookup', description: 'A user tool with an MCP-looking name', input: z.object({ query: z.string() }), run: () => 'mine' });
