@@ -616,6 +616,64 @@ describe('MCP servers as tools', () => {
     }
   });
 
+  test('an HTTP server redeployed without a tool while a call to it waited for approval: the model is told, nothing loops', async () => {
+    const calls = newCallsFile('http-redeploy');
+    const first = await startHttpServer(calls);
+    const port = new URL(first.url).port;
+    const prompt = uniquePrompt('Delete record r-77 after the redeploy');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('r__delete_record', { id: 'r-77' })), reply(text('It is gone from the server.'))] });
+    const servers = await connectMcpServers([{ name: 'r', url: first.url, retry: { maximumAttempts: 3, initialInterval: '200ms' } }]);
+    let second: { child: ChildProcess } | undefined;
+    try {
+      const result = await withWorker(harness, { mcpServers: servers }, async (agent) => {
+        const handle = await agent.start({ prompt, tools: ['r__*'] });
+        const [pending] = await waitForPending(handle);
+        await stopHttpServer(first.child);
+        second = await startHttpServer(calls, { MCP_TEST_PORT: port, MCP_TEST_WITHOUT: 'delete_record' });
+        await handle.approve(pending!.toolUseId, { by: 'dana' });
+        return handle.result();
+      });
+      expect(result.status).toBe('completed');
+      const [gone] = toolResultsIn(result.transcript!.messages);
+      expect(gone!.is_error).toBe(true);
+      expect(resultText(gone!)).toMatch(/delete_record/);
+      // Said by the worker (it listed again on the new session) or by the server (SDK servers answer an unknown tool
+      // with an isError result).
+      expect(resultText(gone!)).toMatch(/no longer offers|not available on this worker any more|not found/);
+      expect(callsOf(calls, 'delete_record')).toEqual([]);
+      // Answered, not retried over and over: at most one request per attempt of the override-free retry policy.
+      expect(callsOf(calls, 'delete_record', 'request').length).toBeLessThanOrEqual(3);
+      // The worker's listing followed the new server (it listed again on the new session).
+      expect(servers.listings().map((l) => l.name)).not.toContain('r__delete_record');
+      expect(servers.listings().map((l) => l.name)).toContain('r__lookup');
+    } finally {
+      await servers.close();
+      if (second) await stopHttpServer(second.child);
+      await stopHttpServer(first.child);
+    }
+  });
+
+  test("'<server>__*' names that server's tools only, not a user tool that happens to share the prefix", async () => {
+    const calls = newCallsFile('prefix');
+    const mine = defineTool({ name: 'x__custom', description: 'A user tool, not the MCP server x', input: z.object({}), run: () => 'mine' });
+    const prompt = uniquePrompt('Which tools do I have?');
+    harness.fake.addScript({ match: prompt, steps: [reply(text('These.'))] });
+    // Either way is fine: the worker refuses a user tool inside a server's namespace, or 'x__*' leaves it out.
+    const refused = await withWorker(harness, { tools: [mine], mcpServers: [stdioServer('x', calls)] }, async (agent) => {
+      await (await agent.start({ prompt, tools: ['x__*'] })).result();
+    }).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    if (refused) {
+      expect(refused.message).toMatch(/x__custom/);
+      return;
+    }
+    const offered = ((harness.fake.requestsFor(prompt)[0]!.body as { tools?: Array<{ name: string }> }).tools ?? []).map((t) => t.name);
+    expect(offered).toContain('x__lookup');
+    expect(offered).not.toContain('x__custom');
+  });
+
   test('clashes and broken servers are refused at start with a clear error', async () => {
     const calls = newCallsFile('clash');
     const twice = await connectMcpServers([stdioServer('a', calls), stdioServer('a', calls)]).catch((err: unknown) => err);
