@@ -704,6 +704,14 @@ describe('MCP servers as tools', () => {
     const refusedTwice = await createTestWorker(harness.temporal, { taskQueue: uniqueTaskQueue('mcp-clash'), mcpServers: [stdioServer('a', calls), stdioServer('a', calls)] }).catch((err: unknown) => err);
     expect(refusedTwice).toBeInstanceOf(Error);
     expect((refusedTwice as Error).message).toMatch(/'a'/);
+    // An approver rule on an MCP tool is a governed tool like any other: without a decision verifier, no start.
+    const governed = await createTestWorker(harness.temporal, {
+      taskQueue: uniqueTaskQueue('mcp-clash'),
+      mcpServers: [stdioServer('gov', calls, {}, { tools: { delete_record: { approvers: { roles: ['records-admin'] } } } })],
+    }).catch((err: unknown) => err);
+    expect(governed).toBeInstanceOf(Error);
+    expect((governed as Error).message).toMatch(/gov__delete_record/);
+    expect((governed as Error).message).toMatch(/decisionVerifier/);
     // A refused start leaves no server process behind.
     await until('the servers of refused starts to exit', () => startedPids(calls).every((pid) => !alive(pid)), 10_000);
   });
