@@ -86,15 +86,15 @@ export class ToolRegistry {
   }
 
   /**
-   * Names as a conversation gives them, with every `<server>__*` replaced by the names that server's tools have now
+   * Names as a conversation gives them, with every `<group>__*` replaced by the names that group's tools have now
    * (a conversation records the expansion at its start). An unmatched prefix is left as it is, to be refused.
    */
   expand(names: readonly string[]): string[] {
     const out: string[] = [];
     for (const name of names) {
-      const prefix = name.endsWith('__*') ? name.slice(0, -1) : undefined;
-      const matched = prefix === undefined ? [] : this.names().filter((candidate) => candidate.startsWith(prefix));
-      if (prefix !== undefined && matched.length > 0) out.push(...matched.filter((candidate) => !out.includes(candidate)));
+      // Only a group's own tools: a tool of yours named like `files__x` is not one of server files' tools.
+      const group = name.endsWith('__*') ? this.#groups.get(name.slice(0, -3)) : undefined;
+      if (group !== undefined && group.size > 0) out.push(...[...group].filter((candidate) => !out.includes(candidate)));
       else if (!out.includes(name)) out.push(name);
     }
     return out;
