@@ -67,6 +67,7 @@ const RECORDED_SCENARIOS = [
   'thinking-tool-round',
   'server-tools-pause-turn',
   'code-execution-container',
+  'mcp-two-servers',
 ];
 
 describe('the replay suite: every recorded scenario replays against the current workflow code', () => {

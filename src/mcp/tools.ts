@@ -110,6 +110,7 @@ export function mcpAgentTool(connection: McpConnection, tool: Tool): AgentTool {
       ...(override.approvalTimeout !== undefined ? { approvalTimeout: override.approvalTimeout } : {}),
       ...(timeout !== undefined ? { timeout } : {}),
       ...(retry !== undefined ? { retry } : {}),
+      ...(override.heartbeatTimeout !== undefined ? { heartbeatTimeout: override.heartbeatTimeout } : {}),
       run: (input: unknown, context: ToolContext) => callMcpTool(connection, tool.name, input, context, timeoutMs),
     });
   } catch (err) {
@@ -150,6 +151,11 @@ async function callMcpTool(connection: McpConnection, mcpName: string, input: un
     throw err;
   }
   const content = toolResultContentOf(result);
-  if (result.isError === true) throw new ToolError(textOf(content), content);
+  if (result.isError === true) {
+    const text = textOf(content);
+    // SDK servers answer a call to a tool they dropped with an error result rather than a protocol error.
+    if (namesMissingTool(text, mcpName)) throw new ToolError(`${connection.description} no longer offers ${mcpName}: ${text}`);
+    throw new ToolError(text, content);
+  }
   return content;
 }

@@ -20,6 +20,11 @@ export interface McpToolOverride {
   /** Start-to-close timeout of one attempt (default: the server's callTimeout, else '60s'). */
   timeout?: Duration;
   retry?: { maximumAttempts?: number; initialInterval?: Duration };
+  /**
+   * For a tool whose server reports progress: the call is timed out (and retried) when no progress comes for this
+   * long, so a hung server is noticed before the start-to-close timeout. Without it the worker heartbeats for the call.
+   */
+  heartbeatTimeout?: Duration;
   /** Leave the tool out: conversations cannot use it. */
   disabled?: boolean;
 }
