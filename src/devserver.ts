@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildGoBinary, canConnect, freePort, locateLocalBinary, machineCacheDir, sleepMs, spawnTiedToThisProcess, type LocalBinary, type LocalBinarySource } from './local-servers';
 import { devServerSearchAttributeArgs } from './search-attributes';
+import { Connection } from '@temporalio/client';
 
 /**
  * Finds (or builds, once per machine) the official Temporal CLI, whose `server start-dev` is the real Temporal
@@ -163,6 +164,20 @@ export function removeScratchDb(dbFilename: string): void {
   fs.rmSync(path.dirname(dbFilename), { recursive: true, force: true });
 }
 
+/** Why the server's frontend does not answer yet (undefined once GetSystemInfo succeeds). */
+async function frontendProblem(address: string): Promise<string | undefined> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 2_000 });
+    await connection.workflowService.getSystemInfo({});
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
 /** A free TCP port on this machine (the OS picks it). */
 export { freePort };
 
@@ -206,6 +221,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     if (Date.now() > deadline) {
       signalServer('SIGKILL');
       throw new Error(`temporal server start-dev did not listen on ${ip}:${port} within 60s`);
+    }
+    await sleepMs(100);
+  }
+  // Listening is not serving: the frontend answers "Frontend is not healthy yet" for a moment after it listens.
+  for (;;) {
+    const problem = await frontendProblem(`${ip}:${port}`);
+    if (problem === undefined) break;
+    if (exited !== undefined) throw new Error(`temporal server start-dev exited with code ${exited}${options.logFile ? `; see ${options.logFile}` : ''}`);
+    if (Date.now() > deadline) {
+      signalServer('SIGKILL');
+      throw new Error(`temporal server start-dev listened on ${ip}:${port} but did not answer within 60s: ${problem}`);
     }
     await sleepMs(100);
   }
