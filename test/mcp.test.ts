@@ -815,9 +815,9 @@ describe('MCP servers as tools', () => {
     try {
       id = await withWorker(harness, { mcpServers: [stdioServer('a', calls), { name: 'b', url: http.url }] }, async (agent) => {
         const handle = await agent.start({ prompt, tools: ['a__*', 'b__delete_record'] });
-        // No query until the round's review is over (the lookup running says so): a client polling pending() during it
-        // can, under load, get a history that does not replay, with plain tools as much as MCP ones (the replay stress
-        // test below); this test is about MCP, so it stays clear of that.
+        // No query until the round's review is over (the lookup running says so), so the recorded fixture has the
+        // plain shape. (A query during the review used to be able to make a history that did not replay: the replay
+        // stress test below, fixed by deciding the round's patch before the review's local activity.)
         await until('a__lookup to run', () => callsOf(calls, 'lookup').length === 1);
         const [pending] = await waitForPending(handle);
         await handle.approve(pending!.toolUseId, { by: 'carol' });
@@ -848,9 +848,10 @@ describe('MCP servers as tools', () => {
 });
 
 // Opt-in (DURABLE_CLAUDE_REPLAY_STRESS=<runs>): many small conversations of the shape above, each replayed at once. Not
-// MCP-specific: `plain` uses defineTool tools. Under load, a client polling pending() through the turn sometimes gets
-// a history whose tool round's commands came one workflow task after the reviewToolCalls marker, and that history
-// fails replay on the tools-wait-for-cancellation patch (see the report of this test's author).
+// MCP-specific: `plain` uses defineTool tools. Under load, a client polling pending() through the turn sometimes got
+// a history whose tool round's commands came one workflow task after the reviewToolCalls marker; while the round's
+// patch was decided after that local activity, such a history failed replay on tools-wait-for-cancellation (1 in 60
+// under load). ToolRound.run now decides it first; run this after touching where patches are decided.
 const stressRuns = Number(process.env.DURABLE_CLAUDE_REPLAY_STRESS ?? 0);
 (stressRuns > 0 ? describe : describe.skip)('replay stress: a read-only and a gated call in one response, approved while the client polls', () => {
   const plainLookup = defineTool({ name: 'plain_lookup', description: 'Look up', input: z.object({ query: z.string() }), run: ({ query }) => `found ${query}` });

@@ -454,6 +454,9 @@ export class Conversation {
   async run(): Promise<ConversationResult> {
     try {
       this.#continueAsNewEnabled = this.#options.continueAsNew !== null && patched(CONTINUE_AS_NEW_PATCH);
+      // The budget check's patch is decided before the run's local activities, not after them, where a query answered
+      // in between could put its marker one task later than replay looks for it (see ToolRound.run).
+      if (this.#options.tokenBudget !== undefined) patched(TOKEN_BUDGET_COUNTS_CACHE_PATCH);
       this.#history.sample();
       // Asked alongside the tool catalog (local activities of the same task run together).
       const storage = this.#continueAsNewEnabled ? describePayloadStorage({}) : undefined;

@@ -100,6 +100,11 @@ export class ToolRound {
   /** Runs the calls of one reply and answers each, in block order. Throws when a call fails the conversation. */
   async run(calls: ToolUse[], turn: number, resumed?: Omit<CarriedToolRound, 'iteration'>): Promise<SettledCall[]> {
     const { approvals, tools } = this.context;
+    // Decided now, before the round's first await: the SDK remembers the decision, so every runTool of the run gets
+    // it from memory. Decided where the first runTool is scheduled instead, it followed the reviewToolCalls local
+    // activity, and a query that made the worker complete the task with the activity's marker but not yet its
+    // consequences put the patch marker one task later than replay looks for it (a non-determinism error).
+    if (calls.length > 0) patched(WAIT_FOR_CANCELLED_TOOLS_PATCH);
     approvals.expectCalls(calls);
     const settled = new Map<string, SettledCall>();
     // Handed over by the previous run: what was answered stays answered; the gated calls wait (or run) here.
