@@ -9,7 +9,8 @@ import type { ConversationApprovals, ConversationHandle } from '../client';
 import { startDevServer, type DevServer } from '../devserver';
 import { DEMO_PROMPT } from '../demo/scripted-model';
 import { exampleTools } from '../examples/tools';
-import { createAgentWorker } from '../worker';
+import { createAgentWorker, type AgentWorkerOptions } from '../worker';
+import type { McpServers } from '../mcp';
 import { AgentCostUsdKey, AgentStatusKey } from '../search-attributes';
 import { WORKFLOW_TYPE, type ConversationResult } from '../workflows/types';
 import { connectAgent, connectEvents, connectModel, connectWorkerConnection, storageOf, taskQueueOf, withAgent, type CliValues } from './connect';
@@ -35,6 +36,32 @@ import { MCP_HELP, MCP_OPTIONS, MCP_USAGE, mcpServerConfigs } from './mcp-option
 import { connectCliMcpServers, mcpServerLines, reportToolChanges, toolsCommands, withMcpExitCode } from './tools-command';
 
 export const EXAMPLE_TOOL_NAMES = exampleTools().map((tool) => tool.name);
+
+/** The worker every CLI command that runs one (worker, dev, demo) starts: the example tools plus its MCP servers. */
+async function cliAgentWorker(options: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  anthropic: AgentWorkerOptions['anthropic'];
+  events: AgentWorkerOptions['events'];
+  mcp: McpServers | undefined;
+  values: CliValues;
+  stored: ReturnType<typeof storageOf>;
+}) {
+  const { connection, namespace, taskQueue, anthropic, events, mcp, values, stored } = options;
+  return createAgentWorker({
+    connection,
+    namespace,
+    taskQueue,
+    tools: exampleTools(),
+    ...(mcp ? { mcpServers: mcp } : {}),
+    ...(anthropic ? { anthropic } : {}),
+    ...(events ? { events } : {}),
+    ...cliWorkerOptions(values, stored),
+  }).catch((err: unknown) => {
+    throw withMcpExitCode(err);
+  });
+}
 
 function toolsOf(values: CliValues): string[] {
   const given = stringOption(values, 'tools');
@@ -517,18 +544,7 @@ const worker: Command = {
       throw err;
     });
     try {
-      const w = await createAgentWorker({
-        connection,
-        namespace,
-        taskQueue: taskQueueOf(values),
-        tools: exampleTools(),
-        ...(mcp ? { mcpServers: mcp } : {}),
-        anthropic: model.anthropic,
-        ...(events ? { events } : {}),
-        ...cliWorkerOptions(values, stored),
-      }).catch((err: unknown) => {
-        throw withMcpExitCode(err);
-      });
+      const w = await cliAgentWorker({ connection, namespace, taskQueue: taskQueueOf(values), anthropic: model.anthropic, events, mcp, values, stored });
       const encryption = encryptionDescription(values);
       const decisions = cliDecisionVerifier();
       write(
@@ -597,18 +613,7 @@ const dev: Command = {
       connection = worker.connection;
       events = await connectEvents({ events: eventServer.url }, worker.namespace);
       const taskQueue = taskQueueOf(values);
-      const w = await createAgentWorker({
-        connection,
-        namespace: worker.namespace,
-        taskQueue,
-        tools: exampleTools(),
-        ...(mcp ? { mcpServers: mcp } : {}),
-        anthropic: model.anthropic,
-        ...(events ? { events } : {}),
-        ...cliWorkerOptions(values, stored),
-      }).catch((err: unknown) => {
-        throw withMcpExitCode(err);
-      });
+      const w = await cliAgentWorker({ connection, namespace: worker.namespace, taskQueue, anthropic: model.anthropic, events, mcp, values, stored });
       live = await connectAgent({ ...values, address: server.address, events: eventServer.url }, { storageDirectory });
       liveServer = await startLiveOutputServer({ agent: live.agent, port: livePort });
       write(`Temporal dev server  ${server.address}   (data: ${dbFilename})`);
@@ -661,7 +666,7 @@ const demo: Command = {
       // The demo's dev server keeps nothing, and its store of large payloads neither.
       demoStorageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-demo-payloads-'));
       const stored = storageOf(values, demoStorageDir);
-      const w = await createAgentWorker({ connection, namespace, taskQueue, tools: exampleTools(), anthropic: model.anthropic, ...(events ? { events } : {}), ...cliWorkerOptions(values, stored) });
+      const w = await cliAgentWorker({ connection, namespace, taskQueue, anthropic: model.anthropic, events, mcp: undefined, values, stored });
       const { agent, close } = await connectAgent({ ...values, address: server.address, 'task-queue': taskQueue, events: eventServer.url }, { storageDirectory: demoStorageDir });
       let result: ConversationResult | undefined;
       let link: string | undefined;

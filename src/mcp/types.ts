@@ -1,7 +1,6 @@
 // MCP servers as worker configuration. Worker-side only: nothing here reaches workflow input or history except the
 // tools' names, descriptions, schemas and approval rules (through the tool catalog a conversation records at start).
-import type { Duration } from '../tools/define-tool';
-import type { ApproverRule } from '../security/types';
+import type { Duration, ToolSettings } from '../tools/define-tool';
 
 /**
  * A header's value: a literal, or read from the worker's environment when the connection opens (so a token lives in
@@ -9,22 +8,15 @@ import type { ApproverRule } from '../security/types';
  */
 export type McpHeaderValue = string | { env: string; prefix?: string };
 
-/** Per-tool settings from the worker, keyed by the tool's MCP name. They win over the server's annotations. */
-export interface McpToolOverride {
+/**
+ * Per-tool settings from the worker, keyed by the tool's MCP name. They win over the server's annotations. The rest
+ * mean what they mean on defineTool (`heartbeatTimeout`: for a tool whose server reports progress, a call that stops
+ * reporting is timed out and retried; without it the worker heartbeats for the call).
+ */
+export interface McpToolOverride
+  extends Pick<ToolSettings<never>, 'approvalTimeout' | 'approvers' | 'requiredApprovals' | 'timeout' | 'retry' | 'heartbeatTimeout'> {
   /** true: a person approves every call; false: none. The authority: annotations are only the server's hints. */
   needsApproval?: boolean;
-  approvalTimeout?: Duration;
-  /** Who may decide (verified credentials), as defineTool's approvers. Implies needsApproval. */
-  approvers?: ApproverRule;
-  requiredApprovals?: number;
-  /** Start-to-close timeout of one attempt (default: the server's callTimeout, else '60s'). */
-  timeout?: Duration;
-  retry?: { maximumAttempts?: number; initialInterval?: Duration };
-  /**
-   * For a tool whose server reports progress: the call is timed out (and retried) when no progress comes for this
-   * long, so a hung server is noticed before the start-to-close timeout. Without it the worker heartbeats for the call.
-   */
-  heartbeatTimeout?: Duration;
   /** Leave the tool out: conversations cannot use it. */
   disabled?: boolean;
 }
