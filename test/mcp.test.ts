@@ -66,6 +66,8 @@ interface CallLine {
   cancelled?: boolean;
   crashing?: boolean;
   requestId?: number | string;
+  /** slow: the step at which it saw the cancellation. */
+  step?: number;
   without?: string[];
 }
 
@@ -497,8 +499,8 @@ describe('MCP servers as tools', () => {
     // An MCP cancellation of that very request, not a killed process: the same process logged both.
     expect(notice).toMatchObject({ requestId: request!.requestId, pid: request!.pid });
     expect(lines.find((l) => l.kind === 'cancelled')).toMatchObject({ cancelled: true, tool: 'slow', pid: request!.pid });
-    // It stopped early: 60 steps of 250 ms would take 15 s.
-    expect(Date.parse(lines.find((l) => l.kind === 'cancelled')!.at) - Date.parse(request!.at)).toBeLessThan(10_000);
+    // It stopped early, at a step before its last of 60.
+    expect(lines.find((l) => l.kind === 'cancelled')!.step).toBeLessThan(60);
     const types = (await historyEventsOf(harness.temporal.client, id)).map((e) => e.eventType);
     expect(types).toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED);
   });
@@ -555,8 +557,8 @@ describe('MCP servers as tools', () => {
     expect(callsOf(calls, 'slow')).toHaveLength(1);
     const request = callsOf(calls, 'slow', 'request')[0]!;
     expect(readCalls(calls).find((l) => l.kind === 'cancel_notification')).toMatchObject({ requestId: request.requestId });
-    const cancelled = readCalls(calls).find((l) => l.kind === 'cancelled')!;
-    expect(Date.parse(cancelled.at) - Date.parse(request.at)).toBeLessThan(4_000);
+    // The server's own handler saw the abort (not only the notification arriving).
+    expect(readCalls(calls).some((l) => l.kind === 'cancelled')).toBe(true);
   });
 
   test('an idle connection is closed after idleTimeout, and the next call opens a new one (a new process)', async () => {
@@ -588,27 +590,27 @@ describe('MCP servers as tools', () => {
     const prompt = uniquePrompt('Look up before and after a restart');
     harness.fake.addScript({
       match: prompt,
-      steps: [reply(toolUse('h__lookup', { query: 'before' })), reply(toolUse('h__lookup', { query: 'after' })), reply(text('Both lookups worked.'))],
+      // The second call waits for a person, so the restart surely falls between the two calls.
+      steps: [reply(toolUse('h__lookup', { query: 'before' })), reply(toolUse('h__delete_record', { id: 'after' })), reply(text('Both calls worked.'))],
     });
     const servers = await connectMcpServers([{ name: 'h', url: first.url, retry: { maximumAttempts: 3, initialInterval: '200ms' } }]);
     let second: { child: ChildProcess } | undefined;
     try {
       const result = await withWorker(harness, { mcpServers: servers }, async (agent) => {
-        const handle = await agent.start({ prompt, tools: ['h__lookup'] });
-        // The first lookup's result is recorded (read from history, not by a query) before the server goes.
-        await until('the first lookup to be recorded', async () =>
-          toolActivitiesOf(await historyEventsOf(harness.temporal.client, handle.conversationId)).some((a) => a.completedEventId !== undefined),
-        );
+        const handle = await agent.start({ prompt, tools: ['h__lookup', 'h__delete_record'] });
+        // The lookup ran on the first server; the deletion waits for approval.
+        const [pending] = await waitForPending(handle);
         // A redeploy: the old process goes, a new one listens on the same port and knows none of the old sessions.
         await stopHttpServer(first.child);
         second = await startHttpServer(calls, { MCP_TEST_PORT: port });
+        await handle.approve(pending!.toolUseId, { by: 'dana' });
         return handle.result();
       });
       expect(result.status).toBe('completed');
       const texts = result.transcript!.messages.flatMap((m) => toolResultsOf(m.content)).map((r) => resultText(r));
-      expect(texts).toEqual(['found before', 'found after']);
-      const lookups = callsOf(calls, 'lookup');
-      expect(lookups.map((l) => l.pid)).toEqual([first.child.pid, second!.child.pid]);
+      expect(texts).toEqual(['found before', 'deleted after']);
+      expect(callsOf(calls, 'lookup').map((l) => l.pid)).toEqual([first.child.pid]);
+      expect(callsOf(calls, 'delete_record').map((l) => l.pid)).toEqual([second!.child.pid]);
     } finally {
       await servers.close();
       if (second) await stopHttpServer(second.child);
