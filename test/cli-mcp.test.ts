@@ -302,7 +302,7 @@ describe('durable-claude tools', () => {
       // Without it the server says 401: a server that cannot be used, exit 4.
       const refused = await cli(['tools', '--mcp-url', url], { [MCP_AUTHORIZATION_ENV]: undefined });
       expect(refused.code).toBe(ExitCode.unreachable);
-      expect(refused.stderr).toMatch(/^durable-claude tools: MCP server 'crm' \(http:\/\/127\.0\.0\.1:\d+\/mcp\)/);
+      expect(refused.stderr).toMatch(/^durable-claude tools: MCP server 'crm' \(http:\/\/127\.0\.0\.1:\d+\) could not be reached/);
     } finally {
       server.kill('SIGTERM');
     }
@@ -331,7 +331,7 @@ describe('durable-claude tools', () => {
   test('a server that does not start: its name, why, what it printed, exit 4', async () => {
     const missing = await cli(['tools', '--mcp', 'no-such-mcp-server-command --x']);
     expect(missing.code).toBe(ExitCode.unreachable);
-    expect(missing.stderr).toMatch(/^durable-claude tools: MCP server 'no-such-mcp-server-command' \(no-such-mcp-server-command --x\).*ENOENT/);
+    expect(missing.stderr).toMatch(/^durable-claude tools: MCP server 'no-such-mcp-server-command' \(no-such-mcp-server-command\) could not be reached.*ENOENT/);
     const crashes = await cli(['tools', '--mcp', 'broken=node -e "console.error(\'no config found\'); process.exit(3)"']);
     expect(crashes.code).toBe(ExitCode.unreachable);
     expect(crashes.stderr).toMatch(/MCP server 'broken'/);

@@ -65,6 +65,7 @@ interface CallLine {
   at: string;
   cancelled?: boolean;
   crashing?: boolean;
+  hanging?: boolean;
   requestId?: number | string;
   /** slow: the step at which it saw the cancellation. */
   step?: number;
@@ -194,7 +195,7 @@ describe('MCP servers as tools', () => {
       const listings = servers.listings();
       const byName = new Map(listings.map((l) => [l.name, l]));
       expect([...byName.keys()].filter((n) => n.startsWith('files__')).sort()).toEqual(
-        ['append_note', 'crash', 'delete_record', 'echo_meta', 'fail', 'lookup', 'mixed', 'picture', 'slow', 'unannotated', 'web_fetch'].map((t) => `files__${t}`),
+        ['append_note', 'bad_output', 'bad_shape', 'crash', 'delete_record', 'echo_meta', 'fail', 'hang', 'lookup', 'mixed', 'picture', 'slow', 'unannotated', 'web_fetch'].map((t) => `files__${t}`),
       );
       expect(byName.get('files__lookup')).toMatchObject({ server: 'files', mcpName: 'lookup', needsApproval: false, approvalSource: 'annotations', annotations: { readOnlyHint: true } });
       expect(byName.get('files__delete_record')).toMatchObject({ mcpName: 'delete_record', needsApproval: true, approvalSource: 'annotations', annotations: { destructiveHint: true } });
@@ -559,6 +560,43 @@ describe('MCP servers as tools', () => {
     expect(readCalls(calls).find((l) => l.kind === 'cancel_notification')).toMatchObject({ requestId: request.requestId });
     // The server's own handler saw the abort (not only the notification arriving).
     expect(readCalls(calls).some((l) => l.kind === 'cancelled')).toBe(true);
+  });
+
+  test('a result that breaks its output schema, or is no tool result at all, reaches the model as is_error once: the tool is not run again', async () => {
+    const calls = newCallsFile('bad-output');
+    const prompt = uniquePrompt('Measure it');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('o__bad_output', {}), toolUse('o__bad_shape', {})), reply(text('Both failed.'))] });
+    const result = await withWorker(harness, { mcpServers: [stdioServer('o', calls)] }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['o__bad_output', 'o__bad_shape'] });
+      return handle.result();
+    });
+    expect(result.status).toBe('completed');
+    const [schema, shape] = toolResultsIn(result.transcript!.messages);
+    expect(schema!.is_error).toBe(true);
+    expect(resultText(schema!)).toMatch(/output schema|structured content|validation/i);
+    expect(shape!.is_error).toBe(true);
+    // Three attempts are allowed by default; a deterministic error uses one.
+    expect(callsOf(calls, 'bad_output', 'request')).toHaveLength(1);
+    expect(callsOf(calls, 'bad_shape', 'request')).toHaveLength(1);
+  });
+
+  test('a hung server (it answers not even a ping) is replaced after a call times out: the retry runs on a new process', async () => {
+    const calls = newCallsFile('hang');
+    const prompt = uniquePrompt('Call the hanging tool');
+    harness.fake.addScript({ match: prompt, steps: [reply(toolUse('g__hang', {})), reply(text('It woke.'))] });
+    // The retry waits past the ping's 5 s, so it finds the hung session already given up.
+    const mcpServers = [stdioServer('g', calls, {}, { tools: { hang: { timeout: '1s', retry: { maximumAttempts: 2, initialInterval: '7s' } } } })];
+    const result = await withWorker(harness, { mcpServers }, async (agent) => {
+      const handle = await agent.start({ prompt, tools: ['g__hang'] });
+      return handle.result();
+    });
+    expect(result.status).toBe('completed');
+    const [answer] = toolResultsIn(result.transcript!.messages);
+    expect(answer!.is_error).toBeFalsy();
+    expect(resultText(answer!)).toBe('woke');
+    const hangs = callsOf(calls, 'hang');
+    expect(hangs.map((h) => h.hanging)).toEqual([true, false]);
+    expect(hangs[1]!.pid).not.toBe(hangs[0]!.pid);
   });
 
   test('an idle connection is closed after idleTimeout, and the next call opens a new one (a new process)', async () => {

@@ -5,12 +5,16 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import path from 'node:path';
 import { parseDurationMs } from '../workflows/duration';
 import type { McpHttpServerConfig, McpServerConfig, McpStdioServerConfig } from './types';
 
 const DEFAULT_IDLE_MS = 5 * 60_000;
 const DEFAULT_CONNECT_MS = 30_000;
 const STDERR_TAIL_BYTES = 4096;
+const PROBE_TIMEOUT_MS = 5_000;
+/** A server that does not answer the end of its session within this is left to the transport's close. */
+const TERMINATE_TIMEOUT_MS = 2_000;
 
 /**
  * A server's configuration is wrong (`kind: 'configuration'`: a name, a clash, a setting), or the server cannot be
@@ -30,19 +34,22 @@ export function isStdioServer(config: McpServerConfig): config is McpStdioServer
   return 'command' in config;
 }
 
-/** The URL without credentials or query, for messages and logs. */
+/** The URL's origin only, for messages and logs. */
 function safeUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+    return `${parsed.protocol}//${parsed.host}`;
   } catch {
     return '(invalid URL)';
   }
 }
 
-/** How a server is named in messages: its name and what it runs or where it is, never a header or an env value. */
+/**
+ * How a server is named in messages, which can reach history and the model: its name and its command or host only.
+ * Never its arguments or the URL's path (a connection string, a token in the path), a header or an env value.
+ */
 export function describeServer(config: McpServerConfig): string {
-  return isStdioServer(config) ? `MCP server '${config.name}' (${[config.command, ...(config.args ?? [])].join(' ')})` : `MCP server '${config.name}' (${safeUrl(config.url)})`;
+  return isStdioServer(config) ? `MCP server '${config.name}' (${path.basename(config.command)})` : `MCP server '${config.name}' (${safeUrl(config.url)})`;
 }
 
 /** Headers as sent: values read from the environment now, so a rotated token is picked up by the next session. */
@@ -68,8 +75,9 @@ function resolveHeaders(config: McpHttpServerConfig): Record<string, string> {
  */
 export function isConnectionError(err: unknown): boolean {
   if (err instanceof McpError) return err.code === ErrorCode.ConnectionClosed;
-  // 404: the server no longer knows the session id (restarted); 401/403: credentials changed, a new session re-reads them.
-  if (err instanceof StreamableHTTPError) return err.code === 404 || err.code === 401 || err.code === 403;
+  // 404: the server no longer knows the session id (restarted); 401: credentials changed, a new session re-reads
+  // them. (Not 403: a server may refuse one call and serve the others on the same session.)
+  if (err instanceof StreamableHTTPError) return err.code === 404 || err.code === 401;
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code ?? (err.cause as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_CLOSED|ERR_STREAM_DESTROYED)$/.test(code)) return true;
@@ -130,6 +138,26 @@ export class McpConnection {
     }
   }
 
+  /**
+   * After a call timed out or was abandoned: asks the session for a ping, and drops it if none comes, so a hung
+   * server is replaced without cutting off the calls a healthy one is still serving.
+   */
+  probe(): void {
+    const current = this.#session;
+    if (!current || this.#closed) return;
+    void current.then(
+      async (session) => {
+        if (session.closed) return;
+        try {
+          await session.client.ping({ timeout: PROBE_TIMEOUT_MS });
+        } catch {
+          this.#drop(session);
+        }
+      },
+      () => undefined,
+    );
+  }
+
   /** Ends the session and refuses new calls. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -163,7 +191,10 @@ export class McpConnection {
     session.closed = true;
     try {
       // A Streamable HTTP session is ended on the server too, so it frees what it holds at once.
-      if (session.transport instanceof StreamableHTTPClientTransport) await session.transport.terminateSession().catch(() => undefined);
+      if (session.transport instanceof StreamableHTTPClientTransport) {
+        const timer = new Promise<void>((resolve) => setTimeout(resolve, TERMINATE_TIMEOUT_MS).unref());
+        await Promise.race([session.transport.terminateSession().catch(() => undefined), timer]);
+      }
       await session.client.close();
     } catch {
       // Closing a dead session can fail; it is gone either way.
@@ -206,7 +237,9 @@ export class McpConnection {
     } catch (err) {
       session.closed = true;
       await client.close().catch(() => undefined);
-      const tail = this.#stderrTail.trim();
+      // Its stderr helps at worker start; on a later reconnect the message may reach history, so it stays in the log.
+      const tail = this.#sessions === 0 ? this.#stderrTail.trim() : '';
+      if (this.#sessions > 0 && this.#stderrTail.trim()) console.warn(`${this.description} could not be reached again; its stderr ended with:\n${this.#stderrTail.trim()}`);
       throw new McpConfigurationError(
         `${this.description} could not be reached: ${err instanceof Error ? err.message : String(err)}` + (tail ? `\nIts stderr ended with:\n${tail}` : ''),
         'unreachable',

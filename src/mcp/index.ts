@@ -34,7 +34,7 @@ interface ServerState {
   listings: McpToolListing[];
   /** Refreshes run one at a time; a request during one runs once more after it. */
   refreshing?: Promise<void>;
-  again?: 'notified' | 'reconnected';
+  again?: 'notified';
 }
 
 function checkConfig(config: McpServerConfig, i: number): string[] {
@@ -123,6 +123,7 @@ export async function connectMcpServers(configs: readonly McpServerConfig[]): Pr
   // Changes announced while the servers start are listed once start is over (the listing then is the first one).
   const pending = new Map<string, 'notified' | 'reconnected'>();
   let started = false;
+  let closed = false;
 
   const refresh = (server: string, why: 'notified' | 'reconnected'): void => {
     const state = states.get(server);
@@ -132,7 +133,8 @@ export async function connectMcpServers(configs: readonly McpServerConfig[]): Pr
       return;
     }
     if (state.refreshing) {
-      state.again = why;
+      // A new session the refresh itself opened is what it lists anyway: only a notification calls for another.
+      if (why === 'notified') state.again = why;
       return;
     }
     state.refreshing = (async () => {
@@ -166,7 +168,6 @@ export async function connectMcpServers(configs: readonly McpServerConfig[]): Pr
     const description = describeServer(configs[i]!);
     return [{ message: message.startsWith(description) ? message : `${description}: ${message}`, kind: result.reason instanceof McpConfigurationError ? result.reason.kind : 'unreachable' }];
   });
-  let closed = false;
   const closeAll = async () => {
     closed = true;
     await Promise.all(connections.map((connection) => connection.close()));

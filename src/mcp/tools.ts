@@ -1,7 +1,7 @@
 // An MCP server's tools as AgentTools: namespaced names, approval from the server's annotations unless the worker
 // says otherwise, and each call one MCP tools/call with the tool activity's idempotency key, progress and abort.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { defineTool, ToolError, type AgentTool, type ToolContext } from '../tools/define-tool';
 import { TOOL_NAME_PATTERN } from '../workflows/options';
 import { parseDurationMs } from '../workflows/duration';
@@ -83,7 +83,19 @@ export function listingOf(config: McpServerConfig, tool: Tool): McpToolListing {
 
 /** Whether an MCP error says the server has no such tool (it was removed since the conversation listed it). */
 function namesMissingTool(message: string, mcpName: string): boolean {
-  return message.includes(mcpName) && /not found|unknown tool|no such tool|does not exist|disabled/i.test(message);
+  const name = mcpName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`\\btool:?\\s+['"\`]?${name}['"\`]?\\s+(?:not found|is disabled|disabled|does not exist)|\\b(?:unknown|no such) tool:?\\s+['"\`]?${name}\\b`, 'i').test(message);
+}
+
+/**
+ * Whether a failed call is worth another attempt: the session died (a new one is opened), the request timed out,
+ * or something in between failed. A JSON-RPC error the server answered (bad params, an internal error) or a result
+ * the client refused (structured content against the output schema) would fail the same way again, after running
+ * the tool again: it goes to the model as is_error instead.
+ */
+function retryable(err: unknown): boolean {
+  if (err instanceof McpError) return err.code === ErrorCode.ConnectionClosed || err.code === ErrorCode.RequestTimeout;
+  return !(err instanceof Error && err.name === 'ZodError');
 }
 
 /** One of a server's tools as a worker tool: the workflow sees its name, schema and approval rule. */
@@ -145,9 +157,12 @@ async function callMcpTool(connection: McpConnection, mcpName: string, input: un
     )) as CallToolResult;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    // A call that timed out or was given up on may have hit a hung server: replace the session if it is.
+    if (context.signal.aborted || (err instanceof McpError && err.code === ErrorCode.RequestTimeout)) connection.probe();
     if (namesMissingTool(message, mcpName)) {
       throw new ToolError(`${connection.description} no longer offers ${mcpName}: ${message}`);
     }
+    if (!context.signal.aborted && !retryable(err)) throw new ToolError(`${connection.description} answered ${mcpName} with an error: ${message}`);
     throw err;
   }
   const content = toolResultContentOf(result);
