@@ -109,14 +109,11 @@ async function attachMcpServers(registry: ToolRegistry, given: AgentWorkerOption
   const servers = owned ? await connectMcpServers(given) : given;
   const closeOwned = () => (owned ? servers.close() : Promise.resolve());
   try {
-    for (const server of servers.names) {
-      const clash = servers.toolsOf(server).find((tool) => registry.get(tool.name) !== undefined && !registry.groupNames(server).includes(tool.name));
-      if (clash) throw new McpConfigurationError(`The MCP tool ${clash.name} (server '${server}') has the name of another tool on this worker: rename the server or the tool`);
-      registry.setGroup(server, servers.toolsOf(server));
-    }
+    for (const server of servers.names) registry.setGroup(server, servers.toolsOf(server));
   } catch (err) {
     await closeOwned();
-    throw err;
+    // The registry refuses a name another tool of this worker already has.
+    throw err instanceof TypeError ? new McpConfigurationError(`${err.message}: rename the server or the tool`) : err;
   }
   const unsubscribe = servers.onToolsChanged((server) => {
     try {

@@ -72,17 +72,12 @@ export class ToolRegistry {
     const names = new Set<string>();
     for (const tool of tools) {
       if (names.has(tool.name)) throw new TypeError(`Two tools are named ${tool.name}`);
-      if (this.#tools.has(tool.name) && !held.has(tool.name)) throw new TypeError(`The tool ${tool.name} of ${group} clashes with another tool of that name on this worker`);
+      if (this.#tools.has(tool.name) && !held.has(tool.name)) throw new TypeError(`The tool ${tool.name} (of '${group}') has the name of another tool on this worker`);
       names.add(tool.name);
     }
     for (const name of held) this.#tools.delete(name);
     for (const tool of tools) this.#tools.set(tool.name, tool);
     this.#groups.set(group, names);
-  }
-
-  /** The names of a group's tools now (empty when there is no such group). */
-  groupNames(group: string): string[] {
-    return [...(this.#groups.get(group) ?? [])];
   }
 
   /**
