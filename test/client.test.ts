@@ -14,6 +14,7 @@ import {
   MessageRefusedError,
   type ConversationSummary,
 } from '../src/client';
+import { isQueryNotReady } from '../src/client/bounded-call';
 import { defineTool } from '../src/tools/define-tool';
 import { reply, text, toolUse } from '../src/testing';
 import { recordHistoryFixture } from './helpers/fixtures';
@@ -113,6 +114,31 @@ describe('AgentClient', () => {
       await expect(handle.result()).rejects.toBeInstanceOf(ConversationNotFoundError);
       await expect(handle.transcript()).rejects.toBeInstanceOf(ConversationNotFoundError);
       await expect(handle.approve('toolu_x', { by: 'a' })).rejects.toBeInstanceOf(ConversationNotFoundError);
+    });
+  });
+
+  test('a query the server cannot answer yet is asked again, and its error says why (not only "Failed to query Workflow")', async () => {
+    await withWorker(harness, {}, async (agent) => {
+      // A run whose first workflow task is an hour away: within a 2 s deadline the server says "not scheduled yet"
+      // (WorkflowNotReady) to every try, so the last one's reason is the error.
+      const raw = await agent.client.workflow.start('agentConversation', {
+        taskQueue: agent.taskQueue,
+        workflowId: `delayed-${Date.now()}`,
+        args: [{ prompt: uniquePrompt('Later') }],
+        startDelay: '1h',
+      });
+      let tries = 0;
+      const counting = new Client({
+        connection: harness.temporal.client.connection,
+        interceptors: { workflow: [{ query: (input, next) => (tries++, next(input)) }] },
+      });
+      const handle = new AgentClient({ client: counting, taskQueue: agent.taskQueue }).getHandle(raw.workflowId);
+      const error = await handle.state({ timeoutMs: 2000 }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toMatch(/^Failed to query Workflow: Workflow task is not scheduled yet/);
+      expect(isQueryNotReady(error)).toBe(true);
+      expect(tries).toBeGreaterThan(1);
+      await raw.terminate('test over');
     });
   });
 

@@ -1,5 +1,5 @@
 // Calls a worker must answer (queries, the decide Update), bounded so a missing worker is an error, not a wait.
-import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcCancelledError, isGrpcDeadlineError, type Client } from '@temporalio/client';
+import { ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcCancelledError, isGrpcDeadlineError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { NoWorkerAnsweredError } from './errors';
 
 /**
@@ -26,5 +26,46 @@ export async function boundedCall<T>(
       (err instanceof ServiceError && Date.now() >= deadline);
     if (timedOut) throw new NoWorkerAnsweredError(conversationId, timeoutMs, request, { cause: err });
     throw err;
+  }
+}
+
+/** gRPC status codes (from the gRPC spec; @grpc/grpc-js is not a dependency of ours). */
+const FAILED_PRECONDITION = 9;
+const UNAVAILABLE = 14;
+
+/** How long a query that the server answered "not yet" is asked again, when the caller set no timeout. */
+const NOT_READY_RETRY_MS = 15_000;
+
+/**
+ * Whether the server said "not yet" to a query rather than "no": the run has no completed workflow task yet (it just
+ * started, e.g. by continuing as new), its workflow task is being retried, or the server dropped a buffered query
+ * and asks for a retry. Temporal's WorkflowNotReady is FAILED_PRECONDITION; "buffered query cleared" is UNAVAILABLE.
+ */
+export function isQueryNotReady(err: unknown): boolean {
+  const cause = err instanceof ServiceError ? err.cause : err;
+  return isGrpcServiceError(cause) && (cause.code === FAILED_PRECONDITION || cause.code === UNAVAILABLE);
+}
+
+/** A ServiceError ("Failed to query Workflow") with what the server said added to its message. */
+function withServerReason(err: unknown): unknown {
+  if (!(err instanceof ServiceError) || !isGrpcServiceError(err.cause)) return err;
+  const reason = err.cause.details || err.cause.message;
+  return reason && !err.message.includes(reason) ? new ServiceError(`${err.message}: ${reason}`, { cause: err.cause }) : err;
+}
+
+/**
+ * A query, asked again (with a growing pause) while the server says the run is not ready, within `timeoutMs` or
+ * 15 s. A failure says what the server said, which "Failed to query Workflow" alone does not.
+ */
+export async function readyQuery<T>(client: Client, conversationId: string, call: () => Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  const deadline = Date.now() + (timeoutMs ?? NOT_READY_RETRY_MS);
+  for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 1_000)) {
+    const left = timeoutMs === undefined ? undefined : Math.max(1, deadline - Date.now());
+    try {
+      return await boundedCall(client, conversationId, call, left, 'a query');
+    } catch (err) {
+      if (!isQueryNotReady(err) || Date.now() + pauseMs >= deadline) throw withServerReason(err);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
   }
 }

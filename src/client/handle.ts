@@ -34,7 +34,7 @@ import type {
 import type { EventSubscriber } from '../streaming/event-store';
 import type { AgentClient } from './agent-client';
 import { followApprovals } from './approvals';
-import { boundedCall } from './bounded-call';
+import { boundedCall, readyQuery } from './bounded-call';
 import { ConversationFinishedError, ConversationNotFoundError, DecisionRefusedError, MessageRefusedError, innermostMessage } from './errors';
 import { completedSnapshot, exportConversation, type ConversationExport, type ConversationSnapshot } from './export';
 import { abortableDelay, checkOffset, liveEvents, LiveOutputUnavailableError, type StreamOptions } from './live';
@@ -157,7 +157,7 @@ export class ConversationHandle {
    * archive in the client's external storage, which must be the workers'.
    */
   async transcriptPage(request: TranscriptPageRequest, options: TranscriptPageOptions = {}): Promise<Transcript> {
-    const answer = await this.#query(() => this.workflow.query(transcriptQuery, request), options);
+    const answer = await this.#ask(() => this.workflow.query(transcriptQuery, request), options);
     const archived = answer.page?.archived;
     if (!answer.page || !archived || options.readArchive === false) return answer;
     const fromMessage = request.fromMessage ?? 0;
@@ -226,7 +226,7 @@ export class ConversationHandle {
   }
 
   pending(options: QueryOptions = {}): Promise<PendingApproval[]> {
-    return this.#query(() => this.workflow.query(pendingApprovalsQuery), options);
+    return this.#ask(() => this.workflow.query(pendingApprovalsQuery), options);
   }
 
   /**
@@ -316,7 +316,7 @@ export class ConversationHandle {
   }
 
   state(options: QueryOptions = {}): Promise<ConversationState> {
-    return this.#query(() => this.workflow.query(stateQuery), options);
+    return this.#ask(() => this.workflow.query(stateQuery), options);
   }
 
   async describe(): Promise<WorkflowExecutionDescription> {
@@ -491,6 +491,15 @@ export class ConversationHandle {
   async #query<T>(call: () => Promise<T>, options: QueryOptions = {}): Promise<T> {
     try {
       return await boundedCall(this.agent.client, this.conversationId, call, options.timeoutMs, 'a query');
+    } catch (err) {
+      throw this.agent.translate(err, this.conversationId);
+    }
+  }
+
+  /** A workflow query: asked again while the run is not ready for it (e.g. the first task of a run just handed over). */
+  async #ask<T>(call: () => Promise<T>, options: QueryOptions = {}): Promise<T> {
+    try {
+      return await readyQuery(this.agent.client, this.conversationId, call, options.timeoutMs);
     } catch (err) {
       throw this.agent.translate(err, this.conversationId);
     }

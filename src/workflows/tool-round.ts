@@ -105,6 +105,10 @@ export class ToolRound {
     // activity, and a query that made the worker complete the task with the activity's marker but not yet its
     // consequences put the patch marker one task later than replay looks for it (a non-determinism error).
     if (calls.length > 0) patched(WAIT_FOR_CANCELLED_TOOLS_PATCH);
+    // The time a first wait is requested at, read before the reviewToolCalls local activity for the same reason:
+    // after it, the workflow clock can read a later task's time when it first ran and an earlier one on replay, so a
+    // replayed run (one that continues as new) would carry a different request time than its queries showed.
+    let requestedAt: number | undefined = Date.now();
     approvals.expectCalls(calls);
     const settled = new Map<string, SettledCall>();
     // Handed over by the previous run: what was answered stays answered; the gated calls wait (or run) here.
@@ -114,7 +118,9 @@ export class ToolRound {
       : await this.#prepare(calls, turn, settled);
 
     for (;;) {
-      const failure = await this.#runConcurrently(runs, settled, turn, calls);
+      const failure = await this.#runConcurrently(runs, settled, turn, calls, requestedAt);
+      // A wait after a retry starts when the retry comes (no local activity before it).
+      requestedAt = undefined;
       if (!failure) break;
       if (!(await this.context.retries.take(failure.target))) throw failure.failure;
       // A retry of the previous run's failure: run again what has no recorded result (the failed call, the
@@ -161,7 +167,13 @@ export class ToolRound {
   }
 
   /** Runs every call at once; on a failure that ends the conversation, cancels the rest and waits for them. */
-  async #runConcurrently(runs: ToolRun[], settled: Map<string, SettledCall>, turn: number, calls: ToolUse[]): Promise<RoundFailure | undefined> {
+  async #runConcurrently(
+    runs: ToolRun[],
+    settled: Map<string, SettledCall>,
+    turn: number,
+    calls: ToolUse[],
+    requestedAt: number | undefined,
+  ): Promise<RoundFailure | undefined> {
     let failure: RoundFailure | undefined;
     let otherError: unknown;
     let failFast: ((failure: RoundFailure) => void) | undefined;
@@ -172,7 +184,7 @@ export class ToolRound {
       Promise.all(
         runs.map(async (run) => {
           try {
-            this.#settle(settled, await (run.gated ? this.#runGated(run, turn) : this.#runTool(run.call, run.tool, turn, undefined)), turn);
+            this.#settle(settled, await (run.gated ? this.#runGated(run, turn, requestedAt) : this.#runTool(run.call, run.tool, turn, undefined)), turn);
           } catch (err) {
             if (err instanceof RoundFailure) {
               if (failure) return;
@@ -237,7 +249,7 @@ export class ToolRound {
   }
 
   /** A gated call waits, on a durable timer when it has a timeout, until a person decides. */
-  async #runGated({ call, tool }: ToolRun, turn: number): Promise<SettledCall> {
+  async #runGated({ call, tool }: ToolRun, turn: number, requestedAt: number | undefined): Promise<SettledCall> {
     const { approvals, options } = this.context;
     const timeoutMs = tool.approvalTimeoutMs ?? options.approvalTimeoutMs;
     // Re-run after a retry with its approval already taken (the run was cancelled while it ran): no new wait.
@@ -247,7 +259,7 @@ export class ToolRound {
       // A wait handed over by the previous run goes on with the time it had left.
       const carried = approvals.pendingFor(call.toolUseId);
       const waitMs = carried ? (carried.expiresAt === null ? undefined : Math.max(1, Date.parse(carried.expiresAt) - Date.now())) : timeoutMs;
-      if (!carried) approvals.request(call, turn, Date.now(), timeoutMs);
+      if (!carried) approvals.request(call, turn, requestedAt ?? Date.now(), timeoutMs);
       const isDecided = () => approvals.decisionFor(call.toolUseId) !== undefined;
       try {
         decidedInTime =
