@@ -48,7 +48,7 @@ import { isRecord, jsonByteLength } from './json';
 import { LiveEvents } from './live-events';
 import { ModelTurns, budgetSpent } from './model-turn';
 import { checkConversationOptions, forcesToolUse, toolChoiceForTurn, type ResolvedOptions } from './options';
-import { ToolRound, type SettledCall, type ToolUse } from './tool-round';
+import { ToolRound, decideToolRoundPatch, type SettledCall, type ToolUse } from './tool-round';
 import { DecisionRefusal, takeSignedDecision } from './verified-decisions';
 import { serverToolBetas } from './tool-surface';
 import { DEFAULT_PAGE_BYTES, pageOf, pageRequestProblem, sliceFrom, type ArchivedCounts } from './transcript-pages';
@@ -457,6 +457,8 @@ export class Conversation {
       // The budget check's patch is decided before the run's local activities, not after them, where a query answered
       // in between could put its marker one task later than replay looks for it (see ToolRound.run).
       if (this.#options.tokenBudget !== undefined) patched(TOKEN_BUDGET_COUNTS_CACHE_PATCH);
+      // A run that resumes a tool round decides the round's patch before describePayloadStorage, for the same reason.
+      if ((this.#options.continuation?.round?.calls.length ?? 0) > 0) decideToolRoundPatch();
       this.#history.sample();
       // Asked alongside the tool catalog (local activities of the same task run together).
       const storage = this.#continueAsNewEnabled ? describePayloadStorage({}) : undefined;

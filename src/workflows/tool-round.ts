@@ -29,6 +29,16 @@ import type { CarriedToolRound, FailureTarget, ToolCallOutcome, ToolCallRecord }
 const CANCEL_SIBLINGS_PATCH = 'tool-round-cancels-siblings-on-failure';
 /** …and cancelled tools without waiting for them (TRY_CANCEL). */
 const WAIT_FOR_CANCELLED_TOOLS_PATCH = 'tools-wait-for-cancellation';
+
+/**
+ * Decides the tool round's patch. Called before any local activity that precedes the round: one that ran first (the
+ * review, or describePayloadStorage at the start of a run that resumes a round) can have a query make the worker
+ * complete its task with the activity's marker but not its consequences, and a patch decided after it lands one task
+ * later than replay looks for it (a non-determinism error).
+ */
+export function decideToolRoundPatch(): void {
+  patched(WAIT_FOR_CANCELLED_TOOLS_PATCH);
+}
 /** …and left a gated call whose wait was cancelled in the pending list. */
 const WITHDRAW_CANCELLED_WAIT_PATCH = 'withdraw-cancelled-approval-wait';
 
@@ -104,7 +114,7 @@ export class ToolRound {
     // it from memory. Decided where the first runTool is scheduled instead, it followed the reviewToolCalls local
     // activity, and a query that made the worker complete the task with the activity's marker but not yet its
     // consequences put the patch marker one task later than replay looks for it (a non-determinism error).
-    if (calls.length > 0) patched(WAIT_FOR_CANCELLED_TOOLS_PATCH);
+    if (calls.length > 0) decideToolRoundPatch();
     // The time a first wait is requested at, read before the reviewToolCalls local activity for the same reason:
     // after it, the workflow clock can read a later task's time when it first ran and an earlier one on replay, so a
     // replayed run (one that continues as new) would carry a different request time than its queries showed.
