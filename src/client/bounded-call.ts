@@ -37,13 +37,16 @@ const UNAVAILABLE = 14;
 const NOT_READY_RETRY_MS = 15_000;
 
 /**
- * Whether the server said "not yet" to a query rather than "no": the run has no completed workflow task yet (it just
- * started, e.g. by continuing as new), its workflow task is being retried, or the server dropped a buffered query
- * and asks for a retry. Temporal's WorkflowNotReady is FAILED_PRECONDITION; "buffered query cleared" is UNAVAILABLE.
+ * Whether the server said "not yet" to a query rather than "no": the run's first workflow task is not there yet, or
+ * the server dropped a buffered query and asks for a retry. Temporal's WorkflowNotReady is FAILED_PRECONDITION;
+ * "buffered query cleared" is UNAVAILABLE. A workflow task "in failed state" is WorkflowNotReady too, but it fails
+ * until someone fixes the worker (a non-determinism error, say), so it is said at once, not waited out.
  */
 export function isQueryNotReady(err: unknown): boolean {
   const cause = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(cause) && (cause.code === FAILED_PRECONDITION || cause.code === UNAVAILABLE);
+  if (!isGrpcServiceError(cause)) return false;
+  if (cause.code === UNAVAILABLE) return true;
+  return cause.code === FAILED_PRECONDITION && !/failed state/i.test(cause.details ?? cause.message);
 }
 
 /** A ServiceError ("Failed to query Workflow") with what the server said added to its message. */
