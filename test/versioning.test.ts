@@ -71,6 +71,22 @@ function emailScript(prompt: string): void {
   fake.addScript({ match: prompt, steps: [reply(text('Sending.'), toolUse('send_email', { to: 'ada@example.com' })), reply(text('Sent.'))] });
 }
 
+const fixtureBundles = new Map<string, Promise<string>>();
+/** A bundle of test/fixtures/versioning/<entry>.ts (built once per file run), as a path a worker loads. */
+function fixtureBundle(entry: string): Promise<string> {
+  let bundle = fixtureBundles.get(entry);
+  if (!bundle) {
+    const quiet = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never;
+    bundle = bundleWorkflowCode({ workflowsPath: require.resolve(`./fixtures/versioning/${entry}`), logger: quiet }).then(({ code }) => {
+      const file = path.join(bundleDir, `${entry}.js`);
+      fs.writeFileSync(file, code);
+      return file;
+    });
+    fixtureBundles.set(entry, bundle);
+  }
+  return bundle;
+}
+
 interface RunningWorker {
   buildId: string;
   stop(): Promise<void>;
@@ -270,12 +286,9 @@ describe('versioned deploys: two worker versions of one deployment on one task q
   });
 
   test('auto-upgrade: a conversation waiting on v1 moves to v2 when v2 becomes current, and replays there through patched()', async () => {
-    const quiet = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never;
-    const [v2Code, unguardedCode] = await Promise.all(
-      ['workflows-v2', 'workflows-v2-unguarded'].map(async (entry) => (await bundleWorkflowCode({ workflowsPath: require.resolve(`./fixtures/versioning/${entry}`), logger: quiet })).code),
-    );
-    const v2BundlePath = path.join(bundleDir, 'workflows-v2.js');
-    fs.writeFileSync(v2BundlePath, v2Code!);
+    const v2BundlePath = await fixtureBundle('workflows-v2');
+    const v2Code = fs.readFileSync(v2BundlePath, 'utf8');
+    const unguardedCode = fs.readFileSync(await fixtureBundle('workflows-v2-unguarded'), 'utf8');
     const deploymentName = `agents-${randomUUID()}`;
     const taskQueue = `versioning-${randomUUID()}`;
     const agent = new AgentClient({ client, taskQueue });
@@ -317,16 +330,67 @@ describe('versioned deploys: two worker versions of one deployment on one task q
 
       // The history v1 left replays on v1 and on v2; without patched(), v2 could not have taken it over.
       expect(await replayHistory(historyOnV1, { workflowBundle: { codePath: v1Bundle() } })).toMatchObject({ ok: true });
-      expect(await replayHistory(historyOnV1, { workflowBundle: { code: v2Code! } })).toMatchObject({ ok: true });
-      const unguarded = await replayHistory(historyOnV1, { workflowBundle: { code: unguardedCode! } });
+      expect(await replayHistory(historyOnV1, { workflowBundle: { code: v2Code } })).toMatchObject({ ok: true });
+      const unguarded = await replayHistory(historyOnV1, { workflowBundle: { code: unguardedCode } });
       expect(unguarded.ok).toBe(false);
       expect(unguarded.error).toMatch(/nondetermin/i);
       // The finished history replays on v2; v1 cannot replay what v2 added, so rolling v1 back as current would
       // break such conversations (docs/versioning.md).
-      expect(await replayHistory(history, { workflowBundle: { code: v2Code! } })).toMatchObject({ ok: true });
+      expect(await replayHistory(history, { workflowBundle: { code: v2Code } })).toMatchObject({ ok: true });
       const onV1Code = await replayHistory(history, { workflowBundle: { codePath: v1Bundle() } });
       expect(onV1Code.ok).toBe(false);
       expect(onV1Code.error).toMatch(/patch marker encountered for change versioning-test-code-version-memo/);
+    } finally {
+      await v1.stop();
+      await v2?.stop();
+    }
+  });
+
+  test('pinned: conversations still waiting on v1 move to v2 in one batch once their histories replay on v2, and v1 retires while they wait', async () => {
+    const v2BundlePath = await fixtureBundle('workflows-v2');
+    const deploymentName = `agents-${randomUUID()}`;
+    const taskQueue = `versioning-${randomUUID()}`;
+    const agent = new AgentClient({ client, taskQueue });
+    const v1 = await startVersionedWorker({ deploymentName, buildId: 'v1', taskQueue, behavior: 'PINNED', bundlePath: v1Bundle() });
+    let v2: RunningWorker | undefined;
+    try {
+      await setCurrentVersion(deploymentName, 'v1');
+      const prompt = uniquePrompt('Email Ada');
+      emailScript(prompt);
+      const waiting = await agent.start({ prompt, tools: ['send_email'] });
+      await waitForPending(waiting);
+      const historyOnV1 = await fetchHistory(waiting.conversationId);
+
+      v2 = await startVersionedWorker({ deploymentName, buildId: 'v2', taskQueue, behavior: 'PINNED', bundlePath: v2BundlePath });
+      await setCurrentVersion(deploymentName, 'v2');
+      // What `durable-claude replay <id>` checks, run from v2's build: v2's code takes this history over.
+      expect(await replayHistory(historyOnV1, { workflowBundle: { codePath: v2BundlePath } })).toMatchObject({ ok: true });
+      await temporalCli([
+        'workflow', 'update-options',
+        '--query', `TemporalWorkerDeploymentVersion = '${deploymentName}:v1' AND ExecutionStatus = 'Running'`,
+        '--versioning-override-behavior', 'pinned',
+        '--versioning-override-deployment-name', deploymentName,
+        '--versioning-override-build-id', 'v2',
+        '--yes',
+      ]);
+      // The batch runs on the server: v1 drains once it has moved the conversation (still waiting) to v2.
+      await drainageStatusBecomes(deploymentName, 'v1', 'drained');
+      expect((await waiting.describe()).raw.workflowExecutionInfo?.versioningInfo?.versioningOverride).toMatchObject({
+        pinned: { version: { deploymentName, buildId: 'v2' } },
+      });
+      expect(await waiting.pending()).toHaveLength(1);
+      await v1.stop();
+
+      await approveFirstPending(waiting);
+      const result = await waiting.result();
+      expect(result.status).toBe('completed');
+      expect(result.transcript!.turns[0]!.toolCalls[0]).toMatchObject({ toolName: 'send_email', gated: true, outcome: 'ok' });
+      const history = await fetchHistory(waiting.conversationId);
+      const onV1 = completedBy(historyOnV1);
+      expect(new Set(onV1)).toEqual(new Set(['v1 VERSIONING_BEHAVIOR_PINNED']));
+      expect(new Set(completedBy(history).slice(onV1.length))).toEqual(new Set(['v2 VERSIONING_BEHAVIOR_PINNED']));
+      expect(toolRunBy(history)).toBe('worker-v2');
+      expect((await waiting.describe()).memo).toEqual({ finishedBy: 'v2' });
     } finally {
       await v1.stop();
       await v2?.stop();
