@@ -88,7 +88,6 @@ function fixtureBundle(entry: string): Promise<string> {
 }
 
 interface RunningWorker {
-  buildId: string;
   stop(): Promise<void>;
 }
 
@@ -120,7 +119,6 @@ async function startVersionedWorker(options: {
   const running = worker.run();
   let stopped: Promise<void> | undefined;
   return {
-    buildId: options.buildId,
     stop() {
       stopped ??= (async () => {
         worker.shutdown();
@@ -394,6 +392,24 @@ describe('versioned deploys: two worker versions of one deployment on one task q
     } finally {
       await v1.stop();
       await v2?.stop();
+    }
+  });
+
+  test("a workflows module can pin conversations whatever the worker's default: setWorkflowOptions wins over defaultVersioningBehavior", async () => {
+    const deploymentName = `agents-${randomUUID()}`;
+    const taskQueue = `versioning-${randomUUID()}`;
+    const agent = new AgentClient({ client, taskQueue });
+    const worker = await startVersionedWorker({ deploymentName, buildId: 'v1', taskQueue, behavior: 'AUTO_UPGRADE', bundlePath: await fixtureBundle('workflows-pinned') });
+    try {
+      await setCurrentVersion(deploymentName, 'v1');
+      const hello = uniquePrompt('Hello');
+      fake.addScript({ match: hello, steps: [reply(text('Hi.'))] });
+      const conversation = await agent.start({ prompt: hello, tools: [] });
+      expect((await conversation.result()).status).toBe('completed');
+      expect(new Set(completedBy(await fetchHistory(conversation.conversationId)))).toEqual(new Set(['v1 VERSIONING_BEHAVIOR_PINNED']));
+      expect((await conversation.describe()).raw.workflowExecutionInfo?.versioningInfo?.behavior).toBe(BehaviorEnum.VERSIONING_BEHAVIOR_PINNED);
+    } finally {
+      await worker.stop();
     }
   });
 });
