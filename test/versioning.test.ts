@@ -245,7 +245,7 @@ describe('versioned deploys: two worker versions of one deployment on one task q
       await waitForPending(waiting);
       const tasksBeforeApproval = workflowTaskVersions(await fetchHistory(waiting.conversationId)).length;
 
-      v2 = await startVersionedWorker({ deploymentName, buildId: 'v2', taskQueue, behavior: 'PINNED', bundlePath: v1Bundle() });
+      v2 = await startVersionedWorker({ deploymentName, buildId: 'v2', taskQueue, behavior: 'PINNED', bundlePath: await fixtureBundle('workflows-v2') });
       await setCurrentVersion(deploymentName, 'v2');
       // v1 is no longer current, and the server's check of it found the open conversation pinned to it.
       expect(await drainageAfterACheck(deploymentName, 'v1')).toMatchObject({ drainageStatus: 'draining' });
@@ -254,8 +254,8 @@ describe('versioned deploys: two worker versions of one deployment on one task q
       fake.addScript({ match: hello, steps: [reply(text('Hi.'))] });
       const fresh = await agent.start({ prompt: hello, tools: [] });
       expect((await fresh.result()).status).toBe('completed');
-      const freshHistory = await fetchHistory(fresh.conversationId);
-      expect(new Set(completedBy(freshHistory))).toEqual(new Set(['v2 VERSIONING_BEHAVIOR_PINNED']));
+      expect(new Set(completedBy(await fetchHistory(fresh.conversationId)))).toEqual(new Set(['v2 VERSIONING_BEHAVIOR_PINNED']));
+      expect((await fresh.describe()).memo).toEqual({ startedBy: 'v2', finishedBy: 'v2' });
 
       await approveFirstPending(waiting);
       const result = await waiting.result();
@@ -266,6 +266,8 @@ describe('versioned deploys: two worker versions of one deployment on one task q
       expect(workflowTaskVersions(history).length).toBeGreaterThan(tasksBeforeApproval);
       expect(new Set(completedBy(history))).toEqual(new Set(['v1 VERSIONING_BEHAVIOR_PINNED']));
       expect(toolRunBy(history)).toBe('worker-v1');
+      // v2's code, which writes a memo, never ran it.
+      expect((await waiting.describe()).memo ?? {}).toEqual({});
       expect((await waiting.describe()).raw.workflowExecutionInfo?.versioningInfo).toMatchObject({
         behavior: BehaviorEnum.VERSIONING_BEHAVIOR_PINNED,
         deploymentVersion: { deploymentName, buildId: 'v1' },
