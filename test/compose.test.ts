@@ -1,5 +1,7 @@
-// docker-compose.yml cannot run here (a docker client, no engine), so it is checked as data: every reference
-// resolves, images are pinned to the versions the tests run on, and the worker image's steps run outside Docker.
+// docker-compose.yml cannot run here (no image can be pulled: docs/container-engine.md), so it is checked as data:
+// every reference resolves, images are pinned to the versions the tests run on, config files parse and name each
+// other consistently, and the worker image's steps run outside Docker. test/production-stack.test.ts runs its
+// Temporal-on-PostgreSQL topology for real.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -53,8 +55,10 @@ const composeMissing =
   expect(config.status).toBe(0);
 });
 
-test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, NATS for live output, MinIO for large payloads, the worker, and (opt in) the codec server', () => {
-  expect(Object.keys(services).sort()).toEqual(['codec-server', 'minio', 'minio-setup', 'nats', 'postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespace setup, NATS for live output, MinIO for large payloads, the worker, its collector, trace viewer and Prometheus, and (opt in) the codec server', () => {
+  expect(Object.keys(services).sort()).toEqual([
+    'codec-server', 'jaeger', 'minio', 'minio-setup', 'nats', 'otel-collector', 'postgresql', 'prometheus', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker',
+  ]);
   expect(services.postgresql!.image).toMatch(/^postgres:\d+(\.\d+)?$/);
   expect(services.temporal!.image).toBe('temporalio/server:1.29.1');
   expect(services['temporal-schema']!.image).toBe('temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0');
@@ -65,8 +69,8 @@ test('the stack: PostgreSQL, the Temporal server, the Web UI, schema and namespa
 test('images are pinned: no latest, no missing tags', () => {
   for (const [name, service] of Object.entries(services)) {
     if (service.build) continue;
-    // A version number, or MinIO's dated release names (RELEASE.2025-09-07T16-13-09Z).
-    expect([name, service.image]).toEqual([name, expect.stringMatching(/^[\w./-]+:(\d[\w.-]*|RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)$/)]);
+    // A version number (Prometheus writes v3.13.1), or MinIO's dated release names (RELEASE.2025-09-07T16-13-09Z).
+    expect([name, service.image]).toEqual([name, expect.stringMatching(/^[\w./-]+:(v?\d[\w.-]*|RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)$/)]);
   }
 });
 
@@ -80,11 +84,13 @@ test('start order: every depends_on names a service, with a condition that servi
       else expect(condition).toBe('service_started');
     }
   }
-  // The worker starts only once the namespace and search attributes exist, and JetStream answers.
+  // The worker starts only once the namespace and search attributes exist, and JetStream answers; its telemetry has
+  // somewhere to go (the collector has no healthcheck: see the observability tests below).
   expect(services.worker!.depends_on).toEqual({
     'temporal-setup': { condition: 'service_completed_successfully' },
     nats: { condition: 'service_healthy' },
     'minio-setup': { condition: 'service_completed_successfully' },
+    'otel-collector': { condition: 'service_started' },
   });
 });
 
@@ -115,7 +121,7 @@ test('ports are valid and not published twice', () => {
   const published = Object.values(services).flatMap((s) => s.ports ?? []).map((p) => portMapping(p).host);
   for (const port of published) expect(Number.isInteger(port) && port > 0 && port < 65536).toBe(true);
   expect(new Set(published).size).toBe(published.length);
-  expect(published.sort()).toEqual([4222, 7233, 8080, 8888, 9000]);
+  expect(published.sort((a, b) => a - b)).toEqual([4222, 4317, 4318, 7233, 8080, 8888, 9000, 9090, 16686]);
 });
 
 test('the worker gets its key from the environment and reaches Temporal by service name', () => {
@@ -289,4 +295,109 @@ describe('payload encryption: the codec server and the Web UI', () => {
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 60_000);
+});
+
+describe('observability: the OpenTelemetry Collector, Jaeger and Prometheus, wired to the worker', () => {
+  const collector = services['otel-collector']!;
+  const jaeger = services.jaeger!;
+  const prometheus = services.prometheus!;
+  const workerEnv = services.worker!.environment!;
+
+  /** The repository file a service mounts at `target`, read and parsed as YAML. */
+  function mountedConfig<T>(service: Service, target: string): { file: string; config: T } {
+    const mount = (service.volumes ?? []).map((v) => v.split(':')).find(([, inside]) => inside === target);
+    expect([target, mount?.[2]]).toEqual([target, 'ro']);
+    const file = path.join(ROOT, mount![0]!);
+    return { file, config: parse(fs.readFileSync(file, 'utf8')) as T };
+  }
+  /** host and port of `scheme://host:port` or `host:port`. */
+  function hostPort(address: string): { host: string; port: number } {
+    const match = /^(?:\w+:\/\/)?([^:/]+):(\d+)\/?$/.exec(address);
+    expect([address, !!match]).toEqual([address, true]);
+    return { host: match![1]!, port: Number(match![2]) };
+  }
+
+  interface CollectorConfig {
+    receivers: { otlp: { protocols: { grpc: { endpoint: string }; http: { endpoint: string } } } } & Record<string, unknown>;
+    processors?: Record<string, unknown>;
+    exporters: Record<string, { endpoint: string; tls?: { insecure?: boolean } }>;
+    extensions?: Record<string, { endpoint?: string }>;
+    service: { extensions?: string[]; pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }> };
+  }
+  const configPath = (collector.command ?? []).find((arg) => arg.startsWith('--config='))?.slice('--config='.length);
+  const { file: collectorFile, config: collectorConfig } = mountedConfig<CollectorConfig>(collector, configPath ?? '(no --config)');
+  interface PrometheusConfig {
+    global?: { scrape_interval?: string };
+    scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+  }
+  // The image's default command reads this path; the compose file gives no command of its own.
+  const { file: prometheusFile, config: prometheusConfig } = mountedConfig<PrometheusConfig>(prometheus, '/etc/prometheus/prometheus.yml');
+
+  test('official images, pinned: the collector (contrib), Jaeger v2 and Prometheus', () => {
+    expect(collector.image).toMatch(/^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/);
+    expect(jaeger.image).toMatch(/^jaegertracing\/jaeger:2\.\d+\.\d+$/);
+    expect(prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(prometheus.command).toBeUndefined();
+    expect(path.relative(ROOT, collectorFile)).toBe(path.join('deploy', 'otel', 'collector.yaml'));
+    expect(path.relative(ROOT, prometheusFile)).toBe(path.join('deploy', 'prometheus', 'prometheus.yml'));
+  });
+
+  test('healthchecks where the image can run one: Jaeger and Prometheus answer on the ports they publish; the collector has none', () => {
+    // Both images have busybox wget (Jaeger's is alpine, Prometheus's busybox); the collector's has nothing but itself.
+    expect(jaeger.healthcheck!.test).toEqual(['CMD', 'wget', '-q', '-O', '/dev/null', `http://localhost:${portMapping(jaeger.ports![0]!).container}/`]);
+    expect(prometheus.healthcheck!.test).toEqual(['CMD', 'wget', '-q', '-O', '/dev/null', `http://localhost:${portMapping(prometheus.ports![0]!).container}/-/ready`]);
+    expect(collector.healthcheck).toBeUndefined();
+    expect(collector.depends_on).toEqual({ jaeger: { condition: 'service_healthy' } });
+    // On the host: Jaeger's UI on 16686, Prometheus on 9090, OTLP (gRPC and HTTP) for a backend on the host.
+    expect(jaeger.ports!.map(portMapping)).toEqual([{ host: 16686, container: 16686 }]);
+    expect(prometheus.ports!.map(portMapping)).toEqual([{ host: 9090, container: 9090 }]);
+    const receivers = collectorConfig.receivers.otlp.protocols;
+    expect(collector.ports!.map(portMapping)).toEqual([
+      { host: 4317, container: hostPort(receivers.grpc.endpoint).port },
+      { host: 4318, container: hostPort(receivers.http.endpoint).port },
+    ]);
+  });
+
+  test("the worker sends OTLP/HTTP to the collector's receiver, by service name, as durable-claude-worker", () => {
+    const receivers = collectorConfig.receivers.otlp.protocols;
+    for (const protocol of [receivers.grpc, receivers.http]) expect(hostPort(protocol.endpoint).host).toBe('0.0.0.0');
+    expect(workerEnv.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://otel-collector:${hostPort(receivers.http.endpoint).port}`);
+    expect(hostPort(workerEnv.OTEL_EXPORTER_OTLP_ENDPOINT!).host).toBe(Object.keys(services).find((name) => services[name] === collector));
+    expect(workerEnv.OTEL_SERVICE_NAME).toBe('durable-claude-worker');
+    expect(workerEnv.DURABLE_CLAUDE_PROMETHEUS_ADDRESS).toBe('0.0.0.0:9464');
+  });
+
+  test('the collector config: every pipeline component is defined; traces go to Jaeger over OTLP, metrics to a Prometheus endpoint', () => {
+    const { pipelines, extensions = [] } = collectorConfig.service;
+    expect(Object.keys(pipelines).sort()).toEqual(['metrics', 'traces']);
+    for (const [name, pipeline] of Object.entries(pipelines)) {
+      for (const receiver of pipeline.receivers) expect([name, receiver, receiver in collectorConfig.receivers]).toEqual([name, receiver, true]);
+      for (const processor of pipeline.processors ?? []) expect([name, processor, processor in (collectorConfig.processors ?? {})]).toEqual([name, processor, true]);
+      for (const exporter of pipeline.exporters) expect([name, exporter, exporter in collectorConfig.exporters]).toEqual([name, exporter, true]);
+      expect(pipeline.receivers).toEqual(['otlp']);
+    }
+    for (const extension of extensions) expect([extension, extension in (collectorConfig.extensions ?? {})]).toEqual([extension, true]);
+    // Traces: an OTLP (gRPC) exporter to the jaeger service's OTLP gRPC port, plaintext inside the compose network.
+    const [traceExporter] = pipelines.traces!.exporters;
+    expect(pipelines.traces!.exporters).toHaveLength(1);
+    expect(traceExporter!.split('/')[0]).toBe('otlp');
+    const toJaeger = collectorConfig.exporters[traceExporter!]!;
+    expect(hostPort(toJaeger.endpoint)).toEqual({ host: 'jaeger', port: 4317 });
+    expect(services[hostPort(toJaeger.endpoint).host]).toBe(jaeger);
+    expect(toJaeger.tls?.insecure).toBe(true);
+    // Metrics: the prometheus exporter, on every interface of the collector's container.
+    expect(pipelines.metrics!.exporters).toEqual(['prometheus']);
+    expect(hostPort(collectorConfig.exporters.prometheus!.endpoint).host).toBe('0.0.0.0');
+  });
+
+  test("Prometheus scrapes the collector's exporter, the worker's SDK metrics endpoint and the Temporal server, by service name and port", () => {
+    const targets = Object.fromEntries(prometheusConfig.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]));
+    expect(targets).toEqual({
+      'otel-collector': [`otel-collector:${hostPort(collectorConfig.exporters.prometheus!.endpoint).port}`],
+      'durable-claude-worker': [`worker:${hostPort(workerEnv.DURABLE_CLAUDE_PROMETHEUS_ADDRESS!).port}`],
+      temporal: [`temporal:${hostPort(services.temporal!.environment!.PROMETHEUS_ENDPOINT!).port}`],
+    });
+    for (const target of Object.values(targets).flat()) expect([target, !!services[hostPort(target).host]]).toEqual([target, true]);
+    expect(prometheusConfig.global?.scrape_interval).toMatch(/^\d+s$/);
+  });
 });
