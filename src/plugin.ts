@@ -205,7 +205,7 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
     if (this.#options.payloadCodec && given.workflowBundle && !given.dataConverter?.failureConverterPath) {
       // The bundle was built elsewhere: only bundleWorkflowCode({ failureConverterPath }) puts the converter in it.
       Runtime.instance().logger.warn(
-        'payloadCodec with a prebuilt workflowBundle: failures raised in workflow code keep their message in plaintext unless the bundle was built with bundleWorkflowCode({ failureConverterPath: ENCODED_FAILURES_PATH })',
+        'payloadCodec with a prebuilt workflowBundle: failures raised in workflow code keep their message in plaintext unless the bundle was built with bundleWorkflowCode({ plugins: [agentPlugin] }) or bundleWorkflowCode({ failureConverterPath: ENCODED_FAILURES_PATH })',
       );
     }
     const modelTaskQueue = this.#options.modelCalls ? (this.#options.modelCalls.taskQueue ?? `${given.taskQueue}-model-calls`) : undefined;
