@@ -309,10 +309,12 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
       defaultHeartbeatThrottleInterval: options.defaultHeartbeatThrottleInterval ?? '1s',
       maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleInterval ?? '2s',
       ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+      // The main worker's activity interceptors (telemetry's among them), so model calls are observed alike.
+      ...(options.interceptors?.activity ? { interceptors: { activity: options.interceptors.activity } } : {}),
       ...(options.identity !== undefined ? { identity: `${options.identity} (model calls)` } : {}),
       ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
     };
-    const modelWorker = await Worker.create(this.telemetry ? this.telemetry.configureWorker(modelWorkerOptions) : modelWorkerOptions);
+    const modelWorker = await Worker.create(modelWorkerOptions);
     let modelFailure: unknown;
     // A model-call worker that stops on its own leaves conversations waiting on a queue nobody polls: stop both.
     const modelRun = modelWorker.run().catch((err: unknown) => {
