@@ -64,6 +64,37 @@ describe('model calls on their own task queue', () => {
     expect(withoutTools).toEqual([{ activity: 'callModel', taskQueue: modelQueue }]);
   });
 
+  test('a chat that continues as new keeps its model calls on the model-call queue in every run', async () => {
+    const taskQueue = uniqueTaskQueue('rate-chain');
+    const prompt = uniquePrompt('Long chat on the model queue');
+    const turns = 4;
+    const steps = [];
+    for (let i = 1; i <= turns; i++) steps.push(reply(toolUse('lookup', { key: `k${i}` })), reply(text(`answer ${i}`)));
+    harness.fake.addScript({ match: prompt, steps });
+    const queuesByRun = await withWorker(harness, { taskQueue, tools: [lookup], modelCalls: {} }, async (agent) => {
+      const { handle } = await agent.startChat({ message: prompt, tools: ['lookup'], continueAsNew: { afterEvents: 20 } });
+      for (let i = 2; i <= turns; i++) await handle.sendMessage(`message ${i}`);
+      expect((await handle.state()).runs).toBeGreaterThan(1);
+      await handle.end('tester');
+      await handle.result();
+      const queues: string[][] = [];
+      for await (const execution of harness.temporal.client.workflow.list({ query: `WorkflowId = '${handle.conversationId}'` })) {
+        const history = await harness.temporal.client.workflow.getHandle(handle.conversationId, execution.runId).fetchHistory();
+        queues.push(
+          (history.events ?? []).flatMap((event) => {
+            const scheduled = event.activityTaskScheduledEventAttributes;
+            return scheduled?.activityType?.name === 'callModel' ? [scheduled.taskQueue!.name!] : [];
+          }),
+        );
+      }
+      return queues;
+    });
+    // Runs after the first never ask the worker again: the queue came with the carried state.
+    const modelCalls = queuesByRun.flat();
+    expect(modelCalls).toHaveLength(turns * 2);
+    expect(new Set(modelCalls)).toEqual(new Set([`${taskQueue}-model-calls`]));
+  });
+
   test('without modelCalls, model calls stay on the worker queue', async () => {
     const taskQueue = uniqueTaskQueue('rate-off');
     const prompt = uniquePrompt('Look up the question');
