@@ -4,7 +4,7 @@ import { loadTemporalConfig } from './config';
 import { exampleTools } from './examples/tools';
 import type { McpServerConfig } from './mcp';
 import { telemetryFromEnv } from './observability';
-import { AgentPlugin, type AgentPluginOptions } from './plugin';
+import { AgentPlugin, type AgentPluginOptions, type ModelCallsOptions } from './plugin';
 import { decisionVerifierFromEnv } from './security/credentials';
 import { encryptionFromEnv } from './security/encryption';
 import { storageFromEnv } from './storage/config';
@@ -50,11 +50,33 @@ export interface RunWorkerOptions {
   taskQueue?: string;
   /** MCP servers whose tools the worker offers too (createAgentWorker's mcpServers). */
   mcpServers?: McpServerConfig[];
+  /** Model calls on a rate-limited queue of their own. Default: from DURABLE_CLAUDE_MODEL_CALLS_PER_SECOND / _CONCURRENCY. */
+  modelCalls?: ModelCallsOptions;
+}
+
+/** `modelCalls` as the environment sets it (docker compose, a fleet's deployment), or undefined when it sets none. */
+export function modelCallsFromEnv(env: NodeJS.ProcessEnv = process.env): ModelCallsOptions | undefined {
+  const number = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number (got '${raw}')`);
+    return value;
+  };
+  const maxPerSecond = number('DURABLE_CLAUDE_MODEL_CALLS_PER_SECOND');
+  const maxConcurrent = number('DURABLE_CLAUDE_MODEL_CALLS_CONCURRENCY');
+  const taskQueue = env.DURABLE_CLAUDE_MODEL_CALLS_TASK_QUEUE?.trim() || undefined;
+  if (maxPerSecond === undefined && maxConcurrent === undefined && taskQueue === undefined) return undefined;
+  return { ...(maxPerSecond !== undefined ? { maxPerSecond } : {}), ...(maxConcurrent !== undefined ? { maxConcurrent } : {}), ...(taskQueue ? { taskQueue } : {}) };
 }
 
 /** Runs a worker until SIGINT/SIGTERM, serving the given tools with settings from the environment. */
 export async function runWorker(tools: AgentTool[], options: RunWorkerOptions | string = {}): Promise<void> {
-  const { taskQueue = process.env.DURABLE_CLAUDE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE, mcpServers } = typeof options === 'string' ? { taskQueue: options } : options;
+  const {
+    taskQueue = process.env.DURABLE_CLAUDE_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    mcpServers,
+    modelCalls = modelCallsFromEnv(),
+  } = typeof options === 'string' ? { taskQueue: options } : options;
   const config = loadTemporalConfig();
   const connection = await NativeConnection.connect(config.connectionOptions);
   // Live output when DURABLE_CLAUDE_EVENTS names an event store (nats://host:port), as docker compose sets it.
@@ -79,6 +101,7 @@ export async function runWorker(tools: AgentTool[], options: RunWorkerOptions | 
       ...(encryption ? { payloadCodec: encryption.codec } : {}),
       ...(decisions ? { decisionVerifier: decisions.verifier } : {}),
       ...(telemetry ? { telemetry } : {}),
+      ...(modelCalls ? { modelCalls } : {}),
     });
     console.log(
       `durable-claude worker: ${config.connectionOptions.address}, namespace ${config.namespace}, task queue ${taskQueue}, tools: ${tools.map((t) => t.name).join(', ')}` +
@@ -86,7 +109,8 @@ export async function runWorker(tools: AgentTool[], options: RunWorkerOptions | 
         (events ? `, live output to ${events.description}` : '') +
         (stored ? `, large payloads in ${stored.description}` : '') +
         (encryption ? `, payloads encrypted (${encryption.description})` : '') +
-        (decisions ? `, decisions verified with ${decisions.description}` : ''),
+        (decisions ? `, decisions verified with ${decisions.description}` : '') +
+        (modelCalls ? `, model calls on ${modelCalls.taskQueue ?? `${taskQueue}-model-calls`}${modelCalls.maxPerSecond !== undefined ? ` (at most ${modelCalls.maxPerSecond}/s for the fleet)` : ''}` : ''),
     );
     // Worker.run() shuts down gracefully on SIGINT/SIGTERM: running activities finish, polls stop.
     await worker.run();
