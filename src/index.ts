@@ -22,7 +22,7 @@ export { AgentPlugin, AGENT_WORKFLOWS_PATH, MODEL_CALL_ACTIVITIES, type AgentPlu
 /** Creates a Temporal worker that hosts the conversation workflow, the model calls and your tools (AgentPlugin on a worker of its own). */
 export { createAgentWorker, type AgentWorkerOptions } from './worker';
 /** Runs a worker with your tools until SIGINT/SIGTERM, connected from the standard Temporal environment variables. */
-export { runWorker, type RunWorkerOptions } from './worker';
+export { modelCallsFromEnv, runWorker, type RunWorkerOptions } from './worker';
 /** MCP servers as durable tools: connect them for a worker (createAgentWorker({ mcpServers }) does it for you). */
 export { approvalFromAnnotations, connectMcpServers, McpConfigurationError, mcpToolName, MCP_META_KEYS, type McpServers } from './mcp';
 export type { McpHeaderValue, McpHttpServerConfig, McpServerConfig, McpStdioServerConfig, McpToolAnnotations, McpToolListing, McpToolOverride } from './mcp';
