@@ -40,6 +40,32 @@ async function burstOfConversations(agent: AgentClient, count: number, label: st
   return prompts;
 }
 
+describe("the fake API's rate limit", () => {
+  test('above its rate it answers 429 rate_limit_error with retry-after, as the API does, and counts it', async () => {
+    harness.fake.setRateLimit({ requestsPerMinute: 60, burst: 1 });
+    try {
+      const prompt = uniquePrompt('Rate limited');
+      harness.fake.addScript({ match: prompt, steps: [reply(text('First.')), reply(text('Second.'))] });
+      const send = () =>
+        fetch(`${harness.fake.baseURL}/v1/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01' },
+          body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: prompt }] }),
+        });
+      const before = harness.fake.rateLimitedResponses;
+      expect((await send()).status).toBe(200);
+      const refused = await send();
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(refused.headers.get('anthropic-ratelimit-requests-remaining')).toBe('0');
+      expect(await refused.json()).toMatchObject({ type: 'error', error: { type: 'rate_limit_error', message: expect.stringContaining('60 requests per minute') } });
+      expect(harness.fake.rateLimitedResponses - before).toBe(1);
+    } finally {
+      harness.fake.setRateLimit(null);
+    }
+  });
+});
+
 describe('model calls on their own task queue', () => {
   test('model calls are scheduled on the model-call queue and tool runs on the worker queue', async () => {
     const taskQueue = uniqueTaskQueue('rate');
