@@ -25,8 +25,9 @@ import { TOOL_NAME } from './lib/work-tool';
 import { LONG_CHAT_FULL, LONG_CHAT_QUICK, longChatDetail, longChatFigures, scriptLongChat, type LongChatRun, type LongChatShape } from './lib/long-chat-scenario';
 import { LARGE_RESULTS_FULL, LARGE_RESULTS_QUICK, runLargeResultsScenario, type LargeResultsRun } from './lib/large-results-scenario';
 import { LongPeer } from './lib/long-peer';
+import { RATE_LIMIT_FULL, RATE_LIMIT_QUICK, runRateLimitScenario } from './lib/rate-limit-scenario';
 
-const SCENARIOS = ['turn_overhead', 'realistic', 'fanout', 'throughput', 'history_growth', 'streaming', 'cost', 'long_chat', 'large_results'] as const;
+const SCENARIOS = ['turn_overhead', 'realistic', 'fanout', 'throughput', 'history_growth', 'streaming', 'cost', 'long_chat', 'large_results', 'rate_limit'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const quick = process.argv.includes('--quick');
@@ -123,13 +124,16 @@ async function main(): Promise<void> {
   const tsxPeer = (file: string): [string, string[]] => [process.execPath, ['--import', 'tsx', path.join(__dirname, 'peers', file)]];
 
   // The tool runner is the baseline of the tool-loop scenarios only.
-  const withoutToolRunner: ScenarioName[] = ['streaming', 'history_growth', 'long_chat', 'large_results'];
+  const withoutToolRunner: ScenarioName[] = ['streaming', 'history_growth', 'long_chat', 'large_results', 'rate_limit'];
   if (SCENARIOS.some((name) => !withoutToolRunner.includes(name) && selected(name))) peers.push(new Peer('sdk_tool_runner', ...tsxPeer('sdk-tool-runner.ts'), env));
-  peers.push(new Peer('durable_claude', ...tsxPeer('durable-claude.ts'), env));
-  const aiSdk = ensureAiSdkPeer();
+  // rate_limit runs its fleet in this process: a run of it alone needs no peer process (nor the ai-sdk install).
   const unavailable: Partial<Record<PeerName, string>> = {};
-  if ('node' in aiSdk) peers.push(new Peer('temporal_ai_sdk', aiSdk.node, [path.join(AI_SDK_DIR, 'peer.js')], env));
-  else unavailable.temporal_ai_sdk = aiSdk.unavailable;
+  if (SCENARIOS.some((name) => name !== 'rate_limit' && selected(name))) {
+    peers.push(new Peer('durable_claude', ...tsxPeer('durable-claude.ts'), env));
+    const aiSdk = ensureAiSdkPeer();
+    if ('node' in aiSdk) peers.push(new Peer('temporal_ai_sdk', aiSdk.node, [path.join(AI_SDK_DIR, 'peer.js')], env));
+    else unavailable.temporal_ai_sdk = aiSdk.unavailable;
+  }
   for (const peer of [...peers]) {
     try {
       await peer.ready();
@@ -376,6 +380,14 @@ async function main(): Promise<void> {
     } finally {
       await connection.close();
     }
+  }
+
+  if (selected('rate_limit')) {
+    const shape = quick ? RATE_LIMIT_QUICK : RATE_LIMIT_FULL;
+    results.meta.rate_limit = shape;
+    log(`rate_limit: ${shape.conversations} conversations on ${shape.workers} workers against an API limited to ${shape.requestsPerSecond} requests/s, without and with modelCalls.maxPerSecond`);
+    const figures = await attempt('rate_limit', durableClaude, () => runRateLimitScenario({ address: server.address, bundlePath, log }, shape));
+    results.scenarios.rate_limit = { ...figures, ...failedFigures('rate_limit') };
   }
 
   await Promise.all([...peers, ...longPeers].map((peer) => peer.stop()));

@@ -14,10 +14,15 @@ export { ToolFatalError } from './tools/define-tool';
 export type { AgentTool, AnthropicToolSettings, ToolContext, ToolOutput, ToolSession, ToolSettings, ZodToolSettings, JsonSchemaToolSettings } from './tools/define-tool';
 /** A set of tools with a result-size limit; createAgentWorker also takes a plain list. */
 export { ToolRegistry, type ToolRegistryOptions } from './tools/registry';
-/** Creates a Temporal worker that hosts the conversation workflow, the model calls and your tools. */
+/**
+ * durable-claude as a Temporal plugin for your own Worker.create and Client: the conversation workflow beside yours,
+ * its activities, your tools and MCP servers, the data converter, live output, telemetry, a rate-limited model-call queue.
+ */
+export { AgentPlugin, AGENT_WORKFLOWS_PATH, MODEL_CALL_ACTIVITIES, type AgentPluginOptions, type ModelCallsOptions } from './plugin';
+/** Creates a Temporal worker that hosts the conversation workflow, the model calls and your tools (AgentPlugin on a worker of its own). */
 export { createAgentWorker, type AgentWorkerOptions } from './worker';
 /** Runs a worker with your tools until SIGINT/SIGTERM, connected from the standard Temporal environment variables. */
-export { runWorker, type RunWorkerOptions } from './worker';
+export { modelCallsFromEnv, runWorker, type RunWorkerOptions } from './worker';
 /** MCP servers as durable tools: connect them for a worker (createAgentWorker({ mcpServers }) does it for you). */
 export { approvalFromAnnotations, connectMcpServers, McpConfigurationError, mcpToolName, MCP_META_KEYS, type McpServers } from './mcp';
 export type { McpHeaderValue, McpHttpServerConfig, McpServerConfig, McpStdioServerConfig, McpToolAnnotations, McpToolListing, McpToolOverride } from './mcp';

@@ -3,6 +3,7 @@
 import { COST_FULL, costTitle, type CostShape } from './cost-scenario';
 import { largeResultsTitle, type LargeResultsShape } from './large-results-scenario';
 import { LONG_CHAT_FULL, longChatTitle, type LongChatShape } from './long-chat-scenario';
+import { rateLimitTitle, type RateLimitShape } from './rate-limit-scenario';
 import { streamingTitle, type StreamingShape } from './streaming-scenario';
 
 /**
@@ -32,6 +33,7 @@ export interface BenchResults {
     cost?: CostShape;
     long_chat?: LongChatShape;
     large_results?: LargeResultsShape;
+    rate_limit?: RateLimitShape;
   };
   scenarios: {
     turn_overhead?: ScenarioFigures;
@@ -43,6 +45,7 @@ export interface BenchResults {
     cost?: ScenarioFigures;
     long_chat?: ScenarioFigures;
     large_results?: ScenarioFigures;
+    rate_limit?: ScenarioFigures;
   };
   history_growth_detail?: Partial<Record<PeerName, Record<string, unknown>>>;
   /** long_chat and large_results: per-run histories, raw wall times, run times (the keys' sources). */
@@ -62,6 +65,7 @@ const TITLES: Record<keyof BenchResults['scenarios'], (meta: BenchResults['meta'
   cost: (meta) => (meta.cost ? costTitle(meta.cost, meta.model) : 'what one long tool-use conversation is billed'),
   long_chat: (meta) => (meta.long_chat ? longChatTitle(meta.long_chat) : 'one chat of thousands of turns'),
   large_results: (meta) => (meta.large_results ? largeResultsTitle(meta.large_results) : 'tool results of 1 MB'),
+  rate_limit: (meta) => (meta.rate_limit ? rateLimitTitle(meta.rate_limit) : 'model calls under an organisation rate limit'),
 };
 
 function table(figures: ScenarioFigures): string {
@@ -120,6 +124,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   checks.push(...costTargets(s.cost, results.meta.cost));
   checks.push(...longChatTargets(s.long_chat, results.meta.long_chat));
   checks.push(...largeResultsTargets(s.large_results));
+  checks.push(...rateLimitTargets(s.rate_limit));
   // A run of some scenarios (--only) is checked against theirs only.
   return checks.filter((check) => s[check.scenario] !== undefined);
 }
@@ -197,6 +202,28 @@ function largeResultsTargets(figures: ScenarioFigures | undefined): TargetCheck[
       target: 'large_results: durable_claude completes with every run\'s history under 1 MB',
       met: completed === undefined || bytes === undefined ? undefined : completed === true && bytes < 1024 * 1024,
       detail: completed === undefined || bytes === undefined ? 'no figure' : `${completed === true ? 'completed' : 'did not complete'}, largest run ${bytes} bytes`,
+    },
+  ];
+}
+
+function rateLimitTargets(figures: ScenarioFigures | undefined): TargetCheck[] {
+  const without = num(figures, 'durable_claude', 'responses_429_without_limit');
+  const withLimit = num(figures, 'durable_claude', 'responses_429_with_limit');
+  const served = num(figures, 'durable_claude', 'requests_served_with_limit');
+  const ratio = num(figures, 'durable_claude', 'throughput_to_limit_ratio');
+  return [
+    {
+      // "Near zero": at most 2 % of the limited run's requests (a limit set at the API's own rate meets its jitter).
+      scenario: 'rate_limit',
+      target: 'rate_limit: with the limit, 429s drop to near zero (≤ 2 % of its requests)',
+      met: without === undefined || withLimit === undefined || served === undefined ? undefined : withLimit <= served * 0.02 && withLimit < without,
+      detail: without === undefined || withLimit === undefined ? 'no figure' : `${withLimit} with the limit (of ${served ?? '?'} requests) vs ${without} without`,
+    },
+    {
+      scenario: 'rate_limit',
+      target: 'rate_limit: throughput within 10 % of the limit',
+      met: ratio === undefined ? undefined : ratio >= 0.9 && ratio <= 1.1,
+      detail: ratio === undefined ? 'no figure' : `${ratio}× the limit`,
     },
   ];
 }

@@ -58,6 +58,11 @@ export interface DescribeToolsResult {
   unknown: string[];
   /** Every name the worker's registry has, for the error message. */
   available: string[];
+  /**
+   * The task queue where this worker's model calls run (AgentPlugin's `modelCalls`: a rate-limited queue of their
+   * own). Absent: on the conversation's own queue. Recorded in history, so replay and later runs use the same.
+   */
+  modelTaskQueue?: string;
 }
 
 export interface ToolCallToReview {

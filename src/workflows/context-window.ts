@@ -27,6 +27,8 @@ export interface ContextWindowContext {
   /** The thread's copy no longer matches what the model sees: the next call creates. */
   resetThread(): void;
   sampleHistory(): void;
+  /** The worker's model-call task queue (rate-limited), when it has one; absent: the conversation's own. */
+  modelTaskQueue?(): string | undefined;
 }
 
 export class ContextWindow {
@@ -99,6 +101,7 @@ export class ContextWindow {
       startToCloseTimeout: options.modelTimeoutMs,
       heartbeatTimeout: options.modelHeartbeatTimeoutMs,
       retry: modelRetryPolicy(options),
+      ...(this.context.modelTaskQueue?.() !== undefined ? { taskQueue: this.context.modelTaskQueue()! } : {}),
       summary: `compact before turn ${turn}`,
     });
     const view = this.view();

@@ -116,6 +116,8 @@ const CONTINUE_AS_NEW_PATCH = 'continue-as-new';
 const ARCHIVE_TRANSCRIPT_PATCH = 'archive-transcript-at-hand-over';
 /** Histories recorded before this patch compacted at the threshold between a pause_turn and its resume. */
 const NO_COMPACTION_WHILE_PAUSED_PATCH = 'no-compaction-while-paused';
+/** Conversations without tools ask the worker too (describeTools), for its model-call task queue. */
+const DESCRIBE_WORKER_WITHOUT_TOOLS_PATCH = 'describe-worker-without-tools';
 /** The beta that `input_examples` on a tool definition needs (seed 001, "Providing tool use examples"). */
 const INPUT_EXAMPLES_BETA = 'advanced-tool-use-2025-11-20';
 
@@ -201,6 +203,8 @@ export class Conversation {
   #signedInFlight = 0;
   /** The worker's external storage threshold (null: none), asked at the run's start when continue-as-new is on. */
   #offloadsAbove: number | null = null;
+  /** The task queue of the worker's model calls (its rate limit), as describeTools said at the first run; absent: this one. */
+  #modelTaskQueue: string | undefined;
 
   constructor(options: ResolvedOptions, input: ConversationOptions) {
     this.#options = options;
@@ -214,7 +218,16 @@ export class Conversation {
       this.#events,
     );
     this.#inbox = new ChatInbox(options.chat, () => this.#result !== undefined);
-    const shared = { options, messages: this.#messages, turns: this.#turns, archived: this.#archived, usage: this.#usage, retries: this.#retries, events: this.#events };
+    const shared = {
+      options,
+      messages: this.#messages,
+      turns: this.#turns,
+      archived: this.#archived,
+      usage: this.#usage,
+      retries: this.#retries,
+      events: this.#events,
+      modelTaskQueue: () => this.#modelTaskQueue,
+    };
     this.#window = new ContextWindow({
       ...shared,
       setDetails: (details) => this.#setDetails(details),
@@ -459,6 +472,8 @@ export class Conversation {
       if (this.#options.tokenBudget !== undefined) patched(TOKEN_BUDGET_COUNTS_CACHE_PATCH);
       // A run that resumes a tool round decides the round's patch before describePayloadStorage, for the same reason.
       if ((this.#options.continuation?.round?.calls.length ?? 0) > 0) decideToolRoundPatch();
+      // A first run asks the worker for its tools and model-call queue; without tools, only histories from this patch on.
+      const describesWorker = !this.#options.continuation && (this.#options.tools.length > 0 || patched(DESCRIBE_WORKER_WITHOUT_TOOLS_PATCH));
       this.#history.sample();
       // Asked alongside the tool catalog (local activities of the same task run together).
       const storage = this.#continueAsNewEnabled ? describePayloadStorage({}) : undefined;
@@ -470,7 +485,7 @@ export class Conversation {
         else idleDeadline = carried.idleDeadline;
       } else {
         this.#setStatus('running');
-        await this.#loadTools();
+        if (describesWorker) await this.#loadTools();
       }
       if (storage) this.#offloadsAbove = (await storage).offloadsAbove;
       if (!carried) {
@@ -538,8 +553,10 @@ export class Conversation {
   }
 
   async #loadTools(): Promise<void> {
+    const { tools, unknown, available, modelTaskQueue } = await describeTools({ names: this.#options.tools });
+    // Recorded with the local activity's result: replay and later runs (carried) use the same queue.
+    if (modelTaskQueue !== undefined) this.#modelTaskQueue = modelTaskQueue;
     if (this.#options.tools.length === 0) return;
-    const { tools, unknown, available } = await describeTools({ names: this.#options.tools });
     if (unknown.length > 0) {
       throw ApplicationFailure.nonRetryable(
         `Unknown tools: ${unknown.join(', ')}. The worker registers: ${available.join(', ') || 'no tools'}.`,
@@ -755,6 +772,7 @@ export class Conversation {
       lastStopReason: this.#lastStopReason,
       lastOutcome: this.#lastOutcome,
       tools: [...this.#tools.values()],
+      ...(this.#modelTaskQueue !== undefined ? { modelTaskQueue: this.#modelTaskQueue } : {}),
       ...(this.#toolSessions.size > 0 ? { toolSessions: Object.fromEntries(this.#toolSessions) } : {}),
       ...this.#modelTurns.carry(),
       approvals: this.#approvals.carry(Date.now()),
@@ -812,6 +830,7 @@ export class Conversation {
     this.#lastStopReason = carried.lastStopReason;
     if (carried.lastOutcome) this.#lastOutcome = carried.lastOutcome;
     for (const tool of carried.tools) this.#tools.set(tool.name, tool);
+    this.#modelTaskQueue = carried.modelTaskQueue;
     for (const [name, state] of Object.entries(carried.toolSessions ?? {})) this.#toolSessions.set(name, state);
     this.#modelTurns.restore(carried);
     this.#approvals.restore(carried.approvals);

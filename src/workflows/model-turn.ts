@@ -71,6 +71,8 @@ export interface TurnContext {
   sampleHistory(): void;
   /** What the model sees (the transcript, or a compaction block and what came after it). */
   readonly window: ContextWindow;
+  /** The worker's model-call task queue (rate-limited), when it has one; absent: the conversation's own. */
+  modelTaskQueue(): string | undefined;
 }
 
 /** The call was refused: the prompt is longer than the model's context window (and compaction may help). */
@@ -112,6 +114,12 @@ export class ModelTurns {
   /** The thread state the next run continues with (continue-as-new): its first call can still be a continue. */
   carry(): { thread: ThreadHint | null; threadsEnabled: boolean; container?: ContainerRef } {
     return { thread: this.#threadHint, threadsEnabled: this.#threadsEnabled, ...(this.#container ? { container: this.#container } : {}) };
+  }
+
+  /** Model calls go to the worker's model-call queue when it has one (its server-side rate limit applies there). */
+  #onModelQueue(): { taskQueue?: string } {
+    const taskQueue = this.context.modelTaskQueue();
+    return taskQueue !== undefined ? { taskQueue } : {};
   }
 
   /** The code-execution container the next request sends back, if a reply named one. */
@@ -165,6 +173,7 @@ export class ModelTurns {
     const { estimateModelCall } = proxyActivities<Pick<AgentActivities, 'estimateModelCall'>>({
       startToCloseTimeout: '1m',
       retry: modelRetryPolicy(options),
+      ...this.#onModelQueue(),
       summary: `count turn ${turn}'s tokens for the budget`,
     });
     let estimate: ModelCallEstimate;
@@ -230,6 +239,7 @@ export class ModelTurns {
         startToCloseTimeout: modelCallTimeoutMs(options, maxTokens),
         heartbeatTimeout: options.modelHeartbeatTimeoutMs,
         retry: modelRetryPolicy(options),
+        ...this.#onModelQueue(),
         summary: `model ${model} · turn ${turn}`,
       });
       // A continue sends only what came after the thread's last reply: this turn's own messages.

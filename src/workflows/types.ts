@@ -243,6 +243,8 @@ export interface Continuation {
   lastOutcome?: { status: FinalStatus; toolOutput?: ToolOutput; budgetStop?: BudgetStop };
   /** The tool catalog recorded at the first run's start: later runs never list tools again. */
   tools: ToolDescription[];
+  /** The worker's model-call task queue recorded at the first run's start (absent: the conversation's own queue). */
+  modelTaskQueue?: string;
   /** The code-execution container the last reply named: every later request sends it back. */
   container?: ContainerRef;
   /** The state each session tool (e.g. bash) left after its last call, by tool name. */

@@ -55,8 +55,10 @@ import {
   type ThreadKind,
   type CompactionSummaryContext,
   type RecordedContext,
+  type RateLimitOptions,
 } from './types';
 import { requestRuleViolation } from './validation';
+import { RequestRateLimiter } from './rate-limit';
 
 function newId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('base64url')}`;
@@ -196,6 +198,10 @@ export class FakeMessagesApi {
   /** Thinking characters a block does not show (display omitted), for the usage count. */
   readonly #hiddenThinking = new WeakMap<object, number>();
   #port = 0;
+  #rateLimit: RateLimitOptions | null = null;
+  #rateLimiter: RequestRateLimiter | null = null;
+  /** 429s the rate limit served before the last setRateLimit (each limiter counts its own). */
+  #rateLimitedBefore = 0;
 
   private constructor(options: FakeMessagesApiOptions) {
     this.#options = options;
@@ -204,6 +210,7 @@ export class FakeMessagesApi {
     this.#random = seededRandom(options.faults?.seed ?? 1);
     this.#threads = new ThreadStore(() => this.#options.threadTtlMs ?? 5 * 60_000, () => this.now());
     this.#promptCache = new PromptCache(() => this.now());
+    if (options.rateLimit) this.setRateLimit(options.rateLimit);
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.#sendError(res, { status: 500, type: 'api_error', message: `fake server bug: ${String(err)}` });
@@ -282,6 +289,19 @@ export class FakeMessagesApi {
     this.#random = seededRandom(faults?.seed ?? 1);
   }
 
+  /** Serve 429 rate_limit_error above this request rate from now on (null: no limit). */
+  setRateLimit(limit: RateLimitOptions | null): void {
+    const limiter = limit ? new RequestRateLimiter(limit, this.now()) : null;
+    this.#rateLimitedBefore = this.rateLimitedResponses;
+    this.#rateLimit = limit;
+    this.#rateLimiter = limiter;
+  }
+
+  /** How many requests the rate limit refused with 429 (since start or the last reset()). */
+  get rateLimitedResponses(): number {
+    return this.#rateLimitedBefore + (this.#rateLimiter?.refused ?? 0);
+  }
+
   /** Empties the prompt cache (the real API has no such call; entries otherwise expire after their TTL). */
   clearPromptCache(): void {
     this.#promptCache.clear();
@@ -306,6 +326,9 @@ export class FakeMessagesApi {
     this.#thinking.clear();
     this.#containers.clear();
     this.#paused.clear();
+    // The limit stays; its buckets refill and its count starts again.
+    this.#rateLimiter = this.#rateLimit ? new RequestRateLimiter(this.#rateLimit, this.now()) : null;
+    this.#rateLimitedBefore = 0;
   }
 
   async close(): Promise<void> {
@@ -357,6 +380,21 @@ export class FakeMessagesApi {
     if (!headers['x-api-key'] && !headers.authorization) return fail({ status: 401, type: 'authentication_error', message: 'x-api-key header is required' });
     const betas = (headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim());
     if (path === COUNT_TOKENS_PATH) return this.#countTokens(body, betas, record, res, fail);
+    const limited = this.#rateLimiter?.take(this.now());
+    if (limited) {
+      record.rateLimited = true;
+      return fail({
+        status: 429,
+        type: 'rate_limit_error',
+        message: limited.message,
+        headers: {
+          'retry-after': String(limited.retryAfterSeconds),
+          'anthropic-ratelimit-requests-limit': String(limited.limit),
+          'anthropic-ratelimit-requests-remaining': '0',
+          'anthropic-ratelimit-requests-reset': new Date(this.now() + limited.retryAfterSeconds * 1000).toISOString(),
+        },
+      });
+    }
 
     const thread = body.thread as { type?: string; previous_message_id?: string } | null | undefined;
     let kind: ThreadKind = 'unthreaded';

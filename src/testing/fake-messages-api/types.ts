@@ -172,7 +172,20 @@ export interface RandomFaultOptions {
   retryAfterSeconds?: number;
 }
 
+/**
+ * An organisation's request rate limit on /v1/messages (count_tokens has its own limit at the API, and none here):
+ * above it, requests get 429 `rate_limit_error` with `retry-after`, before any script step is used.
+ */
+export interface RateLimitOptions {
+  requestsPerSecond?: number;
+  requestsPerMinute?: number;
+  /** Requests that may arrive at once after a quiet spell (the token bucket's size). Default: a second's worth. */
+  burst?: number;
+}
+
 export interface FakeMessagesApiOptions {
+  /** Serve 429s above this request rate (setRateLimit changes it; `rateLimitedResponses` counts them). */
+  rateLimit?: RateLimitOptions | null;
   /** How long a stored thread lives after its last reply. Default 5 minutes, as the real API. */
   threadTtlMs?: number;
   latency?: Latency;
@@ -323,6 +336,8 @@ export interface RecordedRequest {
   maxTokensCut?: MaxTokensCut;
   /** For a turn the fake split at server tool calls (`pauseAfterServerToolUses`): which part this reply is (from 0), of how many. */
   serverToolPart?: { part: number; parts: number };
+  /** Refused with 429 by the fake's rate limit (FakeMessagesApiOptions.rateLimit). */
+  rateLimited?: boolean;
   /** The client went away before the response ended (a cancelled or aborted call). */
   aborted?: boolean;
   /** What the prompt cache read and wrote (requests to /v1/messages that passed validation). */
