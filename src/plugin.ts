@@ -313,6 +313,8 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
       ...(options.interceptors?.activity ? { interceptors: { activity: options.interceptors.activity } } : {}),
       ...(options.identity !== undefined ? { identity: `${options.identity} (model calls)` } : {}),
       ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
+      // Every worker of a deployment version polls the same queues, or set-current-version refuses the version.
+      ...(options.workerDeploymentOptions ? { workerDeploymentOptions: options.workerDeploymentOptions } : {}),
     };
     const modelWorker = await Worker.create(modelWorkerOptions);
     let modelFailure: unknown;
