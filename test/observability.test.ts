@@ -71,7 +71,9 @@ function valueOf(v: OtlpValue): unknown {
 function receivedSpans(file: string): ReceivedSpan[] {
   if (!fs.existsSync(file)) return [];
   const spans: ReceivedSpan[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  // The last line is complete only once the newline after it is written.
+  for (const line of lines.slice(0, -1)) {
     if (!line.trim()) continue;
     const batch = JSON.parse(line) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }> };
     for (const resource of batch.resourceSpans ?? [])
@@ -159,6 +161,7 @@ describe('traces', () => {
     const conversationId = await conversationWithToolsAndApproval(telemetry, providers, uniquePrompt('Trace this'));
     const spans = await spansWhen('the workflow span', (all) => all.some((s) => s.name === 'RunWorkflow:agentConversation' && all.some((c) => c.parentSpanId === s.spanId)));
     await providers.shutdown();
+    if (process.env.OBS_DEBUG) fs.writeFileSync('/tmp/obs-spans.json', JSON.stringify(spans.map((s) => ({ n: s.name, id: s.spanId, p: s.parentSpanId, t: s.traceId.slice(0, 6), a: s.attributes })), null, 1));
 
     const start = spans.find((s) => s.name === 'StartWorkflow:agentConversation' && spans.some((w) => w.name === 'RunWorkflow:agentConversation' && w.parentSpanId === s.spanId))!;
     expect(start).toBeDefined();
@@ -238,6 +241,7 @@ describe('metrics', () => {
     await conversationWithToolsAndApproval(telemetry, providers, uniquePrompt('Count this'));
     const scrape = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     await providers.shutdown();
+    if (process.env.OBS_DEBUG) fs.writeFileSync('/tmp/obs-scrape.txt', scrape);
     const sample = (name: string, labels: Record<string, string>): number | undefined => {
       for (const line of scrape.split('\n')) {
         if (!line.startsWith(`${name}{`)) continue;
@@ -251,9 +255,9 @@ describe('metrics', () => {
     expect(sample('durable_claude_tool_calls_total', { tool: 'send_email', outcome: 'ok' })).toBe(1);
     expect(sample('durable_claude_model_tokens_total', { kind: 'output' })).toBeGreaterThan(0);
     expect(sample('durable_claude_model_tokens_total', { kind: 'input' })).toBeGreaterThan(0);
-    expect(sample('durable_claude_approval_wait_time_seconds_count', { tool: 'send_email', decision: 'approved' })).toBe(1);
+    expect(sample('durable_claude_approval_wait_time_count', { tool: 'send_email', decision: 'approved' })).toBe(1);
     expect(sample('durable_claude_approval_pending', { tool: 'send_email' })).toBe(0);
     expect(sample('gen_ai_client_token_usage_count', { gen_ai_token_type: 'output' })).toBe(2);
-    expect(sample('gen_ai_client_operation_duration_seconds_count', { gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'lookup' })).toBe(2);
+    expect(sample('gen_ai_client_operation_duration_count', { gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'lookup' })).toBe(2);
   });
 });

@@ -1,8 +1,9 @@
 // Observability: traces (Temporal's OpenTelemetry interceptors plus GenAI model-call and tool spans), project metrics
 // through OpenTelemetry, and structured logs. CONTRACT (issue 19): the names and signatures below are what the
 // worker, AgentPlugin and the client call; the implementation behind them is filled in by the observability work.
-import { context as otelContext, metrics as otelMetrics, trace, type MeterProvider, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context as otelContext, metrics as otelMetrics, propagation, trace, type MeterProvider, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { Resource } from '@opentelemetry/resources';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ClientOptions } from '@temporalio/client';
@@ -70,13 +71,19 @@ function isSdkTracerProvider(provider: TracerProvider | undefined): provider is 
 }
 
 let contextManagerChecked = false;
-/** Spans nest only with a context manager; an application that registered none gets Node's AsyncLocalStorage one. */
+/**
+ * Spans nest only with a context manager, and trace context crosses Temporal headers only with a propagator: an
+ * application that registered none gets Node's AsyncLocalStorage manager and W3C trace context.
+ */
 function ensureContextManager(): void {
   if (contextManagerChecked) return;
   contextManagerChecked = true;
   const probe = trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '1'.repeat(16), traceFlags: 0 });
   const works = otelContext.with(trace.setSpan(otelContext.active(), probe), () => trace.getSpan(otelContext.active()) === probe);
   if (!works) otelContext.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  if (propagation.fields().length === 0) {
+    propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  }
 }
 
 export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelemetry {
