@@ -257,6 +257,7 @@ describe('metrics', () => {
     expect(sample('durable_claude_model_tokens_total', { kind: 'input' })).toBeGreaterThan(0);
     expect(sample('durable_claude_approval_wait_time_count', { tool: 'send_email', decision: 'approved' })).toBe(1);
     expect(sample('durable_claude_approval_pending', { tool: 'send_email' })).toBe(0);
+    expect(sample('durable_claude_model_time_to_first_token_count', { gen_ai_request_model: 'claude-sonnet-5-5' })).toBe(2);
     expect(sample('gen_ai_client_token_usage_count', { gen_ai_token_type: 'output' })).toBe(2);
     expect(sample('gen_ai_client_operation_duration_count', { gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'lookup' })).toBe(2);
   });
