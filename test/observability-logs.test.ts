@@ -1,7 +1,7 @@
 // Structured logs: JSON lines with the conversation's place (turn, tool_use id) next to Temporal's ids.
 import { jsonLogger } from '../src/observability';
 import { activityLogAttributes } from '../src/observability/logs';
-import { interceptors } from '../src/observability/workflow-interceptors';
+import { TurnLogAttributes } from '../src/observability/workflow-interceptors';
 import type { ActivityInput, GetLogAttributesInput } from '@temporalio/workflow';
 
 test('jsonLogger writes one JSON object per line with the level, the message and every attribute', () => {
@@ -22,9 +22,9 @@ test('an activity log line carries the turn and tool_use id of its input', () =>
 });
 
 test('a workflow log line carries the turn of the latest activity the workflow scheduled', async () => {
-  const [outbound] = interceptors().outbound!;
-  const attributes = (input: GetLogAttributesInput) => outbound!.getLogAttributes!(input, (i) => i);
+  const outbound = new TurnLogAttributes();
+  const attributes = (input: GetLogAttributesInput) => outbound.getLogAttributes!(input, (i) => i);
   expect(attributes({ workflowId: 'conv-1' })).toEqual({ workflowId: 'conv-1' });
-  await outbound!.scheduleActivity!({ args: [{ turn: 4, model: 'claude' }] } as unknown as ActivityInput, async () => 'scheduled');
+  await outbound.scheduleActivity!({ args: [{ turn: 4, model: 'claude' }] } as unknown as ActivityInput, async () => 'scheduled');
   expect(attributes({ workflowId: 'conv-1', runId: 'run-1' })).toEqual({ workflowId: 'conv-1', runId: 'run-1', turn: 4 });
 });

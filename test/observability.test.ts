@@ -7,7 +7,9 @@ import { Client } from '@temporalio/client';
 import type { WorkerPlugin } from '@temporalio/worker';
 import { z } from 'zod';
 import { AgentClient, type ConversationHandle } from '../src/client';
-import { createTelemetry, otlpTelemetry, type AgentTelemetry } from '../src/observability';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createTelemetry, otlpTelemetry, TELEMETRY_WORKFLOW_MODULES, type AgentTelemetry } from '../src/observability';
+import { replayHistory } from '../src/replay';
 import { freePort } from '../src/local-servers';
 import { startOtelCollector, type OtelCollector } from '../src/otel-collector';
 import { reply, text, toolUse } from '../src/testing';
@@ -41,6 +43,8 @@ const sendEmail = defineTool({
   needsApproval: true,
   run: ({ to }) => `sent to ${to}`,
 });
+
+const quietBundler = { trace() {}, debug() {}, info() {}, warn() {}, error: (message: string) => console.error(message), log() {} };
 
 interface OtlpValue {
   stringValue?: string;
@@ -215,6 +219,11 @@ describe('traces', () => {
     // Content is off by default, on our spans and the SDK's.
     const keys = trace.flatMap((s) => Object.keys(s.attributes));
     for (const key of ['gen_ai.input.messages', 'gen_ai.output.messages', 'gen_ai.tool.call.arguments', 'gen_ai.tool.call.result', 'gen_ai.system_instructions']) expect(keys).not.toContain(key);
+
+    // The traced run replays with the telemetry's workflow module (as every worker bundles it).
+    const history = await harness.temporal.client.workflow.getHandle(conversationId).fetchHistory();
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), workflowInterceptorModules: [...TELEMETRY_WORKFLOW_MODULES], logger: quietBundler });
+    expect(await replayHistory(history, { workflowBundle: { code } })).toMatchObject({ ok: true });
   });
 
   test('captureContent records the prompt, the completion, tool arguments and results', async () => {

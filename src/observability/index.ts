@@ -7,8 +7,13 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { Resource } from '@opentelemetry/resources';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ClientOptions } from '@temporalio/client';
-import { OpenTelemetryWorkflowClientInterceptor, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
-import type { ActivityInterceptorsFactory, InjectedSinks, Worker, WorkerOptions } from '@temporalio/worker';
+import type { Sinks } from '@temporalio/workflow';
+import { OpenTelemetryWorkflowClientInterceptor, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter, type OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+
+interface OpenTelemetryWorkflowExporterSinks extends Sinks {
+  exporter: OpenTelemetryWorkflowExporter;
+}
+import type { ActivityInterceptorsFactory, InjectedSinks, ReplayWorkerOptions, Worker, WorkerOptions } from '@temporalio/worker';
 import type { CallModelInput, CallModelResult, RunToolInput, RunToolResult } from '../activities/types';
 import type { ConversationSinks } from '../workflows/live-events';
 import { instrumentCallModel, instrumentRunTool, type ActivityInstrumentation } from './activities';
@@ -47,6 +52,8 @@ export interface AgentTelemetry {
   readonly options: Readonly<AgentTelemetryOptions>;
   /** Adds interceptors, workflow interceptor modules and sinks to a worker's options. */
   configureWorker(options: WorkerOptions): WorkerOptions;
+  /** The workflow side of configureWorker for a replay worker: the same interceptor modules, so a replay decides alike. */
+  configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions;
   /** Adds interceptors (trace context from the backend call that starts a conversation) to a client's options. */
   configureClient(options: ClientOptions): ClientOptions;
   /** Runs the worker; flushes what telemetry holds when it stops. */
@@ -86,6 +93,12 @@ function ensureContextManager(): void {
   }
 }
 
+/**
+ * The workflow interceptor module telemetry adds: Temporal's OpenTelemetry interceptors, on only for runs started with
+ * trace context (see workflow-interceptors.ts for why), and the turn on log lines.
+ */
+export const TELEMETRY_WORKFLOW_MODULES: readonly string[] = [require.resolve('./workflow-interceptors')];
+
 export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelemetry {
   ensureContextManager();
   const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
@@ -102,6 +115,10 @@ export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelem
     captureContent: options.captureContent === true,
     rememberToolRequest: (toolUseId, span) => approvals.rememberToolRequest(toolUseId, span),
   };
+
+  // Registered even without a processor: a traced run's workflow spans then go nowhere, without a warning per span.
+  const workflowSpanSink = (): InjectedSinks<OpenTelemetryWorkflowExporterSinks>['exporter'] =>
+    spanProcessor ? makeWorkflowExporter(spanProcessor, resource) : { export: { fn: () => undefined, callDuringReplay: false } };
 
   const activityInterceptors: ActivityInterceptorsFactory = (ctx) => {
     const otelInbound = new OpenTelemetryActivityInboundInterceptor(ctx, { tracer });
@@ -134,7 +151,7 @@ export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelem
     configureWorker(workerOptions) {
       const interceptors = workerOptions.interceptors ?? {};
       let sinks = { ...workerOptions.sinks } as NonNullable<WorkerOptions['sinks']>;
-      if (spanProcessor) sinks = { ...sinks, exporter: makeWorkflowExporter(spanProcessor, resource) };
+      sinks = { ...sinks, exporter: workflowSpanSink() };
       if ('conversationEvents' in sinks) sinks = approvals.wrapSinks(sinks as unknown as InjectedSinks<ConversationSinks>) as unknown as typeof sinks;
       return {
         ...workerOptions,
@@ -142,9 +159,16 @@ export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelem
         interceptors: {
           ...interceptors,
           client: { ...interceptors.client, workflow: [...((interceptors.client?.workflow as unknown[] | undefined) ?? []), new OpenTelemetryWorkflowClientInterceptor({ tracer })] } as typeof interceptors.client,
-          workflowModules: [...(interceptors.workflowModules ?? []), require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'), require.resolve('./workflow-interceptors')],
+          workflowModules: [...(interceptors.workflowModules ?? []), ...TELEMETRY_WORKFLOW_MODULES],
           activity: [...(interceptors.activity ?? []), activityInterceptors],
         },
+      };
+    },
+    configureReplayWorker(replayOptions) {
+      return {
+        ...replayOptions,
+        sinks: { ...replayOptions.sinks, exporter: workflowSpanSink() },
+        interceptors: { ...replayOptions.interceptors, workflowModules: [...(replayOptions.interceptors?.workflowModules ?? []), ...TELEMETRY_WORKFLOW_MODULES] },
       };
     },
     configureClient(clientOptions) {
