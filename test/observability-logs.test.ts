@@ -21,10 +21,10 @@ test('an activity log line carries the turn and tool_use id of its input', () =>
   expect(activityLogAttributes(undefined)).toEqual({});
 });
 
-test('a workflow log line carries the turn of the latest activity the workflow scheduled', async () => {
+test('a workflow log line carries the conversation id and the turn of the latest activity the workflow scheduled', async () => {
   const outbound = new TurnLogAttributes();
   const attributes = (input: GetLogAttributesInput) => outbound.getLogAttributes!(input, (i) => i);
-  expect(attributes({ workflowId: 'conv-1' })).toEqual({ workflowId: 'conv-1' });
+  expect(attributes({ workflowId: 'conv-1' })).toEqual({ workflowId: 'conv-1', conversationId: 'conv-1' });
   await outbound.scheduleActivity!({ args: [{ turn: 4, model: 'claude' }] } as unknown as ActivityInput, async () => 'scheduled');
-  expect(attributes({ workflowId: 'conv-1', runId: 'run-1' })).toEqual({ workflowId: 'conv-1', runId: 'run-1', turn: 4 });
+  expect(attributes({ workflowId: 'conv-1', runId: 'run-1' })).toEqual({ workflowId: 'conv-1', conversationId: 'conv-1', runId: 'run-1', turn: 4 });
 });

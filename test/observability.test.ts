@@ -1,10 +1,11 @@
 // Traces and metrics of a conversation, received by a real OpenTelemetry Collector (built from the Go module proxy)
 // over OTLP/HTTP and read from the file it writes; project metrics scraped from their Prometheus endpoint.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Anthropic from '@anthropic-ai/sdk';
 import { Client } from '@temporalio/client';
-import type { WorkerPlugin } from '@temporalio/worker';
 import { z } from 'zod';
 import { AgentClient, type ConversationHandle } from '../src/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -16,6 +17,8 @@ import { reply, text, toolUse } from '../src/testing';
 import { defineTool } from '../src/tools/define-tool';
 import { createAgentWorker } from '../src/worker';
 import { startHarness, uniquePrompt, type Harness } from './helpers/harness';
+import { telemetryPlugin } from './helpers/telemetry';
+import { spawnWorkerProcess, stopWorkerProcess } from './helpers/worker-process';
 import { testStorage, uniqueTaskQueue } from './helpers/temporal';
 
 jest.setTimeout(180_000);
@@ -105,15 +108,6 @@ async function spansWhen(what: string, ready: (spans: ReceivedSpan[]) => boolean
     await sleep(100);
   }
   throw new Error(`the collector never received ${what}`);
-}
-
-/** The test's stand-in for AgentPlugin: the telemetry hooks on a createAgentWorker worker. */
-function telemetryPlugin(telemetry: AgentTelemetry): WorkerPlugin {
-  return {
-    name: 'test-telemetry',
-    configureWorker: (options) => telemetry.configureWorker({ ...options, activities: telemetry.instrumentActivities(options.activities as Record<string, never>) }),
-    runWorker: (worker, next) => telemetry.runWorker(worker, next),
-  };
 }
 
 async function waitForPending(handle: ConversationHandle, count: number) {
@@ -269,5 +263,43 @@ describe('metrics', () => {
     expect(sample('durable_claude_model_time_to_first_token_count', { gen_ai_request_model: 'claude-sonnet-5-5' })).toBe(2);
     expect(sample('gen_ai_client_token_usage_count', { gen_ai_token_type: 'output' })).toBe(2);
     expect(sample('gen_ai_client_operation_duration_count', { gen_ai_operation_name: 'execute_tool', gen_ai_tool_name: 'lookup' })).toBe(2);
+  });
+});
+
+describe('a worker process', () => {
+  test("serves the Temporal Runtime's metrics and the project's on Prometheus endpoints, and logs JSON lines with the conversation, run, turn and tool_use id", async () => {
+    const [temporalPort, projectPort] = [await freePort(), await freePort()];
+    const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'obs-logs-')), 'worker.jsonl');
+    const taskQueue = uniqueTaskQueue('otel-process');
+    const prompt = uniquePrompt('Observe the process');
+    harness.fake.addScript({ match: prompt, steps: [reply(text('Looking.'), toolUse('lookup', { query: 'a' })), reply(text('Found it.'))] });
+    const child = await spawnWorkerProcess(path.join(__dirname, 'observability-worker-process.ts'), {
+      LOG_FILE: logFile,
+      TEMPORAL_PROMETHEUS: `127.0.0.1:${temporalPort}`,
+      PROJECT_PROMETHEUS: `127.0.0.1:${projectPort}`,
+      TEMPORAL_ADDRESS: harness.temporal.address,
+      TASK_QUEUE: taskQueue,
+      FAKE_API: harness.fake.baseURL,
+    });
+    try {
+      const agent = new AgentClient({ client: harness.temporal.client, taskQueue });
+      const handle = await agent.start({ prompt, tools: ['lookup'] });
+      await handle.result();
+      const temporalMetrics = await (await fetch(`http://127.0.0.1:${temporalPort}/metrics`)).text();
+      const projectMetrics = await (await fetch(`http://127.0.0.1:${projectPort}/metrics`)).text();
+      expect(temporalMetrics).toMatch(new RegExp(`^temporal_activity_execution_latency\\w*\\{[^}]*task_queue="${taskQueue}"`, 'm'));
+      expect(temporalMetrics).toMatch(new RegExp(`^temporal_workflow_completed\\{[^}]*task_queue="${taskQueue}"`, 'm'));
+      expect(projectMetrics).toMatch(/^durable_claude_tool_calls_total\{[^}]*tool="lookup"[^}]*\} 1$/m);
+      expect(await stopWorkerProcess(child, 'SIGTERM')).toBe(true);
+
+      const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      const toolLine = lines.find((l) => l.message === 'Looking up');
+      expect(toolLine).toMatchObject({ level: 'INFO', conversationId: handle.conversationId, runId: expect.any(String), turn: 1, toolUseId: expect.stringMatching(/^toolu_/), toolName: 'lookup', query: 'a' });
+      // The workflow's own lines (logged from the workflow sandbox) carry the turn of the moment.
+      expect(lines.find((l) => l.message === 'Workflow started' && l.conversationId === handle.conversationId)).not.toHaveProperty('turn');
+      expect(lines.find((l) => l.message === 'Workflow completed' && l.conversationId === handle.conversationId)).toMatchObject({ conversationId: handle.conversationId, runId: toolLine!.runId, turn: 2 });
+    } finally {
+      await stopWorkerProcess(child, 'SIGTERM');
+    }
   });
 });

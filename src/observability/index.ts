@@ -127,7 +127,9 @@ export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelem
     return {
       inbound: {
         execute: (input, next) => {
-          attributes = activityLogAttributes(input.args[0]);
+          const execution = ctx.info.workflowExecution;
+          // Activity lines say workflowRunId; conversationId and runId name them as workflow lines do.
+          attributes = { ...(execution ? { conversationId: execution.workflowId, runId: execution.runId } : {}), ...activityLogAttributes(input.args[0]) };
           return otelInbound.execute(input, next);
         },
       },

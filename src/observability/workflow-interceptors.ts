@@ -7,7 +7,8 @@
 // whichever worker replays it and whatever its telemetry says. Runs started by a client without telemetry get no
 // workflow spans (their activities' spans are still made, worker-side).
 //
-// Every workflow log line also carries the conversation's current turn, next to the workflowId and runId the SDK adds.
+// Every workflow log line also carries the conversation id and its current turn, next to the workflowId and runId the
+// SDK adds.
 // Neither adds a command.
 import { OpenTelemetryInboundInterceptor, OpenTelemetryInternalsInterceptor, OpenTelemetryOutboundInterceptor } from '@temporalio/interceptors-opentelemetry/lib/workflow';
 import type {
@@ -45,7 +46,8 @@ export class TurnLogAttributes implements WorkflowOutboundCallsInterceptor {
   }
 
   getLogAttributes(input: GetLogAttributesInput, next: Next<WorkflowOutboundCallsInterceptor, 'getLogAttributes'>): Record<string, unknown> {
-    return next(this.#turn !== undefined ? { ...input, turn: this.#turn } : input);
+    const conversationId = typeof input.workflowId === 'string' ? { conversationId: input.workflowId } : {};
+    return next({ ...input, ...conversationId, ...(this.#turn !== undefined ? { turn: this.#turn } : {}) });
   }
 }
 
