@@ -120,11 +120,12 @@ async function waitForPending(handle: ConversationHandle, count: number) {
 }
 
 /** A conversation with two parallel lookups and a gated email, approved by alice; returns its id. */
-async function conversationWithToolsAndApproval(telemetry: AgentTelemetry, providers: ReturnType<typeof otlpTelemetry>, prompt: string): Promise<string> {
+async function conversationWithToolsAndApproval(telemetry: AgentTelemetry, providers: ReturnType<typeof otlpTelemetry>, prompt: string, options: { serverErrorBeforeLastReply?: boolean } = {}): Promise<string> {
   harness.fake.addScript({
     match: prompt,
     steps: [
       reply(text('Looking both up and sending.'), toolUse('lookup', { query: 'a' }), toolUse('lookup', { query: 'b' }), toolUse('send_email', { to: 'ada@example.com' })),
+      ...(options.serverErrorBeforeLastReply ? [{ fault: '500' as const }] : []),
       reply(text('All done.')),
     ],
   });
@@ -237,11 +238,12 @@ describe('traces', () => {
 });
 
 describe('metrics', () => {
-  test('after a conversation, the Prometheus endpoint shows model calls, tokens, tool calls and the approval wait with their labels', async () => {
+  test('after a conversation, the Prometheus endpoint shows model calls (a failed one too), retries, tokens, tool calls and the approval wait with their labels', async () => {
     const port = await freePort();
     const providers = otlpTelemetry({ endpoint: collector.otlpHttpEndpoint, exportEachSpan: true, prometheus: `127.0.0.1:${port}` });
     const telemetry = createTelemetry(providers);
-    await conversationWithToolsAndApproval(telemetry, providers, uniquePrompt('Count this'));
+    // The last model call fails once with a 500 and is retried by Temporal.
+    await conversationWithToolsAndApproval(telemetry, providers, uniquePrompt('Count this'), { serverErrorBeforeLastReply: true });
     const scrape = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     await providers.shutdown();
     if (process.env.OBS_DEBUG) fs.writeFileSync('/tmp/obs-scrape.txt', scrape);
@@ -254,6 +256,8 @@ describe('metrics', () => {
     };
     expect(sample('durable_claude_model_calls_total', { outcome: 'ok', stop_reason: 'tool_use' })).toBe(1);
     expect(sample('durable_claude_model_calls_total', { outcome: 'ok', stop_reason: 'end_turn' })).toBe(1);
+    expect(sample('durable_claude_model_calls_total', { outcome: 'error' })).toBe(1);
+    expect(sample('durable_claude_activity_retries_total', { activity: 'callModel' })).toBe(1);
     expect(sample('durable_claude_tool_calls_total', { tool: 'lookup', outcome: 'ok' })).toBe(2);
     expect(sample('durable_claude_tool_calls_total', { tool: 'send_email', outcome: 'ok' })).toBe(1);
     expect(sample('durable_claude_model_tokens_total', { kind: 'output' })).toBeGreaterThan(0);
