@@ -3,6 +3,7 @@
 import { findTemporalCli } from '../src/devserver';
 import { findNatsServer } from '../src/event-server';
 import { findS3Server } from '../src/storage/s3-server';
+import { findOtelCollector } from '../src/otel-collector';
 
 async function main(): Promise<void> {
   const cli = await findTemporalCli();
@@ -11,6 +12,8 @@ async function main(): Promise<void> {
   console.log(`[nats-server] using ${nats.path} (${nats.source})`);
   const s3 = await findS3Server();
   console.log(`[s3-server] using ${s3.path} (${s3.source})`);
+  const collector = await findOtelCollector();
+  console.log(`[otel-collector] using ${collector.path} (${collector.source})`);
 }
 
 main().catch((err: unknown) => {

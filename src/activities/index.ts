@@ -11,6 +11,7 @@ import { createPayloadStorageActivities } from './payload-storage';
 import { createToolActivities } from './tools';
 import { createTranscriptArchiveActivities } from './transcript-archive';
 import type { AgentActivities } from './types';
+import type { AgentTelemetry } from '../observability';
 
 export { createModelActivities, classifyModelError, retryDelayMs, type ModelActivityOptions } from './model';
 export { MESSAGE_THREADS_BETA } from '../message-threads';
@@ -28,15 +29,36 @@ export interface AgentActivitiesOptions extends Omit<ModelActivityOptions, 'anth
   payloadCodecs?: readonly PayloadCodec[];
   /** Verifies decision credentials (tools with approvers need it). */
   decisionVerifier?: DecisionVerifier;
+  /** Model-call and tool spans and metrics (createTelemetry); the SDK's own call spans go to the same tracer provider. */
+  telemetry?: AgentTelemetry;
 }
 
-export function createAgentActivities({ anthropic, tools, payloadsOffloadedAbove, externalStorage, payloadCodecs, decisionVerifier, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
+export function createAgentActivities({ anthropic: givenAnthropic, tools, payloadsOffloadedAbove, externalStorage, payloadCodecs, decisionVerifier, telemetry, ...modelOptions }: AgentActivitiesOptions): AgentActivities {
   const registry = tools instanceof ToolRegistry ? tools : new ToolRegistry(tools);
-  return {
+  const anthropic = telemetry ? withTelemetry(givenAnthropic, telemetry) : givenAnthropic;
+  const activities: AgentActivities = {
     ...createModelActivities({ anthropic, ...modelOptions }),
     ...createToolActivities(registry, modelOptions.events ? { events: modelOptions.events } : {}),
     ...createDecisionActivities({ registry, ...(decisionVerifier ? { verifier: decisionVerifier } : {}) }),
     ...createPayloadStorageActivities({ offloadsAbove: payloadsOffloadedAbove !== undefined ? payloadsOffloadedAbove : (externalStorage?.payloadSizeThreshold ?? null) }),
     ...createTranscriptArchiveActivities({ externalStorage, ...(payloadCodecs ? { payloadCodecs } : {}) }),
   };
+  return telemetry ? telemetry.instrumentActivities(activities) : activities;
+}
+
+/**
+ * The SDK's own call spans (anthropic.messages.create, with HTTP details) go to our tracer provider and run inside
+ * our model-call span, so they are its children; they record content only when captureContent asks for it.
+ */
+function withTelemetry(anthropic: Anthropic, telemetry: AgentTelemetry): Anthropic {
+  const { openTelemetry } = anthropic;
+  if (openTelemetry.traces.enabled === false) return anthropic;
+  const { tracerProvider } = telemetry.options;
+  return anthropic.withOptions({
+    openTelemetry: {
+      ...openTelemetry,
+      ...(tracerProvider ? { tracerProvider } : {}),
+      traces: { ...openTelemetry.traces, contentMode: telemetry.options.captureContent ? 'content' : 'metadata_only' },
+    },
+  });
 }

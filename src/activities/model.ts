@@ -32,6 +32,7 @@ import type {
   ModelRequestKind,
 } from './types';
 import { MESSAGE_THREADS_BETA } from '../message-threads';
+import { markFirstToken } from '../observability/activities';
 import { costOfUsage, maxCostOfRequest, priceOf, type ModelPrice, type PriceTable } from '../pricing/cost';
 import { breakpointTtlsOf, withPromptCaching } from './prompt-cache';
 
@@ -335,6 +336,7 @@ export function createModelActivities(options: ModelActivityOptions) {
       for await (const event of messageStream) {
         // No heartbeat per event: the watchdog above heartbeats on its interval, which is all liveness needs.
         lastEventAt = Date.now();
+        if (event.type === 'content_block_delta') markFirstToken();
         live?.onStreamEvent(event);
       }
       return await messageStream.finalMessage();

@@ -1,0 +1,38 @@
+// Structured logs: one JSON object per line, with the attributes Temporal and our interceptors attach (workflowId,
+// runId, turn, toolUseId, trace ids), for a Runtime's logger.
+import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
+import { DefaultLogger, type LogEntry } from '@temporalio/worker';
+
+/** What an activity's input says about where in the conversation it runs, for its log lines. */
+export function activityLogAttributes(input: unknown): Record<string, unknown> {
+  if (!input || typeof input !== 'object') return {};
+  const fields = input as { turn?: unknown; toolUseId?: unknown; toolName?: unknown };
+  return {
+    ...(typeof fields.turn === 'number' ? { turn: fields.turn } : {}),
+    ...(typeof fields.toolUseId === 'string' ? { toolUseId: fields.toolUseId } : {}),
+    ...(typeof fields.toolName === 'string' ? { toolName: fields.toolName } : {}),
+  };
+}
+
+export interface JsonLoggerOptions {
+  /** Lowest level written. Default INFO. */
+  level?: LogLevel;
+  /** Where each line goes. Default stderr. */
+  write?: (line: string) => void;
+}
+
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  return value;
+}
+
+/** A Runtime logger (`Runtime.install({ logger: jsonLogger() })`) that writes JSON lines. */
+export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
+  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  return new DefaultLogger(options.level ?? 'INFO', (entry: LogEntry) => {
+    const meta: LogMetadata = entry.meta ?? {};
+    const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+    write(JSON.stringify({ time, level: entry.level, message: entry.message, ...meta }, jsonSafe));
+  });
+}
