@@ -19,6 +19,21 @@ export { ToolRegistry, type ToolRegistryOptions } from './tools/registry';
  * its activities, your tools and MCP servers, the data converter, live output, telemetry, a rate-limited model-call queue.
  */
 export { AgentPlugin, AGENT_WORKFLOWS_PATH, MODEL_CALL_ACTIVITIES, type AgentPluginOptions, type ModelCallsOptions } from './plugin';
+/** Traces (GenAI conventions), metrics and JSON logs: createTelemetry, otlpTelemetry, installTemporalMetrics, jsonLogger. */
+export {
+  createTelemetry,
+  telemetryFromEnv,
+  otlpTelemetry,
+  prometheusMetrics,
+  installTemporalMetrics,
+  jsonLogger,
+  TELEMETRY_WORKFLOW_MODULES,
+  type AgentTelemetry,
+  type AgentTelemetryOptions,
+  type OtlpTelemetryOptions,
+  type TemporalMetricsOptions,
+  type JsonLoggerOptions,
+} from './observability';
 /** Creates a Temporal worker that hosts the conversation workflow, the model calls and your tools (AgentPlugin on a worker of its own). */
 export { createAgentWorker, type AgentWorkerOptions } from './worker';
 /** Runs a worker with your tools until SIGINT/SIGTERM, connected from the standard Temporal environment variables. */

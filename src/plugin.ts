@@ -11,7 +11,7 @@ import { createAgentActivities } from './activities';
 import type { ModelActivityOptions } from './activities/model';
 import type { AgentActivities } from './activities/types';
 import { connectMcpServers, McpConfigurationError, type McpServerConfig, type McpServers } from './mcp';
-import { createTelemetry, type AgentTelemetry, type AgentTelemetryOptions } from './observability';
+import { createTelemetry, TELEMETRY_WORKFLOW_MODULES, type AgentTelemetry, type AgentTelemetryOptions } from './observability';
 import { priceTableProblems, type PriceTable } from './pricing/cost';
 import type { DecisionVerifier } from './security/types';
 import type { EventPublisher } from './streaming/event-store';
@@ -117,7 +117,8 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
   readonly name = 'durable-claude';
   /** The tools the plugin's workers offer (MCP servers' tools join them when the first worker is created). */
   readonly tools: ToolRegistry;
-  readonly telemetry: AgentTelemetry | undefined;
+  /** Always present (default createTelemetry(): the global providers, or none), so every bundle has its workflow module. */
+  readonly telemetry: AgentTelemetry;
   readonly #options: AgentPluginOptions;
   readonly #anthropic: Anthropic;
   /** The data converter's parts, merged into whatever converter the worker or client already has. */
@@ -147,7 +148,9 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
             ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}),
             ...(options.externalStorage ? { externalStorage: true } : {}),
           });
-    this.telemetry = options.telemetry === undefined ? undefined : isTelemetry(options.telemetry) ? options.telemetry : createTelemetry(options.telemetry);
+    // Even without telemetry the workflow interceptor module is bundled: a run traced once replays with it whatever
+    // this worker's settings are (it stays off for runs started without trace context).
+    this.telemetry = options.telemetry === undefined ? createTelemetry() : isTelemetry(options.telemetry) ? options.telemetry : createTelemetry(options.telemetry);
     const codec = options.payloadCodec;
     const storage = options.externalStorage;
     this.#converter = new SimplePlugin({
@@ -174,7 +177,7 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
   /** The Client side: the data converter (codec, external storage) and telemetry's client interceptors. */
   configureClient(options: ClientOptions): ClientOptions {
     const configured = this.#converter.configureClient(options);
-    return this.telemetry ? this.telemetry.configureClient(configured) : configured;
+    return this.telemetry.configureClient(configured);
   }
 
   async configureWorker(options: WorkerOptions): Promise<WorkerOptions> {
@@ -228,13 +231,14 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
       // No workflows of the worker's own: ours are the bundle. With its own, configureBundler bundles both.
       ...(given.workflowsPath === undefined && given.workflowBundle === undefined ? { workflowsPath: AGENT_WORKFLOWS_PATH } : {}),
     };
-    const observed = this.telemetry ? this.telemetry.configureWorker(configured) : configured;
+    // Last: telemetry wraps the conversationEvents sink (approval-wait spans and metrics come from it).
+    const observed = this.telemetry.configureWorker(configured);
     this.#configured.set(workerKey(namespace, given.taskQueue), { options: observed, activities, modelTaskQueue });
     return observed;
   }
 
   configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
-    const configured = this.#converter.configureReplayWorker(options);
+    const configured = this.telemetry.configureReplayWorker(this.#converter.configureReplayWorker(options));
     return configured.workflowsPath === undefined && configured.workflowBundle === undefined ? { ...configured, workflowsPath: AGENT_WORKFLOWS_PATH } : configured;
   }
 
@@ -244,7 +248,7 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
    */
   configureBundler(options: BundleOptions): BundleOptions {
     const failureConverterPath = options.failureConverterPath ?? (this.#options.payloadCodec ? ENCODED_FAILURES_PATH : undefined);
-    const telemetryModules = this.telemetry?.configureWorker({ taskQueue: 'bundle' }).interceptors?.workflowModules ?? [];
+    const telemetryModules = TELEMETRY_WORKFLOW_MODULES;
     const workflowInterceptorModules = [...new Set([...(options.workflowInterceptorModules ?? []), ...telemetryModules])];
     const base: BundleOptions = {
       ...options,
@@ -279,7 +283,7 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
     this.#running += 1;
     try {
       const run = (w: Worker) => (configured?.modelTaskQueue !== undefined ? this.#runWithModelWorker(w, next, configured) : next(w));
-      await (this.telemetry ? this.telemetry.runWorker(worker, run) : run(worker));
+      await this.telemetry.runWorker(worker, run);
     } finally {
       this.#running -= 1;
       // The plugin's own MCP connections close when its last worker stops running.
@@ -346,8 +350,7 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
       ...(options.externalStorage ? { externalStorage: options.externalStorage } : {}),
       ...(payloadCodecs ? { payloadCodecs } : {}),
       ...(options.decisionVerifier ? { decisionVerifier: options.decisionVerifier } : {}),
-      // TODO(lead): pass telemetry (`...(this.telemetry ? { telemetry: this.telemetry } : {})`) once
-      // AgentActivitiesOptions has it (the observability branch adds it).
+      telemetry: this.telemetry,
     });
     if (modelTaskQueue === undefined) return activities;
     const { describeTools } = activities;

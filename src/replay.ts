@@ -7,6 +7,7 @@ import type { temporal } from '@temporalio/proto';
 import { Worker, type InjectedSinks, type ReplayWorkerOptions } from '@temporalio/worker';
 import type { WorkflowEvent } from './streaming/events';
 import { conversationEventSinks } from './streaming/workflow-sinks';
+import { TELEMETRY_WORKFLOW_MODULES } from './observability/workflow-modules';
 import type { ConversationSinks } from './workflows/live-events';
 
 type History = temporal.api.history.v1.IHistory;
@@ -82,9 +83,13 @@ export function replayDataConverterOf(client: Pick<Client, 'options'>): Pick<Dat
   return { ...(payloadCodecs.length > 0 ? { payloadCodecs } : {}), ...(externalStorage ? { externalStorage } : {}) };
 }
 
-function replaySource(options: ReplayOptions): Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle' | 'dataConverter'> {
+function replaySource(options: ReplayOptions): Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle' | 'dataConverter' | 'interceptors'> {
   return {
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows') }),
+    // Telemetry's workflow module, as every worker bundles it: a run traced when it was recorded replays with it
+    // (a prebuilt bundle carries it itself, from bundleWorkflowCode({ workflowInterceptorModules })).
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: options.workflowsPath ?? require.resolve('./workflows'), interceptors: { workflowModules: [...TELEMETRY_WORKFLOW_MODULES] } }),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
   };
 }

@@ -3,7 +3,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { loadTemporalConfig } from './config';
 import { exampleTools } from './examples/tools';
 import type { McpServerConfig } from './mcp';
-import { telemetryFromEnv } from './observability';
+import { installTemporalMetrics, jsonLogger, telemetryFromEnv } from './observability';
 import { AgentPlugin, type AgentPluginOptions, type ModelCallsOptions } from './plugin';
 import { decisionVerifierFromEnv } from './security/credentials';
 import { encryptionFromEnv } from './security/encryption';
@@ -77,6 +77,11 @@ export async function runWorker(tools: AgentTool[], options: RunWorkerOptions | 
     mcpServers,
     modelCalls = modelCallsFromEnv(),
   } = typeof options === 'string' ? { taskQueue: options } : options;
+  // Before anything uses the Runtime: JSON log lines (conversationId, runId, turn, toolUseId on each) unless
+  // DURABLE_CLAUDE_LOG_FORMAT=text, and the SDK's Prometheus endpoint at DURABLE_CLAUDE_TEMPORAL_PROMETHEUS_ADDRESS.
+  const logFormat = process.env.DURABLE_CLAUDE_LOG_FORMAT?.trim().toLowerCase() || 'json';
+  if (logFormat !== 'json' && logFormat !== 'text') throw new TypeError(`DURABLE_CLAUDE_LOG_FORMAT must be json or text (got '${logFormat}')`);
+  installTemporalMetrics(logFormat === 'json' ? { logger: jsonLogger() } : {});
   const config = loadTemporalConfig();
   const connection = await NativeConnection.connect(config.connectionOptions);
   // Live output when DURABLE_CLAUDE_EVENTS names an event store (nats://host:port), as docker compose sets it.

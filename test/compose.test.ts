@@ -364,7 +364,7 @@ describe('observability: the OpenTelemetry Collector, Jaeger and Prometheus, wir
     expect(workerEnv.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://otel-collector:${hostPort(receivers.http.endpoint).port}`);
     expect(hostPort(workerEnv.OTEL_EXPORTER_OTLP_ENDPOINT!).host).toBe(Object.keys(services).find((name) => services[name] === collector));
     expect(workerEnv.OTEL_SERVICE_NAME).toBe('durable-claude-worker');
-    expect(workerEnv.DURABLE_CLAUDE_PROMETHEUS_ADDRESS).toBe('0.0.0.0:9464');
+    expect(workerEnv.DURABLE_CLAUDE_TEMPORAL_PROMETHEUS_ADDRESS).toBe('0.0.0.0:9464');
   });
 
   test('the collector config: every pipeline component is defined; traces go to Jaeger over OTLP, metrics to a Prometheus endpoint', () => {
@@ -394,7 +394,7 @@ describe('observability: the OpenTelemetry Collector, Jaeger and Prometheus, wir
     const targets = Object.fromEntries(prometheusConfig.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]));
     expect(targets).toEqual({
       'otel-collector': [`otel-collector:${hostPort(collectorConfig.exporters.prometheus!.endpoint).port}`],
-      'durable-claude-worker': [`worker:${hostPort(workerEnv.DURABLE_CLAUDE_PROMETHEUS_ADDRESS!).port}`],
+      'durable-claude-worker': [`worker:${hostPort(workerEnv.DURABLE_CLAUDE_TEMPORAL_PROMETHEUS_ADDRESS!).port}`],
       temporal: [`temporal:${hostPort(services.temporal!.environment!.PROMETHEUS_ENDPOINT!).port}`],
     });
     for (const target of Object.values(targets).flat()) expect([target, !!services[hostPort(target).host]]).toEqual([target, true]);

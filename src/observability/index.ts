@@ -22,6 +22,8 @@ import { AgentMetrics } from './metrics';
 import { activityLogAttributes } from './logs';
 
 export { GEN_AI, METRICS, DURABLE_CLAUDE } from './genai';
+export { TELEMETRY_WORKFLOW_MODULES } from './workflow-modules';
+import { TELEMETRY_WORKFLOW_MODULES } from './workflow-modules';
 export { markFirstToken } from './activities';
 export { jsonLogger, type JsonLoggerOptions } from './logs';
 export { installTemporalMetrics, otlpTelemetry, prometheusMetrics, telemetryFromEnv, type OtlpTelemetryOptions, type TemporalMetricsOptions } from './setup';
@@ -93,11 +95,6 @@ function ensureContextManager(): void {
   }
 }
 
-/**
- * The workflow interceptor module telemetry adds: Temporal's OpenTelemetry interceptors, on only for runs started with
- * trace context (see workflow-interceptors.ts for why), and the turn on log lines.
- */
-export const TELEMETRY_WORKFLOW_MODULES: readonly string[] = [require.resolve('./workflow-interceptors')];
 
 export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelemetry {
   ensureContextManager();

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { TELEMETRY_WORKFLOW_MODULES } from '../../src/observability/workflow-modules';
 import { devServerDynamicConfigArgs, findTemporalCli, scratchDbFilename, scratchDbPragmaArgs } from '../../src/devserver';
 import { startEventServer, type EventServer } from '../../src/event-server';
 import { AGENT_SEARCH_ATTRIBUTES } from '../../src/search-attributes';
@@ -28,6 +29,8 @@ export default async function globalSetup(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-claude-test-'));
   const bundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
+    // As every worker bundles it (AgentPlugin): telemetry's workflow interceptor module.
+    workflowInterceptorModules: [...TELEMETRY_WORKFLOW_MODULES],
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never,
   });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
