@@ -13,6 +13,7 @@ import type { AgentActivities } from './activities/types';
 import { connectMcpServers, McpConfigurationError, type McpServerConfig, type McpServers } from './mcp';
 import { createTelemetry, TELEMETRY_WORKFLOW_MODULES, type AgentTelemetry, type AgentTelemetryOptions } from './observability';
 import { priceTableProblems, type PriceTable } from './pricing/cost';
+import { registerSearchAttributes } from './search-attributes';
 import type { DecisionVerifier } from './security/types';
 import type { EventPublisher } from './streaming/event-store';
 import { conversationEventSinks } from './streaming/workflow-sinks';
@@ -80,6 +81,12 @@ export interface AgentPluginOptions {
   telemetry?: AgentTelemetryOptions | AgentTelemetry;
   /** Model calls on a rate-limited task queue of their own (see ModelCallsOptions). Default: on the worker's queue. */
   modelCalls?: ModelCallsOptions;
+  /**
+   * 'register' (default): a worker created with the plugin adds the conversation search attributes its namespace
+   * lacks (AgentStatus, AgentPendingApprovals, AgentCostUsd), and warns when it may not (Temporal Cloud: register
+   * them with tcld or the console). 'as-is': leave the namespace alone.
+   */
+  searchAttributes?: 'register' | 'as-is';
 }
 
 /** What a worker created with the plugin needs again when it runs. */
@@ -137,6 +144,9 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
       options.modelCalls?.taskQueue !== undefined && (typeof options.modelCalls.taskQueue !== 'string' || options.modelCalls.taskQueue.trim() === '')
         ? 'modelCalls.taskQueue must be a non-empty string'
         : undefined,
+      options.searchAttributes !== undefined && options.searchAttributes !== 'register' && options.searchAttributes !== 'as-is'
+        ? `searchAttributes must be 'register' or 'as-is' (got ${JSON.stringify(options.searchAttributes)})`
+        : undefined,
     ].filter((problem): problem is string => problem !== undefined);
     if (problems.length > 0) throw new TypeError(`Invalid AgentPlugin options: ${problems.join('; ')}`);
     this.#options = options;
@@ -188,6 +198,13 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
         `The event store is connected for namespace '${events.namespace}' but the worker runs in '${namespace}': ` +
           `pass connectEventStore({ ..., namespace: '${namespace}' })`,
       );
+    }
+    if (this.#options.searchAttributes !== 'as-is' && options.connection) {
+      const registration = await registerSearchAttributes(options.connection.operatorService, namespace);
+      if (registration.added.length > 0) Runtime.instance().logger.info(`Registered search attributes ${registration.added.join(', ')} in namespace ${namespace}`);
+      if (registration.problem) {
+        Runtime.instance().logger.warn(`Could not check or add durable-claude's search attributes in namespace ${namespace} (conversations run without those missing): ${registration.problem}`);
+      }
     }
     await this.#attachMcp();
     try {

@@ -9,7 +9,6 @@ import { z } from 'zod';
 import { createTelemetry, installTemporalMetrics, jsonLogger, otlpTelemetry } from '../src/observability';
 import { defineTool } from '../src/tools/define-tool';
 import { createAgentWorker } from '../src/worker';
-import { telemetryPlugin } from './helpers/telemetry';
 import { testStorage } from './helpers/temporal';
 
 const env = (name: string): string => {
@@ -37,7 +36,7 @@ async function main(): Promise<void> {
     anthropic: new Anthropic({ apiKey: 'sk-ant-test', baseURL: env('FAKE_API'), maxRetries: 0 }),
     tools: [lookup],
     externalStorage: testStorage(),
-    worker: { plugins: [telemetryPlugin(telemetry)] },
+    telemetry,
   });
   const running = worker.run();
   process.stdout.write('ready\n');

@@ -17,7 +17,6 @@ import { reply, text, toolUse } from '../src/testing';
 import { defineTool } from '../src/tools/define-tool';
 import { createAgentWorker } from '../src/worker';
 import { startHarness, uniquePrompt, type Harness } from './helpers/harness';
-import { telemetryPlugin } from './helpers/telemetry';
 import { spawnWorkerProcess, stopWorkerProcess } from './helpers/worker-process';
 import { testStorage, uniqueTaskQueue } from './helpers/temporal';
 
@@ -130,8 +129,8 @@ async function conversationWithToolsAndApproval(telemetry: AgentTelemetry, provi
     ],
   });
   const taskQueue = uniqueTaskQueue('otel');
-  // The SDK's own call spans go to the same provider (createAgentActivities({ telemetry }) does this for the lead).
-  const anthropic = new Anthropic({ apiKey: 'sk-ant-test', baseURL: harness.fake.baseURL, maxRetries: 0, openTelemetry: { tracerProvider: providers.tracerProvider! } });
+  // No tracer provider of its own: createAgentActivities({ telemetry }) sends the SDK's call spans to telemetry's.
+  const anthropic = new Anthropic({ apiKey: 'sk-ant-test', baseURL: harness.fake.baseURL, maxRetries: 0 });
   const worker = await createAgentWorker({
     connection: harness.temporal.nativeConnection,
     taskQueue,
@@ -139,7 +138,7 @@ async function conversationWithToolsAndApproval(telemetry: AgentTelemetry, provi
     tools: [lookup, sendEmail],
     externalStorage: testStorage(),
     model: { heartbeatIntervalMs: 1_000 },
-    worker: { plugins: [telemetryPlugin(telemetry)] },
+    telemetry,
   });
   const client = new Client(telemetry.configureClient({ connection: harness.temporal.connection, namespace: 'default', dataConverter: { externalStorage: testStorage() } }));
   const agent = new AgentClient({ client, taskQueue });

@@ -1,6 +1,7 @@
 // AgentPlugin on a worker and a client of the user's own: docs/plugin.md's snippet, on a worker that also runs an
 // unrelated workflow, with a tool call, an approval, and (with a codec) payloads encrypted in history.
 import { setTimeout as sleep } from 'node:timers/promises';
+import Long from 'long';
 import { z } from 'zod';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
@@ -145,6 +146,33 @@ describe('AgentPlugin', () => {
       worker.shutdown();
       await running;
     }
+  });
+
+  test("a worker created with the plugin adds the search attributes its namespace lacks ('as-is' leaves them)", async () => {
+    const { nativeConnection } = harness.temporal;
+    const namespace = `plugin-attributes-${Date.now().toString(36)}`;
+    await nativeConnection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(86_400) } });
+    const customAttributes = async (): Promise<string[]> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const { customAttributes: found } = await nativeConnection.operatorService.listSearchAttributes({ namespace });
+          return Object.keys(found ?? {}).sort();
+        } catch (err) {
+          // A namespace just registered is not known to every part of the server at once.
+          if (attempt >= 100) throw err;
+          await sleep(100);
+        }
+      }
+    };
+    expect(await customAttributes()).toEqual([]);
+    const untouched = await Worker.create({ connection: nativeConnection, namespace, taskQueue: uniqueTaskQueue('plugin-as-is'), plugins: [new AgentPlugin({ searchAttributes: 'as-is' })] });
+    // A created worker holds the connection until it has run.
+    await untouched.runUntil(async () => {});
+    expect(await customAttributes()).toEqual([]);
+    const registering = await Worker.create({ connection: nativeConnection, namespace, taskQueue: uniqueTaskQueue('plugin-register'), plugins: [new AgentPlugin({})] });
+    await registering.runUntil(async () => {});
+    expect(await customAttributes()).toEqual(['AgentCostUsd', 'AgentPendingApprovals', 'AgentStatus']);
+    expect(() => new AgentPlugin({ searchAttributes: 'always' as never })).toThrow(`searchAttributes must be 'register' or 'as-is' (got "always")`);
   });
 
   test('invalid options are refused when the plugin is made, with what is wrong', () => {

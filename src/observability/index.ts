@@ -158,7 +158,8 @@ export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelem
         interceptors: {
           ...interceptors,
           client: { ...interceptors.client, workflow: [...((interceptors.client?.workflow as unknown[] | undefined) ?? []), new OpenTelemetryWorkflowClientInterceptor({ tracer })] } as typeof interceptors.client,
-          workflowModules: [...(interceptors.workflowModules ?? []), ...TELEMETRY_WORKFLOW_MODULES],
+          // A prebuilt bundle carries its interceptor modules itself (the worker would ignore these, with a warning).
+          ...(workerOptions.workflowBundle ? {} : { workflowModules: [...new Set([...(interceptors.workflowModules ?? []), ...TELEMETRY_WORKFLOW_MODULES])] }),
           activity: [...(interceptors.activity ?? []), activityInterceptors],
         },
       };

@@ -21,10 +21,18 @@ export interface JsonLoggerOptions {
   write?: (line: string) => void;
 }
 
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
-  return value;
+/** A replacer for one line: bigints as strings, errors by their fields, and an object met again (a cycle) named, not followed. */
+function jsonSafe(): (key: string, value: unknown) => unknown {
+  const seen = new WeakSet<object>();
+  return (_key, value) => {
+    if (typeof value === 'bigint') return value.toString();
+    if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+    if (value !== null && typeof value === 'object') {
+      if (seen.has(value)) return '[Circular]';
+      seen.add(value);
+    }
+    return value;
+  };
 }
 
 /** A Runtime logger (`Runtime.install({ logger: jsonLogger() })`) that writes JSON lines. */
@@ -33,6 +41,6 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
   return new DefaultLogger(options.level ?? 'INFO', (entry: LogEntry) => {
     const meta: LogMetadata = entry.meta ?? {};
     const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
-    write(JSON.stringify({ time, level: entry.level, message: entry.message, ...meta }, jsonSafe));
+    write(JSON.stringify({ time, level: entry.level, message: entry.message, ...meta }, jsonSafe()));
   });
 }
