@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startEventServer, type EventServer } from '../src/event-server';
+import { TELEMETRY_WORKFLOW_MODULES } from '../src/observability/workflow-modules';
 import { startDevServer, type DevServer } from '../src/devserver';
 import { FakeMessagesApi, reply, text, toolUse, type RecordedRequest } from '../src/testing';
 import { Peer } from './lib/peer-process';
@@ -119,7 +120,13 @@ async function main(): Promise<void> {
   }
   const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
-  fs.writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'src', 'workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never })).code);
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(ROOT, 'src', 'workflows'),
+    // As every worker bundles it (AgentPlugin): the telemetry workflow module.
+    workflowInterceptorModules: [...TELEMETRY_WORKFLOW_MODULES],
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
+  });
+  fs.writeFileSync(bundlePath, bundle.code);
   const env = { FAKE_URL: fake.baseURL, TEMPORAL_ADDRESS: server.address, BUNDLE: bundlePath, ...(events ? { EVENTS_URL: events.url } : {}) };
   const tsxPeer = (file: string): [string, string[]] => [process.execPath, ['--import', 'tsx', path.join(__dirname, 'peers', file)]];
 
