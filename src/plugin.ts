@@ -11,7 +11,7 @@ import { createAgentActivities } from './activities';
 import type { ModelActivityOptions } from './activities/model';
 import type { AgentActivities } from './activities/types';
 import { connectMcpServers, McpConfigurationError, type McpServerConfig, type McpServers } from './mcp';
-import { createTelemetry, TELEMETRY_WORKFLOW_MODULES, type AgentTelemetry, type AgentTelemetryOptions } from './observability';
+import { createTelemetry, logAttributesActivityInterceptors, TELEMETRY_WORKFLOW_MODULES, type AgentTelemetry, type AgentTelemetryOptions } from './observability';
 import { priceTableProblems, type PriceTable } from './pricing/cost';
 import { registerSearchAttributes } from './search-attributes';
 import type { DecisionVerifier } from './security/types';
@@ -124,8 +124,8 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
   readonly name = 'durable-claude';
   /** The tools the plugin's workers offer (MCP servers' tools join them when the first worker is created). */
   readonly tools: ToolRegistry;
-  /** Always present (default createTelemetry(): the global providers, or none), so every bundle has its workflow module. */
-  readonly telemetry: AgentTelemetry;
+  /** Undefined without the `telemetry` option: the worker then adds only the workflow module and log attributes. */
+  readonly telemetry: AgentTelemetry | undefined;
   readonly #options: AgentPluginOptions;
   readonly #anthropic: Anthropic;
   /** The data converter's parts, merged into whatever converter the worker or client already has. */
@@ -158,9 +158,9 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
             ...(options.maxResultBytes !== undefined ? { maxResultBytes: options.maxResultBytes } : {}),
             ...(options.externalStorage ? { externalStorage: true } : {}),
           });
-    // Even without telemetry the workflow interceptor module is bundled: a run traced once replays with it whatever
-    // this worker's settings are (it stays off for runs started without trace context).
-    this.telemetry = options.telemetry === undefined ? createTelemetry() : isTelemetry(options.telemetry) ? options.telemetry : createTelemetry(options.telemetry);
+    // Without the option nothing global is touched (no context manager, propagator or interceptors on the app's
+    // activities); the workflow module is bundled all the same, so a run traced elsewhere replays here.
+    this.telemetry = options.telemetry === undefined ? undefined : isTelemetry(options.telemetry) ? options.telemetry : createTelemetry(options.telemetry);
     const codec = options.payloadCodec;
     const storage = options.externalStorage;
     this.#converter = new SimplePlugin({
@@ -187,7 +187,7 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
   /** The Client side: the data converter (codec, external storage) and telemetry's client interceptors. */
   configureClient(options: ClientOptions): ClientOptions {
     const configured = this.#converter.configureClient(options);
-    return this.telemetry.configureClient(configured);
+    return this.telemetry ? this.telemetry.configureClient(configured) : configured;
   }
 
   async configureWorker(options: WorkerOptions): Promise<WorkerOptions> {
@@ -234,9 +234,9 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
     const clashes = Object.keys(activities).filter((name) => given.activities !== undefined && Object.hasOwn(given.activities, name));
     if (clashes.length > 0) throw new TypeError(`The worker already registers activities named ${clashes.join(', ')}, which durable-claude needs: rename yours`);
     const configured: WorkerOptions = {
-      // Model calls and tool runs mostly wait on I/O; a high slot count keeps parallel tool calls parallel.
-      maxConcurrentActivityTaskExecutions: 200,
-      maxConcurrentLocalActivityExecutions: 200,
+      // Model calls and tool runs mostly wait on I/O; a high slot count keeps parallel tool calls parallel (a
+      // worker with a tuner sizes its slots itself: the SDK refuses both).
+      ...(given.tuner === undefined ? { maxConcurrentActivityTaskExecutions: 200, maxConcurrentLocalActivityExecutions: 200 } : {}),
       // A cancellation reaches an activity in a heartbeat's answer: heartbeats go out often enough (tools heartbeat
       // every second on their own behalf) that a cancelled conversation's tools see it within about a second.
       defaultHeartbeatThrottleInterval: '1s',
@@ -249,13 +249,16 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
       ...(given.workflowsPath === undefined && given.workflowBundle === undefined ? { workflowsPath: AGENT_WORKFLOWS_PATH } : {}),
     };
     // Last: telemetry wraps the conversationEvents sink (approval-wait spans and metrics come from it).
-    const observed = this.telemetry.configureWorker(configured);
+    const observed = this.telemetry ? this.telemetry.configureWorker(configured) : withWorkflowModule(configured);
     this.#configured.set(workerKey(namespace, given.taskQueue), { options: observed, activities, modelTaskQueue });
     return observed;
   }
 
   configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
-    const configured = this.telemetry.configureReplayWorker(this.#converter.configureReplayWorker(options));
+    const converted = this.#converter.configureReplayWorker(options);
+    const configured = this.telemetry
+      ? this.telemetry.configureReplayWorker(converted)
+      : { ...converted, interceptors: { ...converted.interceptors, workflowModules: [...new Set([...(converted.interceptors?.workflowModules ?? []), ...TELEMETRY_WORKFLOW_MODULES])] } };
     return configured.workflowsPath === undefined && configured.workflowBundle === undefined ? { ...configured, workflowsPath: AGENT_WORKFLOWS_PATH } : configured;
   }
 
@@ -300,7 +303,7 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
     this.#running += 1;
     try {
       const run = (w: Worker) => (configured?.modelTaskQueue !== undefined ? this.#runWithModelWorker(w, next, configured) : next(w));
-      await this.telemetry.runWorker(worker, run);
+      await (this.telemetry ? this.telemetry.runWorker(worker, run) : run(worker));
     } finally {
       this.#running -= 1;
       // The plugin's own MCP connections close when its last worker stops running.
@@ -367,7 +370,7 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
       ...(options.externalStorage ? { externalStorage: options.externalStorage } : {}),
       ...(payloadCodecs ? { payloadCodecs } : {}),
       ...(options.decisionVerifier ? { decisionVerifier: options.decisionVerifier } : {}),
-      telemetry: this.telemetry,
+      ...(this.telemetry ? { telemetry: this.telemetry } : {}),
     });
     if (modelTaskQueue === undefined) return activities;
     const { describeTools } = activities;
@@ -387,6 +390,20 @@ export class AgentPlugin implements WorkerPlugin, ClientPlugin, BundlerPlugin {
     });
     return attached;
   }
+}
+
+/** Without telemetry: the workflow module every worker bundles, and activity log lines that name the conversation. */
+function withWorkflowModule(options: WorkerOptions): WorkerOptions {
+  const interceptors = options.interceptors ?? {};
+  return {
+    ...options,
+    interceptors: {
+      ...interceptors,
+      // A prebuilt bundle carries its interceptor modules itself (the worker would ignore these, with a warning).
+      ...(options.workflowBundle ? {} : { workflowModules: [...new Set([...(interceptors.workflowModules ?? []), ...TELEMETRY_WORKFLOW_MODULES])] }),
+      activity: [...(interceptors.activity ?? []), logAttributesActivityInterceptors],
+    },
+  };
 }
 
 function workerKey(namespace: string | undefined, taskQueue: string | undefined): string {

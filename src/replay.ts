@@ -83,6 +83,9 @@ export function replayDataConverterOf(client: Pick<Client, 'options'>): Pick<Dat
   return { ...(payloadCodecs.length > 0 ? { payloadCodecs } : {}), ...(externalStorage ? { externalStorage } : {}) };
 }
 
+/** Where a traced run's workflow spans would go: nowhere on replay (they were exported when it ran). */
+const SPAN_EXPORT_SINK: InjectedSinks<{ exporter: { export(spans: unknown[]): void } }> = { exporter: { export: { fn: () => undefined, callDuringReplay: false } } };
+
 function replaySource(options: ReplayOptions): Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle' | 'dataConverter' | 'interceptors'> {
   return {
     // Telemetry's workflow module, as every worker bundles it: a run traced when it was recorded replays with it
@@ -99,8 +102,9 @@ export async function replayHistory(history: History, options: ReplayOptions = {
   const events = history.events?.length ?? 0;
   const source = replaySource(options);
   try {
-    // The live-output sink is registered (replay never calls it) so a replay logs no "unregistered sink" error.
-    await Worker.runReplayHistory({ ...source, replayName: `durable-claude-replay-${workflowId}`, sinks: conversationEventSinks(undefined) }, history, workflowId);
+    // The live-output and span-export sinks are registered (replay never calls them) so a replay logs no
+    // "unregistered sink" error.
+    await Worker.runReplayHistory({ ...source, replayName: `durable-claude-replay-${workflowId}`, sinks: { ...conversationEventSinks(undefined), ...SPAN_EXPORT_SINK } }, history, workflowId);
     return { ok: true, workflowId, events };
   } catch (err) {
     const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -140,6 +144,6 @@ export async function workflowEventsOf(
       },
     },
   };
-  await Worker.runReplayHistory({ ...source, replayName: `durable-claude-events-${workflowId}`, sinks }, history, workflowId);
+  await Worker.runReplayHistory({ ...source, replayName: `durable-claude-events-${workflowId}`, sinks: { ...sinks, ...SPAN_EXPORT_SINK } }, history, workflowId);
   return events.sort((a, b) => a.offset - b.offset);
 }

@@ -81,7 +81,12 @@ export async function runWorker(tools: AgentTool[], options: RunWorkerOptions | 
   // DURABLE_CLAUDE_LOG_FORMAT=text, and the SDK's Prometheus endpoint at DURABLE_CLAUDE_TEMPORAL_PROMETHEUS_ADDRESS.
   const logFormat = process.env.DURABLE_CLAUDE_LOG_FORMAT?.trim().toLowerCase() || 'json';
   if (logFormat !== 'json' && logFormat !== 'text') throw new TypeError(`DURABLE_CLAUDE_LOG_FORMAT must be json or text (got '${logFormat}')`);
-  installTemporalMetrics(logFormat === 'json' ? { logger: jsonLogger() } : {});
+  try {
+    installTemporalMetrics(logFormat === 'json' ? { logger: jsonLogger() } : {});
+  } catch (err) {
+    // The process made its Runtime already (Runtime.install is once per process): that one's logger and metrics stay.
+    console.warn(`durable-claude worker: kept the process's Temporal Runtime (${err instanceof Error ? err.message : String(err)})`);
+  }
   const config = loadTemporalConfig();
   const connection = await NativeConnection.connect(config.connectionOptions);
   // Live output when DURABLE_CLAUDE_EVENTS names an event store (nats://host:port), as docker compose sets it.

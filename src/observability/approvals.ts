@@ -28,21 +28,26 @@ export class ApprovalTracker {
     if (this.#requests.size > REMEMBERED_TOOL_REQUESTS) this.#requests.delete(this.#requests.keys().next().value!);
   }
 
+  // Pending calls are kept by conversation, not run: a wait can carry across continue-as-new.
   observe(workflowId: string, runId: string, event: SequencedWorkflowEvent): void {
     if (event.type === 'approval_requested') {
-      const pending = this.#pending.get(runId) ?? new Map<string, PendingApproval>();
-      this.#pending.set(runId, pending);
+      const pending = this.#pending.get(workflowId) ?? new Map<string, PendingApproval>();
+      this.#pending.set(workflowId, pending);
       if (!pending.has(event.toolUseId)) this.metrics.pendingApprovals.add(1, { tool: event.name });
       pending.set(event.toolUseId, { name: event.name, requestedAt: Date.parse(event.at) });
     } else if (event.type === 'approval_decided') {
-      const pending = this.#pending.get(runId);
+      const pending = this.#pending.get(workflowId);
       const request = pending?.get(event.toolUseId);
       if (request) {
         pending!.delete(event.toolUseId);
         this.metrics.pendingApprovals.add(-1, { tool: event.name });
       }
       const decidedAt = Date.parse(event.at);
-      const requestedAt = request?.requestedAt ?? decidedAt;
+      // The workflow says when the call was asked (this worker may not have seen the request: another worker, a
+      // restart, a continued run); an event from before it said so falls back to what this worker saw.
+      const asked = event.requestedAt !== undefined ? Date.parse(event.requestedAt) : request?.requestedAt;
+      const requestedAt = asked !== undefined && Number.isFinite(asked) ? asked : undefined;
+      if (requestedAt === undefined) return;
       this.metrics.approvalWait.record(Math.max(0, decidedAt - requestedAt) / 1000, { tool: event.name, decision: event.decision });
       const parent = this.#requests.get(event.toolUseId);
       this.#requests.delete(event.toolUseId);
@@ -66,8 +71,8 @@ export class ApprovalTracker {
       span.end(decidedAt);
     } else if (event.type === 'conversation_finished') {
       // Requests still open when the conversation ends are no longer pending.
-      for (const request of this.#pending.get(runId)?.values() ?? []) this.metrics.pendingApprovals.add(-1, { tool: request.name });
-      this.#pending.delete(runId);
+      for (const request of this.#pending.get(workflowId)?.values() ?? []) this.metrics.pendingApprovals.add(-1, { tool: request.name });
+      this.#pending.delete(workflowId);
     }
   }
 

@@ -25,7 +25,7 @@ export { GEN_AI, METRICS, DURABLE_CLAUDE } from './genai';
 export { TELEMETRY_WORKFLOW_MODULES } from './workflow-modules';
 import { TELEMETRY_WORKFLOW_MODULES } from './workflow-modules';
 export { markFirstToken } from './activities';
-export { jsonLogger, type JsonLoggerOptions } from './logs';
+export { jsonLogger, logAttributesActivityInterceptors, type JsonLoggerOptions } from './logs';
 export { installTemporalMetrics, otlpTelemetry, prometheusMetrics, telemetryFromEnv, type OtlpTelemetryOptions, type TemporalMetricsOptions } from './setup';
 
 const INSTRUMENTATION_SCOPE = 'durable-claude';
@@ -150,7 +150,8 @@ export function createTelemetry(options: AgentTelemetryOptions = {}): AgentTelem
     configureWorker(workerOptions) {
       const interceptors = workerOptions.interceptors ?? {};
       let sinks = { ...workerOptions.sinks } as NonNullable<WorkerOptions['sinks']>;
-      sinks = { ...sinks, exporter: workflowSpanSink() };
+      // A workflow span exporter of the user's own (makeWorkflowExporter) stays.
+      sinks = { ...sinks, exporter: sinks.exporter ?? workflowSpanSink() };
       if ('conversationEvents' in sinks) sinks = approvals.wrapSinks(sinks as unknown as InjectedSinks<ConversationSinks>) as unknown as typeof sinks;
       return {
         ...workerOptions,

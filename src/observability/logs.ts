@@ -1,7 +1,7 @@
 // Structured logs: one JSON object per line, with the attributes Temporal and our interceptors attach (workflowId,
 // runId, turn, toolUseId, trace ids), for a Runtime's logger.
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
-import { DefaultLogger, type LogEntry } from '@temporalio/worker';
+import { DefaultLogger, type ActivityInterceptorsFactory, type LogEntry } from '@temporalio/worker';
 
 /** What an activity's input says about where in the conversation it runs, for its log lines. */
 export function activityLogAttributes(input: unknown): Record<string, unknown> {
@@ -44,3 +44,23 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
     write(JSON.stringify({ time, level: entry.level, message: entry.message, ...meta }, jsonSafe()));
   });
 }
+
+/**
+ * Activity log lines name the conversation, run, turn and tool_use id (as workflow lines do), for a worker without
+ * telemetry; createTelemetry's activity interceptors add the same beside their spans.
+ */
+export const logAttributesActivityInterceptors: ActivityInterceptorsFactory = (ctx) => {
+  let attributes: Record<string, unknown> = {};
+  return {
+    inbound: {
+      execute: (input, next) => {
+        const execution = ctx.info.workflowExecution;
+        attributes = { ...(execution ? { conversationId: execution.workflowId, runId: execution.runId } : {}), ...activityLogAttributes(input.args[0]) };
+        return next(input);
+      },
+    },
+    outbound: {
+      getLogAttributes: (input, next) => next({ ...input, ...attributes }),
+    },
+  };
+};

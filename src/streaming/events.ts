@@ -155,6 +155,8 @@ export interface ApprovalDecidedEvent extends EventBase {
   by?: string;
   reason?: string;
   edited?: boolean;
+  /** When the call started waiting (ISO 8601): with `at`, how long it waited. */
+  requestedAt?: string;
 }
 
 export interface ChatMessageReceivedEvent extends EventBase {

@@ -428,6 +428,7 @@ export class ApprovalBook {
       by: decision.by,
       ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
       edited: decision.edited,
+      requestedAt: decision.requestedAt,
     });
     this.onChange();
   }
