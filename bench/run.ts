@@ -393,7 +393,16 @@ async function main(): Promise<void> {
     const shape = quick ? RATE_LIMIT_QUICK : RATE_LIMIT_FULL;
     results.meta.rate_limit = shape;
     log(`rate_limit: ${shape.conversations} conversations on ${shape.workers} workers against an API limited to ${shape.requestsPerSecond} requests/s, without and with modelCalls.maxPerSecond`);
-    const figures = await attempt('rate_limit', durableClaude, () => runRateLimitScenario({ address: server.address, bundlePath, log }, shape));
+    // A server of its own, configured as docs/rate-limits.md says for a rate-limited queue: one partition. The server
+    // splits a queue's limit evenly over its partitions (4 by default), so a partition without backlog leaves its share
+    // unused; a queue at a few dozen tasks a second needs no more than one.
+    const limited = await startDevServer({ ui: false, dynamicConfig: { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 } });
+    let figures: Awaited<ReturnType<typeof runRateLimitScenario>> | undefined;
+    try {
+      figures = await attempt('rate_limit', durableClaude, () => runRateLimitScenario({ address: limited.address, bundlePath, log }, shape));
+    } finally {
+      await limited.stop();
+    }
     results.scenarios.rate_limit = { ...figures, ...failedFigures('rate_limit') };
   }
 
