@@ -109,6 +109,23 @@ async function spansWhen(what: string, ready: (spans: ReceivedSpan[]) => boolean
   throw new Error(`the collector never received ${what}`);
 }
 
+/**
+ * The conversation's trace is all there: its model-call, tool and approval-wait spans, and every span from each of them
+ * up to the client's start. The workflow's spans leave through a sink, the activities' from the worker's exporter,
+ * so they reach the collector in batches of their own and in any order.
+ */
+function traceArrived(all: ReceivedSpan[], conversationId: string): boolean {
+  const ours = all.filter((s) => s.attributes['gen_ai.conversation.id'] === conversationId);
+  const leaves = [...ours.filter((s) => s.name.startsWith('chat ') || s.name.startsWith('execute_tool ')), ...all.filter((s) => s.name === 'approval_wait send_email' && s.traceId === ours[0]?.traceId)];
+  if (leaves.filter((s) => s.name.startsWith('chat ')).length < 2 || leaves.filter((s) => s.name.startsWith('execute_tool ')).length < 3 || !leaves.some((s) => s.name.startsWith('approval_wait'))) return false;
+  const byId = new Map(all.map((s) => [s.spanId, s]));
+  return leaves.every((leaf) => {
+    let span: ReceivedSpan | undefined = leaf;
+    while (span && span.name !== 'StartWorkflow:agentConversation') span = byId.get(span.parentSpanId);
+    return span !== undefined;
+  });
+}
+
 async function waitForPending(handle: ConversationHandle, count: number) {
   for (let i = 0; i < 400; i++) {
     const pending = await handle.pending();
@@ -157,7 +174,7 @@ describe('traces', () => {
     const providers = otlpTelemetry({ endpoint: collector.otlpHttpEndpoint, exportEachSpan: true, serviceName: 'obs-test' });
     const telemetry = createTelemetry(providers);
     const conversationId = await conversationWithToolsAndApproval(telemetry, providers, uniquePrompt('Trace this'));
-    const spans = await spansWhen('the workflow span', (all) => all.some((s) => s.name === 'RunWorkflow:agentConversation' && all.some((c) => c.parentSpanId === s.spanId)));
+    const spans = await spansWhen('the whole trace', (all) => traceArrived(all, conversationId));
     await providers.shutdown();
     if (process.env.OBS_DEBUG) fs.writeFileSync('/tmp/obs-spans.json', JSON.stringify(spans.map((s) => ({ n: s.name, id: s.spanId, p: s.parentSpanId, t: s.traceId.slice(0, 6), a: s.attributes })), null, 1));
 
