@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'node_modules/**', 'coverage/**', 'bench/peers/**', 'bench/results/**', 'test-artifacts/**', '*.js', '*.mjs', 'test/fixtures/**/*.mjs'] },
+  { ignores: ['lib/**', 'node_modules/**', 'coverage/**', 'bench/peers/*.ts', 'bench/peers/temporal-ai-sdk/**', 'bench/results/**', 'test-artifacts/**', '*.js', '*.mjs', 'test/fixtures/**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,7 @@
 // The benchmark harness: the same scripted conversations, over the same fake Messages API, with the same tool
 // latencies, for three peers — the SDK's in-process tool runner, durable-claude, and @temporalio/ai-sdk — on one
-// Temporal dev server; the streaming scenario adds its floor, the SDK's own messages.stream, run in this process, and
+// Temporal dev server, beside the floor of any durable loop, bare_temporal (a workflow with a conversation's
+// activity shape and nothing else), in turn_overhead, realistic, fanout and throughput; the streaming scenario adds its floor, the SDK's own messages.stream, run in this process, and
 // the cost scenario a second durable-claude run with message threads off; long_chat and large_results run
 // durable-claude with continue-as-new and external storage in a process of their own (durable-claude-long).
 // `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small); `--only streaming,fanout` runs
@@ -30,6 +31,8 @@ import { RATE_LIMIT_FULL, RATE_LIMIT_QUICK, runRateLimitScenario } from './lib/r
 
 const SCENARIOS = ['turn_overhead', 'realistic', 'fanout', 'throughput', 'history_growth', 'streaming', 'cost', 'long_chat', 'large_results', 'rate_limit'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
+/** The scenarios that time a tool loop, where Temporal's own cost (bare_temporal) is the floor under ours. */
+const FLOOR_SCENARIOS: ReadonlyArray<ScenarioName> = ['turn_overhead', 'realistic', 'fanout', 'throughput'];
 
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
@@ -141,6 +144,7 @@ async function main(): Promise<void> {
     if ('node' in aiSdk) peers.push(new Peer('temporal_ai_sdk', aiSdk.node, [path.join(AI_SDK_DIR, 'peer.js')], env));
     else unavailable.temporal_ai_sdk = aiSdk.unavailable;
   }
+  if (FLOOR_SCENARIOS.some(selected)) peers.push(new Peer('bare_temporal', ...tsxPeer('bare-temporal/peer.ts'), env));
   for (const peer of [...peers]) {
     try {
       await peer.ready();
@@ -168,8 +172,11 @@ async function main(): Promise<void> {
   const failedFigures = (scenario: string) =>
     Object.fromEntries(failures.filter((f) => f.scenario === scenario).map((f) => [f.peer, { failed: f.error.slice(0, 200) }]));
 
+  /** The peers of a scenario: bare_temporal only where it is the floor (it runs nothing but the tool loop). */
+  const peersOf = (scenario: ScenarioName): Peer[] => peers.filter((peer) => peer.name !== 'bare_temporal' || FLOOR_SCENARIOS.includes(scenario));
+
   /** Runs `shape` on every peer `runs` times after a warm-up, alternating which peer goes first. */
-  async function timed(scenario: string, shape: Omit<ConversationSpec, 'prompt'> & { modelMs: number }, count = runs) {
+  async function timed(scenario: ScenarioName, shape: Omit<ConversationSpec, 'prompt'> & { modelMs: number }, count = runs) {
     const samples = new Map<PeerName, { wall: number[]; prompts: string[] }>();
     const runOnce = async (peer: Peer, spec: ConversationSpec): Promise<number> => {
       const outcome = (await peer.run([spec])).conversations[0]!;
@@ -177,7 +184,7 @@ async function main(): Promise<void> {
       return outcome.wallMs;
     };
     const live: Peer[] = [];
-    for (const peer of peers) {
+    for (const peer of peersOf(scenario)) {
       const warm = await attempt(scenario, peer, () => runOnce(peer, conversation(fake, peer.name, { ...shape, turns: Math.min(shape.turns, 2) })));
       if (warm === undefined) continue;
       live.push(peer);
@@ -204,11 +211,19 @@ async function main(): Promise<void> {
     log('turn_overhead: 10 turns × 3 parallel tools, zero latency');
     const samples = await timed('turn_overhead', { turns: 10, toolsPerTurn: 3, toolMs: 0, resultBytes: 0, modelMs: 0 });
     const base = median(samples.get('sdk_tool_runner')?.wall ?? []);
+    // What a turn costs over the runner, as a multiple of what it costs bare Temporal (the issue's 1.15× target).
+    const floor = (median(samples.get('bare_temporal')?.wall ?? []) - base) / 10;
     results.scenarios.turn_overhead = {
       ...Object.fromEntries(
         [...samples].map(([name, { wall }]) => [
           name,
-          { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ms_per_turn: round(median(wall) / 10), overhead_ms_per_turn_vs_sdk_tool_runner: round((median(wall) - base) / 10) },
+          {
+            wall_ms_median: round(median(wall)),
+            wall_ms_p95: round(percentile(wall, 95)),
+            ms_per_turn: round(median(wall) / 10),
+            overhead_ms_per_turn_vs_sdk_tool_runner: round((median(wall) - base) / 10),
+            ...(floor > 0 ? { overhead_ratio_to_bare_temporal: round((median(wall) - base) / 10 / floor, 3) } : {}),
+          },
         ]),
       ),
       ...failedFigures('turn_overhead'),
@@ -219,9 +234,13 @@ async function main(): Promise<void> {
     log('realistic: model 300 ms, tools 200 ms, 5 turns × 4 parallel tools');
     const samples = await timed('realistic', { turns: 5, toolsPerTurn: 4, toolMs: 200, resultBytes: 200, modelMs: 300 });
     const base = median(samples.get('sdk_tool_runner')?.wall ?? []);
+    const floor = median(samples.get('bare_temporal')?.wall ?? []);
     results.scenarios.realistic = {
       ...Object.fromEntries(
-        [...samples].map(([name, { wall }]) => [name, { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ratio_to_sdk_tool_runner: round(median(wall) / base, 3) }]),
+        [...samples].map(([name, { wall }]) => [
+          name,
+          { wall_ms_median: round(median(wall)), wall_ms_p95: round(percentile(wall, 95)), ratio_to_sdk_tool_runner: round(median(wall) / base, 3), ...(floor > 0 ? { ratio_to_bare_temporal: round(median(wall) / floor, 3) } : {}) },
+        ]),
       ),
       ...failedFigures('realistic'),
     };
@@ -249,10 +268,10 @@ async function main(): Promise<void> {
     const figures: Record<string, Record<string, number>> = {};
     const perRun = new Map<PeerName, Array<{ rate: number; p50: number; p99: number; rss: number }>>();
     const warm = (peer: Peer) => conversation(fake, peer.name, { turns: 2, toolsPerTurn: 2, toolMs: 0, resultBytes: 0, modelMs: 0 });
-    for (const peer of peers) {
+    for (const peer of peersOf('throughput')) {
       if (await attempt('throughput', peer, () => peer.run(Array.from({ length: 5 }, () => warm(peer))))) perRun.set(peer.name, []);
     }
-    const live = peers.filter((peer) => perRun.has(peer.name));
+    const live = peersOf('throughput').filter((peer) => perRun.has(peer.name));
     for (let run = 0; run < (quick ? 1 : 3); run++) {
       for (let k = 0; k < live.length; k++) {
         const peer = live[(run + k) % live.length]!;
@@ -285,7 +304,7 @@ async function main(): Promise<void> {
     log(`history_growth: history bytes after ${sizes.join(', ')} turns with 4 KB tool results`);
     const growth: Record<string, Record<string, number | string>> = {};
     const detail: Record<string, Record<string, unknown>> = {};
-    for (const peer of peers.filter((p) => p.name !== 'sdk_tool_runner')) {
+    for (const peer of peersOf('history_growth').filter((p) => p.name !== 'sdk_tool_runner')) {
       growth[peer.name] = {};
       detail[peer.name] = {};
       for (const turns of sizes) {
@@ -306,7 +325,7 @@ async function main(): Promise<void> {
     const shape = quick ? STREAMING_QUICK : STREAMING_FULL;
     results.meta.streaming = shape;
     log(`streaming: ${shape.conversations} conversation(s) × ${shape.turns + 1} model calls × ${shape.deltasPerCall} text deltas every ${shape.chunkMs} ms, per peer`);
-    const figures = await runStreamingScenario(fake, written, peers, shape, (name, work) => attempt('streaming', { name }, work), log);
+    const figures = await runStreamingScenario(fake, written, peersOf('streaming'), shape, (name, work) => attempt('streaming', { name }, work), log);
     results.scenarios.streaming = { ...figures, ...failedFigures('streaming') };
   }
 
@@ -314,7 +333,7 @@ async function main(): Promise<void> {
     const shape = quick ? COST_QUICK : COST_FULL;
     results.meta.cost = shape;
     log(`cost: ${shape.modelCalls} model calls × ${shape.toolsPerTurn} tools × ${shape.resultBytes / 1024} KB results, a ${shape.systemChars}-character system prompt, per peer`);
-    const figures = await runCostScenario(fake, peers, shape, (name, work) => attempt('cost', { name }, work), log);
+    const figures = await runCostScenario(fake, peersOf('cost'), shape, (name, work) => attempt('cost', { name }, work), log);
     results.scenarios.cost = { ...figures, ...failedFigures('cost') };
   }
 

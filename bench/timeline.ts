@@ -8,17 +8,10 @@ import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { AgentClient, createAgentWorker, defineTool } from '../src';
 import { startDevServer } from '../src/dev';
-import { FakeMessagesApi, reply, text, toolUse } from '../src/testing';
+import { FakeMessagesApi } from '../src/testing';
 import { BENCH_MODEL } from './lib/protocol';
+import { numberFlag as flag, scriptToolLoop } from './lib/tool-loop-script';
 import { doWork, TOOL_DESCRIPTION, TOOL_NAME, workInput } from './lib/work-tool';
-
-function flag(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} needs a number ≥ 0, got ${process.argv[at + 1]}`);
-  return value;
-}
 
 const EventType = temporal.api.enums.v1.EventType;
 const millisOf = (event: temporal.api.history.v1.IHistoryEvent): number =>
@@ -46,15 +39,7 @@ async function main(): Promise<void> {
   try {
     // A warm-up conversation first, so the timeline shows a warm worker (workflow bundle loaded, connections open).
     for (const prompt of ['timeline warm-up', 'timeline']) {
-      fake.addScript({
-        match: prompt,
-        steps: ({ turnIndex }) => ({
-          ...(turnIndex < turns
-            ? reply(...Array.from({ length: toolsPerTurn }, (_, call) => toolUse(TOOL_NAME, { turn: turnIndex, call, ms: toolMs, bytes: 100 })))
-            : reply(text('Done.'))),
-          latency: { firstTokenMs: modelMs },
-        }),
-      });
+      scriptToolLoop(fake, prompt, { turns, toolsPerTurn, toolMs, modelMs });
       const t0 = Date.now();
       const handle = await agent.start({ prompt, model: BENCH_MODEL, tools: [TOOL_NAME], limits: { maxIterations: turns + 2 } });
       await handle.result();

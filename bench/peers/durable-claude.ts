@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  // BENCH_NATIVE_CLIENT: the client on the worker's NativeConnection (AgentClient then starts conversations eagerly).
+  const client = process.env.BENCH_NATIVE_CLIENT ? new Client({ connection: nativeConnection }) : new Client({ connection });
   const agent = new AgentClient({ client, taskQueue });
   // Started by the first streaming conversation (a warm-up), so the other scenarios run beside no second worker.
   let live: ReturnType<typeof startLiveWorker> | undefined;

@@ -1,7 +1,7 @@
 // The backend-facing API: start conversations, decide approvals, follow progress. A typed layer over
 // @temporalio/client that turns Temporal's errors into ones that say what went wrong.
 import type { EventSubscriber } from '../streaming/event-store';
-import { Client, Connection, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, Connection, InternalConnectionLikeSymbol, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { TypedSearchAttributes, type Payload, type SearchAttributePair, type SerializationContext } from '@temporalio/common';
 import { loadTemporalConfig } from '../config';
@@ -42,6 +42,8 @@ export class AgentClient {
   readonly taskQueue: string;
   /** Where live output is read from; undefined when the client was made without an event store. */
   readonly events: EventSubscriber | undefined;
+  /** Start conversations eagerly (the client shares a worker's NativeConnection). */
+  readonly #eagerStart: boolean;
   /** The namespace's custom search attribute names, looked up once; empty when the lookup failed. */
   #registeredAttributes: Promise<ReadonlySet<string>> | undefined;
 
@@ -72,6 +74,14 @@ export class AgentClient {
       );
     }
     this.events = options.events;
+    // The SDK's own capability flag: only a NativeConnection (which a worker in this process may share) can take the
+    // first task back in its start response; asking over any other connection is an error.
+    const connection = this.client.connection as { [InternalConnectionLikeSymbol]?: { supportsEagerStart?: boolean } };
+    const eagerCapable = connection[InternalConnectionLikeSymbol]?.supportsEagerStart === true;
+    if (options.eagerStart === true && !eagerCapable) {
+      throw new TypeError('eagerStart needs a Client on the worker\'s NativeConnection: new AgentClient({ client: new Client({ connection: nativeConnection }) })');
+    }
+    this.#eagerStart = options.eagerStart ?? eagerCapable;
   }
 
   /**
@@ -148,6 +158,7 @@ export class AgentClient {
         ...workflowOptions,
         workflowIdConflictPolicy: onConflict === 'fail' ? 'FAIL' : 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        ...(this.#eagerStart ? { requestEagerStart: true } : {}),
       });
       return new ConversationHandle(this, handle);
     } catch (err) {

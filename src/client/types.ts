@@ -23,6 +23,14 @@ export interface AgentClientOptions {
    * Client a `dataConverter: { payloadCodecs: [codec] }` of its own).
    */
   payloadCodec?: PayloadCodec;
+  /**
+   * Eager workflow start: `start()` asks the server to hand the conversation's first workflow task straight back to
+   * a worker in this process, skipping the task queue's dispatch (a few milliseconds per conversation). It needs a
+   * Client on the worker's own NativeConnection (`new Client({ connection: nativeConnection })`); when no worker of
+   * that connection polls the task queue, or it has no free slot, the conversation starts as usual. Default: on
+   * whenever the client's connection is a NativeConnection; `false` turns it off.
+   */
+  eagerStart?: boolean;
 }
 
 export interface StartConversationOptions extends ConversationOptions {
