@@ -33,6 +33,12 @@ async function main(): Promise<void> {
   const modelMs = flag('model-ms', 0);
   const conversations = flag('conversations', 7);
   const nativeClient = process.argv.includes('--native-client');
+  // --dump: one conversation's events per peer, each with its time since the one before and its size.
+  const dump = process.argv.includes('--dump');
+  const dumped = new Set<string>();
+  // --only <peer>: one peer alone (to profile it: node --cpu-prof).
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
   const indexing = {
     ...(process.argv.includes('--no-cost-attribute') ? { costSearchAttribute: false } : {}),
     ...(process.argv.includes('--no-search-attributes') ? { searchAttributes: false, costSearchAttribute: false } : {}),
@@ -51,6 +57,10 @@ async function main(): Promise<void> {
   };
   const measure = async (workflowId: string, wallMs: number): Promise<Sample> => {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    if (dump && !dumped.has(workflowId.slice(0, 12))) {
+      dumped.add(workflowId.slice(0, 12));
+      dumpHistory(workflowId, history.events ?? []);
+    }
     return { wallMs, phases: historyPhases(history.events ?? []), historyBytes: temporal.api.history.v1.History.encode(history).finish().length };
   };
 
@@ -69,6 +79,7 @@ async function main(): Promise<void> {
 
   const results: Record<string, Sample[]> = {};
   try {
+    if (only !== 'bare_temporal') {
     const work = defineTool({ name: TOOL_NAME, description: TOOL_DESCRIPTION, input: workInput, run: doWork });
     const ours = await createAgentWorker({
       connection: nativeConnection,
@@ -83,6 +94,8 @@ async function main(): Promise<void> {
         return { workflowId: handle.conversationId, done: handle.result() };
       }),
     );
+    }
+    if (only !== 'durable_claude') {
     const bundle = await bundleWorkflowCode({
       workflowsPath: path.join(__dirname, 'peers', 'bare-temporal', 'workflows.ts'),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
@@ -109,6 +122,7 @@ async function main(): Promise<void> {
         return { workflowId, done: handle.result() };
       }),
     );
+    }
   } finally {
     await connection.close();
     await nativeConnection.close();
@@ -139,7 +153,19 @@ async function main(): Promise<void> {
   console.log(`|---|${peers.map(() => '---:').join('|')}|---:|`);
   for (const [label, value] of rows) {
     const cells = peers.map((peer) => perTurn(results[peer]!, value));
-    console.log(`| ${label} | ${cells.join(' | ')} | ${round(cells[0]! - cells[1]!, 2)} |`);
+    console.log(`| ${label} | ${cells.join(' | ')} | ${cells.length > 1 ? round(cells[0]! - cells[1]!, 2) : ''} |`);
+  }
+}
+
+function dumpHistory(workflowId: string, events: readonly temporal.api.history.v1.IHistoryEvent[]): void {
+  const EventType = temporal.api.enums.v1.EventType;
+  const at = (event: temporal.api.history.v1.IHistoryEvent) => Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
+  console.log(`\n${workflowId}: ${events.length} events`);
+  let last = events.length > 0 ? at(events[0]!) : 0;
+  for (const event of events) {
+    const bytes = temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
+    console.log(`  ${String(event.eventId).padStart(4)} +${(at(event) - last).toFixed(1).padStart(6)} ms ${String(bytes).padStart(6)} B  ${EventType[event.eventType ?? 0]}`);
+    last = at(event);
   }
 }
 

@@ -5,7 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+// Imported here, in Node, for its classes; the workflow module loads it only for traced runs.
+import * as OpenTelemetryWorkflow from '@temporalio/interceptors-opentelemetry/lib/workflow';
 import { TELEMETRY_WORKFLOW_MODULES } from '../src/observability';
+import { OPEN_TELEMETRY_METHODS } from '../src/observability/workflow-interceptors';
 import { parseHistory, replayHistory } from '../src/replay';
 import { FIXTURES_DIR } from './helpers/fixtures';
 
@@ -43,4 +46,18 @@ test('a history whose start carried trace context, recorded without the intercep
     if (!outcome.ok) failures.push(`${file}: ${'error' in outcome ? String((outcome as { error: unknown }).error) : 'failed'}`);
   }
   expect(failures).toEqual([]);
+});
+
+test("the interceptor gates name every method of Temporal's OpenTelemetry workflow interceptors (they are built lazily)", () => {
+  const otel = OpenTelemetryWorkflow as unknown as Record<string, { prototype: object }>;
+  const methodsOf = (name: string) => {
+    const names: string[] = [];
+    for (let proto: object | null = otel[name]!.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+      names.push(...Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor'));
+    }
+    return names.sort();
+  };
+  expect([...OPEN_TELEMETRY_METHODS.inbound].sort()).toEqual(methodsOf('OpenTelemetryInboundInterceptor'));
+  expect([...OPEN_TELEMETRY_METHODS.outbound].sort()).toEqual(methodsOf('OpenTelemetryOutboundInterceptor'));
+  expect([...OPEN_TELEMETRY_METHODS.internals].sort()).toEqual(methodsOf('OpenTelemetryInternalsInterceptor'));
 });

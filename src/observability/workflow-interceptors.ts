@@ -13,7 +13,11 @@
 //
 // Every conversation log line also carries the conversation id and its current turn, next to the workflowId and runId
 // the SDK adds. Neither adds a command but the patch marker.
-import { OpenTelemetryInboundInterceptor, OpenTelemetryInternalsInterceptor, OpenTelemetryOutboundInterceptor } from '@temporalio/interceptors-opentelemetry/lib/workflow';
+//
+// The OpenTelemetry module is loaded, and its interceptors built, only when a run is traced: the sandbox evaluates a
+// bundle's modules for every new workflow, and loading it and building its tracer took about 9 ms of each
+// conversation's first workflow task on the bench machine, traced or not (bench/floor.ts).
+import type * as OpenTelemetryWorkflow from '@temporalio/interceptors-opentelemetry/lib/workflow';
 import type {
   ActivityInput,
   GetLogAttributesInput,
@@ -58,15 +62,39 @@ export class TurnLogAttributes implements WorkflowOutboundCallsInterceptor {
 
 type AnyMethod = (input: unknown, next: (input: unknown) => unknown) => unknown;
 
-/** Each method of `target` runs only while `active()` holds; otherwise the call goes straight on. */
-function gated<T extends object>(target: T, active: () => boolean): T {
+/** The OpenTelemetry workflow module, loaded on first use (a traced run's first activation). */
+let openTelemetry: typeof OpenTelemetryWorkflow | undefined;
+function loadOpenTelemetry(): typeof OpenTelemetryWorkflow {
+  // A plain require, so the bundler keeps the module in the bundle and evaluates it only when this runs.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  openTelemetry ??= require('@temporalio/interceptors-opentelemetry/lib/workflow') as typeof OpenTelemetryWorkflow;
+  return openTelemetry;
+}
+
+/**
+ * The methods each OpenTelemetry interceptor class implements, named here so the module need not be loaded to gate
+ * them (a test checks them against the classes' prototypes).
+ */
+export const OPEN_TELEMETRY_METHODS = {
+  inbound: ['execute', 'handleSignal', 'handleUpdate', 'validateUpdate', 'handleQuery'],
+  outbound: ['scheduleActivity', 'scheduleLocalActivity', 'startNexusOperation', 'startChildWorkflowExecution', 'continueAsNew', 'signalWorkflow', 'getLogAttributes', 'getMetricTags'],
+  internals: ['dispose'],
+} as const;
+
+/**
+ * Each of `methods` that the interceptor `build()` makes implements runs it only while `active()` holds, otherwise the
+ * call goes straight on; the interceptor is built at its first active call.
+ */
+function gated<T extends object>(methods: readonly string[], build: () => T, active: () => boolean): T {
+  let target: T | undefined;
   const gate: Record<string, AnyMethod> = {};
-  for (let proto = Object.getPrototypeOf(target) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
+  for (const name of methods) {
+    gate[name] = (input, next) => {
+      if (!active()) return next(input);
+      target ??= build();
       const method = (target as Record<string, unknown>)[name];
-      if (name === 'constructor' || typeof method !== 'function' || name in gate) continue;
-      gate[name] = (input, next) => (active() ? (method as AnyMethod).call(target, input, next) : next(input));
-    }
+      return typeof method === 'function' ? (method as AnyMethod).call(target, input, next) : next(input);
+    };
   }
   return gate as unknown as T;
 }
@@ -87,8 +115,8 @@ export const interceptors = (): WorkflowInterceptors => {
   };
   if (!conversation) return {};
   return {
-    inbound: [decide, gated<WorkflowInboundCallsInterceptor>(new OpenTelemetryInboundInterceptor(), isTraced)],
-    outbound: [gated<WorkflowOutboundCallsInterceptor>(new OpenTelemetryOutboundInterceptor(), isTraced), new TurnLogAttributes()],
-    internals: [gated<WorkflowInternalsInterceptor>(new OpenTelemetryInternalsInterceptor(), isTraced)],
+    inbound: [decide, gated<WorkflowInboundCallsInterceptor>(OPEN_TELEMETRY_METHODS.inbound, () => new (loadOpenTelemetry().OpenTelemetryInboundInterceptor)(), isTraced)],
+    outbound: [gated<WorkflowOutboundCallsInterceptor>(OPEN_TELEMETRY_METHODS.outbound, () => new (loadOpenTelemetry().OpenTelemetryOutboundInterceptor)(), isTraced), new TurnLogAttributes()],
+    internals: [gated<WorkflowInternalsInterceptor>(OPEN_TELEMETRY_METHODS.internals, () => new (loadOpenTelemetry().OpenTelemetryInternalsInterceptor)(), isTraced)],
   };
 };
