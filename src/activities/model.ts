@@ -365,7 +365,8 @@ export function createModelActivities(options: ModelActivityOptions) {
     const maxRetryDelayMs = input.maxRetryIntervalMs ?? (typeof policyMaxInterval === 'number' ? policyMaxInterval : undefined);
     let context: ModelRequestContext | undefined;
     /** The whole request context, read from the workflow (once) when a create or a replay needs it. */
-    const readContext = async (): Promise<ModelRequestContext> => (context ??= await readRequestContext(ctx, input.transcriptLength));
+    const readContext = async (): Promise<ModelRequestContext> => (context ??=
+        input.context && input.context.messages.length === input.transcriptLength ? input.context : await readRequestContext(ctx, input.transcriptLength));
     const cacheTtl = input.cache?.ttl ?? null;
     const base: MessageCreateParamsBase = {
       model: input.model,

@@ -177,6 +177,12 @@ export interface CallModelInput {
    * create, a replay, histories recorded before this field existed) it reads the transcript by query.
    */
   newMessages?: BetaMessageParam[];
+  /**
+   * The whole request context, when the call has no thread to continue and the context is small: the activity then
+   * builds the create from it instead of reading the workflow by query. Absent: read by query (histories recorded
+   * before this field, large contexts, a thread that turns out to be gone).
+   */
+  context?: ModelRequestContext;
   /** Skip the continue: the anchor is known to be used up (e.g. a repeat with a higher max_tokens). */
   forceCreate?: boolean;
   temperature?: number;

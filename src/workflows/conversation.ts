@@ -244,6 +244,7 @@ export class Conversation {
       sampleHistory: () => this.#history.sample(),
       setDetails: (details) => this.#setDetails(details),
       window: this.#window,
+      requestContext: () => this.#modelRequest(),
     });
     this.#toolRound = new ToolRound({
       options,

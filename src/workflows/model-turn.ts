@@ -2,7 +2,7 @@
 // and the message-thread hint that lets the next call send only its own new messages.
 import { ActivityFailure, ApplicationFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { BetaContentBlock, BetaToolChoice } from '@anthropic-ai/sdk/resources/beta/messages/messages';
-import type { AgentActivities, CacheTtl, CallModelInput, CallModelResult, ModelCallEstimate, ThreadHint } from '../activities/types';
+import type { AgentActivities, CacheTtl, CallModelInput, CallModelResult, ModelCallEstimate, ModelRequestContext, ThreadHint } from '../activities/types';
 import { FailureRetries, FailureTypes } from './failure-retries';
 import { jsonByteLength } from './json';
 import type { ContextWindow } from './context-window';
@@ -19,6 +19,13 @@ import type { ArchivedCounts } from './transcript-pages';
  * big tool results are recorded once.
  */
 const MAX_INLINE_NEW_MESSAGES_BYTES = 2_048;
+/**
+ * A call that must send everything (a conversation's first, or one after its thread was dropped) carries the request
+ * context in its input up to this size: the activity then reads nothing back from the workflow, whose query is a
+ * round trip through the server and a workflow task on the worker (about 10 ms of each conversation's first call on
+ * the bench machine). Recorded once per conversation in the usual case; larger contexts are read by query.
+ */
+const MAX_INLINE_CONTEXT_BYTES = 4_096;
 /** The model activity's failure type for a prompt over the model's context window (a 400). */
 const CONTEXT_WINDOW_EXCEEDED = 'ContextWindowExceeded';
 
@@ -73,6 +80,8 @@ export interface TurnContext {
   readonly window: ContextWindow;
   /** The worker's model-call task queue (rate-limited), when it has one; absent: the conversation's own. */
   modelTaskQueue(): string | undefined;
+  /** What a create sends (system, tools, the messages the model sees), as the modelRequest query answers it. */
+  requestContext(): ModelRequestContext;
 }
 
 /** The call was refused: the prompt is longer than the model's context window (and compaction may help). */
@@ -246,6 +255,11 @@ export class ModelTurns {
       const hint = this.#threadsEnabled ? this.#threadHint : null;
       const pending = hint && rung === 0 ? messages.slice(hint.replyIndex + 1) : undefined;
       const newMessages = pending && jsonByteLength(pending) <= MAX_INLINE_NEW_MESSAGES_BYTES ? pending : undefined;
+      // No thread to continue: the call creates one and sends the whole context (unthreaded, only the first call
+      // carries it, or every turn would record the transcript again).
+      const creates = !hint && !window.fallback && (this.#threadsEnabled || !messages.some((message) => message.role === 'assistant'));
+      const whole = creates ? this.context.requestContext() : undefined;
+      const inlineContext = whole && jsonByteLength(whole) <= MAX_INLINE_CONTEXT_BYTES ? whole : undefined;
       try {
         result = await activities.callModel({
           turn,
@@ -256,6 +270,7 @@ export class ModelTurns {
           threads: this.#threadsEnabled,
           thread: hint,
           ...(newMessages ? { newMessages } : {}),
+          ...(inlineContext ? { context: inlineContext } : {}),
           ...(rung > 0 ? { forceCreate: true } : {}),
           ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
           ...(options.stopSequences ? { stopSequences: options.stopSequences } : {}),
