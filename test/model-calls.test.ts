@@ -277,6 +277,32 @@ describe('message threads', () => {
     expect(JSON.stringify((requests[2]!.body as { messages: unknown[] }).messages)).toContain(big);
     await recordHistoryFixture(harness.temporal.client, 'inline-new-messages', id);
   });
+
+  test("a create's small request context rides in the model call input (no query); a large one is read by query", async () => {
+    const small = uniquePrompt('Small context inline');
+    const large = uniquePrompt('Large context by query');
+    for (const prompt of [small, large]) harness.fake.addScript({ match: prompt, steps: [reply(toolUse('echo', { text: 'a' })), reply(text('done'))] });
+    const system = 'You answer briefly. '.repeat(250); // about 5 KB: over the inline limit
+    const runs = await withWorker(harness, { tools: [echo] }, async (agent) => {
+      const ids: string[] = [];
+      for (const options of [{ prompt: small }, { prompt: large, system }]) {
+        const handle = await agent.start({ ...options, tools: ['echo'] });
+        expect((await handle.result()).status).toBe('completed');
+        ids.push(handle.conversationId);
+      }
+      return ids;
+    });
+    const [smallInputs, largeInputs] = await Promise.all(runs.map((id) => modelCallInputs(harness, id)));
+    // Only the create carries it; the continue after it carries its new messages instead.
+    expect(smallInputs!.map((input) => input.context !== undefined)).toEqual([true, false]);
+    const sent = harness.fake.requestsFor(small)[0]!.body as { messages: unknown[]; tools: Array<{ name: string }> };
+    expect(sent.messages).toEqual(smallInputs![0]!.context!.messages);
+    expect(sent.tools.map((tool) => tool.name)).toEqual(smallInputs![0]!.context!.tools.map((tool) => (tool as { name: string }).name));
+    expect(largeInputs!.map((input) => input.context !== undefined)).toEqual([false, false]);
+    const sentLarge = harness.fake.requestsFor(large)[0]!.body as { system: unknown };
+    expect(JSON.stringify(sentLarge.system)).toContain('You answer briefly.');
+    expect(harness.fake.requestsFor(large).map((r) => r.threadKind)).toEqual(['create', 'continue']);
+  });
 });
 
 async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
