@@ -163,6 +163,27 @@ describe('AgentClient', () => {
       expect((await handle.describe()).status.name).toBe('CANCELLED');
     });
   });
+
+  test("eager start: a client on the worker's NativeConnection gets the first workflow task back in the start response", async () => {
+    const prompts = [uniquePrompt('Eager start'), uniquePrompt('Start through the task queue'), uniquePrompt('Eager start turned off')];
+    for (const prompt of prompts) harness.fake.addScript({ match: prompt, steps: [reply(text('hello'))] });
+    await withWorker(harness, {}, async (agent) => {
+      const native = new AgentClient({ client: new Client({ connection: harness.temporal.nativeConnection }), taskQueue: agent.taskQueue });
+      const eager = await native.start({ prompt: prompts[0]! });
+      // The server starts eagerly only when a worker of this process has a free slot; here one does.
+      expect(eager.eagerlyStarted).toBe(true);
+      expect((await eager.result()).status).toBe('completed');
+      // Over a plain gRPC Connection there is no worker to hand the task to: the start goes through the queue.
+      const queued = await agent.start({ prompt: prompts[1]! });
+      expect(queued.eagerlyStarted).toBe(false);
+      expect((await queued.result()).status).toBe('completed');
+      const off = new AgentClient({ client: new Client({ connection: harness.temporal.nativeConnection }), taskQueue: agent.taskQueue, eagerStart: false });
+      const plain = await off.start({ prompt: prompts[2]! });
+      expect(plain.eagerlyStarted).toBe(false);
+      expect((await plain.result()).status).toBe('completed');
+    });
+    expect(() => new AgentClient({ client: harness.temporal.client, taskQueue: 'x', eagerStart: true })).toThrow(/eagerStart needs a Client on the worker's NativeConnection/);
+  });
 });
 
 describe('chats', () => {

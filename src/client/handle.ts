@@ -82,6 +82,14 @@ export class ConversationHandle {
     return this.workflow.workflowId;
   }
 
+  /**
+   * This handle's start was eager: the server handed the conversation's first workflow task straight to a worker of
+   * this process (AgentClientOptions.eagerStart). False for a handle not made by start().
+   */
+  get eagerlyStarted(): boolean {
+    return (this.workflow as { eagerlyStarted?: boolean }).eagerlyStarted === true;
+  }
+
   /** Whether stream() can be used: the client was made with an event store. */
   get hasLiveOutput(): boolean {
     return this.agent.events !== undefined;
