@@ -4,20 +4,19 @@
 // `npx tsx bench/floor.ts [--turns 10] [--tools 3] [--tool-ms 0] [--model-ms 0] [--conversations 7] [--native-client]`
 // (--native-client: both clients on the worker's NativeConnection, so starts are eager; --no-cost-attribute and
 // --no-search-attributes: conversations started without those upserts, to see what they cost).
-import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { AgentClient, createAgentWorker, defineTool } from '../src';
 import { startDevServer } from '../src/dev';
 import { FakeMessagesApi } from '../src/testing';
-import { historyPhases, type HistoryPhases } from './lib/history-phases';
+import { historyPhases, millisOf, type HistoryPhases } from './lib/history-phases';
 import { BENCH_MODEL } from './lib/protocol';
 import { median, round } from './lib/stats';
 import { numberFlag as flag, scriptToolLoop } from './lib/tool-loop-script';
 import { doWork, TOOL_DESCRIPTION, TOOL_NAME, workInput } from './lib/work-tool';
-import { createBareActivities } from './peers/bare-temporal/activities';
+import { createBareWorker } from './peers/bare-temporal/worker';
 import type { bareConversation } from './peers/bare-temporal/workflows';
 
 interface Sample {
@@ -35,7 +34,6 @@ async function main(): Promise<void> {
   const nativeClient = process.argv.includes('--native-client');
   // --dump: one conversation's events per peer, each with its time since the one before and its size.
   const dump = process.argv.includes('--dump');
-  const dumped = new Set<string>();
   // --only <peer>: one peer alone (to profile it: node --cpu-prof).
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
@@ -55,12 +53,9 @@ async function main(): Promise<void> {
     scriptToolLoop(fake, prompt, { turns, toolsPerTurn, toolMs, modelMs });
     return prompt;
   };
-  const measure = async (workflowId: string, wallMs: number): Promise<Sample> => {
+  const measure = async (workflowId: string, wallMs: number, first: boolean): Promise<Sample> => {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
-    if (dump && !dumped.has(workflowId.slice(0, 12))) {
-      dumped.add(workflowId.slice(0, 12));
-      dumpHistory(workflowId, history.events ?? []);
-    }
+    if (dump && first) dumpHistory(workflowId, history.events ?? []);
     return { wallMs, phases: historyPhases(history.events ?? []), historyBytes: temporal.api.history.v1.History.encode(history).finish().length };
   };
 
@@ -72,7 +67,7 @@ async function main(): Promise<void> {
       const { workflowId, done } = await start(script(String(i)));
       await done;
       const wallMs = performance.now() - t0;
-      if (i > 0) samples.push(await measure(workflowId, wallMs));
+      if (i > 0) samples.push(await measure(workflowId, wallMs, i === 1));
     }
     return samples;
   }
@@ -80,48 +75,35 @@ async function main(): Promise<void> {
   const results: Record<string, Sample[]> = {};
   try {
     if (only !== 'bare_temporal') {
-    const work = defineTool({ name: TOOL_NAME, description: TOOL_DESCRIPTION, input: workInput, run: doWork });
-    const ours = await createAgentWorker({
-      connection: nativeConnection,
-      taskQueue: 'floor-durable-claude',
-      tools: [work],
-      anthropic: new Anthropic({ apiKey: 'sk-ant-floor', baseURL: fake.baseURL, maxRetries: 0 }),
-    });
-    const agent = new AgentClient({ client, taskQueue: 'floor-durable-claude' });
-    results.durable_claude = await ours.runUntil(
-      runPeer(async (prompt) => {
-        const handle = await agent.start({ prompt, model: BENCH_MODEL, maxTokens: 1024, tools: [TOOL_NAME], limits: { maxIterations: turns + 2 }, ...indexing });
-        return { workflowId: handle.conversationId, done: handle.result() };
-      }),
-    );
+      const work = defineTool({ name: TOOL_NAME, description: TOOL_DESCRIPTION, input: workInput, run: doWork });
+      const ours = await createAgentWorker({
+        connection: nativeConnection,
+        taskQueue: 'floor-durable-claude',
+        tools: [work],
+        anthropic: new Anthropic({ apiKey: 'sk-ant-floor', baseURL: fake.baseURL, maxRetries: 0 }),
+      });
+      const agent = new AgentClient({ client, taskQueue: 'floor-durable-claude' });
+      results.durable_claude = await ours.runUntil(
+        runPeer(async (prompt) => {
+          const handle = await agent.start({ prompt, model: BENCH_MODEL, maxTokens: 1024, tools: [TOOL_NAME], limits: { maxIterations: turns + 2 }, ...indexing });
+          return { workflowId: handle.conversationId, done: handle.result() };
+        }),
+      );
     }
     if (only !== 'durable_claude') {
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: path.join(__dirname, 'peers', 'bare-temporal', 'workflows.ts'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
-    });
-    const bare = await Worker.create({
-      connection: nativeConnection,
-      taskQueue: 'floor-bare-temporal',
-      workflowBundle: bundle,
-      activities: createBareActivities(fake.baseURL),
-      maxConcurrentActivityTaskExecutions: 200,
-      maxConcurrentLocalActivityExecutions: 200,
-      defaultHeartbeatThrottleInterval: '1s',
-      maxHeartbeatThrottleInterval: '2s',
-    });
-    results.bare_temporal = await bare.runUntil(
-      runPeer(async (prompt) => {
-        const workflowId = `floor-bare-${++seq}`;
-        const handle = await client.workflow.start<typeof bareConversation>('bareConversation', {
-          taskQueue: 'floor-bare-temporal',
-          workflowId,
-          args: [{ prompt, maxModelCalls: turns + 2 }],
-          ...(nativeClient ? { requestEagerStart: true } : {}),
-        });
-        return { workflowId, done: handle.result() };
-      }),
-    );
+      const bare = await createBareWorker({ connection: nativeConnection, taskQueue: 'floor-bare-temporal', fakeURL: fake.baseURL });
+      results.bare_temporal = await bare.runUntil(
+        runPeer(async (prompt) => {
+          const workflowId = `floor-bare-${++seq}`;
+          const handle = await client.workflow.start<typeof bareConversation>('bareConversation', {
+            taskQueue: 'floor-bare-temporal',
+            workflowId,
+            args: [{ prompt, maxModelCalls: turns + 2 }],
+            ...(nativeClient ? { requestEagerStart: true } : {}),
+          });
+          return { workflowId, done: handle.result() };
+        }),
+      );
     }
   } finally {
     await connection.close();
@@ -159,13 +141,12 @@ async function main(): Promise<void> {
 
 function dumpHistory(workflowId: string, events: readonly temporal.api.history.v1.IHistoryEvent[]): void {
   const EventType = temporal.api.enums.v1.EventType;
-  const at = (event: temporal.api.history.v1.IHistoryEvent) => Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
   console.log(`\n${workflowId}: ${events.length} events`);
-  let last = events.length > 0 ? at(events[0]!) : 0;
+  let last = events.length > 0 ? millisOf(events[0]!) : 0;
   for (const event of events) {
     const bytes = temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
-    console.log(`  ${String(event.eventId).padStart(4)} +${(at(event) - last).toFixed(1).padStart(6)} ms ${String(bytes).padStart(6)} B  ${EventType[event.eventType ?? 0]}`);
-    last = at(event);
+    console.log(`  ${String(event.eventId).padStart(4)} +${(millisOf(event) - last).toFixed(1).padStart(6)} ms ${String(bytes).padStart(6)} B  ${EventType[event.eventType ?? 0]}`);
+    last = millisOf(event);
   }
 }
 

@@ -1,7 +1,8 @@
 // The benchmark harness: the same scripted conversations, over the same fake Messages API, with the same tool
 // latencies, for three peers — the SDK's in-process tool runner, durable-claude, and @temporalio/ai-sdk — on one
 // Temporal dev server, beside the floor of any durable loop, bare_temporal (a workflow with a conversation's
-// activity shape and nothing else), in turn_overhead, realistic, fanout and throughput; the streaming scenario adds its floor, the SDK's own messages.stream, run in this process, and
+// activity shape and nothing else), in turn_overhead, realistic, fanout and throughput; the streaming scenario adds
+// its floor, the SDK's own messages.stream, run in this process, and
 // the cost scenario a second durable-claude run with message threads off; long_chat and large_results run
 // durable-claude with continue-as-new and external storage in a process of their own (durable-claude-long).
 // `npm run bench` (full) or `npm run bench -- --quick` (every scenario once, small); `--only streaming,fanout` runs

@@ -21,7 +21,8 @@ export interface HistoryPhases {
   events: number;
 }
 
-const millisOf = (event: HistoryEvent): number => Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
+/** An event's server timestamp, in milliseconds. */
+export const millisOf = (event: HistoryEvent): number => Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
 
 export function historyPhases(events: readonly HistoryEvent[]): HistoryPhases {
   const byId = new Map<number, HistoryEvent>(events.map((event) => [Number(event.eventId), event]));

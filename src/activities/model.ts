@@ -364,9 +364,9 @@ export function createModelActivities(options: ModelActivityOptions) {
     const policyMaxInterval = ctx.info.retryPolicy?.maximumInterval;
     const maxRetryDelayMs = input.maxRetryIntervalMs ?? (typeof policyMaxInterval === 'number' ? policyMaxInterval : undefined);
     let context: ModelRequestContext | undefined;
-    /** The whole request context, read from the workflow (once) when a create or a replay needs it. */
-    const readContext = async (): Promise<ModelRequestContext> => (context ??=
-        input.context && input.context.messages.length === input.transcriptLength ? input.context : await readRequestContext(ctx, input.transcriptLength));
+    /** The whole request context: the input's (a small create), or read from the workflow (once) when a create or a replay needs it. */
+    const inlineContext = input.context?.messages.length === input.transcriptLength ? input.context : undefined;
+    const readContext = async (): Promise<ModelRequestContext> => (context ??= inlineContext ?? (await readRequestContext(ctx, input.transcriptLength)));
     const cacheTtl = input.cache?.ttl ?? null;
     const base: MessageCreateParamsBase = {
       model: input.model,

@@ -26,6 +26,19 @@ const MAX_INLINE_NEW_MESSAGES_BYTES = 2_048;
  * the bench machine). Recorded once per conversation in the usual case; larger contexts are read by query.
  */
 const MAX_INLINE_CONTEXT_BYTES = 4_096;
+/**
+ * Whether a request context's JSON stays within `limit` bytes, measured part by part: a long transcript (a create
+ * after its thread was dropped) stops being measured as soon as it is over, instead of being serialized whole.
+ */
+function contextFits(context: ModelRequestContext, limit: number): boolean {
+  let bytes = jsonByteLength(context.system ?? null) + jsonByteLength(context.tools);
+  for (const message of context.messages) {
+    if (bytes > limit) return false;
+    bytes += jsonByteLength(message);
+  }
+  return bytes <= limit;
+}
+
 /** The model activity's failure type for a prompt over the model's context window (a 400). */
 const CONTEXT_WINDOW_EXCEEDED = 'ContextWindowExceeded';
 
@@ -259,7 +272,7 @@ export class ModelTurns {
       // carries it, or every turn would record the transcript again).
       const creates = !hint && !window.fallback && (this.#threadsEnabled || !messages.some((message) => message.role === 'assistant'));
       const whole = creates ? this.context.requestContext() : undefined;
-      const inlineContext = whole && jsonByteLength(whole) <= MAX_INLINE_CONTEXT_BYTES ? whole : undefined;
+      const inlineContext = whole && contextFits(whole, MAX_INLINE_CONTEXT_BYTES) ? whole : undefined;
       try {
         result = await activities.callModel({
           turn,

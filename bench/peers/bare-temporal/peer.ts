@@ -1,36 +1,20 @@
-// Peer: bare_temporal — the floor under every durable Temporal tool loop. A worker and a client in one process, on
-// the harness's dev server, with the worker options durable-claude's AgentPlugin sets (activity slots, heartbeat
-// throttle) and the default data converter; its workflow (workflows.ts) has a conversation's activity shape only.
-import path from 'node:path';
+// Peer: bare_temporal — the floor under every durable Temporal tool loop. A worker (worker.ts) and a client in one
+// process, on the harness's dev server, with the default data converter; its workflow (workflows.ts) has a
+// conversation's activity shape only.
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type WorkerOptions } from '@temporalio/worker';
 import { errorMessage, servePeer } from '../../lib/peer-loop';
-import { createBareActivities } from './activities';
+import { createBareWorker } from './worker';
 import type { bareConversation } from './workflows';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const address = process.env.TEMPORAL_ADDRESS!;
   const taskQueue = `bench-bare-temporal-${process.pid}`;
-  const workerOptions = process.env.BENCH_WORKER_OPTIONS ? (JSON.parse(process.env.BENCH_WORKER_OPTIONS) as Partial<WorkerOptions>) : {};
-  // Bundled before the peer says it is ready, as the harness bundles durable-claude's: bundling is not timed.
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, 'workflows.ts'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
-  });
+  const overrides = process.env.BENCH_WORKER_OPTIONS ? (JSON.parse(process.env.BENCH_WORKER_OPTIONS) as Partial<WorkerOptions>) : {};
   const nativeConnection = await NativeConnection.connect({ address });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createBareActivities(process.env.FAKE_URL!),
-    // AgentPlugin's defaults (src/plugin.ts), so the two workers differ in what they run, not how they are set up.
-    maxConcurrentActivityTaskExecutions: 200,
-    maxConcurrentLocalActivityExecutions: 200,
-    defaultHeartbeatThrottleInterval: '1s',
-    maxHeartbeatThrottleInterval: '2s',
-    ...workerOptions,
-  });
+  // Bundled before the peer says it is ready, as the harness bundles durable-claude's: bundling is not timed.
+  const worker = await createBareWorker({ connection: nativeConnection, taskQueue, fakeURL: process.env.FAKE_URL!, overrides });
   const running = worker.run();
   const connection = await Connection.connect({ address });
   const client = process.env.BENCH_NATIVE_CLIENT ? new Client({ connection: nativeConnection }) : new Client({ connection });
