@@ -380,9 +380,11 @@ describe('durable-claude codec-server', () => {
   test('with keys and a token it prints its URL, decodes for the token only, and stops on SIGTERM', async () => {
     const cli = cliProcess(['--port', '0', '--allow-origin', 'http://localhost:8080'], { ...keys, DURABLE_CLAUDE_CODEC_TOKEN: TOKEN });
     let url: string | undefined;
-    for (let i = 0; i < 300 && !url && cli.child.exitCode === null; i++) {
+    // The banner's lines are separate writes: wait for its last one (the origins) too, not the URL's alone.
+    const bannerDone = () => url !== undefined && cli.stdout().includes('browser origins');
+    for (let i = 0; i < 300 && !bannerDone() && cli.child.exitCode === null; i++) {
       url = /codec server\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(cli.stdout())?.[1];
-      if (!url) await new Promise((r) => setTimeout(r, 100));
+      if (!bannerDone()) await new Promise((r) => setTimeout(r, 100));
     }
     expect([url, cli.stderr()]).toEqual([expect.stringMatching(/^http:/), '']);
     expect(cli.stdout()).toContain('browser origins      http://localhost:8080');
